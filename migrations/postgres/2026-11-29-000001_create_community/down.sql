@@ -1,0 +1,9 @@
+DROP TABLE audit_log;
+DROP TABLE join_requests;
+DROP TABLE invitations;
+DROP TABLE role_assignments;
+DROP TABLE members;
+DROP TABLE households;
+DROP TABLE hans;
+DROP TABLE associations;
+DROP TABLE districts;

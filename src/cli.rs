@@ -1,0 +1,202 @@
+//! The `kairan` command line: serve (the default), migrate, import, admin.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+
+use crate::auth::password::{check_new_password, hash_password};
+use crate::configuration::{Settings, get_configuration};
+use crate::db::queries::{districts, members};
+use crate::domain::{Login, RequiredText};
+use crate::import::parse_districts;
+use crate::startup::{Application, prepare_database};
+use crate::telemetry::init_subscriber;
+
+#[derive(Parser)]
+#[command(
+    name = "kairan",
+    version,
+    about = "Electronic circular board server for town associations"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Bring the database schema up to date, then exit.
+    Migrate,
+    /// Load data from CSV files.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+    /// Manage city administrators.
+    Admin {
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Add or update districts from a CSV with columns code,name[,name_kana,kominkan,chokai_count,households,checked].
+    Districts { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a city admin. The password comes from KAIRAN_ADMIN_PASSWORD or is asked for.
+    Create {
+        /// Email address or phone number to sign in with.
+        #[arg(long)]
+        login: String,
+        /// Name shown to others.
+        #[arg(long, default_value = "管理者")]
+        display_name: String,
+    },
+}
+
+/// Exit codes: 0 done, 1 failed while running, 2 bad configuration or arguments.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match get_configuration() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("kairan: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_subscriber(&settings.log, std::io::stderr);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("kairan: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(settings).await,
+            Command::Migrate => migrate(settings).await,
+            Command::Import {
+                what: ImportCommand::Districts { file },
+            } => import_district_file(settings, file).await,
+            Command::Admin {
+                action:
+                    AdminCommand::Create {
+                        login,
+                        display_name,
+                    },
+            } => create_admin(settings, login, display_name).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kairan: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let url = settings.database_url()?;
+    let app = Application::build(settings.clone()).await?;
+    let db = app.db();
+    let has_admin = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
+        Ok(members::admin_exists(&mut *db.get()?)?)
+    })
+    .await??;
+    let host = settings.socket_addr()?.ip();
+    let base = format!("http://{host}:{}", app.port());
+    println!(
+        "kairan is listening on {base} (database: {})",
+        url.redacted()
+    );
+    println!("  API documentation: {base}/api/v1/docs/");
+    if !has_admin {
+        println!("  No city admin yet. Create one with:");
+        println!("    cargo run --release -- admin create --login you@example.jp");
+    }
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    prepare_database(settings).await?;
+    println!("the database schema is up to date");
+    Ok(())
+}
+
+async fn import_district_file(settings: Settings, file: PathBuf) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let records = parse_districts(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
+    let db = prepare_database(settings).await?;
+    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        Ok(districts::import_districts(&mut *db.get()?, &records)?)
+    })
+    .await??;
+    println!(
+        "districts: {} added, {} updated, {} unchanged",
+        report.inserted, report.updated, report.unchanged
+    );
+    Ok(())
+}
+
+async fn create_admin(
+    settings: Settings,
+    login: String,
+    display_name: String,
+) -> anyhow::Result<()> {
+    let login = Login::parse(&login).map_err(anyhow::Error::msg)?;
+    let display_name = RequiredText::<100>::parse("display name", &display_name)
+        .map_err(anyhow::Error::msg)?
+        .into_inner();
+    let password = read_admin_password()?;
+    check_new_password(&password).map_err(anyhow::Error::msg)?;
+    let db = prepare_database(settings.clone()).await?;
+    let member = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let hash = hash_password(&settings.password, &password)?;
+        members::create_admin(&mut *db.get()?, &login, &display_name, &hash).map_err(|e| match e {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ) => {
+                anyhow::anyhow!("the login {} is already taken", login.as_str())
+            }
+            other => other.into(),
+        })
+    })
+    .await??;
+    println!("created city admin {} (id {})", member.login, member.id);
+    Ok(())
+}
+
+fn read_admin_password() -> anyhow::Result<SecretString> {
+    if let Ok(password) = std::env::var("KAIRAN_ADMIN_PASSWORD") {
+        return Ok(SecretString::from(password));
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "set KAIRAN_ADMIN_PASSWORD, or run this in a terminal to be asked for the password"
+        );
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let second = rpassword::prompt_password("Password again: ")?;
+    if first != second {
+        anyhow::bail!("the two passwords differ");
+    }
+    Ok(SecretString::from(first))
+}

@@ -1,0 +1,267 @@
+//! Layered settings: the built-in `config/default.toml`, then `config/$KAIRAN_ENVIRONMENT.toml`,
+//! then `KAIRAN_<SECTION>__<KEY>` environment variables. Validated before anything starts.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment as EnvSource, File, FileFormat};
+use serde::Deserialize;
+use serde_aux::field_attributes::deserialize_number_from_string;
+
+use crate::db::DatabaseUrl;
+
+/// Compiled in, so the binary runs from any directory.
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub password: PasswordSettings,
+    pub log: LogSettings,
+}
+
+/// Argon2id cost. Defaults are OWASP's (19 MiB, 2 passes, 1 lane); only tests go cheaper.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PasswordSettings {
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub argon2_memory_kib: u32,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub argon2_iterations: u32,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub argon2_parallelism: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub bind: String,
+    pub data_dir: PathBuf,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub workers: usize,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub json_limit_bytes: usize,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub max_connections: u32,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub connect_timeout_secs: u64,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub sqlite_busy_timeout_ms: u32,
+    pub sqlite_synchronous: SqliteSynchronous,
+    #[serde(deserialize_with = "deserialize_bool_from_string")]
+    pub seed_kanazawa_districts: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnvironment {
+    Local,
+    Test,
+    Production,
+}
+
+impl AppEnvironment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppEnvironment::Local => "local",
+            AppEnvironment::Test => "test",
+            AppEnvironment::Production => "production",
+        }
+    }
+}
+
+impl TryFrom<String> for AppEnvironment {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        match value.to_lowercase().as_str() {
+            "local" => Ok(Self::Local),
+            "test" => Ok(Self::Test),
+            "production" => Ok(Self::Production),
+            other => Err(format!(
+                "KAIRAN_ENVIRONMENT is '{other}'; use one of local, test, production"
+            )),
+        }
+    }
+}
+
+/// Loads settings from the process environment and `config/` (or `$KAIRAN_CONFIG_DIR`).
+pub fn get_configuration() -> Result<Settings, SettingsError> {
+    let environment: AppEnvironment = std::env::var("KAIRAN_ENVIRONMENT")
+        .unwrap_or_else(|_| "local".into())
+        .try_into()
+        .map_err(SettingsError)?;
+    let config_dir = std::env::var_os("KAIRAN_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("config"));
+    load(environment, &config_dir, true)
+}
+
+/// `with_env`: whether `KAIRAN_…` variables apply (tests pass false to stay hermetic).
+pub fn load(
+    environment: AppEnvironment,
+    config_dir: &Path,
+    with_env: bool,
+) -> Result<Settings, SettingsError> {
+    let env_file = config_dir.join(format!("{}.toml", environment.as_str()));
+    let mut builder = Config::builder()
+        .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+        .add_source(File::from(env_file).required(false));
+    if with_env {
+        builder = builder.add_source(
+            EnvSource::with_prefix("KAIRAN")
+                .prefix_separator("_")
+                .separator("__"),
+        );
+    }
+    let settings: Settings = builder
+        .build()
+        .and_then(Config::try_deserialize)
+        .map_err(|e| SettingsError(format!("configuration: {e}")))?;
+    settings.validate(environment)?;
+    Ok(settings)
+}
+
+/// A configuration problem, worded for the operator who has to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(pub String);
+
+impl Settings {
+    fn validate(&self, environment: AppEnvironment) -> Result<(), SettingsError> {
+        let mut problems = Vec::new();
+        if self.server.bind.parse::<SocketAddr>().is_err() {
+            problems.push(format!(
+                "server.bind (KAIRAN_SERVER__BIND) is '{}'; expected address:port such as 127.0.0.1:8080",
+                self.server.bind
+            ));
+        }
+        if self.server.data_dir.as_os_str().is_empty() {
+            problems.push("server.data_dir (KAIRAN_SERVER__DATA_DIR) must not be empty".into());
+        }
+        if self.server.json_limit_bytes < 1024 {
+            problems.push("server.json_limit_bytes must be at least 1024".into());
+        }
+        if !(1..=256).contains(&self.database.max_connections) {
+            problems.push("database.max_connections must be between 1 and 256".into());
+        }
+        if !(1..=60).contains(&self.database.connect_timeout_secs) {
+            problems.push("database.connect_timeout_secs must be between 1 and 60".into());
+        }
+        if environment == AppEnvironment::Production && self.database.url.trim().is_empty() {
+            problems.push(
+                "database.url is required in production: set KAIRAN_DATABASE__URL to postgres://… or sqlite://PATH"
+                    .into(),
+            );
+        }
+        if let Err(e) = self.database_url() {
+            problems.push(e.to_string());
+        }
+        if environment != AppEnvironment::Test
+            && (self.password.argon2_memory_kib < 19_456 || self.password.argon2_iterations < 2)
+        {
+            problems.push("password: Argon2id below OWASP's minimum (19456 KiB, 2 iterations) is allowed only in tests".into());
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
+            problems.push(format!(
+                "log.filter '{}' is not a valid filter",
+                self.log.filter
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SettingsError(format!(
+                "invalid configuration:\n  - {}",
+                problems.join("\n  - ")
+            )))
+        }
+    }
+
+    /// The database to use: the configured URL, or SQLite in the data folder.
+    pub fn database_url(&self) -> Result<DatabaseUrl, SettingsError> {
+        let url = self.database.url.trim();
+        if url.is_empty() {
+            Ok(DatabaseUrl::Sqlite(
+                self.server.data_dir.join("kairan.sqlite3"),
+            ))
+        } else {
+            DatabaseUrl::parse(url)
+                .map_err(|e| SettingsError(format!("database.url (KAIRAN_DATABASE__URL): {e}")))
+        }
+    }
+
+    pub fn socket_addr(&self) -> Result<SocketAddr, SettingsError> {
+        self.server.bind.parse().map_err(|_| {
+            SettingsError(format!(
+                "server.bind '{}' is not address:port",
+                self.server.bind
+            ))
+        })
+    }
+}
+
+fn deserialize_bool_from_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum BoolOrString {
+        Bool(bool),
+        String(String),
+    }
+    match BoolOrString::deserialize(d)? {
+        BoolOrString::Bool(b) => Ok(b),
+        BoolOrString::String(s) => match s.to_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(serde::de::Error::custom(format!(
+                "'{s}' is not true or false"
+            ))),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_use_sqlite_in_the_data_folder() {
+        let settings = load(AppEnvironment::Local, Path::new("config"), false).unwrap();
+        assert_eq!(settings.server.bind, "127.0.0.1:8080");
+        assert_eq!(
+            settings.database_url().unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("data/kairan.sqlite3"))
+        );
+    }
+
+    #[test]
+    fn unknown_environment_is_refused() {
+        let err = AppEnvironment::try_from("staging".to_string()).unwrap_err();
+        assert!(err.contains("local, test, production"));
+    }
+}

@@ -1,0 +1,274 @@
+//! Storage: one Diesel connection type over SQLite and PostgreSQL, a pool that picks the
+//! backend from the URL scheme, embedded migrations per backend, and `Db::run`, the only way
+//! request code reaches the database (on the blocking pool, never on an actix worker).
+
+pub mod models;
+pub mod queries;
+pub mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::configuration::{DatabaseSettings, SqliteSynchronous};
+use crate::error::ApiError;
+use crate::telemetry::spawn_blocking_with_tracing;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Every query is written once against this type and runs on either backend.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Runs one block per backend where the two must differ (upserts, locking, raw SQL).
+#[macro_export]
+macro_rules! with_backend {
+    ($conn:expr, pg($pg:ident) => $pg_body:expr, sqlite($sq:ident) => $sq_body:expr $(,)?) => {
+        match $conn {
+            $crate::db::AnyConnection::Postgresql($pg) => $pg_body,
+            $crate::db::AnyConnection::Sqlite($sq) => $sq_body,
+        }
+    };
+}
+
+/// A database location, parsed from its URL. The scheme decides the backend; anything else
+/// is refused, so a typo never becomes a new empty SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_string()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() || path.contains(":memory:") || path.starts_with("file:") {
+                return Err(
+                    "sqlite:// needs a file path, e.g. sqlite://data/kairan.sqlite3".into(),
+                );
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        let scheme = url.split_once(':').map_or(url, |(s, _)| s);
+        Err(format!(
+            "unsupported database URL scheme '{scheme}': use sqlite://PATH or postgres://USER@HOST/DB"
+        ))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// For logs: no password.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Self::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+                (Some(start), Some(at)) if at > start => format!("postgres://…{}", &url[at..]),
+                _ => url.clone(),
+            },
+        }
+    }
+}
+
+/// Opens connections of the right backend and sets SQLite up for a server.
+pub struct AnyConnectionManager {
+    url: DatabaseUrl,
+    busy_timeout_ms: u32,
+    synchronous: SqliteSynchronous,
+}
+
+impl AnyConnectionManager {
+    pub fn new(url: DatabaseUrl, settings: &DatabaseSettings) -> Self {
+        Self {
+            url,
+            busy_timeout_ms: settings.sqlite_busy_timeout_ms,
+            synchronous: settings.sqlite_synchronous,
+        }
+    }
+
+    /// A single connection outside the pool (migrations, command-line tools).
+    pub fn establish(&self) -> Result<AnyConnection, r2d2::Error> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(AnyConnection::Postgresql)
+                .map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(
+                            format!("cannot create {}: {e}", parent.display()),
+                        ))
+                    })?;
+                }
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(r2d2::Error::ConnectionError)?;
+                let synchronous = match self.synchronous {
+                    SqliteSynchronous::Full => "FULL",
+                    SqliteSynchronous::Normal => "NORMAL",
+                };
+                // busy_timeout first: switching to WAL needs the lock.
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};",
+                    self.busy_timeout_ms
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl ManageConnection for AnyConnectionManager {
+    type Connection = AnyConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        self.establish()
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+pub type Pool = r2d2::Pool<AnyConnectionManager>;
+
+/// The pool, shared by handlers and background tasks.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Migrates, then builds the pool. Fails if the database cannot be reached.
+    pub fn connect(url: DatabaseUrl, settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let backend = url.backend();
+        let manager = AnyConnectionManager::new(url, settings);
+        let mut conn = manager.establish()?;
+        run_migrations(&mut conn)?;
+        drop(conn);
+        let pool = r2d2::Pool::builder()
+            .max_size(settings.max_connections)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(settings.connect_timeout_secs))
+            .test_on_check_out(false)
+            .build(manager)?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool. The connection is taken inside
+    /// the closure so it is never held across an `.await`.
+    pub async fn run<F, R>(&self, f: F) -> Result<R, ApiError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<R, ApiError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        spawn_blocking_with_tracing(move || {
+            let mut conn = pool.get().map_err(ApiError::database_unavailable)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("database task failed: {e}")))?
+    }
+
+    /// For command-line tools and tests that run outside a request.
+    pub fn get(&self) -> Result<r2d2::PooledConnection<AnyConnectionManager>, r2d2::PoolError> {
+        self.pool.get()
+    }
+}
+
+fn migration_error(e: Box<dyn std::error::Error + Send + Sync>) -> anyhow::Error {
+    anyhow::anyhow!("migration failed: {e}")
+}
+
+pub fn run_migrations(conn: &mut AnyConnection) -> anyhow::Result<()> {
+    with_backend!(conn,
+        pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(drop).map_err(migration_error),
+        sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(drop).map_err(migration_error),
+    )
+}
+
+pub fn revert_all_migrations(conn: &mut AnyConnection) -> anyhow::Result<()> {
+    with_backend!(conn,
+        pg(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map(drop).map_err(migration_error),
+        sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(drop).map_err(migration_error),
+    )
+}
+
+/// Now, in UTC, at microsecond precision so both backends store the same instant.
+pub fn now() -> chrono::NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    chrono::SubsecRound::trunc_subsecs(now, 6)
+}
+
+/// A new time-ordered id.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_scheme_picks_the_backend() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/x.db").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("data/x.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/x.db").unwrap(),
+            DatabaseUrl::Sqlite(PathBuf::from("/var/lib/x.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://u@h/d").unwrap().backend(),
+            Backend::Postgres
+        );
+        assert!(
+            DatabaseUrl::parse("mysql://u@h/d")
+                .unwrap_err()
+                .contains("'mysql'")
+        );
+        assert!(DatabaseUrl::parse("data/x.db").is_err());
+        assert!(DatabaseUrl::parse("sqlite://:memory:").is_err());
+    }
+
+    #[test]
+    fn redacted_url_hides_the_password() {
+        let url = DatabaseUrl::parse("postgres://kairan:s3cret@db:5432/kairan").unwrap();
+        assert!(!url.redacted().contains("s3cret"));
+    }
+}

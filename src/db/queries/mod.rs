@@ -1,0 +1,4 @@
+//! Plain synchronous functions over `&mut AnyConnection`, one module per aggregate.
+
+pub mod districts;
+pub mod members;

@@ -1,0 +1,11 @@
+//! Parsed, validated values ("parse, don't validate").
+
+mod ids;
+mod login;
+mod role;
+mod text;
+
+pub use ids::*;
+pub use login::Login;
+pub use role::Role;
+pub use text::{RequiredText, normalize};

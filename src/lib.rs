@@ -1,0 +1,11 @@
+pub mod auth;
+pub mod cli;
+pub mod configuration;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod import;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

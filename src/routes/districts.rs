@@ -1,0 +1,52 @@
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::db::Db;
+use crate::db::models::District;
+use crate::db::queries::districts::list_districts;
+use crate::domain::DistrictId;
+use crate::error::ApiError;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(get_districts);
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DistrictResponse {
+    pub id: DistrictId,
+    #[schema(example = "KZ05")]
+    pub code: String,
+    #[schema(example = "医王山")]
+    pub name: String,
+    #[schema(example = "いおうぜん")]
+    pub name_kana: Option<String>,
+    pub kominkan: Option<String>,
+}
+
+impl From<District> for DistrictResponse {
+    fn from(d: District) -> Self {
+        Self {
+            id: d.id,
+            code: d.code,
+            name: d.name,
+            name_kana: d.name_kana,
+            kominkan: d.kominkan,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DistrictList {
+    pub items: Vec<DistrictResponse>,
+}
+
+/// The city's districts (校下), by code; archived ones are left out.
+#[utoipa::path(tag = "districts", responses((status = 200, body = DistrictList)))]
+#[get("/districts")]
+pub async fn get_districts(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+    let districts = db.run(|conn| Ok(list_districts(conn)?)).await?;
+    Ok(HttpResponse::Ok().json(DistrictList {
+        items: districts.into_iter().map(DistrictResponse::from).collect(),
+    }))
+}

@@ -1,0 +1,111 @@
+//! Builds the running service: database ready, routes wired, listener bound.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::configuration::Settings;
+use crate::db::Db;
+use crate::db::queries::districts::{count_districts, import_districts};
+use crate::error::{json_error_handler, no_route, path_error_handler, query_error_handler};
+use crate::import::{KANAZAWA_DISTRICTS_CSV, parse_districts};
+use crate::openapi::document;
+use crate::routes::{self, health};
+use crate::telemetry::spawn_blocking_with_tracing;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: Db,
+}
+
+impl Application {
+    /// Prepares the database, then binds (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = prepare_database(settings.clone()).await?;
+        let addr = settings.socket_addr()?;
+        let listener =
+            TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        let port = listener.local_addr()?.port();
+        let server = run(listener, db.clone(), &settings)?;
+        Ok(Self { port, server, db })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn db(&self) -> Db {
+        self.db.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Connects, migrates, and on a first start loads the Kanazawa districts.
+pub async fn prepare_database(settings: Settings) -> anyhow::Result<Db> {
+    spawn_blocking_with_tracing(move || {
+        let url = settings.database_url()?;
+        tracing::info!(database = %url.redacted(), "opening database");
+        let db = Db::connect(url, &settings.database)?;
+        if settings.database.seed_kanazawa_districts {
+            let mut conn = db.get()?;
+            if count_districts(&mut conn)? == 0 {
+                let records = parse_districts(KANAZAWA_DISTRICTS_CSV)?;
+                let report = import_districts(&mut conn, &records)?;
+                tracing::info!(
+                    inserted = report.inserted,
+                    "loaded the Kanazawa district list"
+                );
+            }
+        }
+        Ok(db)
+    })
+    .await?
+}
+
+/// Every route, for the server and for the OpenAPI document alike.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(health::livez)
+        .service(health::readyz)
+        .service(utoipa_actix_web::scope("/api/v1").configure(routes::api_v1));
+}
+
+fn run(listener: TcpListener, db: Db, settings: &Settings) -> anyhow::Result<Server> {
+    let db = web::Data::new(db);
+    let json_config = web::JsonConfig::default()
+        .limit(settings.server.json_limit_bytes)
+        .error_handler(json_error_handler);
+    let query_config = web::QueryConfig::default().error_handler(query_error_handler);
+    let path_config = web::PathConfig::default().error_handler(path_error_handler);
+    let api = document();
+    let mut server = HttpServer::new(move || {
+        // Before the /api/v1 scope, which would otherwise claim these paths.
+        let docs = SwaggerUi::new("/api/v1/docs/{_:.*}").url("/api/v1/openapi.json", api.clone());
+        App::new()
+            .wrap(TracingLogger::default())
+            .app_data(json_config.clone())
+            .app_data(query_config.clone())
+            .app_data(path_config.clone())
+            .app_data(db.clone())
+            .service(docs)
+            .into_utoipa_app()
+            .configure(routes)
+            .into_app()
+            .default_service(web::to(no_route))
+    })
+    .shutdown_timeout(settings.server.shutdown_timeout_secs)
+    .client_request_timeout(Duration::from_secs(10));
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
+    }
+    Ok(server.listen(listener)?.run())
+}
