@@ -1,1 +1,10 @@
+//! Black-box tests: a real server on port 0 over a fresh database each, SQLite by default,
+//! PostgreSQL when KAIRAN_TEST_DATABASE_URL is set.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli;
+mod districts;
+mod errors;
+mod health;
+mod helpers;
+mod storage;

@@ -1,0 +1,146 @@
+use std::path::Path;
+use std::sync::LazyLock;
+
+use diesel::{Connection, RunQueryDsl};
+use kairan::configuration::{load, AppEnvironment, Settings};
+use kairan::db::Db;
+use kairan::startup::Application;
+use tempfile::TempDir;
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var("TEST_LOG").is_ok() {
+        let settings = test_settings_template();
+        kairan::telemetry::init_subscriber(&settings.log, std::io::stdout);
+    }
+});
+
+fn test_settings_template() -> Settings {
+    load(AppEnvironment::Test, Path::new("config"), false).expect("config/test.toml loads")
+}
+
+/// A database of its own for one test: a file in a temp folder, or a new PostgreSQL
+/// database dropped again when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    pub data_dir: TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub fn fresh() -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        match std::env::var("KAIRAN_TEST_DATABASE_URL") {
+            Ok(maintenance_url) if !maintenance_url.is_empty() => {
+                let name = format!("kairan_test_{}", uuid_simple());
+                let mut conn = diesel::pg::PgConnection::establish(&maintenance_url)
+                    .expect("connect to KAIRAN_TEST_DATABASE_URL");
+                diesel::sql_query(format!(r#"CREATE DATABASE "{name}""#))
+                    .execute(&mut conn)
+                    .expect("create test database");
+                let url = replace_database_name(&maintenance_url, &name);
+                Self {
+                    url,
+                    data_dir,
+                    postgres: Some((maintenance_url, name)),
+                }
+            }
+            _ => {
+                let url = format!("sqlite://{}", data_dir.path().join("kairan.sqlite3").display());
+                Self {
+                    url,
+                    data_dir,
+                    postgres: None,
+                }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((maintenance_url, name)) = &self.postgres {
+            if let Ok(mut conn) = diesel::pg::PgConnection::establish(maintenance_url) {
+                let _ = diesel::sql_query(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
+                    .execute(&mut conn);
+            }
+        }
+    }
+}
+
+fn uuid_simple() -> String {
+    kairan::db::new_id().replace('-', "")
+}
+
+fn replace_database_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let host_and_path = &base[authority_end..];
+    let host = host_and_path.split('/').next().unwrap_or_default();
+    format!("{}{host}/{name}{query}", &base[..authority_end])
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub db: Db,
+    pub client: reqwest::Client,
+    pub database: TestDatabase,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the server on port 0 with test settings, changed by `customize`.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    LazyLock::force(&TRACING);
+    let database = TestDatabase::fresh();
+    let mut settings = test_settings_template();
+    settings.server.data_dir = database.data_dir.path().to_path_buf();
+    settings.database.url = database.url.clone();
+    customize(&mut settings);
+    let app = Application::build(settings).await.expect("application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let db = app.db();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        db,
+        client: reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        database,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request sent")
+    }
+}
+
+/// Reads a JSON error body and checks its shape.
+pub async fn error_code(response: reqwest::Response) -> String {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(content_type.starts_with("application/json"), "error content type {content_type}");
+    let body: serde_json::Value = response.json().await.expect("JSON error body");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "error has a message: {body}");
+    body["error"].as_str().expect("error has a code").to_string()
+}

@@ -1,0 +1,201 @@
+//! The storage layer on whichever backend the suite runs against.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use kairan::db::models::*;
+use kairan::db::schema::*;
+use kairan::db::{now, revert_all_migrations, run_migrations, AnyConnection, DatabaseUrl, Db};
+use kairan::domain::*;
+
+use crate::helpers::TestDatabase;
+
+fn open(database: &TestDatabase) -> Db {
+    let settings = kairan::configuration::load(
+        kairan::configuration::AppEnvironment::Test,
+        std::path::Path::new("config"),
+        false,
+    )
+    .unwrap();
+    Db::connect(DatabaseUrl::parse(&database.url).unwrap(), &settings.database).unwrap()
+}
+
+fn table_count(conn: &mut AnyConnection) -> i64 {
+    districts::table.count().get_result(conn).unwrap()
+}
+
+#[test]
+fn migrations_run_revert_and_run_again() {
+    let database = TestDatabase::fresh();
+    let db = open(&database);
+    let mut conn = db.get().unwrap();
+    assert_eq!(table_count(&mut conn), 0);
+    revert_all_migrations(&mut conn).unwrap();
+    assert!(
+        districts::table.count().get_result::<i64>(&mut *conn).is_err(),
+        "tables are gone after revert"
+    );
+    run_migrations(&mut conn).unwrap();
+    assert_eq!(table_count(&mut conn), 0);
+}
+
+/// Microseconds survive both backends unchanged.
+fn instant() -> NaiveDateTime {
+    now()
+}
+
+#[test]
+fn every_table_round_trips_one_row() {
+    let database = TestDatabase::fresh();
+    let db = open(&database);
+    let conn = &mut *db.get().unwrap();
+    let t = instant();
+
+    let district = District {
+        id: DistrictId::generate(),
+        code: "T01".into(),
+        name: "試験".into(),
+        name_kana: Some("しけん".into()),
+        kominkan: None,
+        reported_associations: Some(12),
+        reported_households: None,
+        checked: true,
+        archived: false,
+        merged_into_id: None,
+        created_at: t,
+        updated_at: t,
+    };
+    diesel::insert_into(districts::table).values(&district).execute(conn).unwrap();
+    assert_eq!(districts::table.select(District::as_select()).first(conn).unwrap(), district);
+
+    let association = Association {
+        id: AssociationId::generate(),
+        district_id: district.id.clone(),
+        name: "第一町会".into(),
+        name_kana: None,
+        member_households: 120,
+        area_households: Some(150),
+        archived: false,
+        created_at: t,
+        updated_at: t,
+    };
+    diesel::insert_into(associations::table).values(&association).execute(conn).unwrap();
+    assert_eq!(associations::table.select(Association::as_select()).first(conn).unwrap(), association);
+
+    let han = Han {
+        id: HanId::generate(),
+        association_id: association.id.clone(),
+        name: "1班".into(),
+        created_at: t,
+    };
+    diesel::insert_into(hans::table).values(&han).execute(conn).unwrap();
+    assert_eq!(hans::table.select(Han::as_select()).first(conn).unwrap(), han);
+
+    let household = Household {
+        id: HouseholdId::generate(),
+        association_id: association.id.clone(),
+        han_id: Some(han.id.clone()),
+        label: "山田家".into(),
+        paper: true,
+        created_at: t,
+        updated_at: t,
+    };
+    diesel::insert_into(households::table).values(&household).execute(conn).unwrap();
+    assert_eq!(households::table.select(Household::as_select()).first(conn).unwrap(), household);
+
+    let member = Member {
+        id: MemberId::generate(),
+        household_id: Some(household.id.clone()),
+        login: "taro@example.jp".into(),
+        password_hash: "$argon2id$…".into(),
+        display_name: "山田太郎".into(),
+        disabled: false,
+        created_at: t,
+        updated_at: t,
+    };
+    diesel::insert_into(members::table).values(&member).execute(conn).unwrap();
+    assert_eq!(members::table.select(Member::as_select()).first(conn).unwrap(), member);
+
+    let role = RoleAssignment {
+        id: RoleAssignmentId::generate(),
+        member_id: member.id.clone(),
+        role: Role::HanLeader,
+        scope_id: Some(han.id.to_string()),
+        term_year: 2026,
+        granted_by: None,
+        started_at: t,
+        ended_at: Some(t),
+    };
+    diesel::insert_into(role_assignments::table).values(&role).execute(conn).unwrap();
+    assert_eq!(role_assignments::table.select(RoleAssignment::as_select()).first(conn).unwrap(), role);
+
+    let invitation = Invitation {
+        id: InvitationId::generate(),
+        association_id: association.id.clone(),
+        code_hash: "abc".into(),
+        household_id: None,
+        role: Some(Role::Officer),
+        max_uses: 3,
+        uses: 1,
+        expires_at: t,
+        created_by: Some(member.id.clone()),
+        created_at: t,
+        revoked_at: None,
+    };
+    diesel::insert_into(invitations::table).values(&invitation).execute(conn).unwrap();
+    assert_eq!(invitations::table.select(Invitation::as_select()).first(conn).unwrap(), invitation);
+
+    let request = JoinRequest {
+        id: JoinRequestId::generate(),
+        association_id: association.id.clone(),
+        member_id: member.id.clone(),
+        message: "よろしくお願いします".into(),
+        status: "pending".into(),
+        household_id: None,
+        decided_by: None,
+        decided_at: None,
+        created_at: t,
+    };
+    diesel::insert_into(join_requests::table).values(&request).execute(conn).unwrap();
+    assert_eq!(join_requests::table.select(JoinRequest::as_select()).first(conn).unwrap(), request);
+
+    let entry = AuditEntry {
+        id: AuditEntryId::generate(),
+        actor_id: Some(member.id.clone()),
+        action: "roster_read".into(),
+        target_kind: "association".into(),
+        target_id: Some(association.id.to_string()),
+        association_id: Some(association.id.clone()),
+        detail: r#"{"rows":1}"#.into(),
+        created_at: t,
+    };
+    diesel::insert_into(audit_log::table).values(&entry).execute(conn).unwrap();
+    assert_eq!(audit_log::table.select(AuditEntry::as_select()).first(conn).unwrap(), entry);
+}
+
+#[test]
+fn foreign_keys_are_enforced() {
+    let database = TestDatabase::fresh();
+    let db = open(&database);
+    let conn = &mut *db.get().unwrap();
+    let t = instant();
+    let orphan = Association {
+        id: AssociationId::generate(),
+        district_id: DistrictId("no-such-district".into()),
+        name: "迷子町会".into(),
+        name_kana: None,
+        member_households: 1,
+        area_households: None,
+        archived: false,
+        created_at: t,
+        updated_at: t,
+    };
+    let err = diesel::insert_into(associations::table).values(&orphan).execute(conn).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ForeignKeyViolation, _)
+        ),
+        "{err:?}"
+    );
+    assert_eq!(associations::table.count().get_result::<i64>(conn).unwrap(), 0);
+}
