@@ -9,8 +9,8 @@ use secrecy::SecretString;
 
 use crate::auth::password::{check_new_password, hash_password};
 use crate::configuration::{Settings, get_configuration};
-use crate::db::queries::{districts, members};
-use crate::domain::{Login, RequiredText};
+use crate::db::queries::{accounts, districts, members};
+use crate::domain::{Login, RequiredText, Role};
 use crate::import::parse_districts;
 use crate::startup::{Application, prepare_database};
 use crate::telemetry::init_subscriber;
@@ -133,7 +133,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {
-    prepare_database(settings).await?;
+    prepare_database(settings, true).await?;
     println!("the database schema is up to date");
     Ok(())
 }
@@ -143,7 +143,7 @@ async fn import_district_file(settings: Settings, file: PathBuf) -> anyhow::Resu
         std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let records = parse_districts(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
-    let db = prepare_database(settings).await?;
+    let db = prepare_database(settings, false).await?;
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         Ok(districts::import_districts(&mut *db.get()?, &records)?)
     })
@@ -165,19 +165,19 @@ async fn create_admin(
         .map_err(anyhow::Error::msg)?
         .into_inner();
     let password = read_admin_password()?;
-    check_new_password(&password).map_err(anyhow::Error::msg)?;
-    let db = prepare_database(settings.clone()).await?;
+    check_new_password(&password, Some(login.as_str())).map_err(anyhow::Error::msg)?;
+    let db = prepare_database(settings.clone(), true).await?;
     let member = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let hash = hash_password(&settings.password, &password)?;
-        members::create_admin(&mut *db.get()?, &login, &display_name, &hash).map_err(|e| match e {
-            diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            ) => {
-                anyhow::anyhow!("the login {} is already taken", login.as_str())
-            }
-            other => other.into(),
-        })
+        accounts::create_staff(
+            &mut *db.get()?,
+            &login,
+            &display_name,
+            &hash,
+            Role::Admin,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))
     })
     .await??;
     println!("created city admin {} (id {})", member.login, member.id);

@@ -18,7 +18,40 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub password: PasswordSettings,
+    pub auth: AuthSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub issuer: String,
+    pub audience: String,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub access_ttl_secs: u64,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub refresh_ttl_secs: u64,
+    /// Empty: use the key ring kept in `<data_dir>/jwt-keys.json`, made on first start.
+    pub active_kid: String,
+    #[serde(default)]
+    pub keys: Vec<JwtKeySetting>,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub max_failures_per_account_hour: u32,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub max_failures_per_address_hour: u32,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub hash_concurrency: usize,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub hash_queue_timeout_ms: u64,
+    /// Take the client address from Forwarded / X-Forwarded-For (only behind a trusted proxy).
+    #[serde(deserialize_with = "deserialize_bool_from_string")]
+    pub behind_proxy: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct JwtKeySetting {
+    pub kid: String,
+    /// At least 32 bytes, base64url.
+    pub secret: secrecy::SecretString,
 }
 
 /// Argon2id cost. Defaults are OWASP's (19 MiB, 2 passes, 1 lane); only tests go cheaper.
@@ -186,6 +219,30 @@ impl Settings {
             && (self.password.argon2_memory_kib < 19_456 || self.password.argon2_iterations < 2)
         {
             problems.push("password: Argon2id below OWASP's minimum (19456 KiB, 2 iterations) is allowed only in tests".into());
+        }
+        if !(60..=3600).contains(&self.auth.access_ttl_secs) {
+            problems.push("auth.access_ttl_secs must be between 60 and 3600".into());
+        }
+        if self.auth.refresh_ttl_secs < self.auth.access_ttl_secs {
+            problems
+                .push("auth.refresh_ttl_secs must not be shorter than auth.access_ttl_secs".into());
+        }
+        if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
+            problems.push("auth.issuer and auth.audience must not be empty".into());
+        }
+        if !self.auth.keys.is_empty()
+            && !self.auth.keys.iter().any(|k| k.kid == self.auth.active_kid)
+        {
+            problems.push(format!(
+                "auth.active_kid '{}' is not among auth.keys",
+                self.auth.active_kid
+            ));
+        }
+        if self.auth.hash_concurrency == 0 || self.auth.max_failures_per_account_hour == 0 {
+            problems.push(
+                "auth.hash_concurrency and auth.max_failures_per_account_hour must be at least 1"
+                    .into(),
+            );
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             problems.push(format!(

@@ -16,8 +16,9 @@ pub enum ApiError {
     /// The request was read but a value is not acceptable.
     #[error("{1}")]
     Validation(&'static str, String),
-    #[error("{0}")]
-    Unauthorized(&'static str),
+    /// Code and message: who is asking is not established.
+    #[error("{1}")]
+    Unauthorized(&'static str, &'static str),
     #[error("you are not allowed to do this")]
     Forbidden,
     #[error("{0} not found")]
@@ -55,7 +56,7 @@ impl ApiError {
             ApiError::BadRequest(code, _)
             | ApiError::Validation(code, _)
             | ApiError::Conflict(code, _) => code,
-            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Unauthorized(code, _) => code,
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
@@ -68,6 +69,14 @@ impl ApiError {
 
     pub fn validation(message: impl Into<String>) -> Self {
         ApiError::Validation("invalid_input", message.into())
+    }
+
+    /// The one answer for a missing, malformed, expired or forged access token.
+    pub fn invalid_token() -> Self {
+        ApiError::Unauthorized(
+            "unauthorized",
+            "the access token is missing, invalid or expired",
+        )
     }
 
     pub fn database_unavailable(e: impl std::fmt::Display) -> Self {
@@ -97,7 +106,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
             ApiError::Validation(..) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(..) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(..) => StatusCode::CONFLICT,
@@ -124,7 +133,7 @@ impl ResponseError for ApiError {
             } => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after_secs)));
             }
-            ApiError::Unauthorized(_) => {
+            ApiError::Unauthorized(..) => {
                 response
                     .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }

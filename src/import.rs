@@ -212,3 +212,88 @@ mod tests {
         assert!(parse_districts(&[0xff, 0xfe, 0x00, 0x81]).is_err());
     }
 }
+
+/// One household line of an association's roster: its han (empty for none), label, paper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterRecord {
+    pub line: u64,
+    pub han: Option<String>,
+    pub label: String,
+    pub paper: bool,
+}
+
+#[derive(Deserialize)]
+struct RawRosterRow {
+    han: Option<String>,
+    label: Option<String>,
+    paper: Option<String>,
+}
+
+/// Parses a roster CSV (`han,label,paper`), or reports the first bad line.
+pub fn parse_roster(bytes: &[u8]) -> Result<Vec<RosterRecord>, ImportError> {
+    let text = decode_text(bytes)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| ImportError::new(1, format!("cannot read the header: {e}")))?
+        .clone();
+    for required in ["han", "label"] {
+        if !headers.iter().any(|h| h == required) {
+            return Err(ImportError::new(
+                1,
+                format!("the header has no '{required}' column (expected han,label,paper)"),
+            ));
+        }
+    }
+    let mut records = Vec::new();
+    for row in reader.records() {
+        let row = row.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            ImportError::new(line, format!("malformed CSV: {e}"))
+        })?;
+        let line = row.position().map_or(0, |p| p.line());
+        let raw: RawRosterRow = row
+            .deserialize(Some(&headers))
+            .map_err(|e| ImportError::new(line, format!("malformed row: {e}")))?;
+        let label =
+            optional_text(raw.label).ok_or_else(|| ImportError::new(line, "label is empty"))?;
+        if label.chars().count() > 100 {
+            return Err(ImportError::new(
+                line,
+                "label is longer than 100 characters",
+            ));
+        }
+        let han = optional_text(raw.han);
+        if han.as_ref().is_some_and(|h| h.chars().count() > 50) {
+            return Err(ImportError::new(line, "han is longer than 50 characters"));
+        }
+        let paper = match optional_text(raw.paper)
+            .map(|p| p.to_lowercase())
+            .as_deref()
+        {
+            None | Some("no" | "false" | "0") => false,
+            Some("yes" | "true" | "1") => true,
+            Some(other) => {
+                return Err(ImportError::new(
+                    line,
+                    format!("paper '{other}' must be yes or no"),
+                ));
+            }
+        };
+        records.push(RosterRecord {
+            line,
+            han,
+            label,
+            paper,
+        });
+        if records.len() > 5000 {
+            return Err(ImportError::new(
+                line,
+                "a roster file may have at most 5,000 households",
+            ));
+        }
+    }
+    Ok(records)
+}

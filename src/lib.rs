@@ -1,4 +1,6 @@
+pub mod audit;
 pub mod auth;
+pub mod authz;
 pub mod cli;
 pub mod configuration;
 pub mod db;

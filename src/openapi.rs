@@ -19,7 +19,11 @@ use crate::error::ErrorBody;
     modifiers(&BearerAuth),
     tags(
         (name = "operations", description = "Liveness and readiness"),
+        (name = "auth", description = "Sign-in, tokens, registration, the signed-in member"),
         (name = "districts", description = "校下 (districts)"),
+        (name = "associations", description = "町会 (associations)"),
+        (name = "roster", description = "Hans, households and members: an association's roster (officers only; reads are audited)"),
+        (name = "membership", description = "Invitations, join requests, roles and handover, staff, the audit log"),
     )
 )]
 pub struct ApiDoc;

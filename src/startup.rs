@@ -10,6 +10,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::auth::{JwtKeys, PasswordService};
 use crate::configuration::Settings;
 use crate::db::Db;
 use crate::db::queries::districts::{count_districts, import_districts};
@@ -28,12 +29,22 @@ pub struct Application {
 impl Application {
     /// Prepares the database, then binds (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let db = prepare_database(settings.clone()).await?;
+        let db = prepare_database(settings.clone(), true).await?;
+        let keys = JwtKeys::load(&settings.auth, &settings.server.data_dir)?;
+        let password_settings = settings.password.clone();
+        let (concurrency, queue_ms) = (
+            settings.auth.hash_concurrency,
+            settings.auth.hash_queue_timeout_ms,
+        );
+        let passwords = spawn_blocking_with_tracing(move || {
+            PasswordService::new(password_settings, concurrency, queue_ms)
+        })
+        .await??;
         let addr = settings.socket_addr()?;
         let listener =
             TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         let port = listener.local_addr()?.port();
-        let server = run(listener, db.clone(), &settings)?;
+        let server = run(listener, db.clone(), keys, passwords, &settings)?;
         Ok(Self { port, server, db })
     }
 
@@ -50,13 +61,14 @@ impl Application {
     }
 }
 
-/// Connects, migrates, and on a first start loads the Kanazawa districts.
-pub async fn prepare_database(settings: Settings) -> anyhow::Result<Db> {
+/// Connects, migrates, and (when `seed` and configured) on a first start loads the Kanazawa
+/// districts.
+pub async fn prepare_database(settings: Settings, seed: bool) -> anyhow::Result<Db> {
     spawn_blocking_with_tracing(move || {
         let url = settings.database_url()?;
         tracing::info!(database = %url.redacted(), "opening database");
         let db = Db::connect(url, &settings.database)?;
-        if settings.database.seed_kanazawa_districts {
+        if seed && settings.database.seed_kanazawa_districts {
             let mut conn = db.get()?;
             if count_districts(&mut conn)? == 0 {
                 let records = parse_districts(KANAZAWA_DISTRICTS_CSV)?;
@@ -79,8 +91,17 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(utoipa_actix_web::scope("/api/v1").configure(routes::api_v1));
 }
 
-fn run(listener: TcpListener, db: Db, settings: &Settings) -> anyhow::Result<Server> {
+fn run(
+    listener: TcpListener,
+    db: Db,
+    keys: JwtKeys,
+    passwords: PasswordService,
+    settings: &Settings,
+) -> anyhow::Result<Server> {
     let db = web::Data::new(db);
+    let keys = web::Data::new(keys);
+    let passwords = web::Data::new(passwords);
+    let auth_settings = web::Data::new(settings.auth.clone());
     let json_config = web::JsonConfig::default()
         .limit(settings.server.json_limit_bytes)
         .error_handler(json_error_handler);
@@ -96,6 +117,9 @@ fn run(listener: TcpListener, db: Db, settings: &Settings) -> anyhow::Result<Ser
             .app_data(query_config.clone())
             .app_data(path_config.clone())
             .app_data(db.clone())
+            .app_data(keys.clone())
+            .app_data(passwords.clone())
+            .app_data(auth_settings.clone())
             .service(docs)
             .into_utoipa_app()
             .configure(routes)

@@ -6,24 +6,126 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::configuration::PasswordSettings;
+use crate::error::ApiError;
+use crate::telemetry::spawn_blocking_with_tracing;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
-pub const MAX_PASSWORD_CHARS: usize = 128;
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-/// Checks a new password's length (ASVS: at least 8, up to at least 64 allowed).
-pub fn check_new_password(password: &SecretString) -> Result<(), String> {
-    let chars = password.expose_secret().chars().count();
-    if chars < MIN_PASSWORD_CHARS {
+/// Passwords every guessing list starts with.
+const COMMON_PASSWORDS: &[&str] = &[
+    "password",
+    "password1",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "qwertyui",
+    "qwerty123",
+    "11111111",
+    "00000000",
+    "abcd1234",
+    "iloveyou",
+    "kanazawa",
+    "kairan123",
+    "letmein1",
+    "88888888",
+    "87654321",
+    "passw0rd",
+    "abcdefgh",
+];
+
+/// Checks a new password (ASVS V6.2): 8 characters or more, at most 1,024 bytes, not a
+/// well-known password, not the login itself.
+pub fn check_new_password(password: &SecretString, login: Option<&str>) -> Result<(), String> {
+    let value = password.expose_secret();
+    if value.chars().count() < MIN_PASSWORD_CHARS {
         return Err(format!(
             "the password must have at least {MIN_PASSWORD_CHARS} characters"
         ));
     }
-    if chars > MAX_PASSWORD_CHARS {
+    if value.len() > MAX_PASSWORD_BYTES {
         return Err(format!(
-            "the password must have at most {MAX_PASSWORD_CHARS} characters"
+            "the password must be at most {MAX_PASSWORD_BYTES} bytes"
         ));
     }
+    let lowered = value.to_lowercase();
+    if COMMON_PASSWORDS.contains(&lowered.as_str())
+        || lowered.chars().all(|c| lowered.starts_with(c))
+    {
+        return Err("the password is too easy to guess".into());
+    }
+    if login.is_some_and(|l| l.eq_ignore_ascii_case(value)) {
+        return Err("the password must differ from the login".into());
+    }
     Ok(())
+}
+
+/// Hashing behind a small semaphore on the blocking pool, so a sign-in flood cannot take
+/// every core from readers; past the queue wait it answers 503 with Retry-After.
+pub struct PasswordService {
+    settings: PasswordSettings,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    queue_timeout: std::time::Duration,
+    /// Verified against when a login is unknown, so timing does not tell which exist.
+    dummy_hash: String,
+}
+
+impl PasswordService {
+    /// Blocking (computes the dummy hash): call at start-up.
+    pub fn new(
+        settings: PasswordSettings,
+        concurrency: usize,
+        queue_timeout_ms: u64,
+    ) -> anyhow::Result<Self> {
+        let dummy_hash = hash_password(&settings, &SecretString::from("kairan dummy password"))?;
+        Ok(Self {
+            settings,
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency)),
+            queue_timeout: std::time::Duration::from_millis(queue_timeout_ms),
+            dummy_hash,
+        })
+    }
+
+    async fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        let busy = ApiError::Unavailable {
+            message: "too many sign-ins at once; try again shortly",
+            retry_after_secs: 2,
+        };
+        match tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(busy),
+        }
+    }
+
+    pub async fn hash(&self, password: SecretString) -> Result<String, ApiError> {
+        let permit = self.permit().await?;
+        let settings = self.settings.clone();
+        spawn_blocking_with_tracing(move || {
+            let _permit = permit;
+            hash_password(&settings, &password)
+        })
+        .await
+        .map_err(|e| ApiError::Unexpected(e.into()))?
+        .map_err(ApiError::Unexpected)
+    }
+
+    /// `stored` is None for an unknown login: the dummy hash is checked and false returned.
+    pub async fn verify(
+        &self,
+        stored: Option<String>,
+        password: SecretString,
+    ) -> Result<bool, ApiError> {
+        let permit = self.permit().await?;
+        let known = stored.is_some();
+        let hash = stored.unwrap_or_else(|| self.dummy_hash.clone());
+        let matches = spawn_blocking_with_tracing(move || {
+            let _permit = permit;
+            verify_password(&hash, &password)
+        })
+        .await
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
+        Ok(known && matches)
+    }
 }
 
 fn hasher(settings: &PasswordSettings) -> anyhow::Result<Argon2<'static>> {
@@ -81,8 +183,17 @@ mod tests {
 
     #[test]
     fn short_and_huge_passwords_are_refused() {
-        assert!(check_new_password(&SecretString::from("short")).is_err());
-        assert!(check_new_password(&SecretString::from("x".repeat(129))).is_err());
-        assert!(check_new_password(&SecretString::from("kairan-demo")).is_ok());
+        assert!(check_new_password(&SecretString::from("short"), None).is_err());
+        assert!(check_new_password(&SecretString::from("あ".repeat(342)), None).is_err());
+        assert!(check_new_password(&SecretString::from("Password"), None).is_err());
+        assert!(
+            check_new_password(
+                &SecretString::from("taro@example.jp"),
+                Some("taro@example.jp")
+            )
+            .is_err()
+        );
+        assert!(check_new_password(&SecretString::from("kairan-demo"), None).is_ok());
+        assert!(check_new_password(&SecretString::from("a".repeat(10) + "b"), None).is_ok());
     }
 }

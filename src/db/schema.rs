@@ -129,6 +129,7 @@ diesel::joinable!(members -> households (household_id));
 diesel::joinable!(role_assignments -> members (member_id));
 diesel::joinable!(invitations -> associations (association_id));
 diesel::joinable!(join_requests -> associations (association_id));
+diesel::joinable!(join_requests -> members (member_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     districts,
@@ -140,4 +141,30 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     join_requests,
     audit_log,
+    refresh_tokens,
+    login_failures,
 );
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        member_id -> Text,
+        family_id -> Text,
+        token_hash -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        spent_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> Text,
+        login -> Text,
+        client_address -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(refresh_tokens -> members (member_id));

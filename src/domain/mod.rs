@@ -8,4 +8,4 @@ mod text;
 pub use ids::*;
 pub use login::Login;
 pub use role::Role;
-pub use text::{RequiredText, normalize};
+pub use text::{RequiredText, new_invitation_code, normalize, normalize_invitation_code};

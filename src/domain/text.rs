@@ -29,6 +29,31 @@ impl<const MAX: usize> RequiredText<MAX> {
     }
 }
 
+/// Invitation codes are typed from paper: full-width, lower case, spaces and dashes are
+/// forgiven.
+pub fn normalize_invitation_code(raw: &str) -> String {
+    raw.nfkc()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// A new invitation code: 12 characters of Crockford's base32 (no I, L, O, U), 60 bits,
+/// shown as XXXX-XXXX-XXXX.
+pub fn new_invitation_code() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut rng = rand::rng();
+    let chars: Vec<char> = (0..12)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,6 +63,15 @@ mod tests {
         // "が" written as か + combining dakuten becomes one code point.
         let t = RequiredText::<10>::parse("name", " か\u{3099} ").unwrap();
         assert_eq!(t.into_inner(), "が");
+    }
+
+    #[test]
+    fn invitation_codes_survive_how_people_type_them() {
+        let code = new_invitation_code();
+        assert_eq!(code.len(), 14);
+        let typed = code.to_lowercase().replace('-', " ");
+        assert_eq!(normalize_invitation_code(&typed), code.replace('-', ""));
+        assert_eq!(normalize_invitation_code("ＡＢ１２-cd"), "AB12CD");
     }
 
     #[test]

@@ -32,19 +32,35 @@ fn stderr(output: &Output) -> String {
 fn importing_the_same_file_twice_changes_nothing() {
     let database = TestDatabase::fresh();
     let file = database.data_dir.path().join("districts.csv");
-    std::fs::write(&file, "code,name,name_kana,checked\nX1,一,いち,yes\nX2,二,,no\n").unwrap();
+    std::fs::write(
+        &file,
+        "code,name,name_kana,checked\nX1,一,いち,yes\nX2,二,,no\n",
+    )
+    .unwrap();
     let path = file.to_str().unwrap();
     let env = [("KAIRAN_DATABASE__SEED_KANAZAWA_DISTRICTS", "false")];
 
     let first = kairan(&database, &["import", "districts", path], &env);
     assert!(first.status.success(), "{}", stderr(&first));
-    assert!(stdout(&first).contains("2 added, 0 updated, 0 unchanged"), "{}", stdout(&first));
+    assert!(
+        stdout(&first).contains("2 added, 0 updated, 0 unchanged"),
+        "{}",
+        stdout(&first)
+    );
 
     let second = kairan(&database, &["import", "districts", path], &env);
     assert!(second.status.success(), "{}", stderr(&second));
-    assert!(stdout(&second).contains("0 added, 0 updated, 2 unchanged"), "{}", stdout(&second));
+    assert!(
+        stdout(&second).contains("0 added, 0 updated, 2 unchanged"),
+        "{}",
+        stdout(&second)
+    );
 
-    std::fs::write(&file, "code,name,name_kana,checked\nX1,一,いち,yes\nX2,二,に,no\n").unwrap();
+    std::fs::write(
+        &file,
+        "code,name,name_kana,checked\nX1,一,いち,yes\nX2,二,に,no\n",
+    )
+    .unwrap();
     let corrected = kairan(&database, &["import", "districts", path], &env);
     assert!(
         stdout(&corrected).contains("0 added, 1 updated, 1 unchanged"),
@@ -61,14 +77,26 @@ fn a_malformed_row_names_its_line_and_imports_nothing() {
     std::fs::write(&file, "code,name\nY1,一\nY2,二\nY3,\n").unwrap();
     let env = [("KAIRAN_DATABASE__SEED_KANAZAWA_DISTRICTS", "false")];
 
-    let output = kairan(&database, &["import", "districts", file.to_str().unwrap()], &env);
+    let output = kairan(
+        &database,
+        &["import", "districts", file.to_str().unwrap()],
+        &env,
+    );
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("line 4: name is empty"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("line 4: name is empty"),
+        "{}",
+        stderr(&output)
+    );
     assert!(stderr(&output).contains("nothing was imported"));
 
     // The rows before the bad one were not written either.
     std::fs::write(&file, "code,name\nY1,一\n").unwrap();
-    let output = kairan(&database, &["import", "districts", file.to_str().unwrap()], &env);
+    let output = kairan(
+        &database,
+        &["import", "districts", file.to_str().unwrap()],
+        &env,
+    );
     assert!(stdout(&output).contains("1 added"), "{}", stdout(&output));
 }
 
@@ -77,14 +105,26 @@ fn admin_create_takes_the_password_from_the_environment() {
     let database = TestDatabase::fresh();
     let password = [("KAIRAN_ADMIN_PASSWORD", "a long enough password")];
 
-    let created = kairan(&database, &["admin", "create", "--login", "Admin@City.Kanazawa.jp"], &password);
+    let created = kairan(
+        &database,
+        &["admin", "create", "--login", "Admin@City.Kanazawa.jp"],
+        &password,
+    );
     assert!(created.status.success(), "{}", stderr(&created));
     assert!(stdout(&created).contains("created city admin admin@city.kanazawa.jp"));
     assert!(!stdout(&created).contains("a long enough password"));
 
-    let again = kairan(&database, &["admin", "create", "--login", "admin@city.kanazawa.jp"], &password);
+    let again = kairan(
+        &database,
+        &["admin", "create", "--login", "admin@city.kanazawa.jp"],
+        &password,
+    );
     assert_eq!(again.status.code(), Some(1));
-    assert!(stderr(&again).contains("already taken"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already registered"),
+        "{}",
+        stderr(&again)
+    );
 }
 
 #[test]
@@ -94,11 +134,19 @@ fn admin_create_refuses_weak_or_missing_passwords_and_bad_logins() {
     assert_eq!(no_password.status.code(), Some(1));
     assert!(stderr(&no_password).contains("KAIRAN_ADMIN_PASSWORD"));
 
-    let short = kairan(&database, &["admin", "create", "--login", "a@b.jp"], &[("KAIRAN_ADMIN_PASSWORD", "short")]);
+    let short = kairan(
+        &database,
+        &["admin", "create", "--login", "a@b.jp"],
+        &[("KAIRAN_ADMIN_PASSWORD", "short")],
+    );
     assert_eq!(short.status.code(), Some(1));
     assert!(stderr(&short).contains("at least 8 characters"));
 
-    let bad_login = kairan(&database, &["admin", "create", "--login", "admin"], &[("KAIRAN_ADMIN_PASSWORD", "long enough pw")]);
+    let bad_login = kairan(
+        &database,
+        &["admin", "create", "--login", "admin"],
+        &[("KAIRAN_ADMIN_PASSWORD", "long enough pw")],
+    );
     assert_eq!(bad_login.status.code(), Some(1));
     assert!(stderr(&bad_login).contains("email address or a phone number"));
 }
@@ -107,15 +155,39 @@ fn admin_create_refuses_weak_or_missing_passwords_and_bad_logins() {
 fn bad_configuration_exits_2_with_a_clear_message() {
     let database = TestDatabase::fresh();
     let cases: [(&[(&str, &str)], &str); 4] = [
-        (&[("KAIRAN_DATABASE__URL", "mysql://root@localhost/kairan")], "unsupported database URL scheme 'mysql'"),
-        (&[("KAIRAN_SERVER__BIND", "everywhere")], "server.bind (KAIRAN_SERVER__BIND) is 'everywhere'"),
-        (&[("KAIRAN_ENVIRONMENT", "production"), ("KAIRAN_DATABASE__URL", "")], "database.url is required in production"),
-        (&[("KAIRAN_DATABASE__MAX_CONNECTIONS", "many")], "max_connections"),
+        (
+            &[("KAIRAN_DATABASE__URL", "mysql://root@localhost/kairan")],
+            "unsupported database URL scheme 'mysql'",
+        ),
+        (
+            &[("KAIRAN_SERVER__BIND", "everywhere")],
+            "server.bind (KAIRAN_SERVER__BIND) is 'everywhere'",
+        ),
+        (
+            &[
+                ("KAIRAN_ENVIRONMENT", "production"),
+                ("KAIRAN_DATABASE__URL", ""),
+            ],
+            "database.url is required in production",
+        ),
+        (
+            &[("KAIRAN_DATABASE__MAX_CONNECTIONS", "many")],
+            "max_connections",
+        ),
     ];
     for (env, expected) in cases {
         let output = kairan(&database, &["migrate"], env);
-        assert_eq!(output.status.code(), Some(2), "{env:?}: {}", stderr(&output));
-        assert!(stderr(&output).contains(expected), "{env:?}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{env:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(expected),
+            "{env:?}: {}",
+            stderr(&output)
+        );
     }
 }
 

@@ -13,7 +13,12 @@ async fn unknown_route_is_a_json_404() {
 #[tokio::test]
 async fn wrong_method_is_a_json_error() {
     let app = spawn_app().await;
-    let response = app.client.delete(app.url("/api/v1/districts")).send().await.unwrap();
+    let response = app
+        .client
+        .delete(app.url("/api/v1/districts"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 404);
     assert_eq!(error_code(response).await, "not_found");
 }

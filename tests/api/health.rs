@@ -15,7 +15,11 @@ async fn readyz_reports_the_backend_in_use() {
     let response = app.get("/readyz").await;
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
-    let expected = if app.database.is_postgres() { "postgres" } else { "sqlite" };
+    let expected = if app.database.is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     assert_eq!(body["database"], expected);
 }
 

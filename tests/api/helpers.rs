@@ -2,7 +2,7 @@ use std::path::Path;
 use std::sync::LazyLock;
 
 use diesel::{Connection, RunQueryDsl};
-use kairan::configuration::{load, AppEnvironment, Settings};
+use kairan::configuration::{AppEnvironment, Settings, load};
 use kairan::db::Db;
 use kairan::startup::Application;
 use tempfile::TempDir;
@@ -45,7 +45,10 @@ impl TestDatabase {
                 }
             }
             _ => {
-                let url = format!("sqlite://{}", data_dir.path().join("kairan.sqlite3").display());
+                let url = format!(
+                    "sqlite://{}",
+                    data_dir.path().join("kairan.sqlite3").display()
+                );
                 Self {
                     url,
                     data_dir,
@@ -64,8 +67,9 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some((maintenance_url, name)) = &self.postgres {
             if let Ok(mut conn) = diesel::pg::PgConnection::establish(maintenance_url) {
-                let _ = diesel::sql_query(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
-                    .execute(&mut conn);
+                let _ =
+                    diesel::sql_query(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
+                        .execute(&mut conn);
             }
         }
     }
@@ -105,7 +109,9 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     settings.server.data_dir = database.data_dir.path().to_path_buf();
     settings.database.url = database.url.clone();
     customize(&mut settings);
-    let app = Application::build(settings).await.expect("application builds");
+    let app = Application::build(settings)
+        .await
+        .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db();
     tokio::spawn(app.run_until_stopped());
@@ -127,7 +133,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request sent")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
     }
 }
 
@@ -139,8 +149,17 @@ pub async fn error_code(response: reqwest::Response) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    assert!(content_type.starts_with("application/json"), "error content type {content_type}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "error content type {content_type}"
+    );
     let body: serde_json::Value = response.json().await.expect("JSON error body");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "error has a message: {body}");
-    body["error"].as_str().expect("error has a code").to_string()
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "error has a message: {body}"
+    );
+    body["error"]
+        .as_str()
+        .expect("error has a code")
+        .to_string()
 }

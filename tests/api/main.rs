@@ -2,9 +2,14 @@
 //! PostgreSQL when KAIRAN_TEST_DATABASE_URL is set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
+mod authz_matrix;
 mod cli;
 mod districts;
 mod errors;
+mod fixtures;
 mod health;
 mod helpers;
+mod roster;
 mod storage;
+mod tokens;

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use kairan::db::models::*;
 use kairan::db::schema::*;
-use kairan::db::{now, revert_all_migrations, run_migrations, AnyConnection, DatabaseUrl, Db};
+use kairan::db::{AnyConnection, DatabaseUrl, Db, now, revert_all_migrations, run_migrations};
 use kairan::domain::*;
 
 use crate::helpers::TestDatabase;
@@ -16,7 +16,11 @@ fn open(database: &TestDatabase) -> Db {
         false,
     )
     .unwrap();
-    Db::connect(DatabaseUrl::parse(&database.url).unwrap(), &settings.database).unwrap()
+    Db::connect(
+        DatabaseUrl::parse(&database.url).unwrap(),
+        &settings.database,
+    )
+    .unwrap()
 }
 
 fn table_count(conn: &mut AnyConnection) -> i64 {
@@ -31,7 +35,10 @@ fn migrations_run_revert_and_run_again() {
     assert_eq!(table_count(&mut conn), 0);
     revert_all_migrations(&mut conn).unwrap();
     assert!(
-        districts::table.count().get_result::<i64>(&mut *conn).is_err(),
+        districts::table
+            .count()
+            .get_result::<i64>(&mut *conn)
+            .is_err(),
         "tables are gone after revert"
     );
     run_migrations(&mut conn).unwrap();
@@ -64,8 +71,17 @@ fn every_table_round_trips_one_row() {
         created_at: t,
         updated_at: t,
     };
-    diesel::insert_into(districts::table).values(&district).execute(conn).unwrap();
-    assert_eq!(districts::table.select(District::as_select()).first(conn).unwrap(), district);
+    diesel::insert_into(districts::table)
+        .values(&district)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        districts::table
+            .select(District::as_select())
+            .first(conn)
+            .unwrap(),
+        district
+    );
 
     let association = Association {
         id: AssociationId::generate(),
@@ -78,8 +94,17 @@ fn every_table_round_trips_one_row() {
         created_at: t,
         updated_at: t,
     };
-    diesel::insert_into(associations::table).values(&association).execute(conn).unwrap();
-    assert_eq!(associations::table.select(Association::as_select()).first(conn).unwrap(), association);
+    diesel::insert_into(associations::table)
+        .values(&association)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        associations::table
+            .select(Association::as_select())
+            .first(conn)
+            .unwrap(),
+        association
+    );
 
     let han = Han {
         id: HanId::generate(),
@@ -87,8 +112,14 @@ fn every_table_round_trips_one_row() {
         name: "1班".into(),
         created_at: t,
     };
-    diesel::insert_into(hans::table).values(&han).execute(conn).unwrap();
-    assert_eq!(hans::table.select(Han::as_select()).first(conn).unwrap(), han);
+    diesel::insert_into(hans::table)
+        .values(&han)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        hans::table.select(Han::as_select()).first(conn).unwrap(),
+        han
+    );
 
     let household = Household {
         id: HouseholdId::generate(),
@@ -99,8 +130,17 @@ fn every_table_round_trips_one_row() {
         created_at: t,
         updated_at: t,
     };
-    diesel::insert_into(households::table).values(&household).execute(conn).unwrap();
-    assert_eq!(households::table.select(Household::as_select()).first(conn).unwrap(), household);
+    diesel::insert_into(households::table)
+        .values(&household)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        households::table
+            .select(Household::as_select())
+            .first(conn)
+            .unwrap(),
+        household
+    );
 
     let member = Member {
         id: MemberId::generate(),
@@ -112,8 +152,17 @@ fn every_table_round_trips_one_row() {
         created_at: t,
         updated_at: t,
     };
-    diesel::insert_into(members::table).values(&member).execute(conn).unwrap();
-    assert_eq!(members::table.select(Member::as_select()).first(conn).unwrap(), member);
+    diesel::insert_into(members::table)
+        .values(&member)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        members::table
+            .select(Member::as_select())
+            .first(conn)
+            .unwrap(),
+        member
+    );
 
     let role = RoleAssignment {
         id: RoleAssignmentId::generate(),
@@ -125,8 +174,17 @@ fn every_table_round_trips_one_row() {
         started_at: t,
         ended_at: Some(t),
     };
-    diesel::insert_into(role_assignments::table).values(&role).execute(conn).unwrap();
-    assert_eq!(role_assignments::table.select(RoleAssignment::as_select()).first(conn).unwrap(), role);
+    diesel::insert_into(role_assignments::table)
+        .values(&role)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        role_assignments::table
+            .select(RoleAssignment::as_select())
+            .first(conn)
+            .unwrap(),
+        role
+    );
 
     let invitation = Invitation {
         id: InvitationId::generate(),
@@ -141,8 +199,17 @@ fn every_table_round_trips_one_row() {
         created_at: t,
         revoked_at: None,
     };
-    diesel::insert_into(invitations::table).values(&invitation).execute(conn).unwrap();
-    assert_eq!(invitations::table.select(Invitation::as_select()).first(conn).unwrap(), invitation);
+    diesel::insert_into(invitations::table)
+        .values(&invitation)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        invitations::table
+            .select(Invitation::as_select())
+            .first(conn)
+            .unwrap(),
+        invitation
+    );
 
     let request = JoinRequest {
         id: JoinRequestId::generate(),
@@ -155,8 +222,17 @@ fn every_table_round_trips_one_row() {
         decided_at: None,
         created_at: t,
     };
-    diesel::insert_into(join_requests::table).values(&request).execute(conn).unwrap();
-    assert_eq!(join_requests::table.select(JoinRequest::as_select()).first(conn).unwrap(), request);
+    diesel::insert_into(join_requests::table)
+        .values(&request)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        join_requests::table
+            .select(JoinRequest::as_select())
+            .first(conn)
+            .unwrap(),
+        request
+    );
 
     let entry = AuditEntry {
         id: AuditEntryId::generate(),
@@ -168,8 +244,17 @@ fn every_table_round_trips_one_row() {
         detail: r#"{"rows":1}"#.into(),
         created_at: t,
     };
-    diesel::insert_into(audit_log::table).values(&entry).execute(conn).unwrap();
-    assert_eq!(audit_log::table.select(AuditEntry::as_select()).first(conn).unwrap(), entry);
+    diesel::insert_into(audit_log::table)
+        .values(&entry)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        audit_log::table
+            .select(AuditEntry::as_select())
+            .first(conn)
+            .unwrap(),
+        entry
+    );
 }
 
 #[test]
@@ -189,13 +274,22 @@ fn foreign_keys_are_enforced() {
         created_at: t,
         updated_at: t,
     };
-    let err = diesel::insert_into(associations::table).values(&orphan).execute(conn).unwrap_err();
+    let err = diesel::insert_into(associations::table)
+        .values(&orphan)
+        .execute(conn)
+        .unwrap_err();
     assert!(
         matches!(
             err,
-            diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ForeignKeyViolation, _)
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                _
+            )
         ),
         "{err:?}"
     );
-    assert_eq!(associations::table.count().get_result::<i64>(conn).unwrap(), 0);
+    assert_eq!(
+        associations::table.count().get_result::<i64>(conn).unwrap(),
+        0
+    );
 }

@@ -1,7 +1,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{audit_log, invitations, join_requests, members, role_assignments};
+use crate::db::schema::{
+    audit_log, invitations, join_requests, login_failures, members, refresh_tokens,
+    role_assignments,
+};
 use crate::domain::{
     AssociationId, AuditEntryId, HouseholdId, InvitationId, JoinRequestId, MemberId, Role,
     RoleAssignmentId,
@@ -74,5 +77,27 @@ pub struct AuditEntry {
     pub target_id: Option<String>,
     pub association_id: Option<AssociationId>,
     pub detail: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = refresh_tokens, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct RefreshToken {
+    pub id: String,
+    pub member_id: MemberId,
+    pub family_id: String,
+    pub token_hash: String,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub spent_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = login_failures, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct LoginFailure {
+    pub id: String,
+    pub login: String,
+    pub client_address: String,
     pub created_at: NaiveDateTime,
 }

@@ -1,4 +1,8 @@
 //! Plain synchronous functions over `&mut AnyConnection`, one module per aggregate.
 
+pub mod accounts;
+pub mod associations;
 pub mod districts;
+pub mod invitations;
 pub mod members;
+pub mod roles;

@@ -1,0 +1,41 @@
+//! The audit log: roster reads, exports, role changes and admin actions, written in the same
+//! transaction as what they record.
+
+use diesel::prelude::*;
+
+use crate::authz::Principal;
+use crate::db::models::AuditEntry;
+use crate::db::schema::audit_log;
+use crate::db::{AnyConnection, now};
+use crate::domain::{AssociationId, AuditEntryId};
+
+pub fn record(
+    conn: &mut AnyConnection,
+    actor: &Principal,
+    action: &str,
+    target_kind: &str,
+    target_id: Option<&str>,
+    association_id: Option<&AssociationId>,
+    detail: serde_json::Value,
+) -> QueryResult<()> {
+    let mut detail = detail;
+    if actor.is_admin() {
+        // Admins may do anything; say so in each of their entries.
+        if let Some(object) = detail.as_object_mut() {
+            object.insert("as_admin".into(), serde_json::Value::Bool(true));
+        }
+    }
+    diesel::insert_into(audit_log::table)
+        .values(AuditEntry {
+            id: AuditEntryId::generate(),
+            actor_id: Some(actor.member_id.clone()),
+            action: action.to_string(),
+            target_kind: target_kind.to_string(),
+            target_id: target_id.map(str::to_string),
+            association_id: association_id.cloned(),
+            detail: detail.to_string(),
+            created_at: now(),
+        })
+        .execute(conn)
+        .map(drop)
+}

@@ -1,0 +1,193 @@
+//! Authorization: who may do what. Every handler asks here; every rule is one small named
+//! function over a `Principal` loaded fresh from the database, so a role ended at handover
+//! stops working at once.
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::AnyConnection;
+use crate::db::schema::{associations, households, members, role_assignments};
+use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, MemberId, Role};
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RoleGrant {
+    pub role: Role,
+    /// The han, association or district the role applies to; none for city-wide roles.
+    pub scope_id: Option<String>,
+    pub term_year: i32,
+}
+
+/// The signed-in member with where they live and what they hold now.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub member_id: MemberId,
+    pub login: String,
+    pub display_name: String,
+    pub household_id: Option<HouseholdId>,
+    pub han_id: Option<HanId>,
+    pub association_id: Option<AssociationId>,
+    pub district_id: Option<DistrictId>,
+    pub roles: Vec<RoleGrant>,
+}
+
+impl Principal {
+    /// A deleted or disabled member is treated as not signed in.
+    pub fn load(conn: &mut AnyConnection, member_id: &MemberId) -> Result<Self, ApiError> {
+        let unauthorized = ApiError::invalid_token();
+        let row = members::table
+            .left_join(households::table.left_join(associations::table))
+            .filter(members::id.eq(member_id))
+            .filter(members::disabled.eq(false))
+            .select((
+                members::login,
+                members::display_name,
+                members::household_id,
+                households::han_id.nullable(),
+                households::association_id.nullable(),
+                associations::district_id.nullable(),
+            ))
+            .first::<(
+                String,
+                String,
+                Option<HouseholdId>,
+                Option<HanId>,
+                Option<AssociationId>,
+                Option<DistrictId>,
+            )>(conn)
+            .optional()?
+            .ok_or(unauthorized)?;
+        let roles = role_assignments::table
+            .filter(role_assignments::member_id.eq(member_id))
+            .filter(role_assignments::ended_at.is_null())
+            .select((
+                role_assignments::role,
+                role_assignments::scope_id,
+                role_assignments::term_year,
+            ))
+            .order(role_assignments::started_at.asc())
+            .load::<(Role, Option<String>, i32)>(conn)?
+            .into_iter()
+            .map(|(role, scope_id, term_year)| RoleGrant {
+                role,
+                scope_id,
+                term_year,
+            })
+            .collect();
+        let (login, display_name, household_id, han_id, association_id, district_id) = row;
+        Ok(Self {
+            member_id: member_id.clone(),
+            login,
+            display_name,
+            household_id,
+            han_id,
+            association_id,
+            district_id,
+            roles,
+        })
+    }
+
+    fn holds(&self, role: Role, scope: &str) -> bool {
+        self.roles
+            .iter()
+            .any(|g| g.role == role && g.scope_id.as_deref() == Some(scope))
+    }
+
+    fn holds_unscoped(&self, role: Role) -> bool {
+        self.roles.iter().any(|g| g.role == role)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.holds_unscoped(Role::Admin)
+    }
+
+    pub fn is_city_staff(&self) -> bool {
+        self.holds_unscoped(Role::CityStaff)
+    }
+
+    pub fn is_officer_of(&self, association: &AssociationId) -> bool {
+        self.holds(Role::Officer, association.as_str()) || self.is_chair_of(association)
+    }
+
+    pub fn is_chair_of(&self, association: &AssociationId) -> bool {
+        self.holds(Role::Chair, association.as_str())
+    }
+
+    pub fn leads_han(&self, han: &HanId) -> bool {
+        self.holds(Role::HanLeader, han.as_str())
+    }
+
+    /// Hans this member leads.
+    pub fn led_hans(&self) -> Vec<HanId> {
+        self.roles
+            .iter()
+            .filter(|g| g.role == Role::HanLeader)
+            .filter_map(|g| g.scope_id.clone().map(HanId))
+            .collect()
+    }
+}
+
+/// Turns a rule's answer into 403.
+pub fn require(allowed: bool) -> Result<(), ApiError> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+/// Turns a rule's answer into 404, for things addressed by their own id: a member who may
+/// not manage it learns nothing of its existence.
+pub fn require_visible(allowed: bool, what: &'static str) -> Result<(), ApiError> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(what))
+    }
+}
+
+// The rules.
+
+/// Create associations and set their reported member households.
+pub fn may_administer_associations(p: &Principal) -> bool {
+    p.is_admin() || p.is_city_staff()
+}
+
+/// Keep the roster: hans, households, invitations, join requests, the member list.
+pub fn may_manage_roster(p: &Principal, association: &AssociationId) -> bool {
+    p.is_admin() || p.is_officer_of(association)
+}
+
+/// See the hans of an association (its 班長 need them for their visit lists).
+pub fn may_see_hans(
+    p: &Principal,
+    association: &AssociationId,
+    hans_of_association: &[HanId],
+) -> bool {
+    may_manage_roster(p, association) || hans_of_association.iter().any(|h| p.leads_han(h))
+}
+
+/// Appoint officers, chairs and 班長, and hand over at the new term.
+pub fn may_assign_roles(p: &Principal, association: &AssociationId) -> bool {
+    p.is_admin() || p.is_city_staff() || p.is_chair_of(association)
+}
+
+/// Invitations that make someone an officer or chair.
+pub fn may_invite_officers(p: &Principal, association: &AssociationId) -> bool {
+    p.is_admin() || p.is_chair_of(association)
+}
+
+/// Appoint district officers.
+pub fn may_appoint_district_officers(p: &Principal) -> bool {
+    p.is_admin() || p.is_city_staff()
+}
+
+/// Create city staff and admins; read the audit log.
+pub fn may_administer_city(p: &Principal) -> bool {
+    p.is_admin()
+}
+
+/// Ask to join an association: only someone not yet in a household.
+pub fn may_request_to_join(p: &Principal) -> bool {
+    p.household_id.is_none()
+}

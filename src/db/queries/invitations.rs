@@ -1,0 +1,221 @@
+//! Invitations (codes that let a resident join) and join requests (町会加入申請).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::models::{Invitation, JoinRequest};
+use crate::db::queries::accounts::{create_household, grant};
+use crate::db::queries::associations::{han_of, household_of};
+use crate::db::schema::{invitations, join_requests, members};
+use crate::db::{AnyConnection, now};
+use crate::domain::{
+    AssociationId, HanId, HouseholdId, InvitationId, JoinRequestId, MemberId, Role,
+};
+use crate::error::ApiError;
+
+pub fn insert_invitation(conn: &mut AnyConnection, invitation: &Invitation) -> QueryResult<()> {
+    diesel::insert_into(invitations::table)
+        .values(invitation)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn list_invitations(
+    conn: &mut AnyConnection,
+    association: &AssociationId,
+) -> QueryResult<Vec<Invitation>> {
+    invitations::table
+        .filter(invitations::association_id.eq(association))
+        .select(Invitation::as_select())
+        .order(invitations::created_at.desc())
+        .load(conn)
+}
+
+pub fn find_invitation(
+    conn: &mut AnyConnection,
+    id: &InvitationId,
+) -> QueryResult<Option<Invitation>> {
+    invitations::table
+        .find(id)
+        .select(Invitation::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn revoke_invitation(conn: &mut AnyConnection, id: &InvitationId) -> QueryResult<()> {
+    diesel::update(
+        invitations::table
+            .find(id)
+            .filter(invitations::revoked_at.is_null()),
+    )
+    .set(invitations::revoked_at.eq(now()))
+    .execute(conn)
+    .map(drop)
+}
+
+pub const PENDING: &str = "pending";
+pub const APPROVED: &str = "approved";
+pub const DECLINED: &str = "declined";
+
+pub fn create_join_request(
+    conn: &mut AnyConnection,
+    association: &AssociationId,
+    member: &MemberId,
+    message: String,
+) -> Result<JoinRequest, ApiError> {
+    conn.transaction(|conn| {
+        let pending = join_requests::table
+            .filter(join_requests::member_id.eq(member))
+            .filter(join_requests::status.eq(PENDING))
+            .count()
+            .get_result::<i64>(conn)?;
+        if pending > 0 {
+            return Err(ApiError::Conflict(
+                "already_requested",
+                "you already have a pending join request".into(),
+            ));
+        }
+        let request = JoinRequest {
+            id: JoinRequestId::generate(),
+            association_id: association.clone(),
+            member_id: member.clone(),
+            message,
+            status: PENDING.into(),
+            household_id: None,
+            decided_by: None,
+            decided_at: None,
+            created_at: now(),
+        };
+        diesel::insert_into(join_requests::table)
+            .values(&request)
+            .execute(conn)?;
+        Ok(request)
+    })
+}
+
+pub fn list_join_requests(
+    conn: &mut AnyConnection,
+    association: &AssociationId,
+) -> QueryResult<Vec<(JoinRequest, String)>> {
+    join_requests::table
+        .inner_join(members::table)
+        .filter(join_requests::association_id.eq(association))
+        .select((JoinRequest::as_select(), members::display_name))
+        .order(join_requests::created_at.desc())
+        .load(conn)
+}
+
+pub fn find_join_request(
+    conn: &mut AnyConnection,
+    id: &JoinRequestId,
+) -> QueryResult<Option<JoinRequest>> {
+    join_requests::table
+        .find(id)
+        .select(JoinRequest::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Approves: the member joins a given household, or a new one (in a han if given).
+pub fn approve_join_request(
+    conn: &mut AnyConnection,
+    request: &JoinRequest,
+    decided_by: &MemberId,
+    household: Option<HouseholdId>,
+    han: Option<HanId>,
+) -> Result<HouseholdId, ApiError> {
+    conn.transaction(|conn| {
+        let timestamp = now();
+        let association = &request.association_id;
+        let applicant = members::table
+            .find(&request.member_id)
+            .select(members::display_name)
+            .first::<String>(conn)?;
+        let household_id = match (household, han) {
+            (Some(household), _) => household_of(conn, association, &household)?.id,
+            (None, han) => {
+                let id = create_household(conn, association, &applicant, timestamp)?;
+                if let Some(han) = han {
+                    han_of(conn, association, &han)?;
+                    diesel::update(crate::db::schema::households::table.find(&id))
+                        .set(crate::db::schema::households::han_id.eq(han))
+                        .execute(conn)?;
+                }
+                id
+            }
+        };
+        decide(
+            conn,
+            request,
+            APPROVED,
+            decided_by,
+            Some(&household_id),
+            timestamp,
+        )?;
+        // The applicant may have joined elsewhere meanwhile: only a member without a
+        // household is placed.
+        let placed = diesel::update(
+            members::table
+                .find(&request.member_id)
+                .filter(members::household_id.is_null()),
+        )
+        .set((
+            members::household_id.eq(&household_id),
+            members::updated_at.eq(timestamp),
+        ))
+        .execute(conn)?;
+        if placed != 1 {
+            return Err(ApiError::Conflict(
+                "already_member",
+                "the applicant already belongs to a household".into(),
+            ));
+        }
+        grant(
+            conn,
+            &request.member_id,
+            Role::Resident,
+            Some(association.to_string()),
+            Some(decided_by.clone()),
+            timestamp,
+        )?;
+        Ok(household_id)
+    })
+}
+
+pub fn decline_join_request(
+    conn: &mut AnyConnection,
+    request: &JoinRequest,
+    decided_by: &MemberId,
+) -> Result<(), ApiError> {
+    decide(conn, request, DECLINED, decided_by, None, now())
+}
+
+fn decide(
+    conn: &mut AnyConnection,
+    request: &JoinRequest,
+    status: &str,
+    decided_by: &MemberId,
+    household: Option<&HouseholdId>,
+    timestamp: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let updated = diesel::update(
+        join_requests::table
+            .find(&request.id)
+            .filter(join_requests::status.eq(PENDING)),
+    )
+    .set((
+        join_requests::status.eq(status),
+        join_requests::decided_by.eq(decided_by),
+        join_requests::decided_at.eq(timestamp),
+        join_requests::household_id.eq(household),
+    ))
+    .execute(conn)?;
+    if updated == 1 {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict(
+            "already_decided",
+            "this join request has already been decided".into(),
+        ))
+    }
+}

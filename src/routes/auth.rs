@@ -1,0 +1,310 @@
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::jwt::{random_token, sha256_hex};
+use crate::auth::password::check_new_password;
+use crate::auth::{AuthMember, JwtKeys, PasswordService, client_address};
+use crate::authz::{Principal, RoleGrant};
+use crate::configuration::AuthSettings;
+use crate::db::queries::accounts::{self, RefreshOutcome, Registration};
+use crate::db::{Db, new_id};
+use crate::domain::{
+    AssociationId, DistrictId, HanId, HouseholdId, Login, MemberId, RequiredText,
+    normalize_invitation_code,
+};
+use crate::error::ApiError;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(sign_in)
+        .service(refresh)
+        .service(sign_out)
+        .service(register)
+        .service(me);
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// Email address or phone number.
+    #[schema(example = "taro@example.jp")]
+    pub login: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    /// Opaque; spent on use, so keep only the newest.
+    pub refresh_token: String,
+    /// Seconds the access token stays valid.
+    pub expires_in: u64,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+}
+
+/// Signs a member in and stores a refresh token of a new family.
+async fn issue_pair(
+    db: &Db,
+    keys: &JwtKeys,
+    settings: &AuthSettings,
+    member: MemberId,
+    family: Option<String>,
+) -> Result<TokenPair, ApiError> {
+    let refresh_token = random_token();
+    let hash = sha256_hex(refresh_token.expose_secret());
+    let ttl = settings.refresh_ttl_secs;
+    let family = family.unwrap_or_else(new_id);
+    let owner = member.clone();
+    db.run(move |conn| {
+        Ok(accounts::store_refresh_token(
+            conn, &owner, &family, hash, ttl,
+        )?)
+    })
+    .await?;
+    pair(keys, &member, refresh_token)
+}
+
+fn pair(
+    keys: &JwtKeys,
+    member: &MemberId,
+    refresh_token: SecretString,
+) -> Result<TokenPair, ApiError> {
+    Ok(TokenPair {
+        access_token: keys.issue(member)?,
+        refresh_token: refresh_token.expose_secret().to_string(),
+        expires_in: keys.access_ttl_secs,
+        token_type: "Bearer",
+    })
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::Unauthorized("invalid_credentials", "the login or the password is wrong")
+}
+
+/// Sign in with a login id and password.
+#[utoipa::path(
+    tag = "auth",
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 401, description = "Wrong login or password", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = crate::error::ErrorBody),
+        (status = 503, description = "Too many sign-ins at once; see Retry-After", body = crate::error::ErrorBody),
+    )
+)]
+#[post("/auth/login")]
+pub async fn sign_in(
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+    db: web::Data<Db>,
+    keys: web::Data<JwtKeys>,
+    passwords: web::Data<PasswordService>,
+    settings: web::Data<AuthSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let LoginRequest { login, password } = body.into_inner();
+    let address = client_address(&req, settings.behind_proxy);
+    let login_key = Login::parse(&login)
+        .map(Login::into_inner)
+        .unwrap_or_else(|_| normalize_failed_login(&login));
+    let (per_account, per_address) = (
+        settings.max_failures_per_account_hour,
+        settings.max_failures_per_address_hour,
+    );
+    let found = {
+        let (login_key, address) = (login_key.clone(), address.clone());
+        db.run(move |conn| {
+            if let Some(retry_after_secs) =
+                accounts::sign_in_blocked_for(conn, &login_key, &address, per_account, per_address)?
+            {
+                return Err(ApiError::TooManyRequests { retry_after_secs });
+            }
+            match Login::parse(&login_key) {
+                Ok(login) => Ok(accounts::find_login(conn, &login)?),
+                Err(_) => Ok(None),
+            }
+        })
+        .await?
+    };
+    let (member, stored_hash) = match found {
+        Some((member, hash, false)) => (Some(member), Some(hash)),
+        _ => (None, None),
+    };
+    let verified = passwords.verify(stored_hash, password).await?;
+    match member {
+        Some(member) if verified => {
+            let key = login_key.clone();
+            db.run(move |conn| Ok(accounts::clear_failures(conn, &key)?))
+                .await?;
+            let pair = issue_pair(&db, &keys, &settings, member, None).await?;
+            Ok(HttpResponse::Ok().json(pair))
+        }
+        _ => {
+            db.run(move |conn| Ok(accounts::record_failure(conn, &login_key, &address)?))
+                .await?;
+            Err(invalid_credentials())
+        }
+    }
+}
+
+/// Keys failures of unparseable logins too, capped so the table cannot be fed huge strings.
+fn normalize_failed_login(raw: &str) -> String {
+    raw.trim().to_lowercase().chars().take(254).collect()
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    #[schema(value_type = String)]
+    pub refresh_token: SecretString,
+}
+
+/// Trade a refresh token for a new pair; the old token is spent.
+#[utoipa::path(
+    tag = "auth",
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 401, description = "Unknown, expired or reused token (reuse revokes the whole sign-in)", body = crate::error::ErrorBody),
+    )
+)]
+#[post("/auth/refresh")]
+pub async fn refresh(
+    body: web::Json<RefreshRequest>,
+    db: web::Data<Db>,
+    keys: web::Data<JwtKeys>,
+    settings: web::Data<AuthSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let presented = sha256_hex(body.refresh_token.expose_secret());
+    let successor = random_token();
+    let successor_hash = sha256_hex(successor.expose_secret());
+    let ttl = settings.refresh_ttl_secs;
+    let outcome = db
+        .run(move |conn| {
+            Ok(accounts::rotate_refresh_token(
+                conn,
+                &presented,
+                successor_hash,
+                ttl,
+            )?)
+        })
+        .await?;
+    match outcome {
+        RefreshOutcome::Rotated(member) => {
+            Ok(HttpResponse::Ok().json(pair(&keys, &member, successor)?))
+        }
+        RefreshOutcome::Invalid => Err(ApiError::Unauthorized(
+            "invalid_refresh_token",
+            "the refresh token is not valid",
+        )),
+        RefreshOutcome::Reused => {
+            tracing::warn!("a spent refresh token was presented again; its sign-in is revoked");
+            Err(ApiError::Unauthorized(
+                "refresh_token_reused",
+                "this refresh token was already used; sign in again",
+            ))
+        }
+    }
+}
+
+/// Sign out: the refresh token's sign-in is revoked.
+#[utoipa::path(tag = "auth", responses((status = 204), (status = 401, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[post("/auth/logout")]
+pub async fn sign_out(
+    auth: AuthMember,
+    body: web::Json<RefreshRequest>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let hash = sha256_hex(body.refresh_token.expose_secret());
+    db.run(move |conn| Ok(accounts::revoke_own_token(conn, &auth.0, &hash)?))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    /// From an officer's invitation (QR or printed). Without one, the account has no
+    /// household until a join request is approved.
+    #[schema(example = "K7QM-2HX9-PD4T")]
+    pub invitation_code: Option<String>,
+    #[schema(example = "hanako@example.jp")]
+    pub login: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+    #[schema(example = "金沢花子")]
+    pub display_name: String,
+}
+
+/// Create an account, with an invitation to join its association at once.
+#[utoipa::path(
+    tag = "auth",
+    responses(
+        (status = 201, body = TokenPair),
+        (status = 409, description = "login_taken", body = crate::error::ErrorBody),
+        (status = 422, description = "weak_password, invitation_invalid, invitation_expired, invitation_used_up, invalid_input", body = crate::error::ErrorBody),
+    )
+)]
+#[post("/auth/register")]
+pub async fn register(
+    body: web::Json<RegisterRequest>,
+    db: web::Data<Db>,
+    keys: web::Data<JwtKeys>,
+    passwords: web::Data<PasswordService>,
+    settings: web::Data<AuthSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let RegisterRequest {
+        invitation_code,
+        login,
+        password,
+        display_name,
+    } = body.into_inner();
+    let login = Login::parse(&login).map_err(ApiError::validation)?;
+    let display_name = RequiredText::<100>::parse("display_name", &display_name)
+        .map_err(ApiError::validation)?
+        .into_inner();
+    check_new_password(&password, Some(login.as_str()))
+        .map_err(|m| ApiError::Validation("weak_password", m))?;
+    let invitation_code_hash = invitation_code
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| sha256_hex(&normalize_invitation_code(&c)));
+    let password_hash = passwords.hash(password).await?;
+    let registration = Registration {
+        login,
+        display_name,
+        password_hash,
+        invitation_code_hash,
+    };
+    let member = db
+        .run(move |conn| accounts::register(conn, registration))
+        .await?;
+    let pair = issue_pair(&db, &keys, &settings, member, None).await?;
+    Ok(HttpResponse::Created().json(pair))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MeResponse {
+    pub id: MemberId,
+    pub login: String,
+    pub display_name: String,
+    pub household_id: Option<HouseholdId>,
+    pub han_id: Option<HanId>,
+    pub association_id: Option<AssociationId>,
+    pub district_id: Option<DistrictId>,
+    pub roles: Vec<RoleGrant>,
+}
+
+/// The signed-in member, where they belong, and their roles now.
+#[utoipa::path(tag = "auth", responses((status = 200, body = MeResponse), (status = 401, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[get("/me")]
+pub async fn me(auth: AuthMember, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+    let p = db.run(move |conn| Principal::load(conn, &auth.0)).await?;
+    Ok(HttpResponse::Ok().json(MeResponse {
+        id: p.member_id,
+        login: p.login,
+        display_name: p.display_name,
+        household_id: p.household_id,
+        han_id: p.han_id,
+        association_id: p.association_id,
+        district_id: p.district_id,
+        roles: p.roles,
+    }))
+}

@@ -1,0 +1,845 @@
+//! Joining and roles: invitations, join requests (町会加入申請), officers, the yearly handover,
+//! district officers, city staff, and the audit log.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::audit;
+use crate::auth::jwt::sha256_hex;
+use crate::auth::password::check_new_password;
+use crate::auth::{AuthMember, PasswordService};
+use crate::authz::{self, Principal, require, require_visible};
+use crate::db::models::{AuditEntry, Invitation, RoleAssignment};
+use crate::db::queries::associations::{association_of_member, household_of};
+use crate::db::queries::{accounts, invitations as invitation_queries, roles as role_queries};
+use crate::db::schema::{audit_log, districts};
+use crate::db::{Db, now};
+use crate::domain::{
+    AssociationId, AuditEntryId, DistrictId, HanId, HouseholdId, InvitationId, JoinRequestId,
+    Login, MemberId, RequiredText, Role, RoleAssignmentId, new_invitation_code,
+    normalize_invitation_code,
+};
+use crate::error::ApiError;
+use crate::routes::associations::caller_and_association;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(create_invitation)
+        .service(list_invitations)
+        .service(revoke_invitation)
+        .service(create_join_request)
+        .service(list_join_requests)
+        .service(approve_join_request)
+        .service(decline_join_request)
+        .service(appoint_officer)
+        .service(list_roles)
+        .service(end_role)
+        .service(hand_over)
+        .service(appoint_district_officer)
+        .service(create_staff)
+        .service(list_audit_log);
+}
+
+const DEFAULT_INVITATION_DAYS: i64 = 14;
+const MAX_INVITATION_DAYS: i64 = 90;
+const MAX_INVITATION_USES: i32 = 1000;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitationRequest {
+    /// Join this household; without it the resident starts a new one.
+    pub household_id: Option<String>,
+    /// resident (default), han_leader (needs a household in a han), officer or chair (chair only).
+    pub role: Option<Role>,
+    /// Default 1, at most 1,000.
+    pub max_uses: Option<i64>,
+    /// RFC 3339; default in 14 days, at most 90.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InvitationResponse {
+    pub id: InvitationId,
+    pub association_id: AssociationId,
+    /// Shown once: only its hash is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "K7QM-2HX9-PD4T")]
+    pub code: Option<String>,
+    pub household_id: Option<HouseholdId>,
+    pub role: Option<Role>,
+    pub max_uses: i32,
+    pub uses: i32,
+    pub expires_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+fn invitation_response(invitation: Invitation, code: Option<String>) -> InvitationResponse {
+    InvitationResponse {
+        id: invitation.id,
+        association_id: invitation.association_id,
+        code,
+        household_id: invitation.household_id,
+        role: invitation.role,
+        max_uses: invitation.max_uses,
+        uses: invitation.uses,
+        expires_at: invitation.expires_at.and_utc(),
+        revoked: invitation.revoked_at.is_some(),
+    }
+}
+
+/// Invite residents (or, for chairs, officers) to join; the code is shown once.
+#[utoipa::path(tag = "membership", responses((status = 201, body = InvitationResponse), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[post("/associations/{id}/invitations")]
+pub async fn create_invitation(
+    auth: AuthMember,
+    path: web::Path<String>,
+    body: web::Json<CreateInvitationRequest>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let id = AssociationId(path.into_inner());
+    let body = body.into_inner();
+    let role = body.role.unwrap_or(Role::Resident);
+    if !matches!(
+        role,
+        Role::Resident | Role::HanLeader | Role::Officer | Role::Chair
+    ) {
+        return Err(ApiError::validation(
+            "an invitation can make a resident, han_leader, officer or chair",
+        ));
+    }
+    let max_uses = i32::try_from(body.max_uses.unwrap_or(1))
+        .ok()
+        .filter(|n| (1..=MAX_INVITATION_USES).contains(n))
+        .ok_or_else(|| {
+            ApiError::validation(format!("max_uses must be from 1 to {MAX_INVITATION_USES}"))
+        })?;
+    let created_at = now();
+    let expires_at = match body.expires_at {
+        Some(at) => at.naive_utc(),
+        None => created_at + Duration::days(DEFAULT_INVITATION_DAYS),
+    };
+    if expires_at <= created_at || expires_at > created_at + Duration::days(MAX_INVITATION_DAYS) {
+        return Err(ApiError::validation(format!(
+            "expires_at must be in the future and within {MAX_INVITATION_DAYS} days"
+        )));
+    }
+    let household = body.household_id.map(HouseholdId);
+    let code = new_invitation_code();
+    let code_hash = sha256_hex(&normalize_invitation_code(&code));
+    let invitation = db
+        .run(move |conn| {
+            let (p, association) = caller_and_association(conn, &auth, &id)?;
+            require(authz::may_manage_roster(&p, &association.id))?;
+            if matches!(role, Role::Officer | Role::Chair) {
+                require(authz::may_invite_officers(&p, &association.id))?;
+            }
+            if let Some(household) = &household {
+                let household = household_of(conn, &association.id, household)?;
+                if role == Role::HanLeader && household.han_id.is_none() {
+                    return Err(ApiError::validation(
+                        "a han_leader invitation needs a household in a han",
+                    ));
+                }
+            } else if role == Role::HanLeader {
+                return Err(ApiError::validation(
+                    "a han_leader invitation needs a household_id in a han",
+                ));
+            }
+            let invitation = Invitation {
+                id: InvitationId::generate(),
+                association_id: association.id.clone(),
+                code_hash,
+                household_id: household,
+                role: (role != Role::Resident).then_some(role),
+                max_uses,
+                uses: 0,
+                expires_at,
+                created_by: Some(p.member_id.clone()),
+                created_at,
+                revoked_at: None,
+            };
+            invitation_queries::insert_invitation(conn, &invitation)?;
+            if role != Role::Resident {
+                audit::record(
+                    conn,
+                    &p,
+                    "invitation_with_role_created",
+                    "invitation",
+                    Some(invitation.id.as_str()),
+                    Some(&association.id),
+                    serde_json::json!({"role": role.as_str()}),
+                )?;
+            }
+            Ok(invitation)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(invitation_response(invitation, Some(code))))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InvitationList {
+    pub items: Vec<InvitationResponse>,
+}
+
+/// An association's invitations, newest first (codes are never shown again).
+#[utoipa::path(tag = "membership", responses((status = 200, body = InvitationList), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[get("/associations/{id}/invitations")]
+pub async fn list_invitations(
+    auth: AuthMember,
+    path: web::Path<String>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let id = AssociationId(path.into_inner());
+    let items = db
+        .run(move |conn| {
+            let (p, association) = caller_and_association(conn, &auth, &id)?;
+            require(authz::may_manage_roster(&p, &association.id))?;
+            Ok(invitation_queries::list_invitations(conn, &association.id)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(InvitationList {
+        items: items
+            .into_iter()
+            .map(|i| invitation_response(i, None))
+            .collect(),
+    }))
+}
+
+/// Revoke an invitation (its association's officers).
+#[utoipa::path(tag = "membership", responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[delete("/invitations/{id}")]
+pub async fn revoke_invitation(
+    auth: AuthMember,
+    path: web::Path<String>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let id = InvitationId(path.into_inner());
+    db.run(move |conn| {
+        let p = Principal::load(conn, &auth.0)?;
+        let invitation = invitation_queries::find_invitation(conn, &id)?;
+        require_visible(
+            invitation.is_some_and(|i| authz::may_manage_roster(&p, &i.association_id)),
+            "invitation",
+        )?;
+        Ok(invitation_queries::revoke_invitation(conn, &id)?)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateJoinRequest {
+    /// For the officers: who you are, where you live.
+    #[serde(default)]
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JoinRequestResponse {
+    pub id: JoinRequestId,
+    pub association_id: AssociationId,
+    pub member_id: MemberId,
+    pub display_name: String,
+    pub message: String,
+    #[schema(example = "pending")]
+    pub status: String,
+    pub household_id: Option<HouseholdId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Ask to join an association (町会加入申請), for a member not yet in a household.
+#[utoipa::path(tag = "membership", responses((status = 201, body = JoinRequestResponse), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[post("/associations/{id}/join-requests")]
+pub async fn create_join_request(
+    auth: AuthMember,
+    path: web::Path<String>,
+    body: web::Json<CreateJoinRequest>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let id = AssociationId(path.into_inner());
+    let message = crate::domain::normalize(&body.message);
+    if message.chars().count() > 500 {
+        return Err(ApiError::validation(
+            "message must be at most 500 characters",
+        ));
+    }
+    let (request, display_name) = db
+        .run(move |conn| {
+            let (p, association) = caller_and_association(conn, &auth, &id)?;
+            if !authz::may_request_to_join(&p) {
+                return Err(ApiError::Conflict(
+                    "already_member",
+                    "you already belong to a household".into(),
+                ));
+            }
+            let request = invitation_queries::create_join_request(
+                conn,
+                &association.id,
+                &p.member_id,
+                message,
+            )?;
+            Ok((request, p.display_name))
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(JoinRequestResponse {
+        id: request.id,
+        association_id: request.association_id,
+        member_id: request.member_id,
+        display_name,
+        message: request.message,
+        status: request.status,
+        household_id: request.household_id,
+        created_at: request.created_at.and_utc(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JoinRequestList {
+    pub items: Vec<JoinRequestResponse>,
+}
+
+/// Join requests to an association, newest first (its officers).
+#[utoipa::path(tag = "membership", responses((status = 200, body = JoinRequestList), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[get("/associations/{id}/join-requests")]
+pub async fn list_join_requests(
+    auth: AuthMember,
+    path: web::Path<String>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let id = AssociationId(path.into_inner());
+    let rows = db
+        .run(move |conn| {
+            let (p, association) = caller_and_association(conn, &auth, &id)?;
+            require(authz::may_manage_roster(&p, &association.id))?;
+            Ok(invitation_queries::list_join_requests(
+                conn,
+                &association.id,
+            )?)
+        })
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(|(r, display_name)| JoinRequestResponse {
+            id: r.id,
+            association_id: r.association_id,
+            member_id: r.member_id,
+            display_name,
+            message: r.message,
+            status: r.status,
+            household_id: r.household_id,
+            created_at: r.created_at.and_utc(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(JoinRequestList { items }))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveJoinRequest {
+    /// Join this household; without it a new one is made (in `han_id` if given).
+    pub household_id: Option<String>,
+    pub han_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JoinDecision {
+    pub id: JoinRequestId,
+    #[schema(example = "approved")]
+    pub status: &'static str,
+    pub household_id: Option<HouseholdId>,
+}
+
+/// Loads a pending-or-decided join request the caller may decide on (404 otherwise).
+fn decidable_request(
+    conn: &mut crate::db::AnyConnection,
+    auth: &AuthMember,
+    id: &JoinRequestId,
+) -> Result<(Principal, crate::db::models::JoinRequest), ApiError> {
+    let p = Principal::load(conn, &auth.0)?;
+    let request = invitation_queries::find_join_request(conn, id)?
+        .filter(|r| authz::may_manage_roster(&p, &r.association_id))
+        .ok_or(ApiError::NotFound("join request"))?;
+    Ok((p, request))
+}
+
+/// Approve a join request: the applicant joins a household as a resident.
+#[utoipa::path(tag = "membership", responses((status = 200, body = JoinDecision), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[post("/join-requests/{id}/approve")]
+pub async fn approve_join_request(
+    auth: AuthMember,
+    path: web::Path<String>,
+    body: Option<web::Json<ApproveJoinRequest>>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let id = JoinRequestId(path.into_inner());
+    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    let household = db
+        .run(move |conn| {
+            let (p, request) = decidable_request(conn, &auth, &id)?;
+            let household = invitation_queries::approve_join_request(
+                conn,
+                &request,
+                &p.member_id,
+                body.household_id.map(HouseholdId),
+                body.han_id.map(HanId),
+            )?;
+            audit::record(
+                conn,
+                &p,
+                "join_request_approved",
+                "join_request",
+                Some(id.as_str()),
+                Some(&request.association_id),
+                serde_json::json!({}),
+            )?;
+            Ok((id, household))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(JoinDecision {
+        id: household.0,
+        status: invitation_queries::APPROVED,
+        household_id: Some(household.1),
+    }))
+}
+
+/// Decline a join request.
+#[utoipa::path(tag = "membership", responses((status = 200, body = JoinDecision), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[post("/join-requests/{id}/decline")]
+pub async fn decline_join_request(
+    auth: AuthMember,
+    path: web::Path<String>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let id = JoinRequestId(path.into_inner());
+    let id = db
+        .run(move |conn| {
+            let (p, request) = decidable_request(conn, &auth, &id)?;
+            invitation_queries::decline_join_request(conn, &request, &p.member_id)?;
+            Ok(id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(JoinDecision {
+        id,
+        status: invitation_queries::DECLINED,
+        household_id: None,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentRequest {
+    pub member_id: String,
+    /// officer, chair or han_leader.
+    pub role: Role,
+    /// The han, for a han_leader.
+    pub scope_id: Option<String>,
+}
+
+impl From<AppointmentRequest> for role_queries::Appointment {
+    fn from(r: AppointmentRequest) -> Self {
+        Self {
+            member_id: MemberId(r.member_id),
+            role: r.role,
+            scope_id: r.scope_id,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoleAssignmentResponse {
+    pub id: RoleAssignmentId,
+    pub member_id: MemberId,
+    pub role: Role,
+    pub scope_id: Option<String>,
+    /// 年度: the fiscal year starting in April.
+    pub term_year: i32,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl From<RoleAssignment> for RoleAssignmentResponse {
+    fn from(a: RoleAssignment) -> Self {
+        Self {
+            id: a.id,
+            member_id: a.member_id,
+            role: a.role,
+            scope_id: a.scope_id,
+            term_year: a.term_year,
+            started_at: a.started_at.and_utc(),
+            ended_at: a.ended_at.map(|t| t.and_utc()),
+        }
+    }
+}
+
+/// Appoint a member of the association as officer, chair or 班長.
+#[utoipa::path(tag = "membership", responses((status = 201, body = RoleAssignmentResponse), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[post("/associations/{id}/officers")]
+pub async fn appoint_officer(
+    auth: AuthMember,
+    path: web::Path<String>,
+    body: web::Json<AppointmentRequest>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let id = AssociationId(path.into_inner());
+    let appointment = role_queries::Appointment::from(body.into_inner());
+    let assignment = db
+        .run(move |conn| {
+            let (p, association) = caller_and_association(conn, &auth, &id)?;
+            require(authz::may_assign_roles(&p, &association.id))?;
+            let assignment = role_queries::appoint(conn, &association.id, appointment, &p.member_id)?;
+            audit::record(conn, &p, "role_granted", "member", Some(assignment.member_id.as_str()), Some(&association.id), serde_json::json!({"role": assignment.role.as_str(), "scope_id": assignment.scope_id}))?;
+            Ok(assignment)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(RoleAssignmentResponse::from(assignment)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoleHistoryEntry {
+    #[serde(flatten)]
+    pub assignment: RoleAssignmentResponse,
+    pub display_name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoleHistory {
+    pub items: Vec<RoleHistoryEntry>,
+}
+
+/// Officers, chairs and 班長 of an association, current and past.
+#[utoipa::path(tag = "membership", responses((status = 200, body = RoleHistory), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[get("/associations/{id}/roles")]
+pub async fn list_roles(
+    auth: AuthMember,
+    path: web::Path<String>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let id = AssociationId(path.into_inner());
+    let rows = db
+        .run(move |conn| {
+            let (p, association) = caller_and_association(conn, &auth, &id)?;
+            require(authz::may_manage_roster(&p, &association.id))?;
+            let rows = role_queries::role_history(conn, &association.id)?;
+            audit::record(
+                conn,
+                &p,
+                "roster_roles_read",
+                "association",
+                Some(id.as_str()),
+                Some(&id),
+                serde_json::json!({"rows": rows.len()}),
+            )?;
+            Ok(rows)
+        })
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(|r| RoleHistoryEntry {
+            assignment: r.assignment.into(),
+            display_name: r.display_name,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(RoleHistory { items }))
+}
+
+/// End a role now; the row stays as history.
+#[utoipa::path(tag = "membership", responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[delete("/role-assignments/{id}")]
+pub async fn end_role(
+    auth: AuthMember,
+    path: web::Path<String>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let id = RoleAssignmentId(path.into_inner());
+    db.run(move |conn| {
+        let p = Principal::load(conn, &auth.0)?;
+        let assignment = role_queries::find_assignment(conn, &id)?
+            .ok_or(ApiError::NotFound("role assignment"))?;
+        let association = role_queries::association_of_scope(conn, &assignment)?;
+        let allowed = match (&association, assignment.role) {
+            (Some(association), Role::Officer | Role::Chair | Role::HanLeader) => {
+                authz::may_assign_roles(&p, association)
+            }
+            (_, Role::DistrictOfficer) => authz::may_appoint_district_officers(&p),
+            _ => authz::may_administer_city(&p),
+        };
+        require_visible(allowed, "role assignment")?;
+        role_queries::end_assignment(conn, &id, now())?;
+        audit::record(
+            conn,
+            &p,
+            "role_ended",
+            "member",
+            Some(assignment.member_id.as_str()),
+            association.as_ref(),
+            serde_json::json!({"role": assignment.role.as_str()}),
+        )?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoverRequest {
+    /// The new term (年度).
+    pub term_year: i32,
+    pub assignments: Vec<AppointmentRequest>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HandoverResponse {
+    /// Roles that ended.
+    pub ended: usize,
+    pub started: Vec<RoleAssignmentResponse>,
+}
+
+/// The yearly handover: every officer, chair and 班長 role of the association ends and the
+/// listed ones start, in one step.
+#[utoipa::path(tag = "membership", responses((status = 200, body = HandoverResponse), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[post("/associations/{id}/handover")]
+pub async fn hand_over(
+    auth: AuthMember,
+    path: web::Path<String>,
+    body: web::Json<HandoverRequest>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let id = AssociationId(path.into_inner());
+    let body = body.into_inner();
+    let current = crate::db::queries::members::fiscal_year(now());
+    if !(current - 1..=current + 1).contains(&body.term_year) {
+        return Err(ApiError::validation(format!(
+            "term_year must be {} to {}",
+            current - 1,
+            current + 1
+        )));
+    }
+    if body.assignments.is_empty() || body.assignments.len() > 500 {
+        return Err(ApiError::validation(
+            "a handover lists 1 to 500 assignments",
+        ));
+    }
+    let appointments: Vec<role_queries::Appointment> =
+        body.assignments.into_iter().map(Into::into).collect();
+    let (ended, started) = db
+        .run(move |conn| {
+            let (p, association) = caller_and_association(conn, &auth, &id)?;
+            require(authz::may_assign_roles(&p, &association.id))?;
+            let (ended, started) = role_queries::hand_over(conn, &association.id, body.term_year, appointments, &p.member_id)?;
+            audit::record(conn, &p, "roles_handed_over", "association", Some(id.as_str()), Some(&id), serde_json::json!({"ended": ended, "started": started.len(), "term_year": body.term_year}))?;
+            Ok((ended, started))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(HandoverResponse {
+        ended,
+        started: started.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DistrictOfficerRequest {
+    pub member_id: String,
+}
+
+/// Appoint a district (校下) officer (city staff).
+#[utoipa::path(tag = "membership", responses((status = 201, body = RoleAssignmentResponse), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[post("/districts/{id}/officers")]
+pub async fn appoint_district_officer(
+    auth: AuthMember,
+    path: web::Path<String>,
+    body: web::Json<DistrictOfficerRequest>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    use diesel::prelude::*;
+    let district = DistrictId(path.into_inner());
+    let member = MemberId(body.into_inner().member_id);
+    let assignment = db
+        .run(move |conn| {
+            let p = Principal::load(conn, &auth.0)?;
+            require(authz::may_appoint_district_officers(&p))?;
+            let exists: i64 = districts::table.find(&district).count().get_result(conn)?;
+            if exists == 0 {
+                return Err(ApiError::NotFound("district"));
+            }
+            if association_of_member(conn, &member)?.is_none() {
+                return Err(ApiError::Validation(
+                    "not_a_member",
+                    "a district officer must be a registered resident".into(),
+                ));
+            }
+            let assignment = accounts::grant(
+                conn,
+                &member,
+                Role::DistrictOfficer,
+                Some(district.to_string()),
+                Some(p.member_id.clone()),
+                now(),
+            )?;
+            audit::record(
+                conn,
+                &p,
+                "role_granted",
+                "member",
+                Some(member.as_str()),
+                None,
+                serde_json::json!({"role": "district_officer", "scope_id": district.as_str()}),
+            )?;
+            Ok(assignment)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(RoleAssignmentResponse::from(assignment)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStaffRequest {
+    pub login: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: secrecy::SecretString,
+    pub display_name: String,
+    /// city_staff or admin.
+    pub role: Role,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StaffResponse {
+    pub id: MemberId,
+    pub login: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+/// Create a city staff (市民協働推進課) or admin account (admins).
+#[utoipa::path(tag = "membership", responses((status = 201, body = StaffResponse), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[post("/staff")]
+pub async fn create_staff(
+    auth: AuthMember,
+    body: web::Json<CreateStaffRequest>,
+    db: web::Data<Db>,
+    passwords: web::Data<PasswordService>,
+) -> Result<HttpResponse, ApiError> {
+    let CreateStaffRequest {
+        login,
+        password,
+        display_name,
+        role,
+    } = body.into_inner();
+    if !matches!(role, Role::CityStaff | Role::Admin) {
+        return Err(ApiError::validation("role must be city_staff or admin"));
+    }
+    let login = Login::parse(&login).map_err(ApiError::validation)?;
+    let display_name = RequiredText::<100>::parse("display_name", &display_name)
+        .map_err(ApiError::validation)?
+        .into_inner();
+    check_new_password(&password, Some(login.as_str()))
+        .map_err(|m| ApiError::Validation("weak_password", m))?;
+    let caller = auth.0.clone();
+    db.run(move |conn| require(authz::may_administer_city(&Principal::load(conn, &caller)?)))
+        .await?;
+    let hash = passwords.hash(password).await?;
+    let member = db
+        .run(move |conn| {
+            let p = Principal::load(conn, &auth.0)?;
+            require(authz::may_administer_city(&p))?;
+            let member = accounts::create_staff(
+                conn,
+                &login,
+                &display_name,
+                &hash,
+                role,
+                Some(&p.member_id),
+            )?;
+            audit::record(
+                conn,
+                &p,
+                "role_granted",
+                "member",
+                Some(member.id.as_str()),
+                None,
+                serde_json::json!({"role": role.as_str()}),
+            )?;
+            Ok(member)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(StaffResponse {
+        id: member.id,
+        login: member.login,
+        display_name: member.display_name,
+        role,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct AuditFilter {
+    pub association_id: Option<String>,
+    /// At most 500; default 100.
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntryResponse {
+    pub id: AuditEntryId,
+    pub actor_id: Option<MemberId>,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: Option<String>,
+    pub association_id: Option<AssociationId>,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditLog {
+    pub items: Vec<AuditEntryResponse>,
+}
+
+/// The audit log, newest first (admins).
+#[utoipa::path(tag = "membership", params(AuditFilter), responses((status = 200, body = AuditLog), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[get("/audit-log")]
+pub async fn list_audit_log(
+    auth: AuthMember,
+    query: web::Query<AuditFilter>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    use diesel::prelude::*;
+    let AuditFilter {
+        association_id,
+        limit,
+    } = query.into_inner();
+    let limit = limit.unwrap_or(100).clamp(1, 500);
+    let entries: Vec<AuditEntry> = db
+        .run(move |conn| {
+            let p = Principal::load(conn, &auth.0)?;
+            require(authz::may_administer_city(&p))?;
+            let mut q = audit_log::table
+                .select(AuditEntry::as_select())
+                .order((audit_log::created_at.desc(), audit_log::id.desc()))
+                .limit(limit)
+                .into_boxed();
+            if let Some(association) = association_id {
+                q = q.filter(audit_log::association_id.eq(association));
+            }
+            Ok(q.load(conn)?)
+        })
+        .await?;
+    let items = entries
+        .into_iter()
+        .map(|e| AuditEntryResponse {
+            detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
+            id: e.id,
+            actor_id: e.actor_id,
+            action: e.action,
+            target_kind: e.target_kind,
+            target_id: e.target_id,
+            association_id: e.association_id,
+            created_at: e.created_at.and_utc(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(AuditLog { items }))
+}
