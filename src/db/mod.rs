@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
@@ -226,6 +227,40 @@ pub fn revert_all_migrations(conn: &mut AnyConnection) -> anyhow::Result<()> {
         pg(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map(drop).map_err(migration_error),
         sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(drop).map_err(migration_error),
     )
+}
+
+/// A transaction that writes. On SQLite it takes the write lock at the start
+/// (`BEGIN IMMEDIATE`), so concurrent writers queue on `busy_timeout` instead of one failing
+/// when it upgrades a read lock; nested calls become savepoints as usual.
+pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    type Manager = <AnyConnection as Connection>::TransactionManager;
+    let AnyConnection::Sqlite(inner) = conn else {
+        return conn.transaction(f);
+    };
+    let depth =
+        AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth()?;
+    if depth.is_some() {
+        return conn.transaction(f);
+    }
+    AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+    match f(conn) {
+        Ok(value) => match Manager::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(commit_error) => {
+                // The commit failed (e.g. the disk is full); leave no open transaction behind.
+                let _ = Manager::rollback_transaction(conn);
+                Err(commit_error.into())
+            }
+        },
+        Err(error) => {
+            Manager::rollback_transaction(conn)?;
+            Err(error)
+        }
+    }
 }
 
 /// Now, in UTC, at microsecond precision so both backends store the same instant.

@@ -320,7 +320,18 @@ pub async fn create_han(
         .run(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
             require(authz::may_manage_roster(&p, &association.id))?;
-            queries::create_han(conn, &association.id, name)
+            let han = queries::create_han(conn, &association.id, name)?;
+            let detail = serde_json::json!({});
+            audit::record(
+                conn,
+                &p,
+                "han_created",
+                "han",
+                Some(han.id.as_str()),
+                Some(&association.id),
+                detail,
+            )?;
+            Ok(han)
         })
         .await?;
     Ok(HttpResponse::Created().json(HanResponse::from(han)))
@@ -443,6 +454,16 @@ pub async fn create_household(
             require(authz::may_manage_roster(&p, &association.id))?;
             let household =
                 queries::create_household(conn, &association.id, label, han, body.paper)?;
+            let detail = serde_json::json!({"paper": household.paper});
+            audit::record(
+                conn,
+                &p,
+                "household_created",
+                "household",
+                Some(household.id.as_str()),
+                Some(&association.id),
+                detail,
+            )?;
             let han_name = match &household.han_id {
                 Some(han) => Some(queries::han_of(conn, &association.id, han)?.name),
                 None => None,

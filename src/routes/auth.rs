@@ -26,6 +26,7 @@ pub fn config(cfg: &mut ServiceConfig) {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Email address or phone number.
     #[schema(example = "taro@example.jp")]
@@ -154,6 +155,7 @@ fn normalize_failed_login(raw: &str) -> String {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     #[schema(value_type = String)]
     pub refresh_token: SecretString,
@@ -221,6 +223,7 @@ pub async fn sign_out(
 }
 
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// From an officer's invitation (QR or printed). Without one, the account has no
     /// household until a join request is approved.

@@ -161,17 +161,16 @@ pub async fn create_invitation(
                 revoked_at: None,
             };
             invitation_queries::insert_invitation(conn, &invitation)?;
-            if role != Role::Resident {
-                audit::record(
-                    conn,
-                    &p,
-                    "invitation_with_role_created",
-                    "invitation",
-                    Some(invitation.id.as_str()),
-                    Some(&association.id),
-                    serde_json::json!({"role": role.as_str()}),
-                )?;
-            }
+            let detail = serde_json::json!({"role": role.as_str(), "max_uses": max_uses});
+            audit::record(
+                conn,
+                &p,
+                "invitation_created",
+                "invitation",
+                Some(invitation.id.as_str()),
+                Some(&association.id),
+                detail,
+            )?;
             Ok(invitation)
         })
         .await?;
@@ -219,11 +218,21 @@ pub async fn revoke_invitation(
     db.run(move |conn| {
         let p = Principal::load(conn, &auth.0)?;
         let invitation = invitation_queries::find_invitation(conn, &id)?;
-        require_visible(
-            invitation.is_some_and(|i| authz::may_manage_roster(&p, &i.association_id)),
+        let invitation = invitation
+            .filter(|i| authz::may_manage_roster(&p, &i.association_id))
+            .ok_or(ApiError::NotFound("invitation"))?;
+        invitation_queries::revoke_invitation(conn, &id)?;
+        let detail = serde_json::json!({});
+        audit::record(
+            conn,
+            &p,
+            "invitation_revoked",
             "invitation",
+            Some(id.as_str()),
+            Some(&invitation.association_id),
+            detail,
         )?;
-        Ok(invitation_queries::revoke_invitation(conn, &id)?)
+        Ok(())
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -418,6 +427,16 @@ pub async fn decline_join_request(
         .run(move |conn| {
             let (p, request) = decidable_request(conn, &auth, &id)?;
             invitation_queries::decline_join_request(conn, &request, &p.member_id)?;
+            let detail = serde_json::json!({});
+            audit::record(
+                conn,
+                &p,
+                "join_request_declined",
+                "join_request",
+                Some(id.as_str()),
+                Some(&request.association_id),
+                detail,
+            )?;
             Ok(id)
         })
         .await?;

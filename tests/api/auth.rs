@@ -386,6 +386,12 @@ async fn get_me_shows_a_resident_their_own_household_and_roles() {
         ]
     );
 
+    // Signing in again gives a token for the same member.
+    let again = app
+        .sign_in(&city.resident_h1.login, &city.resident_h1.password)
+        .await;
+    assert_eq!(again.id, city.resident_h1.id);
+
     let anonymous = app.get("/api/v1/me").await;
     assert_eq!(anonymous.status(), 401);
     assert_eq!(error_code(anonymous).await, "unauthorized");

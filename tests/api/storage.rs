@@ -293,3 +293,24 @@ fn foreign_keys_are_enforced() {
         0
     );
 }
+
+/// Writers that read first (registration checks the login, then inserts) must queue for the
+/// SQLite write lock rather than fail when two upgrade at once.
+#[tokio::test]
+async fn concurrent_registrations_all_succeed() {
+    let app = crate::helpers::spawn_app().await;
+    let attempts = (0..24).map(|i| {
+        let body = serde_json::json!({
+            "login": format!("resident{i}@example.jp"),
+            "password": "a fine long password",
+            "display_name": format!("住民{i}"),
+        });
+        app.client
+            .post(app.url("/api/v1/auth/register"))
+            .json(&body)
+            .send()
+    });
+    for response in futures_util::future::join_all(attempts).await {
+        assert_eq!(response.unwrap().status(), 201);
+    }
+}

@@ -10,7 +10,7 @@ use crate::db::queries::members::fiscal_year;
 use crate::db::schema::{
     households, invitations, login_failures, members, refresh_tokens, role_assignments,
 };
-use crate::db::{AnyConnection, new_id, now};
+use crate::db::{AnyConnection, new_id, now, write_transaction};
 use crate::domain::{AssociationId, HouseholdId, Login, MemberId, Role, RoleAssignmentId};
 use crate::error::ApiError;
 
@@ -64,6 +64,18 @@ pub fn sign_in_blocked_for(
 }
 
 pub fn record_failure(conn: &mut AnyConnection, login: &str, address: &str) -> QueryResult<()> {
+    // Failures older than the window no longer count; drop this login's and address's.
+    let window_start = now() - Duration::hours(1);
+    diesel::delete(
+        login_failures::table
+            .filter(
+                login_failures::login
+                    .eq(login)
+                    .or(login_failures::client_address.eq(address)),
+            )
+            .filter(login_failures::created_at.lt(window_start)),
+    )
+    .execute(conn)?;
     diesel::insert_into(login_failures::table)
         .values(LoginFailure {
             id: new_id(),
@@ -121,7 +133,7 @@ pub fn rotate_refresh_token(
     successor_hash: String,
     ttl_secs: u64,
 ) -> QueryResult<RefreshOutcome> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let Some(token) = refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(presented_hash))
             .select(RefreshToken::as_select())
@@ -212,7 +224,7 @@ pub fn register(
     conn: &mut AnyConnection,
     registration: Registration,
 ) -> Result<MemberId, ApiError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let taken = members::table
             .filter(members::login.eq(registration.login.as_str()))
             .count()
@@ -419,7 +431,7 @@ pub fn create_staff(
     role: Role,
     granted_by: Option<&MemberId>,
 ) -> Result<Member, ApiError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let timestamp = now();
         let member = Member {
             id: MemberId::generate(),

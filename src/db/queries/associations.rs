@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use crate::db::models::{Association, Han, Household};
 use crate::db::schema::{associations, districts, hans, households, members, role_assignments};
-use crate::db::{AnyConnection, now};
+use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, MemberId, Role};
 use crate::error::ApiError;
 
@@ -50,7 +50,7 @@ pub fn create_association(
     conn: &mut AnyConnection,
     new: NewAssociation,
 ) -> Result<Association, ApiError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let district_exists = districts::table
             .find(&new.district_id)
             .filter(districts::archived.eq(false))
@@ -257,7 +257,7 @@ pub fn create_household(
     han: Option<HanId>,
     paper: bool,
 ) -> Result<Household, ApiError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         if let Some(han) = &han {
             han_of(conn, association, han)?;
         }
@@ -292,7 +292,7 @@ pub fn update_household(
     household: &Household,
     mut changes: HouseholdChangeset,
 ) -> Result<Household, ApiError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         if let Some(Some(han)) = &changes.han_id {
             han_of(conn, &household.association_id, han)?;
         }
@@ -375,7 +375,7 @@ pub fn import_roster(
     association: &AssociationId,
     records: &[crate::import::RosterRecord],
 ) -> Result<RosterImportReport, ApiError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let mut report = RosterImportReport::default();
         let mut han_ids: HashMap<String, HanId> = list_hans(conn, association)?
             .into_iter()

@@ -2,7 +2,7 @@ use diesel::prelude::*;
 
 use crate::db::models::District;
 use crate::db::schema::districts;
-use crate::db::{AnyConnection, new_id, now};
+use crate::db::{AnyConnection, new_id, now, write_transaction};
 use crate::domain::DistrictId;
 use crate::import::DistrictRecord;
 
@@ -31,7 +31,7 @@ pub fn import_districts(
     conn: &mut AnyConnection,
     records: &[DistrictRecord],
 ) -> QueryResult<ImportReport> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let mut report = ImportReport::default();
         for record in records {
             let existing = districts::table

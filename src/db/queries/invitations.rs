@@ -7,7 +7,7 @@ use crate::db::models::{Invitation, JoinRequest};
 use crate::db::queries::accounts::{create_household, grant};
 use crate::db::queries::associations::{han_of, household_of};
 use crate::db::schema::{invitations, join_requests, members};
-use crate::db::{AnyConnection, now};
+use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
     AssociationId, HanId, HouseholdId, InvitationId, JoinRequestId, MemberId, Role,
 };
@@ -63,7 +63,7 @@ pub fn create_join_request(
     member: &MemberId,
     message: String,
 ) -> Result<JoinRequest, ApiError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let pending = join_requests::table
             .filter(join_requests::member_id.eq(member))
             .filter(join_requests::status.eq(PENDING))
@@ -124,7 +124,7 @@ pub fn approve_join_request(
     household: Option<HouseholdId>,
     han: Option<HanId>,
 ) -> Result<HouseholdId, ApiError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let timestamp = now();
         let association = &request.association_id;
         let applicant = members::table

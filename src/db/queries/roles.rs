@@ -7,7 +7,7 @@ use crate::db::models::RoleAssignment;
 use crate::db::queries::accounts::grant_for_term;
 use crate::db::queries::associations::{association_of_member, han_of};
 use crate::db::schema::{hans, members, role_assignments};
-use crate::db::{AnyConnection, now};
+use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{AssociationId, HanId, MemberId, Role, RoleAssignmentId};
 use crate::error::ApiError;
 
@@ -54,7 +54,7 @@ pub fn appoint(
     appointment: Appointment,
     granted_by: &MemberId,
 ) -> Result<RoleAssignment, ApiError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let scope = scope_for(conn, association, &appointment)?;
         let timestamp = now();
         let held = role_assignments::table
@@ -180,7 +180,7 @@ pub fn hand_over(
     appointments: Vec<Appointment>,
     granted_by: &MemberId,
 ) -> Result<(usize, Vec<RoleAssignment>), ApiError> {
-    conn.transaction(|conn| {
+    write_transaction(conn, |conn| {
         let timestamp = now();
         let mut scoped = Vec::with_capacity(appointments.len());
         for appointment in appointments {
