@@ -191,3 +191,34 @@ pub fn may_administer_city(p: &Principal) -> bool {
 pub fn may_request_to_join(p: &Principal) -> bool {
     p.household_id.is_none()
 }
+
+/// Post to a tier: officers to their association (班長 to their own hans), district officers
+/// to their district, city staff to the city or any district.
+pub fn may_post(
+    p: &Principal,
+    tier: crate::domain::Tier,
+    scope: Option<&str>,
+    hans: &[HanId],
+) -> bool {
+    use crate::domain::Tier;
+    if p.is_admin() {
+        return true;
+    }
+    match (tier, scope) {
+        (Tier::City, _) => p.is_city_staff(),
+        (Tier::District, Some(district)) => {
+            p.is_city_staff() || p.holds(Role::DistrictOfficer, district)
+        }
+        (Tier::Association, Some(association)) => {
+            p.is_officer_of(&AssociationId(association.to_string()))
+                || (!hans.is_empty() && hans.iter().all(|h| p.leads_han(h)))
+        }
+        _ => false,
+    }
+}
+
+/// Edit, withdraw and follow a post: its author, and whoever may post to its audience as a
+/// whole (so a new officer can take over a predecessor's circulars).
+pub fn may_manage_post(p: &Principal, post: &crate::db::models::Post) -> bool {
+    p.member_id == post.author_id || may_post(p, post.tier, post.scope_id.as_deref(), &[])
+}

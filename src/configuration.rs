@@ -19,7 +19,16 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub password: PasswordSettings,
     pub auth: AuthSettings,
+    pub posts: PostSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PostSettings {
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub scheduler_interval_secs: u64,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub attachment_max_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -243,6 +252,12 @@ impl Settings {
                 "auth.hash_concurrency and auth.max_failures_per_account_hour must be at least 1"
                     .into(),
             );
+        }
+        if !(1..=3600).contains(&self.posts.scheduler_interval_secs) {
+            problems.push("posts.scheduler_interval_secs must be between 1 and 3600".into());
+        }
+        if !(1024..=100 * 1024 * 1024).contains(&self.posts.attachment_max_bytes) {
+            problems.push("posts.attachment_max_bytes must be between 1 KiB and 100 MiB".into());
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             problems.push(format!(

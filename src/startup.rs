@@ -12,8 +12,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::{JwtKeys, PasswordService};
 use crate::configuration::Settings;
-use crate::db::Db;
 use crate::db::queries::districts::{count_districts, import_districts};
+use crate::db::queries::posts::publish_due;
+use crate::db::{Db, now};
 use crate::error::{json_error_handler, no_route, path_error_handler, query_error_handler};
 use crate::import::{KANAZAWA_DISTRICTS_CSV, parse_districts};
 use crate::openapi::document;
@@ -45,6 +46,10 @@ impl Application {
             TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         let port = listener.local_addr()?.port();
         let server = run(listener, db.clone(), keys, passwords, &settings)?;
+        tokio::spawn(publish_scheduled_posts(
+            db.clone(),
+            settings.posts.scheduler_interval_secs,
+        ));
         Ok(Self { port, server, db })
     }
 
@@ -84,6 +89,22 @@ pub async fn prepare_database(settings: Settings, seed: bool) -> anyhow::Result<
     .await?
 }
 
+/// Publishes scheduled circulars when they fall due. The schedule lives in the database, so a
+/// restart loses nothing: posts that fell due while the server was down go out at start.
+async fn publish_scheduled_posts(db: Db, interval_secs: u64) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(interval_secs));
+    loop {
+        ticker.tick().await;
+        match db.run(|conn| Ok(publish_due(conn, now())?)).await {
+            Ok(published) if !published.is_empty() => {
+                tracing::info!(count = published.len(), "published scheduled posts")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "publishing scheduled posts failed; will retry"),
+        }
+    }
+}
+
 /// Every route, for the server and for the OpenAPI document alike.
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(health::livez)
@@ -101,6 +122,7 @@ fn run(
     let db = web::Data::new(db);
     let keys = web::Data::new(keys);
     let passwords = web::Data::new(passwords);
+    let post_settings = web::Data::new(settings.posts.clone());
     let auth_settings = web::Data::new(settings.auth.clone());
     let json_config = web::JsonConfig::default()
         .limit(settings.server.json_limit_bytes)
@@ -120,6 +142,7 @@ fn run(
             .app_data(keys.clone())
             .app_data(passwords.clone())
             .app_data(auth_settings.clone())
+            .app_data(post_settings.clone())
             .service(docs)
             .into_utoipa_app()
             .configure(routes)

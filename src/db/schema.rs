@@ -131,20 +131,6 @@ diesel::joinable!(invitations -> associations (association_id));
 diesel::joinable!(join_requests -> associations (association_id));
 diesel::joinable!(join_requests -> members (member_id));
 
-diesel::allow_tables_to_appear_in_same_query!(
-    districts,
-    associations,
-    hans,
-    households,
-    members,
-    role_assignments,
-    invitations,
-    join_requests,
-    audit_log,
-    refresh_tokens,
-    login_failures,
-);
-
 diesel::table! {
     refresh_tokens (id) {
         id -> Text,
@@ -168,3 +154,140 @@ diesel::table! {
 }
 
 diesel::joinable!(refresh_tokens -> members (member_id));
+
+diesel::table! {
+    posts (id) {
+        id -> Text,
+        author_id -> Text,
+        tier -> Text,
+        scope_id -> Nullable<Text>,
+        title -> Text,
+        body -> Text,
+        category -> Text,
+        priority -> Text,
+        requires_confirmation -> Bool,
+        status -> Text,
+        published_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        answers_until -> Nullable<Timestamp>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    post_hans (post_id, han_id) {
+        post_id -> Text,
+        han_id -> Text,
+    }
+}
+
+diesel::table! {
+    post_audiences (scope_key, published_at, post_id) {
+        scope_key -> Text,
+        published_at -> Timestamp,
+        post_id -> Text,
+        expires_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    post_versions (post_id, version) {
+        post_id -> Text,
+        version -> Integer,
+        title -> Text,
+        body -> Text,
+        edited_by -> Text,
+        edited_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    post_reads (post_id, member_id) {
+        post_id -> Text,
+        member_id -> Text,
+        household_id -> Text,
+        read_at -> Timestamp,
+        confirmed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    household_receipts (post_id, household_id) {
+        post_id -> Text,
+        household_id -> Text,
+        read_at -> Nullable<Timestamp>,
+        confirmed_at -> Nullable<Timestamp>,
+        paper_recorded_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> Text,
+        post_id -> Text,
+        sha256 -> Text,
+        content_type -> Text,
+        file_name -> Text,
+        size_bytes -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    survey_questions (id) {
+        id -> Text,
+        post_id -> Text,
+        position -> Integer,
+        kind -> Text,
+        prompt -> Text,
+        options -> Text,
+        required -> Bool,
+    }
+}
+
+diesel::table! {
+    survey_responses (post_id, household_id) {
+        post_id -> Text,
+        household_id -> Text,
+        member_id -> Text,
+        answers -> Text,
+        answered_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(post_hans -> posts (post_id));
+diesel::joinable!(post_audiences -> posts (post_id));
+diesel::joinable!(post_versions -> posts (post_id));
+diesel::joinable!(post_reads -> posts (post_id));
+diesel::joinable!(household_receipts -> posts (post_id));
+diesel::joinable!(household_receipts -> households (household_id));
+diesel::joinable!(attachments -> posts (post_id));
+diesel::joinable!(survey_questions -> posts (post_id));
+diesel::joinable!(survey_responses -> posts (post_id));
+diesel::joinable!(survey_responses -> households (household_id));
+diesel::joinable!(posts -> members (author_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    districts,
+    associations,
+    hans,
+    households,
+    members,
+    role_assignments,
+    invitations,
+    join_requests,
+    audit_log,
+    refresh_tokens,
+    login_failures,
+    posts,
+    post_hans,
+    post_audiences,
+    post_versions,
+    post_reads,
+    household_receipts,
+    attachments,
+    survey_questions,
+    survey_responses,
+);

@@ -41,4 +41,7 @@ id_type!(
     InvitationId,
     JoinRequestId,
     AuditEntryId,
+    PostId,
+    AttachmentId,
+    QuestionId,
 );

@@ -2,10 +2,12 @@
 
 mod ids;
 mod login;
+mod post;
 mod role;
 mod text;
 
 pub use ids::*;
 pub use login::Login;
+pub use post::{Category, PostStatus, Priority, QuestionKind, Tier};
 pub use role::Role;
 pub use text::{RequiredText, new_invitation_code, normalize, normalize_invitation_code};

@@ -16,7 +16,7 @@ use crate::db::{AnyConnection, Db};
 use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, MemberId, RequiredText, Role};
 use crate::error::ApiError;
 use crate::import::parse_roster;
-use crate::routes::{double_option, read_body};
+use crate::routes::{csv_response, double_option, read_body};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(list_associations)
@@ -597,15 +597,6 @@ pub async fn list_members(
     Ok(HttpResponse::Ok().json(MemberList { items }))
 }
 
-/// CSV cells that start like a formula are quoted with ' so a spreadsheet shows them as text.
-fn spreadsheet_safe(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    }
-}
-
 /// The roster as CSV for Excel: UTF-8 with a BOM; `household_id,han,label,paper,members`.
 #[utoipa::path(tag = "roster", responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/associations/{id}/roster.csv")]
@@ -632,29 +623,20 @@ pub async fn export_roster(
             Ok(rows)
         })
         .await?;
-    let mut writer = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    let csv_error = |e: csv::Error| ApiError::Unexpected(anyhow::anyhow!("writing CSV: {e}"));
-    writer
-        .write_record(["household_id", "han", "label", "paper", "members"])
-        .map_err(csv_error)?;
-    for row in rows {
-        writer
-            .write_record([
-                row.household.id.to_string(),
-                spreadsheet_safe(row.han.as_deref().unwrap_or_default()),
-                spreadsheet_safe(&row.household.label),
-                if row.household.paper { "yes" } else { "no" }.to_string(),
-                row.members.to_string(),
-            ])
-            .map_err(csv_error)?;
-    }
-    let body = writer
-        .into_inner()
-        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("writing CSV: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header(("Content-Disposition", "attachment; filename=\"roster.csv\""))
-        .body(body))
+    let rows = rows.into_iter().map(|row| {
+        vec![
+            row.household.id.to_string(),
+            row.han.unwrap_or_default(),
+            row.household.label,
+            if row.household.paper { "yes" } else { "no" }.to_string(),
+            row.members.to_string(),
+        ]
+    });
+    csv_response(
+        "roster.csv",
+        &["household_id", "han", "label", "paper", "members"],
+        rows,
+    )
 }
 
 /// Load hans and households from CSV (`han,label,paper`; UTF-8 or Shift_JIS). All or nothing.

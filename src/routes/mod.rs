@@ -5,6 +5,7 @@ pub mod auth;
 pub mod districts;
 pub mod health;
 pub mod membership;
+pub mod posts;
 
 use actix_web::web;
 use futures_util::StreamExt;
@@ -19,6 +20,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
     districts::config(cfg);
     associations::config(cfg);
     membership::config(cfg);
+    posts::config(cfg);
 }
 
 /// For PATCH fields where null (clear) differs from absent (keep).
@@ -43,4 +45,42 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::B
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// A CSV download for Excel: UTF-8 with a BOM; cells that start like a formula are prefixed
+/// with ' so a spreadsheet shows them as text.
+pub fn csv_response<I>(
+    file_name: &str,
+    header: &[&str],
+    rows: I,
+) -> Result<actix_web::HttpResponse, ApiError>
+where
+    I: IntoIterator<Item = Vec<String>>,
+{
+    let csv_error = |e: csv::Error| ApiError::Unexpected(anyhow::anyhow!("writing CSV: {e}"));
+    let mut writer = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+    writer.write_record(header).map_err(csv_error)?;
+    for row in rows {
+        writer
+            .write_record(row.iter().map(|cell| spreadsheet_safe(cell)))
+            .map_err(csv_error)?;
+    }
+    let body = writer
+        .into_inner()
+        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("writing CSV: {e}")))?;
+    Ok(actix_web::HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            format!("attachment; filename=\"{file_name}\""),
+        ))
+        .body(body))
+}
+
+fn spreadsheet_safe(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    }
 }

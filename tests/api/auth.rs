@@ -551,3 +551,261 @@ async fn repeated_failures_lock_the_account_but_not_others() {
 
     app.sign_in("other@kairan.test", PASSWORD).await;
 }
+
+#[tokio::test]
+async fn concurrent_refreshes_of_one_token_let_exactly_one_through() {
+    let app = spawn_app().await;
+    create_admin_directly(&app, ADMIN_LOGIN, ADMIN_PASSWORD);
+    let pair = expect_json(app.login(ADMIN_LOGIN, ADMIN_PASSWORD).await, 200).await;
+    let token = str_field(&pair, "refresh_token");
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let client = app.client.clone();
+            let url = app.url("/api/v1/auth/refresh");
+            let body = json!({"refresh_token": token});
+            tokio::spawn(async move {
+                let response = client.post(url).json(&body).send().await.unwrap();
+                response.status().as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for handle in handles {
+        statuses.push(handle.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "one rotation wins: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 401),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_single_use_invitation_admits_one_of_several_concurrent_registrations() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let (id, code) = app
+        .invite(
+            &city.officer_a,
+            &city.association_a,
+            json!({"household_id": city.household_h2_resident}),
+        )
+        .await;
+    let before = members_of(&app, &city, &city.association_a).await.len();
+    let mut handles = Vec::new();
+    for i in 0..5 {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/auth/register");
+        let body = json!({"invitation_code": code, "login": format!("race{i}@kairan.test"),
+                          "password": PASSWORD, "display_name": format!("競争{i}")});
+        handles.push(tokio::spawn(async move {
+            let response = client.post(url).json(&body).send().await.unwrap();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or_default();
+            (
+                status,
+                body["error"].as_str().unwrap_or_default().to_string(),
+            )
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for handle in handles {
+        outcomes.push(handle.await.unwrap());
+    }
+    assert_eq!(
+        outcomes.iter().filter(|(s, _)| *s == 201).count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .all(|(s, code)| *s == 201 || (*s == 422 && code == "invitation_used_up")),
+        "{outcomes:?}"
+    );
+    assert_eq!(invitation_uses(&app, &city, &id).await, 1);
+    assert_eq!(
+        members_of(&app, &city, &city.association_a).await.len(),
+        before + 1
+    );
+}
+
+#[tokio::test]
+async fn an_expired_refresh_token_is_refused() {
+    let app = spawn_app().await;
+    create_admin_directly(&app, ADMIN_LOGIN, ADMIN_PASSWORD);
+    let pair = expect_json(app.login(ADMIN_LOGIN, ADMIN_PASSWORD).await, 200).await;
+    {
+        use kairan::db::schema::refresh_tokens;
+        let past = (Utc::now() - Duration::minutes(1)).naive_utc();
+        let changed = diesel::update(refresh_tokens::table)
+            .set(refresh_tokens::expires_at.eq(past))
+            .execute(&mut *app.db.get().unwrap())
+            .unwrap();
+        assert_eq!(changed, 1);
+    }
+    let response = refresh(&app, &str_field(&pair, "refresh_token")).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(error_code(response).await, "invalid_refresh_token");
+}
+
+#[tokio::test]
+async fn failures_from_one_address_are_limited_across_accounts_and_forwarded_headers() {
+    let app = spawn_app_with(|s| s.auth.max_failures_per_address_hour = 3).await;
+    create_admin_directly(&app, ADMIN_LOGIN, ADMIN_PASSWORD);
+    for i in 0..3 {
+        // Not behind a proxy: a forged X-Forwarded-For must not make a new address.
+        let response = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .header("forwarded", format!("for=198.51.100.{i}"))
+            .json(&json!({"login": format!("nobody{i}@kairan.test"), "password": "Wrong-Pass-123"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "attempt {i}");
+        assert_eq!(error_code(response).await, "invalid_credentials");
+    }
+    let blocked = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", "203.0.113.99")
+        .json(&json!({"login": ADMIN_LOGIN, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blocked.status(), 429);
+    assert!(blocked.headers().contains_key("retry-after"));
+    assert_eq!(error_code(blocked).await, "too_many_requests");
+}
+
+#[tokio::test]
+async fn a_successful_sign_in_does_not_count_as_a_failure() {
+    let app = spawn_app_with(|s| s.auth.max_failures_per_account_hour = 3).await;
+    create_admin_directly(&app, ADMIN_LOGIN, ADMIN_PASSWORD);
+    for _ in 0..5 {
+        expect_json(app.login(ADMIN_LOGIN, ADMIN_PASSWORD).await, 200).await;
+    }
+    for _ in 0..2 {
+        assert_eq!(app.login(ADMIN_LOGIN, "Wrong-Pass-123").await.status(), 401);
+    }
+    expect_json(app.login(ADMIN_LOGIN, ADMIN_PASSWORD).await, 200).await;
+}
+
+#[tokio::test]
+async fn each_role_shows_in_get_me_with_its_scope() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let roles = |me: &Value| -> Vec<(String, Value)> {
+        let mut roles: Vec<(String, Value)> = me["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (str_field(r, "role"), r["scope_id"].clone()))
+            .collect();
+        roles.sort_by(|a, b| a.0.cmp(&b.0));
+        roles
+    };
+    let a = json!(city.association_a);
+
+    let officer = app.me(&city.officer_a).await;
+    assert_eq!(
+        roles(&officer),
+        vec![
+            ("officer".into(), a.clone()),
+            ("resident".into(), a.clone())
+        ]
+    );
+    let chair = app.me(&city.chair_a).await;
+    assert_eq!(
+        roles(&chair),
+        vec![("chair".into(), a.clone()), ("resident".into(), a.clone())]
+    );
+    let district = app.me(&city.district_officer).await;
+    assert_eq!(
+        roles(&district),
+        vec![
+            ("district_officer".into(), json!(city.district_1)),
+            ("resident".into(), json!(city.association_b)),
+        ]
+    );
+    assert_eq!(district["association_id"], city.association_b.as_str());
+    let staff = app.me(&city.staff).await;
+    assert_eq!(roles(&staff), vec![("city_staff".into(), Value::Null)]);
+    assert_eq!(staff["household_id"], Value::Null);
+    let admin = app.me(&city.admin).await;
+    assert_eq!(roles(&admin), vec![("admin".into(), Value::Null)]);
+
+    // A han leader invitation into H2 makes a han leader of H2.
+    let (_, code) = app
+        .invite(
+            &city.officer_a,
+            &city.association_a,
+            json!({"household_id": city.household_h2_resident, "role": "han_leader"}),
+        )
+        .await;
+    let leader = app
+        .register_actor(Some(&code), "hancho.h2@kairan.test", "班長二")
+        .await;
+    assert_eq!(
+        roles(&app.me(&leader).await),
+        vec![
+            ("han_leader".into(), json!(city.han_h2)),
+            ("resident".into(), a.clone()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn invitations_cannot_grant_city_roles() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let path = format!("/api/v1/associations/{}/invitations", city.association_a);
+    for by in [&city.chair_a, &city.admin] {
+        for role in ["admin", "city_staff", "district_officer", "superuser"] {
+            let response = app.post_as(by, &path, &json!({"role": role})).await;
+            assert_eq!(response.status(), 422, "{role} by {}", by.login);
+            error_code(response).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn login_refresh_and_register_ignore_a_stale_bearer_token() {
+    let app = spawn_app().await;
+    create_admin_directly(&app, ADMIN_LOGIN, ADMIN_PASSWORD);
+    let login = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .bearer_auth("stale.garbage.token")
+        .json(&json!({"login": ADMIN_LOGIN, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let pair = expect_json(login, 200).await;
+    let refreshed = app
+        .client
+        .post(app.url("/api/v1/auth/refresh"))
+        .bearer_auth("stale.garbage.token")
+        .json(&json!({"refresh_token": str_field(&pair, "refresh_token")}))
+        .send()
+        .await
+        .unwrap();
+    expect_json(refreshed, 200).await;
+    let registered = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .bearer_auth("stale.garbage.token")
+        .json(
+            &json!({"login": "newcomer@kairan.test", "password": PASSWORD, "display_name": "新顔"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_json(registered, 201).await;
+}

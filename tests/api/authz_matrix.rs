@@ -94,7 +94,7 @@ impl<'a> Matrix<'a> {
         if !(200..300).contains(&status) {
             if !content_type.starts_with("application/json")
                 || !body["error"].is_string()
-                || !body["message"].as_str().is_some_and(|m| !m.is_empty())
+                || body["message"].as_str().is_none_or(str::is_empty)
             {
                 self.failures.push(format!(
                     "{at}: error body is not the JSON error shape: {}",
@@ -107,13 +107,13 @@ impl<'a> Matrix<'a> {
                 404 => Some("not_found"),
                 _ => None,
             };
-            if let Some(code) = code {
-                if body["error"] != code {
-                    self.failures.push(format!(
-                        "{at}: {status} with code {} instead of {code}",
-                        body["error"]
-                    ));
-                }
+            if let Some(code) = code
+                && body["error"] != code
+            {
+                self.failures.push(format!(
+                    "{at}: {status} with code {} instead of {code}",
+                    body["error"]
+                ));
             }
             self.no_personal_data(&at, "error body", &text);
         } else if who == Who::CityStaff {
@@ -1162,4 +1162,125 @@ async fn a_residents_me_shows_only_their_own_household() {
     for label in ["班長宅イチ", "住民宅イチ", "紙回覧宅イチ"] {
         assert!(!text.contains(label), "{text}");
     }
+}
+
+#[tokio::test]
+async fn roles_hans_and_households_of_another_association_are_refused() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let mut m = Matrix::new(&app, &city);
+    let a = &city.association_a;
+    let b_han =
+        crate::fixtures::create_han(&app, &city.officer_b, &city.association_b, "B一班").await;
+
+    // Moving A's household into B's han.
+    let (_, e) = m
+        .cell(
+            Who::OfficerA,
+            Method::PATCH,
+            &format!("/api/v1/households/{}", city.household_h1_resident),
+            Some(json!({"han_id": b_han})),
+            422,
+        )
+        .await;
+    m.check(
+        e["error"] == "unknown_han",
+        format!("B's han for A's household: {e}"),
+    );
+
+    // Approving into B's household.
+    let request = fresh_join_request(&app, &city, "wrong-household").await;
+    let (_, e) = m
+        .cell(
+            Who::OfficerA,
+            Method::POST,
+            &format!("/api/v1/join-requests/{request}/approve"),
+            Some(json!({"household_id": city.household_b})),
+            422,
+        )
+        .await;
+    m.check(
+        e["error"] == "unknown_household",
+        format!("B's household: {e}"),
+    );
+    let (_, e) = m
+        .cell(
+            Who::OfficerA,
+            Method::POST,
+            &format!("/api/v1/join-requests/{request}/approve"),
+            Some(json!({"han_id": b_han})),
+            422,
+        )
+        .await;
+    m.check(e["error"] == "unknown_han", format!("B's han: {e}"));
+    let (_, listed) = m
+        .cell(
+            Who::OfficerA,
+            Method::GET,
+            &format!("/api/v1/associations/{a}/join-requests"),
+            None,
+            200,
+        )
+        .await;
+    m.check(
+        items(&listed)
+            .iter()
+            .any(|r| r["id"] == request.as_str() && r["status"] == "pending"),
+        format!("a refused approval leaves the request pending: {listed}"),
+    );
+
+    // Roles: only officer, chair and han leader, and a han leader's han must be A's.
+    let officers = format!("/api/v1/associations/{a}/officers");
+    for role in [
+        "admin",
+        "city_staff",
+        "district_officer",
+        "resident",
+        "boss",
+    ] {
+        m.cell(
+            Who::ChairA,
+            Method::POST,
+            &officers,
+            Some(json!({"member_id": city.resident_h1.id, "role": role})),
+            422,
+        )
+        .await;
+    }
+    m.cell(
+        Who::ChairA,
+        Method::POST,
+        &officers,
+        Some(json!({"member_id": city.resident_h1.id, "role": "han_leader", "scope_id": b_han})),
+        422,
+    )
+    .await;
+    let me = app.me(&city.resident_h1).await;
+    m.check(
+        me["roles"].as_array().map(Vec::len) == Some(1),
+        format!("resident H1 gained no role: {me}"),
+    );
+
+    // Staff accounts: only city_staff or admin.
+    for role in ["officer", "chair", "resident", "root"] {
+        m.cell(
+            Who::Admin,
+            Method::POST,
+            "/api/v1/staff",
+            Some(json!({"login": format!("{role}.staff@city.kanazawa.test"),
+                        "password": "Shokuin-Pass-4242", "display_name": "職員", "role": role})),
+            422,
+        )
+        .await;
+    }
+    // A district officer needs a member and a district.
+    m.cell(
+        Who::CityStaff,
+        Method::POST,
+        &format!("/api/v1/districts/{}/officers", city.district_1),
+        Some(json!({"member_id": kairan::db::new_id()})),
+        422,
+    )
+    .await;
+    m.finish();
 }

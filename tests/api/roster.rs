@@ -638,3 +638,56 @@ async fn roster_reads_and_role_changes_are_audited() {
         "only A's entries: {log:?}"
     );
 }
+
+#[tokio::test]
+async fn labels_with_commas_and_quotes_survive_the_export() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let tricky = "山田, \"次郎\" 宅";
+    let id = crate::fixtures::create_household(
+        &app,
+        &city.officer_a,
+        &city.association_a,
+        tricky,
+        Some(&city.han_h2),
+        false,
+    )
+    .await;
+    let response = app.get_as(&city.officer_a, &roster_path(&city)).await;
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap();
+    let mut reader = csv::Reader::from_reader(&bytes[3..]);
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let row = records
+        .iter()
+        .find(|r| r[0] == *id)
+        .expect("the household is exported");
+    assert_eq!(&row[1], "二班");
+    assert_eq!(&row[2], tricky);
+    assert!(records.iter().all(|r| r.len() == 5));
+}
+
+#[tokio::test]
+async fn importing_is_refused_to_those_who_may_not_and_writes_nothing() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let path = roster_path(&city);
+    let before = households(&app, &city).await;
+    for actor in [
+        &city.han_leader_h1,
+        &city.officer_b,
+        &city.staff,
+        &city.resident_h1,
+    ] {
+        let response = import(
+            &app,
+            actor,
+            &path,
+            "han,label,paper\n八班,不正宅,no\n".as_bytes().to_vec(),
+        )
+        .await;
+        assert_eq!(response.status(), 403, "{}", actor.login);
+        assert_eq!(error_code(response).await, "forbidden");
+    }
+    assert_eq!(households(&app, &city).await, before);
+}

@@ -466,3 +466,68 @@ async fn tokens_of_disabled_members_are_refused() {
     }
     assert_refused(&app, "sub of a disabled member", &token).await;
 }
+
+#[tokio::test]
+async fn every_protected_endpoint_refuses_missing_garbage_and_expired_tokens() {
+    let (app, admin) = app_with_admin().await;
+    let ring = key_ring(&app);
+    let mut expired = claims(&admin);
+    expired["iat"] = json!(now() - 2000);
+    expired["nbf"] = json!(now() - 2000);
+    expired["exp"] = json!(now() - 1000);
+    let expired = hs256(&ring.active_kid, &expired, &ring.secret);
+    let id = kairan::db::new_id();
+    let endpoints = [
+        ("GET", "/api/v1/me".to_string()),
+        ("POST", "/api/v1/auth/logout".to_string()),
+        ("GET", "/api/v1/districts".to_string()),
+        ("GET", "/api/v1/associations".to_string()),
+        ("POST", "/api/v1/associations".to_string()),
+        ("GET", format!("/api/v1/associations/{id}")),
+        ("PATCH", format!("/api/v1/associations/{id}")),
+        ("GET", format!("/api/v1/associations/{id}/hans")),
+        ("POST", format!("/api/v1/associations/{id}/hans")),
+        ("GET", format!("/api/v1/associations/{id}/households")),
+        ("POST", format!("/api/v1/associations/{id}/households")),
+        ("PATCH", format!("/api/v1/households/{id}")),
+        ("GET", format!("/api/v1/associations/{id}/members")),
+        ("POST", format!("/api/v1/associations/{id}/invitations")),
+        ("GET", format!("/api/v1/associations/{id}/invitations")),
+        ("DELETE", format!("/api/v1/invitations/{id}")),
+        ("POST", format!("/api/v1/associations/{id}/join-requests")),
+        ("GET", format!("/api/v1/associations/{id}/join-requests")),
+        ("POST", format!("/api/v1/join-requests/{id}/approve")),
+        ("POST", format!("/api/v1/join-requests/{id}/decline")),
+        ("POST", format!("/api/v1/associations/{id}/officers")),
+        ("GET", format!("/api/v1/associations/{id}/roles")),
+        ("DELETE", format!("/api/v1/role-assignments/{id}")),
+        ("POST", format!("/api/v1/associations/{id}/handover")),
+        ("GET", format!("/api/v1/associations/{id}/roster.csv")),
+        ("POST", format!("/api/v1/associations/{id}/roster.csv")),
+        ("POST", format!("/api/v1/districts/{id}/officers")),
+        ("POST", "/api/v1/staff".to_string()),
+        ("GET", format!("/api/v1/audit-log?association_id={id}")),
+    ];
+    for (method, path) in &endpoints {
+        for (case, authorization) in [
+            ("no token", None),
+            ("garbage", Some("Bearer garbage".to_string())),
+            ("expired", Some(format!("Bearer {expired}"))),
+        ] {
+            let mut request = app
+                .client
+                .request(method.parse().unwrap(), app.url(path))
+                .json(&json!({}));
+            if let Some(value) = authorization {
+                request = request.header("authorization", value);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 401, "{method} {path} with {case}");
+            assert_eq!(
+                error_code(response).await,
+                "unauthorized",
+                "{method} {path} with {case}"
+            );
+        }
+    }
+}

@@ -2,9 +2,11 @@
 
 mod community;
 mod membership;
+mod posts;
 
 pub use community::*;
 pub use membership::*;
+pub use posts::*;
 
 /// Stores a Rust enum as its snake_case text on both backends. The enum also derives
 /// `AsExpression` and `FromSqlRow` with `sql_type = Text`.

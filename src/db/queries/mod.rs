@@ -5,4 +5,5 @@ pub mod associations;
 pub mod districts;
 pub mod invitations;
 pub mod members;
+pub mod posts;
 pub mod roles;

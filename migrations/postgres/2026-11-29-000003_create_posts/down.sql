@@ -1,0 +1,9 @@
+DROP TABLE survey_responses;
+DROP TABLE survey_questions;
+DROP TABLE attachments;
+DROP TABLE household_receipts;
+DROP TABLE post_reads;
+DROP TABLE post_versions;
+DROP TABLE post_audiences;
+DROP TABLE post_hans;
+DROP TABLE posts;

@@ -1,0 +1,118 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{
+    attachments, household_receipts, post_audiences, post_hans, post_reads, post_versions, posts,
+    survey_questions, survey_responses,
+};
+use crate::domain::{
+    AttachmentId, Category, HanId, HouseholdId, MemberId, PostId, PostStatus, Priority, QuestionId,
+    QuestionKind, Tier,
+};
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = posts, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct Post {
+    pub id: PostId,
+    pub author_id: MemberId,
+    pub tier: Tier,
+    /// The district or association; none for the city.
+    pub scope_id: Option<String>,
+    pub title: String,
+    pub body: String,
+    pub category: Category,
+    pub priority: Priority,
+    pub requires_confirmation: bool,
+    pub status: PostStatus,
+    /// When it was published, or while scheduled, when it will be.
+    pub published_at: Option<NaiveDateTime>,
+    pub expires_at: Option<NaiveDateTime>,
+    /// Survey answers are taken until then.
+    pub answers_until: Option<NaiveDateTime>,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = post_hans, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct PostHan {
+    pub post_id: PostId,
+    pub han_id: HanId,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = post_audiences, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct PostAudience {
+    pub scope_key: String,
+    pub published_at: NaiveDateTime,
+    pub post_id: PostId,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = post_versions, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct PostVersion {
+    pub post_id: PostId,
+    pub version: i32,
+    pub title: String,
+    pub body: String,
+    pub edited_by: MemberId,
+    pub edited_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = post_reads, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct PostRead {
+    pub post_id: PostId,
+    pub member_id: MemberId,
+    pub household_id: HouseholdId,
+    pub read_at: NaiveDateTime,
+    pub confirmed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = household_receipts, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct HouseholdReceipt {
+    pub post_id: PostId,
+    pub household_id: HouseholdId,
+    pub read_at: Option<NaiveDateTime>,
+    pub confirmed_at: Option<NaiveDateTime>,
+    pub paper_recorded_by: Option<MemberId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = attachments, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct Attachment {
+    pub id: AttachmentId,
+    pub post_id: PostId,
+    pub sha256: String,
+    pub content_type: String,
+    pub file_name: String,
+    pub size_bytes: i64,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = survey_questions, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct SurveyQuestion {
+    pub id: QuestionId,
+    pub post_id: PostId,
+    pub position: i32,
+    pub kind: QuestionKind,
+    pub prompt: String,
+    /// JSON array of the choices.
+    pub options: String,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = survey_responses, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct SurveyResponse {
+    pub post_id: PostId,
+    pub household_id: HouseholdId,
+    pub member_id: MemberId,
+    /// JSON object: question id → answer.
+    pub answers: String,
+    pub answered_at: NaiveDateTime,
+}

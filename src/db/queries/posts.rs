@@ -1,0 +1,658 @@
+//! Circulars: creating, publishing, the inbox, reads and confirmations, receipts.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::models::{
+    HouseholdReceipt, Post, PostAudience, PostHan, PostRead, PostVersion, SurveyQuestion,
+};
+use crate::db::schema::{
+    associations, hans, household_receipts, households, post_audiences, post_hans, post_reads,
+    post_versions, posts,
+};
+use crate::db::{AnyConnection, now, write_transaction};
+use crate::domain::{
+    AssociationId, DistrictId, HanId, HouseholdId, MemberId, PostId, PostStatus, Tier,
+};
+use crate::error::ApiError;
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// The inbox keys of a member: the city, their district, association and han.
+pub fn member_keys(
+    district: Option<&DistrictId>,
+    association: Option<&AssociationId>,
+    han: Option<&HanId>,
+) -> Vec<String> {
+    let mut keys = vec!["city".to_string()];
+    if let Some(d) = district {
+        keys.push(format!("district:{d}"));
+    }
+    if let Some(a) = association {
+        keys.push(format!("association:{a}"));
+    }
+    if let Some(h) = han {
+        keys.push(format!("han:{h}"));
+    }
+    keys
+}
+
+/// The audience keys of a post.
+pub fn post_keys(post: &Post, hans: &[HanId]) -> Vec<String> {
+    match (post.tier, &post.scope_id) {
+        (Tier::City, _) => vec!["city".into()],
+        (Tier::District, Some(d)) => vec![format!("district:{d}")],
+        (Tier::Association, Some(a)) if hans.is_empty() => vec![format!("association:{a}")],
+        (Tier::Association, Some(_)) => hans.iter().map(|h| format!("han:{h}")).collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn post_hans_of(conn: &mut AnyConnection, post: &PostId) -> QueryResult<Vec<HanId>> {
+    post_hans::table
+        .filter(post_hans::post_id.eq(post))
+        .select(post_hans::han_id)
+        .order(post_hans::han_id.asc())
+        .load(conn)
+}
+
+pub fn find_post(conn: &mut AnyConnection, id: &PostId) -> QueryResult<Option<Post>> {
+    posts::table
+        .find(id)
+        .select(Post::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Stores a new post with its hans and questions; publishes it now when it is due.
+pub fn create_post(
+    conn: &mut AnyConnection,
+    post: Post,
+    hans: Vec<HanId>,
+    questions: Vec<SurveyQuestion>,
+) -> QueryResult<Post> {
+    write_transaction(conn, |conn| {
+        diesel::insert_into(posts::table)
+            .values(&post)
+            .execute(conn)?;
+        for han in &hans {
+            diesel::insert_into(post_hans::table)
+                .values(PostHan {
+                    post_id: post.id.clone(),
+                    han_id: han.clone(),
+                })
+                .execute(conn)?;
+        }
+        for question in &questions {
+            diesel::insert_into(crate::db::schema::survey_questions::table)
+                .values(question)
+                .execute(conn)?;
+        }
+        if post.status == PostStatus::Published {
+            index_audience(conn, &post, &hans)?;
+        }
+        Ok(post)
+    })
+}
+
+fn index_audience(conn: &mut AnyConnection, post: &Post, hans: &[HanId]) -> QueryResult<()> {
+    let published_at = post.published_at.unwrap_or_else(now);
+    for key in post_keys(post, hans) {
+        diesel::insert_into(post_audiences::table)
+            .values(PostAudience {
+                scope_key: key,
+                published_at,
+                post_id: post.id.clone(),
+                expires_at: post.expires_at,
+            })
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Publishes a draft or scheduled post now. Returns false when it was not in such a state.
+pub fn publish_now(conn: &mut AnyConnection, id: &PostId, at: NaiveDateTime) -> QueryResult<bool> {
+    write_transaction(conn, |conn| {
+        let changed = diesel::update(
+            posts::table
+                .find(id)
+                .filter(posts::status.eq_any([PostStatus::Draft, PostStatus::Scheduled])),
+        )
+        .set((
+            posts::status.eq(PostStatus::Published),
+            posts::published_at.eq(at),
+            posts::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        let post = posts::table
+            .find(id)
+            .select(Post::as_select())
+            .first(conn)?;
+        let hans = post_hans_of(conn, id)?;
+        index_audience(conn, &post, &hans)?;
+        Ok(true)
+    })
+}
+
+/// Publishes every scheduled post that is due; the scheduler calls this, and it is safe to
+/// call from several processes (each post is claimed by its status change).
+pub fn publish_due(conn: &mut AnyConnection, at: NaiveDateTime) -> QueryResult<Vec<PostId>> {
+    let due: Vec<(PostId, Option<NaiveDateTime>)> = posts::table
+        .filter(posts::status.eq(PostStatus::Scheduled))
+        .filter(posts::published_at.le(at))
+        .select((posts::id, posts::published_at))
+        .order(posts::published_at.asc())
+        .limit(500)
+        .load(conn)?;
+    let mut published = Vec::new();
+    for (id, due_at) in due {
+        // The post keeps its scheduled time, so the inbox order is what the author chose.
+        if publish_now(conn, &id, due_at.unwrap_or(at))? {
+            published.push(id);
+        }
+    }
+    Ok(published)
+}
+
+pub fn withdraw(conn: &mut AnyConnection, id: &PostId) -> QueryResult<()> {
+    write_transaction(conn, |conn| {
+        let at = now();
+        diesel::update(
+            posts::table
+                .find(id)
+                .filter(posts::status.ne(PostStatus::Withdrawn)),
+        )
+        .set((
+            posts::status.eq(PostStatus::Withdrawn),
+            posts::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+        diesel::delete(post_audiences::table.filter(post_audiences::post_id.eq(id)))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+#[derive(Default)]
+pub struct PostEdit {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub category: Option<crate::domain::Category>,
+    pub priority: Option<crate::domain::Priority>,
+    pub requires_confirmation: Option<bool>,
+    pub expires_at: Option<Option<NaiveDateTime>>,
+}
+
+/// Edits a post; a published post's previous title and body are kept as a version.
+pub fn edit_post(
+    conn: &mut AnyConnection,
+    post: &Post,
+    edit: PostEdit,
+    editor: &MemberId,
+) -> QueryResult<Post> {
+    write_transaction(conn, |conn| {
+        let at = now();
+        let text_changes = edit.title.as_ref().is_some_and(|t| *t != post.title)
+            || edit.body.as_ref().is_some_and(|b| *b != post.body);
+        let version = if post.status == PostStatus::Published && text_changes {
+            diesel::insert_into(post_versions::table)
+                .values(PostVersion {
+                    post_id: post.id.clone(),
+                    version: post.version,
+                    title: post.title.clone(),
+                    body: post.body.clone(),
+                    edited_by: editor.clone(),
+                    edited_at: at,
+                })
+                .execute(conn)?;
+            post.version + 1
+        } else {
+            post.version
+        };
+        diesel::update(posts::table.find(&post.id))
+            .set((
+                posts::title.eq(edit.title.unwrap_or_else(|| post.title.clone())),
+                posts::body.eq(edit.body.unwrap_or_else(|| post.body.clone())),
+                posts::category.eq(edit.category.unwrap_or(post.category)),
+                posts::priority.eq(edit.priority.unwrap_or(post.priority)),
+                posts::requires_confirmation.eq(edit
+                    .requires_confirmation
+                    .unwrap_or(post.requires_confirmation)),
+                posts::expires_at.eq(edit.expires_at.unwrap_or(post.expires_at)),
+                posts::version.eq(version),
+                posts::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+        if let Some(expires_at) = edit.expires_at {
+            diesel::update(post_audiences::table.filter(post_audiences::post_id.eq(&post.id)))
+                .set(post_audiences::expires_at.eq(expires_at))
+                .execute(conn)?;
+        }
+        posts::table
+            .find(&post.id)
+            .select(Post::as_select())
+            .first(conn)
+    })
+}
+
+pub fn versions(conn: &mut AnyConnection, id: &PostId) -> QueryResult<Vec<PostVersion>> {
+    post_versions::table
+        .filter(post_versions::post_id.eq(id))
+        .select(PostVersion::as_select())
+        .order(post_versions::version.desc())
+        .load(conn)
+}
+
+/// Whether a published, unexpired post is in any of these inbox keys.
+pub fn reaches(
+    conn: &mut AnyConnection,
+    id: &PostId,
+    keys: &[String],
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        post_audiences::table
+            .filter(post_audiences::post_id.eq(id))
+            .filter(post_audiences::scope_key.eq_any(keys))
+            .filter(
+                post_audiences::expires_at
+                    .is_null()
+                    .or(post_audiences::expires_at.gt(at)),
+            ),
+    ))
+    .get_result(conn)
+}
+
+/// A position in the inbox: the last item's publication time and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxCursor {
+    pub published_at: NaiveDateTime,
+    pub post_id: PostId,
+}
+
+pub struct InboxQuery {
+    pub keys: Vec<String>,
+    pub member: MemberId,
+    pub household: Option<HouseholdId>,
+    pub unread_only: bool,
+    /// Lower-cased text that must appear in the title or body.
+    pub search: Option<String>,
+    pub after: Option<InboxCursor>,
+    pub limit: i64,
+    pub at: NaiveDateTime,
+}
+
+pub struct InboxRow {
+    pub post: Post,
+    pub published_at: NaiveDateTime,
+    pub read: bool,
+    pub confirmed: bool,
+}
+
+/// The member's inbox, newest first, one page plus one row (to know if more follow).
+pub fn inbox(conn: &mut AnyConnection, q: &InboxQuery) -> QueryResult<Vec<InboxRow>> {
+    let household = q
+        .household
+        .clone()
+        .unwrap_or_else(|| HouseholdId(String::new()));
+    let mut query = post_audiences::table
+        .inner_join(posts::table)
+        .left_join(
+            post_reads::table.on(post_reads::post_id
+                .eq(post_audiences::post_id)
+                .and(post_reads::member_id.eq(q.member.clone()))),
+        )
+        .left_join(
+            household_receipts::table.on(household_receipts::post_id
+                .eq(post_audiences::post_id)
+                .and(household_receipts::household_id.eq(household))),
+        )
+        .filter(post_audiences::scope_key.eq_any(q.keys.clone()))
+        .filter(
+            post_audiences::expires_at
+                .is_null()
+                .or(post_audiences::expires_at.gt(q.at)),
+        )
+        .select((
+            Post::as_select(),
+            post_audiences::published_at,
+            post_reads::post_id.nullable(),
+            household_receipts::confirmed_at.nullable(),
+        ))
+        .order((
+            post_audiences::published_at.desc(),
+            post_audiences::post_id.desc(),
+        ))
+        .limit(q.limit + 1)
+        .into_boxed();
+    if let Some(after) = &q.after {
+        query = query.filter(
+            post_audiences::published_at
+                .lt(after.published_at)
+                .or(post_audiences::published_at
+                    .eq(after.published_at)
+                    .and(post_audiences::post_id.lt(after.post_id.clone()))),
+        );
+    }
+    if q.unread_only {
+        query = query.filter(post_reads::post_id.nullable().is_null());
+    }
+    if let Some(text) = &q.search {
+        let pattern = format!("%{}%", escape_like(text));
+        query = query.filter(
+            lower(posts::title)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(posts::body).like(pattern).escape('\\')),
+        );
+    }
+    let rows: Vec<(Post, NaiveDateTime, Option<PostId>, Option<NaiveDateTime>)> =
+        query.load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(post, published_at, read, confirmed)| InboxRow {
+            post,
+            published_at,
+            read: read.is_some(),
+            confirmed: confirmed.is_some(),
+        })
+        .collect())
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The member's own read state of one post, and their household's confirmation.
+pub fn read_state(
+    conn: &mut AnyConnection,
+    id: &PostId,
+    member: &MemberId,
+    household: Option<&HouseholdId>,
+) -> QueryResult<(bool, bool)> {
+    let read = post_reads::table
+        .find((id, member))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0;
+    let confirmed = match household {
+        Some(household) => household_receipts::table
+            .find((id, household))
+            .select(household_receipts::confirmed_at)
+            .first::<Option<NaiveDateTime>>(conn)
+            .optional()?
+            .flatten()
+            .is_some(),
+        None => false,
+    };
+    Ok((read, confirmed))
+}
+
+/// Inserts a row unless its primary key exists: the one upsert both backends need here.
+macro_rules! insert_or_ignore {
+    ($conn:expr, $table:expr, $values:expr) => {
+        match $conn {
+            AnyConnection::Postgresql(c) => diesel::insert_into($table)
+                .values($values)
+                .on_conflict_do_nothing()
+                .execute(c),
+            AnyConnection::Sqlite(c) => diesel::insert_into($table)
+                .values($values)
+                .on_conflict_do_nothing()
+                .execute(c),
+        }
+    };
+}
+
+/// Records that a member opened a post (and, with `confirm`, confirmed it), and rolls it up
+/// to the household. Repeating it changes nothing.
+pub fn record_read(
+    conn: &mut AnyConnection,
+    id: &PostId,
+    member: &MemberId,
+    household: &HouseholdId,
+    confirm: bool,
+) -> QueryResult<()> {
+    write_transaction(conn, |conn| {
+        let at = now();
+        let confirmed_at = confirm.then_some(at);
+        insert_or_ignore!(
+            conn,
+            post_reads::table,
+            &PostRead {
+                post_id: id.clone(),
+                member_id: member.clone(),
+                household_id: household.clone(),
+                read_at: at,
+                confirmed_at
+            }
+        )?;
+        insert_or_ignore!(
+            conn,
+            household_receipts::table,
+            &HouseholdReceipt {
+                post_id: id.clone(),
+                household_id: household.clone(),
+                read_at: Some(at),
+                confirmed_at,
+                paper_recorded_by: None
+            }
+        )?;
+        diesel::update(
+            household_receipts::table
+                .find((id, household))
+                .filter(household_receipts::read_at.is_null()),
+        )
+        .set(household_receipts::read_at.eq(at))
+        .execute(conn)?;
+        if confirm {
+            diesel::update(
+                post_reads::table
+                    .find((id, member))
+                    .filter(post_reads::confirmed_at.is_null()),
+            )
+            .set(post_reads::confirmed_at.eq(at))
+            .execute(conn)?;
+            diesel::update(
+                household_receipts::table
+                    .find((id, household))
+                    .filter(household_receipts::confirmed_at.is_null()),
+            )
+            .set(household_receipts::confirmed_at.eq(at))
+            .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+/// A 班長 or officer confirms for a paper household after handing over the printed circular.
+pub fn record_paper_confirmation(
+    conn: &mut AnyConnection,
+    id: &PostId,
+    household: &HouseholdId,
+    recorded_by: &MemberId,
+) -> QueryResult<()> {
+    write_transaction(conn, |conn| {
+        let at = now();
+        insert_or_ignore!(
+            conn,
+            household_receipts::table,
+            &HouseholdReceipt {
+                post_id: id.clone(),
+                household_id: household.clone(),
+                read_at: Some(at),
+                confirmed_at: Some(at),
+                paper_recorded_by: Some(recorded_by.clone()),
+            }
+        )?;
+        diesel::update(
+            household_receipts::table
+                .find((id, household))
+                .filter(household_receipts::confirmed_at.is_null()),
+        )
+        .set((
+            household_receipts::confirmed_at.eq(at),
+            household_receipts::paper_recorded_by.eq(recorded_by),
+        ))
+        .execute(conn)?;
+        diesel::update(
+            household_receipts::table
+                .find((id, household))
+                .filter(household_receipts::read_at.is_null()),
+        )
+        .set(household_receipts::read_at.eq(at))
+        .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Which of a post's households to count: the whole audience, or the part one caller may see.
+pub enum ReceiptScope {
+    Audience,
+    Association(AssociationId),
+    Hans(Vec<HanId>),
+}
+
+pub struct ReceiptRow {
+    pub household_id: HouseholdId,
+    pub label: String,
+    pub han_id: Option<HanId>,
+    pub han: Option<String>,
+    pub paper: bool,
+    pub read: bool,
+    pub confirmed: bool,
+}
+
+pub struct Receipts {
+    pub households: i64,
+    pub read: i64,
+    pub confirmed: i64,
+    /// Households not yet confirmed, by han then label (empty when the list is not shown).
+    pub unconfirmed: Vec<ReceiptRow>,
+}
+
+/// Households a post reaches within a scope, with their receipt. `list` asks for the
+/// households themselves, not only the counts.
+pub fn receipts(
+    conn: &mut AnyConnection,
+    post: &Post,
+    post_hans: &[HanId],
+    scope: &ReceiptScope,
+    list: bool,
+) -> QueryResult<Receipts> {
+    let mut query = households::table
+        .inner_join(associations::table)
+        .left_join(hans::table)
+        .left_join(
+            household_receipts::table.on(household_receipts::household_id
+                .eq(households::id)
+                .and(household_receipts::post_id.eq(post.id.clone()))),
+        )
+        .select((
+            households::id,
+            households::label,
+            households::han_id,
+            hans::name.nullable(),
+            households::paper,
+            household_receipts::read_at.nullable(),
+            household_receipts::confirmed_at.nullable(),
+        ))
+        .order((
+            hans::name.asc(),
+            households::label.asc(),
+            households::id.asc(),
+        ))
+        .into_boxed();
+    let scope_id = post.scope_id.clone().unwrap_or_default();
+    query = match post.tier {
+        Tier::City => query,
+        Tier::District => query.filter(associations::district_id.eq(DistrictId(scope_id))),
+        Tier::Association => query.filter(households::association_id.eq(AssociationId(scope_id))),
+    };
+    if !post_hans.is_empty() {
+        query = query.filter(households::han_id.eq_any(post_hans.to_vec()));
+    }
+    query = match scope {
+        ReceiptScope::Audience => query,
+        ReceiptScope::Association(a) => query.filter(households::association_id.eq(a.clone())),
+        ReceiptScope::Hans(hans) => query.filter(households::han_id.eq_any(hans.clone())),
+    };
+    type Row = (
+        HouseholdId,
+        String,
+        Option<HanId>,
+        Option<String>,
+        bool,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+    );
+    let rows: Vec<Row> = query.load(conn)?;
+    let mut receipts = Receipts {
+        households: 0,
+        read: 0,
+        confirmed: 0,
+        unconfirmed: Vec::new(),
+    };
+    for (household_id, label, han_id, han, paper, read_at, confirmed_at) in rows {
+        let read = read_at.is_some();
+        let confirmed = confirmed_at.is_some();
+        receipts.households += 1;
+        receipts.read += i64::from(read);
+        receipts.confirmed += i64::from(confirmed);
+        if list && !confirmed {
+            receipts.unconfirmed.push(ReceiptRow {
+                household_id,
+                label,
+                han_id,
+                han,
+                paper,
+                read,
+                confirmed,
+            });
+        }
+    }
+    Ok(receipts)
+}
+
+/// Ensures a household is one the post reaches; paper confirmations are only for those.
+pub fn household_in_audience(
+    conn: &mut AnyConnection,
+    post: &Post,
+    post_hans: &[HanId],
+    household: &HouseholdId,
+) -> Result<crate::db::models::Household, ApiError> {
+    let row = households::table
+        .inner_join(associations::table)
+        .filter(households::id.eq(household))
+        .select((
+            crate::db::models::Household::as_select(),
+            associations::district_id,
+        ))
+        .first::<(crate::db::models::Household, DistrictId)>(conn)
+        .optional()?;
+    let not_in_audience = || {
+        ApiError::Validation(
+            "household_not_in_audience",
+            "this post does not reach that household".into(),
+        )
+    };
+    let (found, district) = row.ok_or_else(not_in_audience)?;
+    let scope = post.scope_id.as_deref().unwrap_or_default();
+    let in_scope = match post.tier {
+        Tier::City => true,
+        Tier::District => district.as_str() == scope,
+        Tier::Association => found.association_id.as_str() == scope,
+    };
+    let in_hans =
+        post_hans.is_empty() || found.han_id.as_ref().is_some_and(|h| post_hans.contains(h));
+    if in_scope && in_hans {
+        Ok(found)
+    } else {
+        Err(not_in_audience())
+    }
+}
