@@ -393,11 +393,11 @@ pub async fn create_post(
 }
 
 /// The caller's relation to a post: may they see it, and may they manage it.
-struct Access {
-    principal: Principal,
-    post: Post,
-    in_audience: bool,
-    manager: bool,
+pub struct Access {
+    pub principal: Principal,
+    pub post: Post,
+    pub in_audience: bool,
+    pub manager: bool,
 }
 
 /// Loads a post the caller may see: its audience (published, unexpired) or its managers.
@@ -864,7 +864,7 @@ pub async fn record_paper_confirmation(
 
 /// The part of a post's audience whose households a caller may list: officers their
 /// association's, 班長 their hans'. None: counts only, or no access.
-fn receipt_scope(p: &Principal, post: &Post, post_hans: &[HanId]) -> Option<ReceiptScope> {
+pub fn receipt_scope(p: &Principal, post: &Post, post_hans: &[HanId]) -> Option<ReceiptScope> {
     if p.is_admin() {
         return Some(ReceiptScope::Audience);
     }
