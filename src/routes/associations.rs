@@ -29,6 +29,7 @@ pub fn config(cfg: &mut ServiceConfig) {
         .service(create_household)
         .service(update_household)
         .service(list_members)
+        .service(move_member)
         .service(export_roster)
         .service(import_roster);
 }
@@ -670,4 +671,56 @@ pub async fn import_roster(
         })
         .await?;
     Ok(HttpResponse::Ok().json(report))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveMemberRequest {
+    /// A household of the member's association.
+    pub household_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MovedMember {
+    pub id: MemberId,
+    pub household_id: HouseholdId,
+}
+
+/// Move a member to another household of their association (its officers). Receipts they
+/// gave stay with the household they were in.
+#[utoipa::path(tag = "roster", responses((status = 200, body = MovedMember), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[patch("/members/{id}")]
+pub async fn move_member(
+    auth: AuthMember,
+    path: web::Path<String>,
+    body: web::Json<MoveMemberRequest>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let member = MemberId(path.into_inner());
+    let household = HouseholdId(body.into_inner().household_id);
+    let moved = db
+        .run(move |conn| {
+            let p = Principal::load(conn, &auth.0)?;
+            let association = queries::association_of_member(conn, &member)?
+                .filter(|a| authz::may_manage_roster(&p, a))
+                .ok_or(ApiError::NotFound("member"))?;
+            let target = queries::household_of(conn, &association, &household)?;
+            queries::move_member(conn, &member, &target.id)?;
+            let detail = serde_json::json!({"household_id": target.id.as_str()});
+            audit::record(
+                conn,
+                &p,
+                "member_moved",
+                "member",
+                Some(member.as_str()),
+                Some(&association),
+                detail,
+            )?;
+            Ok(MovedMember {
+                id: member,
+                household_id: target.id,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(moved))
 }

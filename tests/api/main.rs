@@ -10,6 +10,7 @@ mod errors;
 mod fixtures;
 mod health;
 mod helpers;
+mod members;
 mod roster;
 mod storage;
 mod tokens;

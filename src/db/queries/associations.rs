@@ -431,3 +431,19 @@ pub fn import_roster(
         Ok(report)
     })
 }
+
+/// Moves a member to another household of the same association (a family moving within the
+/// town, or a correction). Their resident role follows the association, so it stays.
+pub fn move_member(
+    conn: &mut AnyConnection,
+    member: &MemberId,
+    household: &HouseholdId,
+) -> QueryResult<()> {
+    diesel::update(members::table.find(member))
+        .set((
+            members::household_id.eq(household),
+            members::updated_at.eq(now()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
