@@ -178,6 +178,81 @@ async fn logout_revokes_the_refresh_token_family() {
 }
 
 #[tokio::test]
+async fn logout_with_a_rotated_token_revokes_its_family_only() {
+    let app = spawn_app().await;
+    create_admin_directly(&app, ADMIN_LOGIN, ADMIN_PASSWORD);
+    let phone = app.sign_in(ADMIN_LOGIN, ADMIN_PASSWORD).await;
+    let laptop = app.sign_in(ADMIN_LOGIN, ADMIN_PASSWORD).await;
+    let rotated = expect_json(refresh(&app, &phone.refresh_token).await, 200).await;
+    let rotated = str_field(&rotated, "refresh_token");
+
+    let response = app
+        .post_as(
+            &phone,
+            "/api/v1/auth/logout",
+            &json!({"refresh_token": rotated}),
+        )
+        .await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(refresh(&app, &rotated).await.status(), 401);
+    // The other sign-in is another family and keeps working.
+    expect_json(refresh(&app, &laptop.refresh_token).await, 200).await;
+}
+
+#[tokio::test]
+async fn an_empty_display_name_is_invalid_input() {
+    let app = spawn_app().await;
+    for name in ["", "   ", "\u{3000}"] {
+        let response = app
+            .register(None, "noname@kairan.test", PASSWORD, name)
+            .await;
+        assert_eq!(response.status(), 422, "{name:?}");
+        assert_eq!(error_code(response).await, "invalid_input");
+    }
+    assert_eq!(
+        app.login("noname@kairan.test", PASSWORD).await.status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn invitations_default_to_one_use_for_fourteen_days() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let created = expect_json(
+        app.post_as(
+            &city.officer_a,
+            &format!("/api/v1/associations/{}/invitations", city.association_a),
+            &json!({"household_id": city.household_h1_resident}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(created["max_uses"], 1);
+    assert_eq!(created["uses"], 0);
+    assert_eq!(created["household_id"], city.household_h1_resident.as_str());
+    assert_eq!(created["role"], Value::Null);
+    assert!(created["code"].as_str().unwrap().len() >= 8, "{created}");
+    let expires = chrono::DateTime::parse_from_rfc3339(created["expires_at"].as_str().unwrap())
+        .expect("RFC 3339");
+    let days = (expires.with_timezone(&Utc) - Utc::now()).num_hours();
+    assert!((14 * 24 - 1..=14 * 24).contains(&days), "{created}");
+
+    let most = expect_json(
+        app.post_as(
+            &city.officer_a,
+            &format!("/api/v1/associations/{}/invitations", city.association_a),
+            &json!({"max_uses": 1000}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(most["max_uses"], 1000);
+}
+
+#[tokio::test]
 async fn logout_needs_a_bearer_token() {
     let app = spawn_app().await;
     create_admin_directly(&app, ADMIN_LOGIN, ADMIN_PASSWORD);

@@ -65,12 +65,11 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Some((maintenance_url, name)) = &self.postgres {
-            if let Ok(mut conn) = diesel::pg::PgConnection::establish(maintenance_url) {
-                let _ =
-                    diesel::sql_query(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
-                        .execute(&mut conn);
-            }
+        if let Some((maintenance_url, name)) = &self.postgres
+            && let Ok(mut conn) = diesel::pg::PgConnection::establish(maintenance_url)
+        {
+            let drop = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
+            let _ = diesel::sql_query(drop).execute(&mut conn);
         }
     }
 }
