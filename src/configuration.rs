@@ -20,7 +20,32 @@ pub struct Settings {
     pub password: PasswordSettings,
     pub auth: AuthSettings,
     pub posts: PostSettings,
+    pub push: PushSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PushSettings {
+    pub vapid_private_key: secrecy::SecretString,
+    pub vapid_subject: String,
+    #[serde(deserialize_with = "deserialize_bool_from_string")]
+    pub allow_insecure_endpoints: bool,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub ttl_normal_secs: i32,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub ttl_urgent_secs: i32,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub batch_size: i64,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub concurrency_per_host: usize,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub send_timeout_secs: u64,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub max_attempts: i32,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub claim_secs: i64,
+    #[serde(deserialize_with = "deserialize_bool_from_string")]
+    pub worker: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -258,6 +283,35 @@ impl Settings {
         }
         if !(1024..=100 * 1024 * 1024).contains(&self.posts.attachment_max_bytes) {
             problems.push("posts.attachment_max_bytes must be between 1 KiB and 100 MiB".into());
+        }
+        let subject = self.push.vapid_subject.to_lowercase();
+        if !(subject.starts_with("mailto:") || subject.starts_with("https://"))
+            || subject.contains("localhost")
+        {
+            problems.push(format!(
+                "push.vapid_subject '{}' must be a mailto: or https: contact that is not localhost",
+                self.push.vapid_subject
+            ));
+        }
+        if !(60..=2_419_200).contains(&self.push.ttl_normal_secs)
+            || !(60..=2_419_200).contains(&self.push.ttl_urgent_secs)
+        {
+            problems.push(
+                "push.ttl_normal_secs and push.ttl_urgent_secs must be between 60 and 2419200"
+                    .into(),
+            );
+        }
+        if !(1..=10_000).contains(&self.push.batch_size) || self.push.concurrency_per_host == 0 {
+            problems.push(
+                "push.batch_size must be 1 to 10000 and push.concurrency_per_host at least 1"
+                    .into(),
+            );
+        }
+        if self.push.max_attempts < 1
+            || self.push.send_timeout_secs == 0
+            || self.push.claim_secs < 10
+        {
+            problems.push("push.max_attempts and push.send_timeout_secs must be at least 1, push.claim_secs at least 10".into());
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             problems.push(format!(

@@ -27,8 +27,9 @@ pub enum ApiError {
     Conflict(&'static str, String),
     #[error("request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
-    #[error("{0}")]
-    UnsupportedMediaType(String),
+    /// Code and message.
+    #[error("{1}")]
+    UnsupportedMediaType(&'static str, String),
     #[error("too many requests; try again in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("{message}")]
@@ -55,12 +56,12 @@ impl ApiError {
         match self {
             ApiError::BadRequest(code, _)
             | ApiError::Validation(code, _)
-            | ApiError::Conflict(code, _) => code,
+            | ApiError::Conflict(code, _)
+            | ApiError::UnsupportedMediaType(code, _) => code,
             ApiError::Unauthorized(code, _) => code,
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable { .. } => "service_unavailable",
             ApiError::Unexpected(_) => "internal_error",
@@ -111,7 +112,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(..) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType(..) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -185,6 +186,7 @@ pub fn json_error_handler(err: JsonPayloadError, _req: &HttpRequest) -> actix_we
         JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge(*limit),
         JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::PayloadTooLarge(*limit),
         JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+            "unsupported_media_type",
             "the body must be JSON with Content-Type: application/json".into(),
         ),
         JsonPayloadError::Deserialize(e) if e.is_data() => {

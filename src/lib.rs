@@ -1,3 +1,4 @@
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod authz;
@@ -8,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod import;
 pub mod openapi;
+pub mod push;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -1,15 +1,18 @@
 //! Builds the running service: database ready, routes wired, listener bound.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
+use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::attachments::AttachmentStore;
 use crate::auth::{JwtKeys, PasswordService};
 use crate::configuration::Settings;
 use crate::db::queries::districts::{count_districts, import_districts};
@@ -18,6 +21,9 @@ use crate::db::{Db, now};
 use crate::error::{json_error_handler, no_route, path_error_handler, query_error_handler};
 use crate::import::{KANAZAWA_DISTRICTS_CSV, parse_districts};
 use crate::openapi::document;
+use crate::push::VapidKey;
+use crate::push::sender::WebPushSender;
+use crate::push::worker::PushWorker;
 use crate::routes::{self, health};
 use crate::telemetry::spawn_blocking_with_tracing;
 
@@ -25,6 +31,15 @@ pub struct Application {
     port: u16,
     server: Server,
     db: Db,
+    push_worker: Arc<PushWorker>,
+}
+
+/// What handlers share besides the database.
+struct Services {
+    keys: JwtKeys,
+    passwords: PasswordService,
+    vapid: VapidKey,
+    wake_push: Arc<Notify>,
 }
 
 impl Application {
@@ -45,12 +60,36 @@ impl Application {
         let listener =
             TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         let port = listener.local_addr()?.port();
-        let server = run(listener, db.clone(), keys, passwords, &settings)?;
+        let vapid = VapidKey::load(&settings.push, &settings.server.data_dir)?;
+        let wake_push = Arc::new(Notify::new());
+        let sender = Arc::new(WebPushSender::new(vapid.clone(), &settings.push)?);
+        let push_worker = Arc::new(PushWorker::new(
+            db.clone(),
+            sender,
+            wake_push.clone(),
+            &settings.push,
+        ));
+        let services = Services {
+            keys,
+            passwords,
+            vapid,
+            wake_push: wake_push.clone(),
+        };
+        let server = run(listener, db.clone(), services, &settings)?;
         tokio::spawn(publish_scheduled_posts(
             db.clone(),
             settings.posts.scheduler_interval_secs,
+            wake_push,
         ));
-        Ok(Self { port, server, db })
+        if settings.push.worker {
+            tokio::spawn(push_worker.clone().run());
+        }
+        Ok(Self {
+            port,
+            server,
+            db,
+            push_worker,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -59,6 +98,11 @@ impl Application {
 
     pub fn db(&self) -> Db {
         self.db.clone()
+    }
+
+    /// The outbox worker, for tests that drain it on purpose.
+    pub fn push_worker(&self) -> Arc<PushWorker> {
+        self.push_worker.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -91,13 +135,14 @@ pub async fn prepare_database(settings: Settings, seed: bool) -> anyhow::Result<
 
 /// Publishes scheduled circulars when they fall due. The schedule lives in the database, so a
 /// restart loses nothing: posts that fell due while the server was down go out at start.
-async fn publish_scheduled_posts(db: Db, interval_secs: u64) {
+async fn publish_scheduled_posts(db: Db, interval_secs: u64, wake_push: Arc<Notify>) {
     let mut ticker = tokio::time::interval(Duration::from_secs(interval_secs));
     loop {
         ticker.tick().await;
         match db.run(|conn| Ok(publish_due(conn, now())?)).await {
             Ok(published) if !published.is_empty() => {
-                tracing::info!(count = published.len(), "published scheduled posts")
+                tracing::info!(count = published.len(), "published scheduled posts");
+                wake_push.notify_one();
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "publishing scheduled posts failed; will retry"),
@@ -115,14 +160,17 @@ pub fn routes(cfg: &mut ServiceConfig) {
 fn run(
     listener: TcpListener,
     db: Db,
-    keys: JwtKeys,
-    passwords: PasswordService,
+    services: Services,
     settings: &Settings,
 ) -> anyhow::Result<Server> {
     let db = web::Data::new(db);
-    let keys = web::Data::new(keys);
-    let passwords = web::Data::new(passwords);
+    let keys = web::Data::new(services.keys);
+    let passwords = web::Data::new(services.passwords);
+    let vapid = web::Data::new(services.vapid);
+    let wake_push = web::Data::new(services.wake_push);
+    let push_settings = web::Data::new(settings.push.clone());
     let post_settings = web::Data::new(settings.posts.clone());
+    let attachment_store = web::Data::new(AttachmentStore::new(&settings.server.data_dir));
     let auth_settings = web::Data::new(settings.auth.clone());
     let json_config = web::JsonConfig::default()
         .limit(settings.server.json_limit_bytes)
@@ -143,6 +191,10 @@ fn run(
             .app_data(passwords.clone())
             .app_data(auth_settings.clone())
             .app_data(post_settings.clone())
+            .app_data(attachment_store.clone())
+            .app_data(vapid.clone())
+            .app_data(wake_push.clone())
+            .app_data(push_settings.clone())
             .service(docs)
             .into_utoipa_app()
             .configure(routes)

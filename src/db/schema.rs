@@ -269,6 +269,53 @@ diesel::joinable!(survey_responses -> posts (post_id));
 diesel::joinable!(survey_responses -> households (household_id));
 diesel::joinable!(posts -> members (author_id));
 
+diesel::table! {
+    push_subscriptions (id) {
+        id -> Text,
+        member_id -> Text,
+        endpoint -> Text,
+        p256dh -> Text,
+        auth -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    muted_categories (member_id, category) {
+        member_id -> Text,
+        category -> Text,
+    }
+}
+
+diesel::table! {
+    push_jobs (id) {
+        id -> Text,
+        kind -> Text,
+        post_id -> Nullable<Text>,
+        topic -> Text,
+        payload -> Text,
+        urgent -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    push_deliveries (job_id, subscription_id) {
+        job_id -> Text,
+        subscription_id -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        claimed_by -> Nullable<Text>,
+        last_status -> Nullable<Integer>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(push_subscriptions -> members (member_id));
+diesel::joinable!(push_deliveries -> push_jobs (job_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     districts,
     associations,
@@ -290,4 +337,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     attachments,
     survey_questions,
     survey_responses,
+    push_subscriptions,
+    muted_categories,
+    push_jobs,
+    push_deliveries,
 );

@@ -44,4 +44,5 @@ id_type!(
     PostId,
     AttachmentId,
     QuestionId,
+    PushSubscriptionId,
 );

@@ -1,11 +1,14 @@
 //! HTTP handlers, thin: parse, authorise, one `Db::run`, map to a response.
 
 pub mod associations;
+pub mod attachments;
 pub mod auth;
 pub mod districts;
 pub mod health;
 pub mod membership;
 pub mod posts;
+pub mod push;
+pub mod surveys;
 
 use actix_web::web;
 use futures_util::StreamExt;
@@ -21,6 +24,9 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
     associations::config(cfg);
     membership::config(cfg);
     posts::config(cfg);
+    push::config(cfg);
+    surveys::config(cfg);
+    attachments::config(cfg);
 }
 
 /// For PATCH fields where null (clear) differs from absent (keep).
@@ -82,5 +88,30 @@ fn spreadsheet_safe(value: &str) -> String {
         format!("'{value}")
     } else {
         value.to_string()
+    }
+}
+
+/// Largest JSON body for a circular: 20,000 characters of Japanese, \u-escaped, fit.
+pub const LONG_JSON_LIMIT: usize = 256 * 1024;
+
+/// `web::Json` with the circular-sized limit; everything else keeps the global 64 KiB.
+pub struct LongJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for LongJson<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let body =
+            actix_web::dev::JsonBody::<T>::new(req, payload, None, true).limit(LONG_JSON_LIMIT);
+        let req = req.clone();
+        Box::pin(async move {
+            body.await
+                .map(LongJson)
+                .map_err(|e| crate::error::json_error_handler(e, &req))
+        })
     }
 }

@@ -22,6 +22,7 @@ use crate::domain::{
     Priority, QuestionId, QuestionKind, Tier, normalize,
 };
 use crate::error::ApiError;
+use crate::routes::LongJson;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(create_post)
@@ -322,14 +323,14 @@ fn check_scope(
 }
 
 /// Post a circular to the city, a district, an association or some of its hans.
-#[utoipa::path(tag = "posts", responses((status = 201, body = PostResponse), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", request_body = CreatePostRequest, responses((status = 201, body = PostResponse), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/posts")]
 pub async fn create_post(
     auth: AuthMember,
-    body: web::Json<CreatePostRequest>,
+    body: LongJson<CreatePostRequest>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let r = body.into_inner();
+    let r = body.0;
     let at = now();
     let title = text("title", &r.title, MAX_TITLE_CHARS)?;
     let body = body_text(&r.body)?;
@@ -358,7 +359,9 @@ pub async fn create_post(
         ));
     }
     let scope_id = r.scope.id.filter(|s| !s.is_empty());
-    let hans: Vec<HanId> = r.han_ids.into_iter().map(HanId).collect();
+    let mut hans: Vec<HanId> = r.han_ids.into_iter().map(HanId).collect();
+    hans.sort();
+    hans.dedup();
     let id = PostId::generate();
     let questions = questions_from(&id, r.questions)?;
     let tier = r.scope.kind;
@@ -402,7 +405,7 @@ pub struct Access {
 
 /// Loads a post the caller may see: its audience (published, unexpired) or its managers.
 /// Anyone else gets 404, as if it did not exist.
-fn accessible_post(
+pub fn accessible_post(
     conn: &mut AnyConnection,
     auth: &AuthMember,
     id: &PostId,
@@ -425,7 +428,7 @@ fn accessible_post(
     }
 }
 
-fn managed_post(
+pub fn managed_post(
     conn: &mut AnyConnection,
     auth: &AuthMember,
     id: &PostId,
@@ -437,7 +440,11 @@ fn managed_post(
     Ok((access.principal, access.post))
 }
 
+/// A member outside any household (staff, or awaiting a join request) is in no audience.
 fn inbox_keys(p: &Principal) -> Vec<String> {
+    if p.household_id.is_none() {
+        return Vec::new();
+    }
     queries::member_keys(
         p.district_id.as_ref(),
         p.association_id.as_ref(),
@@ -478,16 +485,16 @@ pub struct EditPostRequest {
 }
 
 /// Edit a circular. A published one keeps its previous text as a version for its managers.
-#[utoipa::path(tag = "posts", responses((status = 200, body = PostResponse), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", request_body = EditPostRequest, responses((status = 200, body = PostResponse), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[patch("/posts/{id}")]
 pub async fn edit_post(
     auth: AuthMember,
     path: web::Path<String>,
-    body: web::Json<EditPostRequest>,
+    body: LongJson<EditPostRequest>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
     let id = PostId(path.into_inner());
-    let r = body.into_inner();
+    let r = body.0;
     let edit = PostEdit {
         title: r
             .title
@@ -840,6 +847,12 @@ pub async fn record_paper_confirmation(
             authz::may_manage_post(&p, &post) || receipt_scope(&p, &post, &hans).is_some();
         if !visible {
             return Err(ApiError::NotFound("post"));
+        }
+        if !post.requires_confirmation {
+            return Err(ApiError::Validation(
+                "confirmation_not_requested",
+                "this post does not ask for confirmation".into(),
+            ));
         }
         let found = queries::household_in_audience(conn, &post, &hans, &household)?;
         let allowed = authz::may_manage_roster(&p, &found.association_id)

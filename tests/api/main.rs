@@ -11,6 +11,8 @@ mod fixtures;
 mod health;
 mod helpers;
 mod members;
+mod posts;
 mod roster;
 mod storage;
+mod surveys;
 mod tokens;

@@ -116,3 +116,29 @@ pub struct SurveyResponse {
     pub answers: String,
     pub answered_at: NaiveDateTime,
 }
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = crate::db::schema::push_subscriptions, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct PushSubscription {
+    pub id: crate::domain::PushSubscriptionId,
+    pub member_id: MemberId,
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = crate::db::schema::push_jobs, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct PushJob {
+    pub id: String,
+    pub kind: String,
+    pub post_id: Option<PostId>,
+    /// Same for every notification about one thing, so a newer one replaces a queued one.
+    pub topic: String,
+    /// The small JSON the service worker shows; the client fetches the rest.
+    pub payload: String,
+    /// Urgency high and the urgent TTL; notifies even where the category is muted.
+    pub urgent: bool,
+    pub created_at: NaiveDateTime,
+}

@@ -2,8 +2,11 @@
 
 pub mod accounts;
 pub mod associations;
+pub mod attachments;
 pub mod districts;
 pub mod invitations;
 pub mod members;
 pub mod posts;
+pub mod push;
 pub mod roles;
+pub mod surveys;

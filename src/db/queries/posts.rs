@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use crate::db::models::{
     HouseholdReceipt, Post, PostAudience, PostHan, PostRead, PostVersion, SurveyQuestion,
 };
+use crate::db::queries::push;
 use crate::db::schema::{
     associations, hans, household_receipts, households, post_audiences, post_hans, post_reads,
     post_versions, posts,
@@ -90,9 +91,22 @@ pub fn create_post(
         }
         if post.status == PostStatus::Published {
             index_audience(conn, &post, &hans)?;
+            notify_audience(conn, &post, &hans)?;
         }
         Ok(post)
     })
+}
+
+/// Queues the publication's notification in the publishing transaction (the outbox).
+fn notify_audience(conn: &mut AnyConnection, post: &Post, hans: &[HanId]) -> QueryResult<()> {
+    let job = push::post_job(post, "post");
+    push::enqueue(
+        conn,
+        &job,
+        push::Recipients::Audience { post, hans },
+        Some(post.category),
+    )
+    .map(drop)
 }
 
 fn index_audience(conn: &mut AnyConnection, post: &Post, hans: &[HanId]) -> QueryResult<()> {
@@ -133,6 +147,7 @@ pub fn publish_now(conn: &mut AnyConnection, id: &PostId, at: NaiveDateTime) -> 
             .first(conn)?;
         let hans = post_hans_of(conn, id)?;
         index_audience(conn, &post, &hans)?;
+        notify_audience(conn, &post, &hans)?;
         Ok(true)
     })
 }
@@ -195,8 +210,9 @@ pub fn edit_post(
 ) -> QueryResult<Post> {
     write_transaction(conn, |conn| {
         let at = now();
-        let text_changes = edit.title.as_ref().is_some_and(|t| *t != post.title)
-            || edit.body.as_ref().is_some_and(|b| *b != post.body);
+        let retitled = edit.title.clone().filter(|t| *t != post.title);
+        let text_changes =
+            retitled.is_some() || edit.body.as_ref().is_some_and(|b| *b != post.body);
         let version = if post.status == PostStatus::Published && text_changes {
             diesel::insert_into(post_versions::table)
                 .values(PostVersion {
@@ -226,6 +242,15 @@ pub fn edit_post(
                 posts::updated_at.eq(at),
             ))
             .execute(conn)?;
+        if let (PostStatus::Published, Some(title)) = (post.status, retitled) {
+            push::retitle_queued(
+                conn,
+                &Post {
+                    title,
+                    ..post.clone()
+                },
+            )?;
+        }
         if let Some(expires_at) = edit.expires_at {
             diesel::update(post_audiences::table.filter(post_audiences::post_id.eq(&post.id)))
                 .set(post_audiences::expires_at.eq(expires_at))

@@ -1,0 +1,138 @@
+//! Surveys and attendance (アンケート, 出欠): a post's questions and one response per household.
+
+use diesel::dsl::{Eq, EqAny};
+use diesel::prelude::*;
+use diesel::query_dsl::methods;
+use diesel::upsert::excluded;
+
+use crate::db::AnyConnection;
+use crate::db::models::{Post, SurveyQuestion, SurveyResponse};
+use crate::db::queries::posts::ReceiptScope;
+use crate::db::schema::{associations, hans, households, survey_questions, survey_responses};
+use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, PostId, Tier};
+
+pub fn questions_of(conn: &mut AnyConnection, post: &PostId) -> QueryResult<Vec<SurveyQuestion>> {
+    survey_questions::table
+        .filter(survey_questions::post_id.eq(post))
+        .select(SurveyQuestion::as_select())
+        .order(survey_questions::position.asc())
+        .load(conn)
+}
+
+pub fn find_response(
+    conn: &mut AnyConnection,
+    post: &PostId,
+    household: &HouseholdId,
+) -> QueryResult<Option<SurveyResponse>> {
+    survey_responses::table
+        .find((post, household))
+        .select(SurveyResponse::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Stores a household's response, replacing any earlier one: one statement, so two members
+/// of a household answering at once leave exactly one response (the later).
+pub fn save_response(conn: &mut AnyConnection, response: &SurveyResponse) -> QueryResult<()> {
+    // MultiConnection has no ON CONFLICT; the same statement runs on each inner connection.
+    macro_rules! upsert {
+        ($conn:expr) => {
+            diesel::insert_into(survey_responses::table)
+                .values(response)
+                .on_conflict((survey_responses::post_id, survey_responses::household_id))
+                .do_update()
+                .set((
+                    survey_responses::member_id.eq(excluded(survey_responses::member_id)),
+                    survey_responses::answers.eq(excluded(survey_responses::answers)),
+                    survey_responses::answered_at.eq(excluded(survey_responses::answered_at)),
+                ))
+                .execute($conn)
+        };
+    }
+    crate::with_backend!(conn, pg(c) => upsert!(c), sqlite(c) => upsert!(c)).map(drop)
+}
+
+/// Narrows a boxed query over households and their associations to the households a post
+/// reaches, within a caller's scope: the receipts' rule.
+fn within_audience<Q>(mut query: Q, post: &Post, post_hans: &[HanId], scope: &ReceiptScope) -> Q
+where
+    Q: methods::FilterDsl<Eq<associations::district_id, DistrictId>, Output = Q>
+        + methods::FilterDsl<Eq<households::association_id, AssociationId>, Output = Q>
+        + methods::FilterDsl<EqAny<households::han_id, Vec<HanId>>, Output = Q>,
+{
+    let scope_id = post.scope_id.clone().unwrap_or_default();
+    query = match post.tier {
+        Tier::City => query,
+        Tier::District => query.filter(associations::district_id.eq(DistrictId(scope_id))),
+        Tier::Association => query.filter(households::association_id.eq(AssociationId(scope_id))),
+    };
+    if !post_hans.is_empty() {
+        query = query.filter(households::han_id.eq_any(post_hans.to_vec()));
+    }
+    match scope {
+        ReceiptScope::Audience => query,
+        ReceiptScope::Association(a) => query.filter(households::association_id.eq(a.clone())),
+        ReceiptScope::Hans(hans) => query.filter(households::han_id.eq_any(hans.clone())),
+    }
+}
+
+/// How many households a post reaches within a scope.
+pub fn audience_size(
+    conn: &mut AnyConnection,
+    post: &Post,
+    post_hans: &[HanId],
+    scope: &ReceiptScope,
+) -> QueryResult<i64> {
+    let query = households::table
+        .inner_join(associations::table)
+        .count()
+        .into_boxed();
+    within_audience(query, post, post_hans, scope).get_result(conn)
+}
+
+pub struct ResponseRow {
+    pub household_id: HouseholdId,
+    pub label: String,
+    pub han: Option<String>,
+    /// JSON object: question id → answer.
+    pub answers: String,
+}
+
+/// The responses of the households a post reaches within a scope, by han then label.
+pub fn responses(
+    conn: &mut AnyConnection,
+    post: &Post,
+    post_hans: &[HanId],
+    scope: &ReceiptScope,
+) -> QueryResult<Vec<ResponseRow>> {
+    let query = survey_responses::table
+        .inner_join(
+            households::table
+                .inner_join(associations::table)
+                .left_join(hans::table),
+        )
+        .filter(survey_responses::post_id.eq(post.id.clone()))
+        .select((
+            survey_responses::household_id,
+            households::label,
+            hans::name.nullable(),
+            survey_responses::answers,
+        ))
+        .order((
+            hans::name.asc(),
+            households::label.asc(),
+            households::id.asc(),
+        ))
+        .into_boxed();
+    let rows: Vec<(HouseholdId, String, Option<String>, String)> =
+        within_audience(query, post, post_hans, scope).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(household_id, label, han, answers)| ResponseRow {
+            household_id,
+            label,
+            han,
+            answers,
+        })
+        .collect())
+}

@@ -1,0 +1,114 @@
+//! The outbox worker: claims due deliveries, sends them concurrently, records the outcomes.
+//! Rows are claimed in the database, so a restart or a second process never loses or
+//! doubles a delivery.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::Notify;
+
+use crate::configuration::PushSettings;
+use crate::db::queries::push::{claim_batch, record_outcomes, release_claims};
+use crate::db::{Db, new_id};
+use crate::error::ApiError;
+use crate::push::sender::WebPushSender;
+
+/// How long an idle worker waits before looking again without being woken.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+pub struct PushWorker {
+    db: Db,
+    sender: Arc<WebPushSender>,
+    wake: Arc<Notify>,
+    id: String,
+    batch_size: i64,
+    claim_secs: i64,
+    max_attempts: i32,
+}
+
+impl PushWorker {
+    pub fn new(
+        db: Db,
+        sender: Arc<WebPushSender>,
+        wake: Arc<Notify>,
+        settings: &PushSettings,
+    ) -> Self {
+        Self {
+            db,
+            sender,
+            wake,
+            id: new_id(),
+            batch_size: settings.batch_size,
+            claim_secs: settings.claim_secs,
+            max_attempts: settings.max_attempts,
+        }
+    }
+
+    /// Sends one batch; returns how many deliveries it handled (0 when nothing was due).
+    pub async fn drain_once(&self) -> Result<usize, ApiError> {
+        let (worker, limit, claim_secs) = (self.id.clone(), self.batch_size, self.claim_secs);
+        let batch = self
+            .db
+            .run(move |conn| Ok(claim_batch(conn, &worker, limit, claim_secs)?))
+            .await?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let sender = self.sender.clone();
+        let in_flight = batch.len();
+        let results: Vec<_> = futures_util::stream::iter(batch)
+            .map(|delivery| {
+                let sender = sender.clone();
+                async move {
+                    let outcome = sender.send(&delivery).await;
+                    (delivery, outcome)
+                }
+            })
+            .buffer_unordered(in_flight)
+            .collect()
+            .await;
+        let handled = results.len();
+        let max_attempts = self.max_attempts;
+        self.db
+            .run(move |conn| Ok(record_outcomes(conn, &results, max_attempts)?))
+            .await?;
+        Ok(handled)
+    }
+
+    /// Sends until nothing is due (tests and shutdown use it).
+    pub async fn drain(&self) -> Result<usize, ApiError> {
+        let mut total = 0;
+        loop {
+            let handled = self.drain_once().await?;
+            if handled == 0 {
+                return Ok(total);
+            }
+            total += handled;
+        }
+    }
+
+    /// Runs until the process ends; woken when something is queued.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            match self.drain_once().await {
+                Ok(0) => {
+                    let _ = tokio::time::timeout(IDLE_POLL, self.wake.notified()).await;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "push worker: will retry");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// Gives back claimed but unsent deliveries so they go out at once after a restart.
+    pub async fn release(&self) -> Result<usize, ApiError> {
+        let worker = self.id.clone();
+        self.db
+            .run(move |conn| Ok(release_claims(conn, &worker)?))
+            .await
+    }
+}

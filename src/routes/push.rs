@@ -1,0 +1,337 @@
+//! Web Push: the server's public key, members' subscriptions and preferences, delivery
+//! figures and reminders for a post.
+
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::AuthMember;
+use crate::authz::{self, Principal};
+use crate::configuration::PushSettings;
+use crate::db::models::PushSubscription;
+use crate::db::queries::posts::{self as post_queries, ReceiptScope};
+use crate::db::queries::push::{self as queries, DeliveryCounts, Recipients};
+use crate::db::{Db, now, write_transaction};
+use crate::domain::{Category, PostId, PostStatus, PushSubscriptionId};
+use crate::error::ApiError;
+use crate::push::VapidKey;
+use crate::routes::posts::{managed_post, receipt_scope};
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.service(vapid_public_key)
+        .service(subscribe)
+        .service(list_subscriptions)
+        .service(unsubscribe)
+        .service(get_preferences)
+        .service(set_preferences)
+        .service(post_deliveries)
+        .service(remind);
+}
+
+const MAX_ENDPOINT_BYTES: usize = 2048;
+
+#[derive(Serialize, ToSchema)]
+pub struct VapidPublicKey {
+    /// Uncompressed P-256 point, base64url: the applicationServerKey for PushManager.subscribe.
+    pub public_key: String,
+}
+
+/// The server's VAPID public key, for browsers to subscribe with.
+#[utoipa::path(tag = "push", responses((status = 200, body = VapidPublicKey)))]
+#[get("/push/vapid-public-key")]
+pub async fn vapid_public_key(key: web::Data<VapidKey>) -> HttpResponse {
+    HttpResponse::Ok().json(VapidPublicKey {
+        public_key: key.public_key.clone(),
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionKeys {
+    /// The browser's P-256 public key, base64url (65 bytes).
+    pub p256dh: String,
+    /// The browser's auth secret, base64url (16 bytes).
+    pub auth: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SubscribeRequest {
+    /// As PushSubscription.toJSON() gives it; expirationTime and other fields are ignored.
+    pub endpoint: String,
+    pub keys: SubscriptionKeys,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SubscriptionResponse {
+    pub id: PushSubscriptionId,
+    pub endpoint: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<PushSubscription> for SubscriptionResponse {
+    fn from(s: PushSubscription) -> Self {
+        Self {
+            id: s.id,
+            endpoint: s.endpoint,
+            created_at: s.created_at.and_utc(),
+        }
+    }
+}
+
+fn decoded_len(field: &str, value: &str, expected: usize) -> Result<Vec<u8>, ApiError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(value.trim().trim_end_matches('='))
+        .map_err(|_| ApiError::validation(format!("keys.{field} is not base64url")))?;
+    if bytes.len() != expected {
+        return Err(ApiError::validation(format!(
+            "keys.{field} must be {expected} bytes"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Checks a subscription from a browser: an https endpoint of sane length and real keys.
+pub fn check_subscription(
+    request: &SubscribeRequest,
+    allow_insecure: bool,
+) -> Result<(), ApiError> {
+    let endpoint = request.endpoint.trim();
+    if endpoint.len() > MAX_ENDPOINT_BYTES {
+        return Err(ApiError::validation(format!(
+            "endpoint must be at most {MAX_ENDPOINT_BYTES} bytes"
+        )));
+    }
+    let secure = endpoint.starts_with("https://");
+    let insecure = endpoint.starts_with("http://");
+    if !(secure || (insecure && allow_insecure)) {
+        return Err(ApiError::validation("endpoint must be an https:// URL"));
+    }
+    let host = endpoint
+        .split_once("://")
+        .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or_default())
+        .unwrap_or_default();
+    if host.is_empty()
+        || endpoint
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(ApiError::validation("endpoint is not a valid URL"));
+    }
+    let point = decoded_len("p256dh", &request.keys.p256dh, 65)?;
+    if point.first() != Some(&0x04) {
+        return Err(ApiError::validation(
+            "keys.p256dh must be an uncompressed P-256 point",
+        ));
+    }
+    decoded_len("auth", &request.keys.auth, 16)?;
+    Ok(())
+}
+
+/// Register this browser or device for notifications. The same endpoint again updates it.
+#[utoipa::path(tag = "push", responses((status = 201, body = SubscriptionResponse), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[post("/push/subscriptions")]
+pub async fn subscribe(
+    auth: AuthMember,
+    body: web::Json<SubscribeRequest>,
+    db: web::Data<Db>,
+    settings: web::Data<PushSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.into_inner();
+    check_subscription(&request, settings.allow_insecure_endpoints)?;
+    let subscription = PushSubscription {
+        id: PushSubscriptionId::generate(),
+        member_id: auth.0.clone(),
+        endpoint: request.endpoint.trim().to_string(),
+        p256dh: request.keys.p256dh.trim().trim_end_matches('=').to_string(),
+        auth: request.keys.auth.trim().trim_end_matches('=').to_string(),
+        created_at: now(),
+    };
+    let stored = db
+        .run(move |conn| {
+            Principal::load(conn, &auth.0)?;
+            Ok(queries::subscribe(conn, &subscription)?)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(SubscriptionResponse::from(stored)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SubscriptionList {
+    pub items: Vec<SubscriptionResponse>,
+}
+
+/// Your subscriptions.
+#[utoipa::path(tag = "push", responses((status = 200, body = SubscriptionList)), security(("bearer" = [])))]
+#[get("/push/subscriptions")]
+pub async fn list_subscriptions(
+    auth: AuthMember,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let items = db
+        .run(move |conn| {
+            Principal::load(conn, &auth.0)?;
+            Ok(queries::list_subscriptions(conn, &auth.0)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(SubscriptionList {
+        items: items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Stop notifications to one of your browsers or devices.
+#[utoipa::path(tag = "push", responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[delete("/push/subscriptions/{id}")]
+pub async fn unsubscribe(
+    auth: AuthMember,
+    path: web::Path<String>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let id = PushSubscriptionId(path.into_inner());
+    let deleted = db
+        .run(move |conn| Ok(queries::unsubscribe(conn, &auth.0, &id)?))
+        .await?;
+    if deleted {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound("subscription"))
+    }
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationPreferences {
+    /// Categories that do not notify you. Urgent posts and safety checks always do.
+    pub muted_categories: Vec<Category>,
+}
+
+/// Which categories notify you.
+#[utoipa::path(tag = "push", responses((status = 200, body = NotificationPreferences)), security(("bearer" = [])))]
+#[get("/me/notification-preferences")]
+pub async fn get_preferences(
+    auth: AuthMember,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let muted = db
+        .run(move |conn| {
+            Principal::load(conn, &auth.0)?;
+            Ok(queries::muted(conn, &auth.0)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(NotificationPreferences {
+        muted_categories: muted,
+    }))
+}
+
+/// Choose which categories notify you.
+#[utoipa::path(tag = "push", responses((status = 200, body = NotificationPreferences), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[put("/me/notification-preferences")]
+pub async fn set_preferences(
+    auth: AuthMember,
+    body: web::Json<NotificationPreferences>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let mut muted = body.into_inner().muted_categories;
+    muted.sort_by_key(|c| c.as_str());
+    muted.dedup();
+    let stored = muted.clone();
+    db.run(move |conn| {
+        Principal::load(conn, &auth.0)?;
+        Ok(queries::set_muted(conn, &auth.0, &muted)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(NotificationPreferences {
+        muted_categories: stored,
+    }))
+}
+
+/// Notification figures for a post (its managers).
+#[utoipa::path(tag = "push", responses((status = 200, body = DeliveryCounts), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[get("/posts/{id}/deliveries")]
+pub async fn post_deliveries(
+    auth: AuthMember,
+    path: web::Path<String>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let id = PostId(path.into_inner());
+    let counts = db
+        .run(move |conn| {
+            managed_post(conn, &auth, &id)?;
+            Ok(queries::post_delivery_counts(conn, &id)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(counts))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReminderResponse {
+    /// Households not yet confirmed that were reminded.
+    pub households: usize,
+    /// Notifications queued to their members' devices.
+    pub deliveries: usize,
+}
+
+/// Remind the households that have not confirmed (within what you may see of the audience).
+#[utoipa::path(tag = "push", responses((status = 202, body = ReminderResponse), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[post("/posts/{id}/reminders")]
+pub async fn remind(
+    auth: AuthMember,
+    path: web::Path<String>,
+    db: web::Data<Db>,
+    wake: web::Data<Arc<Notify>>,
+) -> Result<HttpResponse, ApiError> {
+    let id = PostId(path.into_inner());
+    let response = db
+        .run(move |conn| {
+            let p = Principal::load(conn, &auth.0)?;
+            let post = post_queries::find_post(conn, &id)?
+                .filter(|post| post.status == PostStatus::Published)
+                .ok_or(ApiError::NotFound("post"))?;
+            let hans = post_queries::post_hans_of(conn, &id)?;
+            let scope = match receipt_scope(&p, &post, &hans) {
+                Some(scope) => scope,
+                None if authz::may_manage_post(&p, &post) => ReceiptScope::Audience,
+                None => return Err(ApiError::NotFound("post")),
+            };
+            if !post.requires_confirmation {
+                return Err(ApiError::Conflict(
+                    "confirmation_not_requested",
+                    "this post does not ask for confirmation".into(),
+                ));
+            }
+            let receipts = post_queries::receipts(conn, &post, &hans, &scope, true)?;
+            let households: Vec<_> = receipts
+                .unconfirmed
+                .into_iter()
+                .map(|u| u.household_id)
+                .collect();
+            let job = queries::post_job(&post, "reminder");
+            let deliveries = write_transaction(conn, |conn| {
+                queries::enqueue(conn, &job, Recipients::Households(&households), None)
+            })?;
+            let detail =
+                serde_json::json!({"post_id": id.as_str(), "households": households.len()});
+            crate::audit::record(
+                conn,
+                &p,
+                "reminder_sent",
+                "post",
+                Some(id.as_str()),
+                p.association_id.as_ref(),
+                detail,
+            )?;
+            Ok(ReminderResponse {
+                households: households.len(),
+                deliveries,
+            })
+        })
+        .await?;
+    wake.notify_one();
+    Ok(HttpResponse::Accepted().json(response))
+}
