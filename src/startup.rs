@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -32,6 +32,8 @@ pub struct Application {
     server: Server,
     db: Db,
     push_worker: Arc<PushWorker>,
+    stop_background: watch::Sender<bool>,
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// What handlers share besides the database.
@@ -76,19 +78,23 @@ impl Application {
             wake_push: wake_push.clone(),
         };
         let server = run(listener, db.clone(), services, &settings)?;
-        tokio::spawn(publish_scheduled_posts(
+        let (stop_background, stopped) = watch::channel(false);
+        let mut background = vec![tokio::spawn(publish_scheduled_posts(
             db.clone(),
             settings.posts.scheduler_interval_secs,
             wake_push,
-        ));
+            stopped.clone(),
+        ))];
         if settings.push.worker {
-            tokio::spawn(push_worker.clone().run());
+            background.push(tokio::spawn(push_worker.clone().run(stopped)));
         }
         Ok(Self {
             port,
             server,
             db,
             push_worker,
+            stop_background,
+            background,
         })
     }
 
@@ -105,8 +111,15 @@ impl Application {
         self.push_worker.clone()
     }
 
+    /// Serves until SIGTERM or Ctrl-C, lets requests in flight finish, then stops the
+    /// background tasks (the push worker finishes and records its current batch).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        let _ = self.stop_background.send(true);
+        for task in self.background {
+            let _ = task.await;
+        }
+        served
     }
 }
 
@@ -135,10 +148,18 @@ pub async fn prepare_database(settings: Settings, seed: bool) -> anyhow::Result<
 
 /// Publishes scheduled circulars when they fall due. The schedule lives in the database, so a
 /// restart loses nothing: posts that fell due while the server was down go out at start.
-async fn publish_scheduled_posts(db: Db, interval_secs: u64, wake_push: Arc<Notify>) {
+async fn publish_scheduled_posts(
+    db: Db,
+    interval_secs: u64,
+    wake_push: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut ticker = tokio::time::interval(Duration::from_secs(interval_secs));
-    loop {
-        ticker.tick().await;
+    while !*stop.borrow() {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => continue,
+        }
         match db.run(|conn| Ok(publish_due(conn, now())?)).await {
             Ok(published) if !published.is_empty() => {
                 tracing::info!(count = published.len(), "published scheduled posts");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::configuration::PushSettings;
 use crate::db::queries::push::{claim_batch, record_outcomes, release_claims};
@@ -88,18 +88,32 @@ impl PushWorker {
         }
     }
 
-    /// Runs until the process ends; woken when something is queued.
-    pub async fn run(self: Arc<Self>) {
-        loop {
+    /// Runs until `stop` turns true; woken when something is queued. A batch in flight is
+    /// always finished and recorded, and claims not yet sent are given back on the way out.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
             match self.drain_once().await {
                 Ok(0) => {
-                    let _ = tokio::time::timeout(IDLE_POLL, self.wake.notified()).await;
+                    tokio::select! {
+                        _ = self.wake.notified() => {}
+                        _ = stop.changed() => {}
+                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "push worker: will retry");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
+            }
+        }
+        match self.release().await {
+            Ok(released) if released > 0 => {
+                tracing::info!(released, "push worker stopped; gave back unsent claims")
+            }
+            Ok(_) => tracing::info!("push worker stopped"),
+            Err(e) => {
+                tracing::warn!(error = %e, "push worker could not give back its claims; they lapse by themselves")
             }
         }
     }

@@ -92,6 +92,8 @@ fn replace_database_name(url: &str, name: &str) -> String {
 pub struct TestApp {
     pub address: String,
     pub db: Db,
+    /// The push outbox worker; tests drain it on purpose (config/test.toml runs none).
+    pub push: std::sync::Arc<kairan::push::worker::PushWorker>,
     pub client: reqwest::Client,
     pub database: TestDatabase,
 }
@@ -113,10 +115,12 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db();
+    let push = app.push_worker();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         db,
+        push,
         client: reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())

@@ -220,6 +220,8 @@ pub fn list_households(
         .filter(households::association_id.eq(association))
         .select((Household::as_select(), hans::name.nullable()))
         .order((
+            // Households without a han last, on both backends (NULLs sort differently).
+            hans::name.is_null().asc(),
             hans::name.asc(),
             households::label.asc(),
             households::id.asc(),

@@ -588,6 +588,8 @@ pub fn receipts(
             household_receipts::confirmed_at.nullable(),
         ))
         .order((
+            // Households without a han last, on both backends (NULLs sort differently).
+            hans::name.is_null().asc(),
             hans::name.asc(),
             households::label.asc(),
             households::id.asc(),

@@ -119,6 +119,8 @@ pub fn responses(
             survey_responses::answers,
         ))
         .order((
+            // Households without a han last, on both backends (NULLs sort differently).
+            hans::name.is_null().asc(),
             hans::name.asc(),
             households::label.asc(),
             households::id.asc(),
