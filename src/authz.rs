@@ -36,7 +36,9 @@ impl Principal {
     pub fn load(conn: &mut AnyConnection, member_id: &MemberId) -> Result<Self, ApiError> {
         let unauthorized = ApiError::invalid_token();
         let row = members::table
-            .left_join(households::table.left_join(associations::table))
+            // Flat joins: SQLite materializes a parenthesized (nested) join in full.
+            .left_join(households::table)
+            .left_join(associations::table.on(associations::id.eq(households::association_id)))
             .filter(members::id.eq(member_id))
             .filter(members::disabled.eq(false))
             .select((

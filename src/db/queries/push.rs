@@ -132,7 +132,10 @@ pub fn enqueue(
         .execute(conn)?;
     let at = now();
     let mut targets = push_subscriptions::table
-        .inner_join(members::table.inner_join(households::table.inner_join(associations::table)))
+        // Flat joins: SQLite materializes a parenthesized (nested) join in full.
+        .inner_join(members::table)
+        .inner_join(households::table.on(households::id.nullable().eq(members::household_id)))
+        .inner_join(associations::table.on(associations::id.eq(households::association_id)))
         .filter(members::disabled.eq(false))
         .into_boxed();
     match recipients {
@@ -253,8 +256,9 @@ fn claim(
         .bind::<diesel::sql_types::BigInt, _>(limit)
         .execute(c),
         sqlite(c) => diesel::sql_query(format!(
-            "UPDATE push_deliveries SET claimed_by = ?, claimed_until = ? WHERE (job_id, subscription_id) IN ({})",
-            PICK.replace("{at}", "?").replace("{limit}", "?")
+            "UPDATE push_deliveries SET claimed_by = ?1, claimed_until = ?2 WHERE (job_id, subscription_id) IN ({})",
+            // Numbered: {at} appears twice, and a bare `?` would take the next value.
+            PICK.replace("{at}", "?3").replace("{limit}", "?4")
         ))
         .bind::<Text, _>(worker)
         .bind::<Timestamp, _>(until)
