@@ -205,6 +205,16 @@ impl Db {
         .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("database task failed: {e}")))?
     }
 
+    /// `run` inside one write transaction: what a handler changes and the audit entry that
+    /// records it commit together or not at all.
+    pub async fn write<F, R>(&self, f: F) -> Result<R, ApiError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<R, ApiError> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.run(move |conn| write_transaction(conn, f)).await
+    }
+
     /// For command-line tools and tests that run outside a request.
     pub fn get(&self) -> Result<r2d2::PooledConnection<AnyConnectionManager>, r2d2::PoolError> {
         self.pool.get()

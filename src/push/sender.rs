@@ -68,13 +68,14 @@ impl WebPushSender {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(origin)
+            && made.elapsed() < SIGNATURE_REUSE
         {
-            if made.elapsed() < SIGNATURE_REUSE {
-                return Ok(signature.clone());
-            }
+            return Ok(signature.clone());
         }
         let mut builder = self.key.signer.clone().add_sub_info(info);
         builder.add_claim("sub", self.subject.as_str());
+        // RFC 8292: aud is the endpoint's origin; web-push leaves out a non-default port.
+        builder.add_claim("aud", origin);
         let signature = builder.build()?;
         self.signatures
             .lock()
@@ -194,6 +195,11 @@ fn parse_retry_after(value: &str) -> Option<u64> {
 fn origin_of(endpoint: &str) -> Option<String> {
     let (scheme, rest) = endpoint.split_once("://")?;
     let authority = rest.split('/').next().filter(|a| !a.is_empty())?;
+    let authority = match scheme {
+        "https" => authority.strip_suffix(":443").unwrap_or(authority),
+        "http" => authority.strip_suffix(":80").unwrap_or(authority),
+        _ => authority,
+    };
     Some(format!("{scheme}://{authority}"))
 }
 
@@ -259,6 +265,10 @@ mod tests {
         assert_eq!(
             origin_of("http://127.0.0.1:9/p").as_deref(),
             Some("http://127.0.0.1:9")
+        );
+        assert_eq!(
+            origin_of("https://push.example:443/p").as_deref(),
+            Some("https://push.example")
         );
         assert_eq!(parse_retry_after(" 30 "), Some(30));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0));

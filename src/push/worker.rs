@@ -57,15 +57,19 @@ impl PushWorker {
         }
         let sender = self.sender.clone();
         let in_flight = batch.len();
+        // Each send is its own task, so encryption (the CPU part) spreads over the runtime's
+        // threads; polled inside this one future, the whole batch would use a single core.
+        // A send that panics is left out: its claim lapses and it goes out again.
         let results: Vec<_> = futures_util::stream::iter(batch)
             .map(|delivery| {
                 let sender = sender.clone();
-                async move {
+                tokio::spawn(async move {
                     let outcome = sender.send(&delivery).await;
                     (delivery, outcome)
-                }
+                })
             })
             .buffer_unordered(in_flight)
+            .filter_map(|sent| async move { sent.ok() })
             .collect()
             .await;
         let handled = results.len();

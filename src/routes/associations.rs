@@ -157,7 +157,7 @@ pub async fn create_association(
             .transpose()?,
     };
     let association = db
-        .run(move |conn| {
+        .write(move |conn| {
             let p = Principal::load(conn, &auth.0)?;
             require(authz::may_administer_associations(&p))?;
             let association = queries::create_association(conn, new)?;
@@ -233,7 +233,7 @@ pub async fn update_association(
         updated_at: None,
     };
     let association = db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
             require(authz::may_administer_associations(&p))?;
             let updated = queries::update_association(conn, &association.id, changes)?;
@@ -318,7 +318,7 @@ pub async fn create_han(
         .map_err(ApiError::validation)?
         .into_inner();
     let han = db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
             require(authz::may_manage_roster(&p, &association.id))?;
             let han = queries::create_han(conn, &association.id, name)?;
@@ -404,7 +404,7 @@ pub async fn list_households(
 ) -> Result<HttpResponse, ApiError> {
     let id = AssociationId(path.into_inner());
     let rows = db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
             let only = visible_hans(&p, &association.id)?;
             let rows = queries::list_households(conn, &association.id, only.as_deref())?;
@@ -450,7 +450,7 @@ pub async fn create_household(
         .into_inner();
     let han = body.han_id.map(HanId);
     let (household, han_name) = db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
             require(authz::may_manage_roster(&p, &association.id))?;
             let household =
@@ -511,7 +511,7 @@ pub async fn update_household(
         updated_at: None,
     };
     let (household, han_name) = db
-        .run(move |conn| {
+        .write(move |conn| {
             let p = Principal::load(conn, &auth.0)?;
             let household = queries::find_household(conn, &id)?;
             let household = household
@@ -566,7 +566,7 @@ pub async fn list_members(
 ) -> Result<HttpResponse, ApiError> {
     let id = AssociationId(path.into_inner());
     let rows = db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
             require(authz::may_manage_roster(&p, &association.id))?;
             let rows = queries::list_members(conn, &association.id)?;
@@ -608,7 +608,7 @@ pub async fn export_roster(
 ) -> Result<HttpResponse, ApiError> {
     let id = AssociationId(path.into_inner());
     let rows = db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
             require(authz::may_manage_roster(&p, &association.id))?;
             let rows = queries::list_households(conn, &association.id, None)?;
@@ -654,7 +654,7 @@ pub async fn import_roster(
     let records = parse_roster(&body)
         .map_err(|e| ApiError::Validation("invalid_csv", format!("{e}; nothing was imported")))?;
     let report = db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
             require(authz::may_manage_roster(&p, &association.id))?;
             let report = queries::import_roster(conn, &association.id, &records)?;
@@ -699,7 +699,7 @@ pub async fn move_member(
     let member = MemberId(path.into_inner());
     let household = HouseholdId(body.into_inner().household_id);
     let moved = db
-        .run(move |conn| {
+        .write(move |conn| {
             let p = Principal::load(conn, &auth.0)?;
             let association = queries::association_of_member(conn, &member)?
                 .filter(|a| authz::may_manage_roster(&p, a))

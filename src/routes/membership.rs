@@ -129,7 +129,7 @@ pub async fn create_invitation(
     let code = new_invitation_code();
     let code_hash = sha256_hex(&normalize_invitation_code(&code));
     let invitation = db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
             require(authz::may_manage_roster(&p, &association.id))?;
             if matches!(role, Role::Officer | Role::Chair) {
@@ -215,7 +215,7 @@ pub async fn revoke_invitation(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
     let id = InvitationId(path.into_inner());
-    db.run(move |conn| {
+    db.write(move |conn| {
         let p = Principal::load(conn, &auth.0)?;
         let invitation = invitation_queries::find_invitation(conn, &id)?;
         let invitation = invitation
@@ -386,7 +386,7 @@ pub async fn approve_join_request(
     let id = JoinRequestId(path.into_inner());
     let body = body.map(web::Json::into_inner).unwrap_or_default();
     let household = db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, request) = decidable_request(conn, &auth, &id)?;
             let household = invitation_queries::approve_join_request(
                 conn,
@@ -424,7 +424,7 @@ pub async fn decline_join_request(
 ) -> Result<HttpResponse, ApiError> {
     let id = JoinRequestId(path.into_inner());
     let id = db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, request) = decidable_request(conn, &auth, &id)?;
             invitation_queries::decline_join_request(conn, &request, &p.member_id)?;
             let detail = serde_json::json!({});
@@ -505,7 +505,7 @@ pub async fn appoint_officer(
     let id = AssociationId(path.into_inner());
     let appointment = role_queries::Appointment::from(body.into_inner());
     let assignment = db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
             require(authz::may_assign_roles(&p, &association.id))?;
             let assignment = role_queries::appoint(conn, &association.id, appointment, &p.member_id)?;
@@ -538,7 +538,7 @@ pub async fn list_roles(
 ) -> Result<HttpResponse, ApiError> {
     let id = AssociationId(path.into_inner());
     let rows = db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
             require(authz::may_manage_roster(&p, &association.id))?;
             let rows = role_queries::role_history(conn, &association.id)?;
@@ -573,7 +573,7 @@ pub async fn end_role(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
     let id = RoleAssignmentId(path.into_inner());
-    db.run(move |conn| {
+    db.write(move |conn| {
         let p = Principal::load(conn, &auth.0)?;
         let assignment = role_queries::find_assignment(conn, &id)?
             .ok_or(ApiError::NotFound("role assignment"))?;
@@ -645,7 +645,7 @@ pub async fn hand_over(
     let appointments: Vec<role_queries::Appointment> =
         body.assignments.into_iter().map(Into::into).collect();
     let (ended, started) = db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
             require(authz::may_assign_roles(&p, &association.id))?;
             let (ended, started) = role_queries::hand_over(conn, &association.id, body.term_year, appointments, &p.member_id)?;
@@ -678,7 +678,7 @@ pub async fn appoint_district_officer(
     let district = DistrictId(path.into_inner());
     let member = MemberId(body.into_inner().member_id);
     let assignment = db
-        .run(move |conn| {
+        .write(move |conn| {
             let p = Principal::load(conn, &auth.0)?;
             require(authz::may_appoint_district_officers(&p))?;
             let exists: i64 = districts::table.find(&district).count().get_result(conn)?;
@@ -762,7 +762,7 @@ pub async fn create_staff(
         .await?;
     let hash = passwords.hash(password).await?;
     let member = db
-        .run(move |conn| {
+        .write(move |conn| {
             let p = Principal::load(conn, &auth.0)?;
             require(authz::may_administer_city(&p))?;
             let member = accounts::create_staff(

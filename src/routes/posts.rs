@@ -515,12 +515,12 @@ pub async fn edit_post(
                     "a withdrawn post cannot be edited".into(),
                 ));
             }
-            if let Some(Some(expires_at)) = edit.expires_at {
-                if expires_at <= post.published_at.unwrap_or_else(now) {
-                    return Err(ApiError::validation(
-                        "expires_at must be after the post is published",
-                    ));
-                }
+            if let Some(Some(expires_at)) = edit.expires_at
+                && expires_at <= post.published_at.unwrap_or_else(now)
+            {
+                return Err(ApiError::validation(
+                    "expires_at must be after the post is published",
+                ));
             }
             let post = queries::edit_post(conn, &post, edit, &p.member_id)?;
             load_view(conn, &p, post)
@@ -837,7 +837,7 @@ pub async fn record_paper_confirmation(
 ) -> Result<HttpResponse, ApiError> {
     let id = PostId(path.into_inner());
     let household = HouseholdId(body.into_inner().household_id);
-    db.run(move |conn| {
+    db.write(move |conn| {
         let p = Principal::load(conn, &auth.0)?;
         let post = queries::find_post(conn, &id)?
             .filter(|post| post.status == PostStatus::Published)

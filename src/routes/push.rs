@@ -288,7 +288,7 @@ pub async fn remind(
 ) -> Result<HttpResponse, ApiError> {
     let id = PostId(path.into_inner());
     let response = db
-        .run(move |conn| {
+        .write(move |conn| {
             let p = Principal::load(conn, &auth.0)?;
             let post = post_queries::find_post(conn, &id)?
                 .filter(|post| post.status == PostStatus::Published)

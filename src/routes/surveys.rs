@@ -512,7 +512,7 @@ pub async fn export_answers(
 ) -> Result<HttpResponse, ApiError> {
     let id = PostId(path.into_inner());
     let (header, lines) = db
-        .run(move |conn| {
+        .write(move |conn| {
             let s = followed_survey(conn, &auth, &id)?;
             if !s.personal {
                 return Err(ApiError::NotFound("post"));

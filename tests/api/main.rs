@@ -12,6 +12,8 @@ mod health;
 mod helpers;
 mod members;
 mod posts;
+mod push;
+mod push_service;
 mod roster;
 mod storage;
 mod surveys;

@@ -1,0 +1,1091 @@
+//! Web Push end to end: the server's VAPID key, subscriptions, the outbox sent to a loopback
+//! push service (headers, VAPID signature, decrypted payload), outcomes per status,
+//! preferences, reminders, and a restart of the real binary mid-fan-out.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use kairan::configuration::{AppEnvironment, load};
+use kairan::db::schema::push_deliveries;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::fixtures::{ADMIN_PASSWORD, Actor, City, PASSWORD, expect_json, str_field};
+use crate::helpers::{TestApp, TestDatabase, spawn_app, spawn_app_with};
+use crate::push_service::{Browser, PushService, Received, assert_vapid};
+
+fn configured_subject() -> String {
+    let subject = load(AppEnvironment::Test, Path::new("config"), false)
+        .unwrap()
+        .push
+        .vapid_subject;
+    assert_eq!(subject, "mailto:webpush@example.jp");
+    subject
+}
+
+async fn vapid_public_key(app: &TestApp) -> String {
+    let body = expect_json(app.get("/api/v1/push/vapid-public-key").await, 200).await;
+    str_field(&body, "public_key")
+}
+
+/// Registers the browser for `actor`; returns the subscription id.
+async fn subscribe(app: &TestApp, actor: &Actor, browser: &Browser) -> String {
+    let created = expect_json(
+        app.post_as(actor, "/api/v1/push/subscriptions", &browser.subscription())
+            .await,
+        201,
+    )
+    .await;
+    assert_eq!(created["endpoint"], browser.endpoint.as_str());
+    str_field(&created, "id")
+}
+
+async fn subscription_ids(app: &TestApp, actor: &Actor) -> Vec<String> {
+    let list = expect_json(app.get_as(actor, "/api/v1/push/subscriptions").await, 200).await;
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| str_field(s, "id"))
+        .collect()
+}
+
+/// Publishes a post to association `association` at once; `extra` adds or overrides fields.
+async fn publish(app: &TestApp, by: &Actor, association: &str, extra: Value) -> String {
+    let mut body = json!({
+        "scope": {"kind": "association", "id": association},
+        "title": "町内清掃のお知らせ",
+        "body": "日曜日の朝8時から町内清掃を行います。",
+    });
+    for (key, value) in extra.as_object().unwrap() {
+        body[key] = value.clone();
+    }
+    let created = expect_json(app.post_as(by, "/api/v1/posts", &body).await, 201).await;
+    assert_eq!(created["status"], "published", "{created}");
+    str_field(&created, "id")
+}
+
+async fn deliveries(app: &TestApp, by: &Actor, post: &str) -> Value {
+    expect_json(
+        app.get_as(by, &format!("/api/v1/posts/{post}/deliveries"))
+            .await,
+        200,
+    )
+    .await
+}
+
+fn counts(sent: i64, failed: i64, pending: i64, gone: i64) -> Value {
+    json!({"sent": sent, "failed": failed, "pending": pending, "gone": gone})
+}
+
+async fn drain(app: &TestApp) -> usize {
+    app.push.drain().await.expect("the outbox drains")
+}
+
+#[derive(Debug)]
+struct DeliveryRow {
+    status: String,
+    attempts: i32,
+    next_attempt_at: NaiveDateTime,
+    last_status: Option<i32>,
+}
+
+/// The outbox row of one subscription (it must have exactly one).
+fn delivery_row(app: &TestApp, subscription: &str) -> DeliveryRow {
+    let mut rows: Vec<(String, i32, NaiveDateTime, Option<i32>)> = push_deliveries::table
+        .filter(push_deliveries::subscription_id.eq(subscription))
+        .select((
+            push_deliveries::status,
+            push_deliveries::attempts,
+            push_deliveries::next_attempt_at,
+            push_deliveries::last_status,
+        ))
+        .load(&mut *app.db.get().unwrap())
+        .unwrap();
+    assert_eq!(rows.len(), 1, "deliveries of {subscription}: {rows:?}");
+    let (status, attempts, next_attempt_at, last_status) = rows.remove(0);
+    DeliveryRow {
+        status,
+        attempts,
+        next_attempt_at,
+        last_status,
+    }
+}
+
+/// Makes every delivery due now, whatever its state (a clock jump, or a retry falling due).
+fn make_everything_due(app: &TestApp) {
+    let past = kairan::db::now() - chrono::Duration::minutes(10);
+    diesel::update(push_deliveries::table)
+        .set(push_deliveries::next_attempt_at.eq(past))
+        .execute(&mut *app.db.get().unwrap())
+        .unwrap();
+}
+
+fn header<'a>(received: &'a Received, name: &str) -> &'a str {
+    received
+        .header(name)
+        .unwrap_or_else(|| panic!("no {name} header on {}", received.path))
+}
+
+// ---------------------------------------------------------------------------------------
+// The VAPID key
+
+#[tokio::test]
+async fn the_vapid_public_key_is_an_uncompressed_p256_point_kept_across_restarts() {
+    let app = spawn_app().await;
+    let key = vapid_public_key(&app).await;
+    let point = URL_SAFE_NO_PAD
+        .decode(&key)
+        .expect("base64url without padding");
+    assert_eq!(point.len(), 65);
+    assert_eq!(point[0], 0x04);
+    assert!(
+        app.database
+            .data_dir
+            .path()
+            .join("vapid-private-key")
+            .is_file(),
+        "the private key is kept in the data folder"
+    );
+
+    // A second server on the same data folder and database reads the same key.
+    let data_dir = app.database.data_dir.path().to_path_buf();
+    let url = app.database.url.clone();
+    let again = spawn_app_with(|s| {
+        s.server.data_dir = data_dir;
+        s.database.url = url;
+    })
+    .await;
+    assert_eq!(vapid_public_key(&again).await, key);
+
+    // Another data folder makes a key of its own.
+    let other = spawn_app().await;
+    assert_ne!(vapid_public_key(&other).await, key);
+}
+
+// ---------------------------------------------------------------------------------------
+// Subscriptions
+
+#[tokio::test]
+async fn members_manage_only_their_own_subscriptions() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let service = PushService::start().await;
+    let phone = Browser::new(&service, "ok", "h1-phone");
+    let other = Browser::new(&service, "ok", "h2-phone");
+
+    let h1 = subscribe(&app, &city.resident_h1, &phone).await;
+    let h2 = subscribe(&app, &city.resident_h2, &other).await;
+    assert_ne!(h1, h2);
+
+    let list = expect_json(
+        app.get_as(&city.resident_h1, "/api/v1/push/subscriptions")
+            .await,
+        200,
+    )
+    .await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["id"], h1.as_str());
+    assert_eq!(items[0]["endpoint"], phone.endpoint.as_str());
+    assert!(items[0]["created_at"].is_string());
+    assert_eq!(
+        subscription_ids(&app, &city.resident_h2).await,
+        vec![h2.clone()]
+    );
+
+    // The same endpoint again is the same subscription.
+    assert_eq!(subscribe(&app, &city.resident_h1, &phone).await, h1);
+    assert_eq!(
+        subscription_ids(&app, &city.resident_h1).await,
+        vec![h1.clone()]
+    );
+
+    // Someone else's subscription is not found; one's own is deleted.
+    let path = format!("/api/v1/push/subscriptions/{h2}");
+    assert_eq!(app.delete_as(&city.resident_h1, &path).await.status(), 404);
+    assert_eq!(
+        subscription_ids(&app, &city.resident_h2).await,
+        vec![h2.clone()]
+    );
+    let own = format!("/api/v1/push/subscriptions/{h1}");
+    assert_eq!(app.delete_as(&city.resident_h1, &own).await.status(), 204);
+    assert!(subscription_ids(&app, &city.resident_h1).await.is_empty());
+    assert_eq!(app.delete_as(&city.resident_h1, &own).await.status(), 404);
+    assert_eq!(subscription_ids(&app, &city.resident_h2).await, vec![h2]);
+}
+
+#[tokio::test]
+async fn subscriptions_need_a_token() {
+    let app = spawn_app().await;
+    let service = PushService::start().await;
+    let browser = Browser::new(&service, "ok", "anonymous");
+    let response = app
+        .post_json("/api/v1/push/subscriptions", &browser.subscription())
+        .await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(app.get("/api/v1/push/subscriptions").await.status(), 401);
+    let response = app
+        .send_as(
+            Method::DELETE,
+            None,
+            "/api/v1/push/subscriptions/anything",
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn malformed_subscriptions_are_refused() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let service = PushService::start().await;
+    let browser = Browser::new(&service, "ok", "valid");
+    let valid = browser.subscription();
+    let member = &city.resident_h1;
+
+    let with = |pointer: &str, value: Value| {
+        let mut body = valid.clone();
+        *body.pointer_mut(pointer).unwrap() = value;
+        body
+    };
+    let long_endpoint = format!("https://push.example.jp/{}", "a".repeat(2048));
+    let compressed = {
+        let mut point = vec![0x02];
+        point.extend_from_slice(&[7u8; 32]);
+        URL_SAFE_NO_PAD.encode(point)
+    };
+    let cases = [
+        (
+            "ftp endpoint",
+            with("/endpoint", json!("ftp://push.example.jp/x")),
+        ),
+        (
+            "endpoint over 2048 bytes",
+            with("/endpoint", json!(long_endpoint)),
+        ),
+        (
+            "endpoint without a host",
+            with("/endpoint", json!("https:///x")),
+        ),
+        (
+            "p256dh not base64url",
+            with("/keys/p256dh", json!("not*base64url!")),
+        ),
+        (
+            "p256dh compressed (33 bytes)",
+            with("/keys/p256dh", json!(compressed)),
+        ),
+        (
+            "auth of 15 bytes",
+            with("/keys/auth", json!(URL_SAFE_NO_PAD.encode([1u8; 15]))),
+        ),
+        ("missing keys", json!({"endpoint": browser.endpoint})),
+    ];
+    for (case, body) in cases {
+        let response = app
+            .post_as(member, "/api/v1/push/subscriptions", &body)
+            .await;
+        assert_eq!(response.status(), 422, "{case}");
+    }
+    assert!(
+        subscription_ids(&app, member).await.is_empty(),
+        "nothing was stored"
+    );
+    // The unchanged body is accepted, so the cases above failed for their one fault.
+    subscribe(&app, member, &browser).await;
+}
+
+#[tokio::test]
+async fn http_endpoints_are_refused_unless_allowed() {
+    let app = spawn_app_with(|s| s.push.allow_insecure_endpoints = false).await;
+    let city = City::build(&app).await;
+    let service = PushService::start().await;
+    let insecure = Browser::new(&service, "ok", "insecure");
+    let response = app
+        .post_as(
+            &city.resident_h1,
+            "/api/v1/push/subscriptions",
+            &insecure.subscription(),
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+
+    let secure = Browser::with_endpoint("https://push.example.jp/send/abc".into());
+    subscribe(&app, &city.resident_h1, &secure).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Sending
+
+#[tokio::test]
+async fn publishing_notifies_every_subscription_of_the_audience_once() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let service = PushService::start().await;
+    let public_key = vapid_public_key(&app).await;
+    let subject = configured_subject();
+
+    let audience = [
+        (&city.resident_h1, Browser::new(&service, "ok", "h1-phone")),
+        (&city.resident_h1, Browser::new(&service, "ok", "h1-tablet")),
+        (&city.resident_h2, Browser::new(&service, "ok", "h2-phone")),
+        (&city.han_leader_h1, Browser::new(&service, "ok", "leader")),
+    ];
+    for (member, browser) in &audience {
+        subscribe(&app, member, browser).await;
+    }
+    let outsider = Browser::new(&service, "ok", "b-resident");
+    subscribe(&app, &city.district_officer, &outsider).await;
+
+    let post = publish(
+        &app,
+        &city.officer_a,
+        &city.association_a,
+        json!({"title": "夏祭りのご案内", "category": "event"}),
+    )
+    .await;
+    assert_eq!(service.count(), 0, "nothing is sent on the request path");
+    assert_eq!(
+        deliveries(&app, &city.officer_a, &post).await,
+        counts(0, 0, 4, 0)
+    );
+    assert_eq!(drain(&app).await, 4);
+
+    for (_, browser) in &audience {
+        let received = service.received_by(browser);
+        assert_eq!(received.len(), 1, "{}", browser.endpoint);
+        let request = &received[0];
+        assert_vapid(request, &public_key, &service.address, &subject);
+        assert_eq!(header(request, "content-encoding"), "aes128gcm");
+        assert_eq!(header(request, "ttl"), "86400");
+        assert_eq!(header(request, "urgency"), "normal");
+        let topic = header(request, "topic");
+        assert!(
+            !topic.is_empty()
+                && topic.len() <= 32
+                && topic
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "topic {topic}"
+        );
+        let payload = browser.decrypt(&request.body);
+        assert_eq!(payload["type"], "post", "{payload}");
+        assert_eq!(payload["post_id"], post.as_str(), "{payload}");
+        assert_eq!(payload["title"], "夏祭りのご案内", "{payload}");
+        assert_eq!(payload["priority"], "normal", "{payload}");
+        assert!(
+            payload.get("body").is_none(),
+            "the payload stays small: {payload}"
+        );
+    }
+    assert!(service.received_by(&outsider).is_empty());
+    assert_eq!(service.count(), 4);
+
+    assert_eq!(
+        deliveries(&app, &city.officer_a, &post).await,
+        counts(4, 0, 0, 0)
+    );
+    let response = app
+        .get_as(
+            &city.resident_h1,
+            &format!("/api/v1/posts/{post}/deliveries"),
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+
+    // Done deliveries are never sent again, not even when their time comes round again.
+    assert_eq!(drain(&app).await, 0);
+    make_everything_due(&app);
+    assert_eq!(drain(&app).await, 0);
+    assert_eq!(service.count(), 4);
+
+    // An urgent post: shorter TTL, high urgency.
+    let urgent = publish(
+        &app,
+        &city.officer_a,
+        &city.association_a,
+        json!({"title": "避難指示", "category": "disaster", "priority": "urgent"}),
+    )
+    .await;
+    assert_eq!(drain(&app).await, 4);
+    for (_, browser) in &audience {
+        let received = service.received_by(browser);
+        assert_eq!(received.len(), 2, "{}", browser.endpoint);
+        let request = &received[1];
+        assert_vapid(request, &public_key, &service.address, &subject);
+        assert_eq!(header(request, "content-encoding"), "aes128gcm");
+        assert_eq!(header(request, "ttl"), "21600");
+        assert_eq!(header(request, "urgency"), "high");
+        assert_ne!(
+            header(request, "topic"),
+            header(&received[0], "topic"),
+            "each post has its own topic"
+        );
+        let payload = browser.decrypt(&request.body);
+        assert_eq!(payload["post_id"], urgent.as_str());
+        assert_eq!(payload["title"], "避難指示");
+        assert_eq!(payload["priority"], "urgent");
+    }
+    assert!(service.received_by(&outsider).is_empty());
+    assert_eq!(
+        deliveries(&app, &city.officer_a, &urgent).await,
+        counts(4, 0, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn gone_endpoints_lose_their_subscription() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let service = PushService::start().await;
+    let not_found = Browser::new(&service, "gone404", "h1");
+    let gone = Browser::new(&service, "gone410", "h2");
+    let fine = Browser::new(&service, "ok", "leader");
+    subscribe(&app, &city.resident_h1, &not_found).await;
+    subscribe(&app, &city.resident_h2, &gone).await;
+    let kept = subscribe(&app, &city.han_leader_h1, &fine).await;
+
+    let post = publish(&app, &city.officer_a, &city.association_a, json!({})).await;
+    assert_eq!(drain(&app).await, 3);
+    assert_eq!(service.received_by(&not_found).len(), 1);
+    assert_eq!(service.received_by(&gone).len(), 1);
+    assert!(subscription_ids(&app, &city.resident_h1).await.is_empty());
+    assert!(subscription_ids(&app, &city.resident_h2).await.is_empty());
+    assert_eq!(
+        subscription_ids(&app, &city.han_leader_h1).await,
+        vec![kept]
+    );
+    assert_eq!(
+        deliveries(&app, &city.officer_a, &post).await,
+        counts(1, 0, 0, 2)
+    );
+
+    // Later posts no longer go to them.
+    publish(&app, &city.officer_a, &city.association_a, json!({})).await;
+    make_everything_due(&app);
+    assert_eq!(drain(&app).await, 1);
+    assert_eq!(service.received_by(&not_found).len(), 1);
+    assert_eq!(service.received_by(&gone).len(), 1);
+    assert_eq!(service.received_by(&fine).len(), 2);
+}
+
+#[tokio::test]
+async fn a_server_error_keeps_the_subscription_and_schedules_a_retry() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let service = PushService::start().await;
+    let failing = Browser::new(&service, "error", "h1");
+    let id = subscribe(&app, &city.resident_h1, &failing).await;
+
+    let post = publish(&app, &city.officer_a, &city.association_a, json!({})).await;
+    assert_eq!(drain(&app).await, 1);
+    assert_eq!(service.received_by(&failing).len(), 1);
+    assert_eq!(
+        subscription_ids(&app, &city.resident_h1).await,
+        vec![id.clone()]
+    );
+    assert_eq!(
+        deliveries(&app, &city.officer_a, &post).await,
+        counts(0, 0, 1, 0)
+    );
+    let row = delivery_row(&app, &id);
+    assert_eq!(row.status, "pending");
+    assert_eq!(row.attempts, 1);
+    assert_eq!(row.last_status, Some(500));
+    assert!(
+        row.next_attempt_at > kairan::db::now(),
+        "the retry waits: {row:?}"
+    );
+
+    // Not due yet: a drain now sends nothing.
+    assert_eq!(drain(&app).await, 0);
+    assert_eq!(service.received_by(&failing).len(), 1);
+}
+
+#[tokio::test]
+async fn too_many_requests_honours_retry_after() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let service = PushService::start().await;
+    let busy = Browser::new(&service, "busy", "h1");
+    let id = subscribe(&app, &city.resident_h1, &busy).await;
+
+    let post = publish(&app, &city.officer_a, &city.association_a, json!({})).await;
+    assert_eq!(drain(&app).await, 1);
+    assert_eq!(service.received_by(&busy).len(), 1);
+    assert_eq!(
+        deliveries(&app, &city.officer_a, &post).await,
+        counts(0, 0, 1, 0)
+    );
+    assert_eq!(
+        subscription_ids(&app, &city.resident_h1).await,
+        vec![id.clone()]
+    );
+    let row = delivery_row(&app, &id);
+    assert_eq!(row.status, "pending");
+    assert_eq!(row.last_status, Some(429));
+    let ahead = row.next_attempt_at - kairan::db::now();
+    assert!(
+        ahead >= chrono::Duration::seconds(115),
+        "Retry-After: 120 is honoured, but the retry is {}s ahead",
+        ahead.num_seconds()
+    );
+    assert_eq!(drain(&app).await, 0);
+}
+
+#[tokio::test]
+async fn a_delivery_fails_after_max_attempts_and_finished_ones_are_never_resent() {
+    let app = spawn_app_with(|s| s.push.max_attempts = 2).await;
+    let city = City::build(&app).await;
+    let service = PushService::start().await;
+    let failing = Browser::new(&service, "error", "h1");
+    let fine = Browser::new(&service, "ok", "h2");
+    let failing_id = subscribe(&app, &city.resident_h1, &failing).await;
+    let fine_id = subscribe(&app, &city.resident_h2, &fine).await;
+
+    let post = publish(&app, &city.officer_a, &city.association_a, json!({})).await;
+    assert_eq!(drain(&app).await, 2);
+    assert_eq!(
+        deliveries(&app, &city.officer_a, &post).await,
+        counts(1, 0, 1, 0)
+    );
+    assert_eq!(delivery_row(&app, &failing_id).attempts, 1);
+
+    make_everything_due(&app);
+    assert_eq!(
+        drain(&app).await,
+        1,
+        "only the pending delivery is sent again"
+    );
+    assert_eq!(service.received_by(&failing).len(), 2);
+    assert_eq!(service.received_by(&fine).len(), 1);
+    let row = delivery_row(&app, &failing_id);
+    assert_eq!(row.status, "failed", "{row:?}");
+    assert_eq!(row.attempts, 2);
+    assert_eq!(row.last_status, Some(500));
+    assert_eq!(delivery_row(&app, &fine_id).status, "done");
+    assert_eq!(
+        deliveries(&app, &city.officer_a, &post).await,
+        counts(1, 1, 0, 0)
+    );
+    // A failure is the push service's, not the browser's: the subscription stays.
+    assert_eq!(
+        subscription_ids(&app, &city.resident_h1).await,
+        vec![failing_id]
+    );
+
+    make_everything_due(&app);
+    assert_eq!(drain(&app).await, 0);
+    assert_eq!(service.received_by(&failing).len(), 2);
+    assert_eq!(service.received_by(&fine).len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Preferences and reminders
+
+#[tokio::test]
+async fn muted_categories_are_not_notified_unless_urgent() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let service = PushService::start().await;
+    let muter = Browser::new(&service, "ok", "h1");
+    let listener = Browser::new(&service, "ok", "h2");
+    subscribe(&app, &city.resident_h1, &muter).await;
+    subscribe(&app, &city.resident_h2, &listener).await;
+
+    let path = "/api/v1/me/notification-preferences";
+    let initial = expect_json(app.get_as(&city.resident_h1, path).await, 200).await;
+    assert_eq!(initial, json!({"muted_categories": []}));
+    let set = expect_json(
+        app.send_as(
+            Method::PUT,
+            Some(&city.resident_h1),
+            path,
+            Some(&json!({"muted_categories": ["event"]})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(set, json!({"muted_categories": ["event"]}));
+    let read = expect_json(app.get_as(&city.resident_h1, path).await, 200).await;
+    assert_eq!(read, json!({"muted_categories": ["event"]}));
+    let others = expect_json(app.get_as(&city.resident_h2, path).await, 200).await;
+    assert_eq!(others, json!({"muted_categories": []}));
+
+    let unknown = app
+        .send_as(
+            Method::PUT,
+            Some(&city.resident_h1),
+            path,
+            Some(&json!({"muted_categories": ["weather"]})),
+        )
+        .await;
+    assert_eq!(unknown.status(), 422);
+    let read = expect_json(app.get_as(&city.resident_h1, path).await, 200).await;
+    assert_eq!(read, json!({"muted_categories": ["event"]}));
+
+    // A normal event post: only the member who did not mute events hears of it.
+    publish(
+        &app,
+        &city.officer_a,
+        &city.association_a,
+        json!({"category": "event"}),
+    )
+    .await;
+    assert_eq!(drain(&app).await, 1);
+    assert!(service.received_by(&muter).is_empty());
+    assert_eq!(service.received_by(&listener).len(), 1);
+
+    // Another category still notifies.
+    publish(
+        &app,
+        &city.officer_a,
+        &city.association_a,
+        json!({"category": "garbage"}),
+    )
+    .await;
+    assert_eq!(drain(&app).await, 2);
+    assert_eq!(service.received_by(&muter).len(), 1);
+
+    // An urgent event post always notifies.
+    let urgent = publish(
+        &app,
+        &city.officer_a,
+        &city.association_a,
+        json!({"category": "event", "priority": "urgent"}),
+    )
+    .await;
+    assert_eq!(drain(&app).await, 2);
+    let received = service.received_by(&muter);
+    assert_eq!(received.len(), 2);
+    assert_eq!(muter.decrypt(&received[1].body)["post_id"], urgent.as_str());
+    assert_eq!(service.received_by(&listener).len(), 3);
+
+    // Unmuting again.
+    expect_json(
+        app.send_as(
+            Method::PUT,
+            Some(&city.resident_h1),
+            path,
+            Some(&json!({"muted_categories": []})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    publish(
+        &app,
+        &city.officer_a,
+        &city.association_a,
+        json!({"category": "event"}),
+    )
+    .await;
+    assert_eq!(drain(&app).await, 2);
+    assert_eq!(service.received_by(&muter).len(), 3);
+}
+
+#[tokio::test]
+async fn reminders_go_only_to_households_that_have_not_confirmed() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let service = PushService::start().await;
+    let h1 = Browser::new(&service, "ok", "h1");
+    let h2 = Browser::new(&service, "ok", "h2");
+    subscribe(&app, &city.resident_h1, &h1).await;
+    subscribe(&app, &city.resident_h2, &h2).await;
+
+    let post = publish(
+        &app,
+        &city.officer_a,
+        &city.association_a,
+        json!({"title": "回覧: 防災訓練の出欠", "requires_confirmation": true}),
+    )
+    .await;
+    assert_eq!(drain(&app).await, 2);
+    assert_eq!(
+        app.post_as(
+            &city.resident_h1,
+            &format!("/api/v1/posts/{post}/confirm"),
+            &json!({})
+        )
+        .await
+        .status(),
+        204
+    );
+
+    let reminded = expect_json(
+        app.post_as(
+            &city.officer_a,
+            &format!("/api/v1/posts/{post}/reminders"),
+            &json!({}),
+        )
+        .await,
+        202,
+    )
+    .await;
+    assert_eq!(reminded["deliveries"], 1, "{reminded}");
+    assert_eq!(drain(&app).await, 1);
+
+    assert_eq!(
+        service.received_by(&h1).len(),
+        1,
+        "H1 confirmed: no reminder"
+    );
+    let received = service.received_by(&h2);
+    assert_eq!(received.len(), 2);
+    let reminder = h2.decrypt(&received[1].body);
+    assert_eq!(reminder["type"], "reminder", "{reminder}");
+    assert_eq!(reminder["post_id"], post.as_str(), "{reminder}");
+    assert_eq!(h2.decrypt(&received[0].body)["type"], "post");
+}
+
+// ---------------------------------------------------------------------------------------
+// A restart of the real binary in the middle of a fan-out
+
+/// The `kairan` binary serving; killed if a test ends while it still runs.
+struct Served {
+    child: Child,
+}
+
+impl Served {
+    fn start(env: &[(String, String)], log: &Path) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_kairan"))
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("kairan starts");
+        Self { child }
+    }
+
+    /// SIGTERM, then waits (bounded) for a clean exit.
+    async fn terminate(&mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "kairan exited with {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "kairan did not stop on SIGTERM");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A client of a server in another process.
+struct Remote {
+    address: String,
+    client: reqwest::Client,
+}
+
+impl Remote {
+    async fn call(
+        &self,
+        method: Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<&Value>,
+        status: u16,
+    ) -> Value {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        expect_json(request.send().await.expect("request sent"), status).await
+    }
+
+    async fn sign_in(&self, login: &str, password: &str) -> String {
+        let body = json!({"login": login, "password": password});
+        let tokens = self
+            .call(Method::POST, None, "/api/v1/auth/login", Some(&body), 200)
+            .await;
+        str_field(&tokens, "access_token")
+    }
+
+    async fn register(&self, code: &str, login: &str, name: &str) -> String {
+        let body = json!({"invitation_code": code, "login": login, "password": PASSWORD,
+                          "display_name": name});
+        let tokens = self
+            .call(
+                Method::POST,
+                None,
+                "/api/v1/auth/register",
+                Some(&body),
+                201,
+            )
+            .await;
+        str_field(&tokens, "access_token")
+    }
+
+    async fn wait_until_ready(&self, log: &Path) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = self
+                .client
+                .get(format!("{}/livez", self.address))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kairan did not come up: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn a_restart_mid_fan_out_sends_every_notification_exactly_once() {
+    const MEMBERS: usize = 60;
+    let database = TestDatabase::fresh();
+    let service = PushService::start().await;
+    let port = free_port();
+    let log = database.data_dir.path().join("kairan.log");
+    let env: Vec<(String, String)> = [
+        ("KAIRAN_ENVIRONMENT", "test".to_string()),
+        (
+            "KAIRAN_SERVER__DATA_DIR",
+            database.data_dir.path().display().to_string(),
+        ),
+        ("KAIRAN_DATABASE__URL", database.url.clone()),
+        ("KAIRAN_SERVER__BIND", format!("127.0.0.1:{port}")),
+        ("KAIRAN_PUSH__WORKER", "true".to_string()),
+        ("KAIRAN_PUSH__BATCH_SIZE", "20".to_string()),
+        ("KAIRAN_PUSH__CONCURRENCY_PER_HOST", "4".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+
+    let admin_login = "admin@kairan.test";
+    let created = Command::new(env!("CARGO_BIN_EXE_kairan"))
+        .args(["admin", "create", "--login", admin_login])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("KAIRAN_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+
+    let mut served = Served::start(&env, &log);
+    let remote = Remote {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder().no_proxy().build().unwrap(),
+    };
+    remote.wait_until_ready(&log).await;
+
+    // A city: staff, one association with an officer and 60 resident households.
+    let admin = remote.sign_in(admin_login, ADMIN_PASSWORD).await;
+    let staff_login = "shiyakusho@city.kanazawa.test";
+    let body = json!({"login": staff_login, "password": PASSWORD,
+                      "display_name": "市民協働推進課", "role": "city_staff"});
+    remote
+        .call(
+            Method::POST,
+            Some(&admin),
+            "/api/v1/staff",
+            Some(&body),
+            201,
+        )
+        .await;
+    let staff = remote.sign_in(staff_login, PASSWORD).await;
+    let districts = remote
+        .call(Method::GET, Some(&staff), "/api/v1/districts", None, 200)
+        .await;
+    let district = str_field(&districts["items"][0], "id");
+    let body = json!({"district_id": district, "name": "再起動町会", "member_households": 100});
+    let association = remote
+        .call(
+            Method::POST,
+            Some(&staff),
+            "/api/v1/associations",
+            Some(&body),
+            201,
+        )
+        .await;
+    let association = str_field(&association, "id");
+    let invitations = format!("/api/v1/associations/{association}/invitations");
+    let invitation = remote
+        .call(
+            Method::POST,
+            Some(&admin),
+            &invitations,
+            Some(&json!({"role": "officer"})),
+            201,
+        )
+        .await;
+    let officer = remote
+        .register(
+            &str_field(&invitation, "code"),
+            "officer@kairan.test",
+            "役員",
+        )
+        .await;
+    let invitation = remote
+        .call(
+            Method::POST,
+            Some(&officer),
+            &invitations,
+            Some(&json!({"max_uses": MEMBERS})),
+            201,
+        )
+        .await;
+    let code = str_field(&invitation, "code");
+    let mut browsers = Vec::new();
+    for n in 0..MEMBERS {
+        let resident = remote
+            .register(
+                &code,
+                &format!("resident{n}@kairan.test"),
+                &format!("住民{n}"),
+            )
+            .await;
+        let browser = Browser::new(&service, "slow", &n.to_string());
+        remote
+            .call(
+                Method::POST,
+                Some(&resident),
+                "/api/v1/push/subscriptions",
+                Some(&browser.subscription()),
+                201,
+            )
+            .await;
+        browsers.push(browser);
+    }
+
+    let body = json!({"scope": {"kind": "association", "id": association},
+                      "title": "断水のお知らせ", "body": "明日9時から断水します。"});
+    let post = remote
+        .call(
+            Method::POST,
+            Some(&officer),
+            "/api/v1/posts",
+            Some(&body),
+            201,
+        )
+        .await;
+    let post = str_field(&post, "id");
+
+    // Stop the server once the fan-out has begun.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while service.count() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the worker never started sending"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    served.terminate().await;
+    let before_restart = service.count();
+    assert!(
+        before_restart > 0 && before_restart < MEMBERS,
+        "the restart must fall mid-fan-out, but {before_restart} of {MEMBERS} were sent"
+    );
+
+    let mut served = Served::start(&env, &log);
+    remote.wait_until_ready(&log).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen: std::collections::HashSet<String> =
+            service.received().into_iter().map(|r| r.path).collect();
+        if seen.len() == MEMBERS {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {MEMBERS} endpoints were reached after the restart: {}",
+            seen.len(),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Give a duplicate, if any, time to arrive.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+
+    let mut per_endpoint: HashMap<String, usize> = HashMap::new();
+    for received in service.received() {
+        *per_endpoint
+            .entry(format!("{}{}", service.address, received.path))
+            .or_default() += 1;
+    }
+    for browser in &browsers {
+        assert_eq!(
+            per_endpoint.get(&browser.endpoint),
+            Some(&1),
+            "{}",
+            browser.endpoint
+        );
+    }
+    assert_eq!(service.count(), MEMBERS);
+    // Each notification is intact: it decrypts and names the post.
+    for browser in &browsers {
+        let received = service.received_by(browser);
+        assert_eq!(browser.decrypt(&received[0].body)["post_id"], post.as_str());
+    }
+
+    // The access token outlives the restart (the signing keys are kept).
+    let figures = remote
+        .call(
+            Method::GET,
+            Some(&officer),
+            &format!("/api/v1/posts/{post}/deliveries"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(figures, counts(MEMBERS as i64, 0, 0, 0));
+    served.terminate().await;
+}
