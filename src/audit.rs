@@ -7,7 +7,7 @@ use crate::authz::Principal;
 use crate::db::models::AuditEntry;
 use crate::db::schema::audit_log;
 use crate::db::{AnyConnection, now};
-use crate::domain::{AssociationId, AuditEntryId};
+use crate::domain::{AssociationId, AuditEntryId, MemberId};
 
 pub fn record(
     conn: &mut AnyConnection,
@@ -25,10 +25,32 @@ pub fn record(
             object.insert("as_admin".into(), serde_json::Value::Bool(true));
         }
     }
+    record_for(
+        conn,
+        Some(&actor.member_id),
+        action,
+        target_kind,
+        target_id,
+        association_id,
+        detail,
+    )
+}
+
+/// An entry whose actor is not the signed-in caller: the officer behind an invitation, or
+/// nobody (the command line).
+pub fn record_for(
+    conn: &mut AnyConnection,
+    actor: Option<&MemberId>,
+    action: &str,
+    target_kind: &str,
+    target_id: Option<&str>,
+    association_id: Option<&AssociationId>,
+    detail: serde_json::Value,
+) -> QueryResult<()> {
     diesel::insert_into(audit_log::table)
         .values(AuditEntry {
             id: AuditEntryId::generate(),
-            actor_id: Some(actor.member_id.clone()),
+            actor_id: actor.cloned(),
             action: action.to_string(),
             target_kind: target_kind.to_string(),
             target_id: target_id.map(str::to_string),

@@ -189,9 +189,10 @@ pub fn may_administer_city(p: &Principal) -> bool {
     p.is_admin()
 }
 
-/// Ask to join an association: only someone not yet in a household.
+/// Ask to join an association: residents-to-be, never city staff or admins (who have no
+/// household by design and must not get one).
 pub fn may_request_to_join(p: &Principal) -> bool {
-    p.household_id.is_none()
+    !p.is_city_staff() && !p.is_admin()
 }
 
 /// Post to a tier: officers to their association (班長 to their own hans), district officers

@@ -7,9 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
+use crate::audit::record_for;
 use crate::auth::password::{check_new_password, hash_password};
 use crate::configuration::{Settings, get_configuration};
 use crate::db::queries::{accounts, districts, members};
+use crate::db::write_transaction;
 use crate::domain::{Login, RequiredText, Role};
 use crate::import::parse_districts;
 use crate::startup::{Application, prepare_database};
@@ -128,7 +130,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!("  No city admin yet. Create one with:");
         println!("    cargo run --release -- admin create --login you@example.jp");
     }
-    app.run_until_stopped().await?;
+    app.run_until_signalled().await?;
     Ok(())
 }
 
@@ -169,14 +171,22 @@ async fn create_admin(
     let db = prepare_database(settings.clone(), true).await?;
     let member = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let hash = hash_password(&settings.password, &password)?;
-        accounts::create_staff(
-            &mut *db.get()?,
-            &login,
-            &display_name,
-            &hash,
-            Role::Admin,
-            None,
-        )
+        let conn = &mut *db.get()?;
+        write_transaction(conn, |conn| {
+            let member =
+                accounts::create_staff(conn, &login, &display_name, &hash, Role::Admin, None)?;
+            let detail = serde_json::json!({"role": "admin", "via": "command line"});
+            record_for(
+                conn,
+                None,
+                "role_granted",
+                "member",
+                Some(member.id.as_str()),
+                None,
+                detail,
+            )?;
+            Ok::<_, crate::error::ApiError>(member)
+        })
         .map_err(|e| anyhow::anyhow!("{e}"))
     })
     .await??;

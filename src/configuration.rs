@@ -307,6 +307,18 @@ impl Settings {
                     .into(),
             );
         }
+        // A claim must outlast the slowest batch, or a second worker could send it again.
+        let rounds = u64::try_from(self.push.batch_size)
+            .unwrap_or(1)
+            .div_ceil(self.push.concurrency_per_host.max(1) as u64);
+        if i64::try_from(rounds * self.push.send_timeout_secs + 10).unwrap_or(i64::MAX)
+            > self.push.claim_secs
+        {
+            problems.push(format!(
+                "push.claim_secs must exceed push.send_timeout_secs × batch_size / concurrency_per_host + 10 s (here {} s)",
+                rounds * self.push.send_timeout_secs + 10
+            ));
+        }
         if self.push.max_attempts < 1
             || self.push.send_timeout_secs == 0
             || self.push.claim_secs < 10

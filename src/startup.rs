@@ -111,8 +111,19 @@ impl Application {
         self.push_worker.clone()
     }
 
-    /// Serves until SIGTERM or Ctrl-C, lets requests in flight finish, then stops the
-    /// background tasks (the push worker finishes and records its current batch).
+    /// Serves until SIGTERM or Ctrl-C, then stops as `run_until_stopped` does.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("stopping: finishing requests in flight");
+            handle.stop(true).await;
+        });
+        self.run_until_stopped().await
+    }
+
+    /// Serves until stopped, lets requests in flight finish, then stops the background
+    /// tasks (the push worker finishes and records its current batch).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         let _ = self.stop_background.send(true);
@@ -120,6 +131,29 @@ impl Application {
             let _ = task.await;
         }
         served
+    }
+}
+
+/// SIGTERM (service managers) or Ctrl-C (a terminal): both stop gracefully.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -222,6 +256,8 @@ fn run(
             .into_app()
             .default_service(web::to(no_route))
     })
+    // Signals are handled in run_until_signalled, so Ctrl-C is as graceful as SIGTERM.
+    .disable_signals()
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
     .client_request_timeout(Duration::from_secs(10));
     if settings.server.workers > 0 {

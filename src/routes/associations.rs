@@ -385,11 +385,16 @@ pub struct HouseholdList {
 fn visible_hans(
     p: &Principal,
     association: &AssociationId,
+    hans_of_association: &[HanId],
 ) -> Result<Option<Vec<HanId>>, ApiError> {
     if authz::may_manage_roster(p, association) {
         return Ok(None);
     }
-    let led = p.led_hans();
+    let led: Vec<HanId> = p
+        .led_hans()
+        .into_iter()
+        .filter(|h| hans_of_association.contains(h))
+        .collect();
     require(!led.is_empty())?;
     Ok(Some(led))
 }
@@ -406,7 +411,11 @@ pub async fn list_households(
     let rows = db
         .write(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
-            let only = visible_hans(&p, &association.id)?;
+            let hans: Vec<HanId> = queries::list_hans(conn, &association.id)?
+                .into_iter()
+                .map(|h| h.id)
+                .collect();
+            let only = visible_hans(&p, &association.id, &hans)?;
             let rows = queries::list_households(conn, &association.id, only.as_deref())?;
             audit::record(
                 conn,

@@ -278,7 +278,8 @@ pub async fn create_join_request(
     let (request, display_name) = db
         .run(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
-            if !authz::may_request_to_join(&p) {
+            require(authz::may_request_to_join(&p))?;
+            if p.household_id.is_some() {
                 return Err(ApiError::Conflict(
                     "already_member",
                     "you already belong to a household".into(),
@@ -320,13 +321,21 @@ pub async fn list_join_requests(
 ) -> Result<HttpResponse, ApiError> {
     let id = AssociationId(path.into_inner());
     let rows = db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
             require(authz::may_manage_roster(&p, &association.id))?;
-            Ok(invitation_queries::list_join_requests(
+            let rows = invitation_queries::list_join_requests(conn, &association.id)?;
+            let detail = serde_json::json!({"rows": rows.len()});
+            audit::record(
                 conn,
-                &association.id,
-            )?)
+                &p,
+                "join_requests_read",
+                "association",
+                Some(id.as_str()),
+                Some(&id),
+                detail,
+            )?;
+            Ok(rows)
         })
         .await?;
     let items = rows

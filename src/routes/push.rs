@@ -117,6 +117,16 @@ pub fn check_subscription(
         .split_once("://")
         .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or_default())
         .unwrap_or_default();
+    // Plain http is for tests against a push service on this machine, nothing else.
+    let loopback = ["127.", "localhost:", "[::1]:"]
+        .iter()
+        .any(|prefix| host.starts_with(prefix))
+        || host == "localhost";
+    if insecure && !loopback {
+        return Err(ApiError::validation(
+            "an http:// endpoint must be on loopback",
+        ));
+    }
     if host.is_empty()
         || endpoint
             .chars()
@@ -278,7 +288,7 @@ pub struct ReminderResponse {
 }
 
 /// Remind the households that have not confirmed (within what you may see of the audience).
-#[utoipa::path(tag = "push", responses((status = 202, body = ReminderResponse), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "push", responses((status = 202, body = ReminderResponse), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/posts/{id}/reminders")]
 pub async fn remind(
     auth: AuthMember,
@@ -300,7 +310,7 @@ pub async fn remind(
                 None => return Err(ApiError::NotFound("post")),
             };
             if !post.requires_confirmation {
-                return Err(ApiError::Conflict(
+                return Err(ApiError::Validation(
                     "confirmation_not_requested",
                     "this post does not ask for confirmation".into(),
                 ));

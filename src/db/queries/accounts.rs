@@ -275,6 +275,18 @@ pub fn register(
                 None,
                 timestamp,
             )?;
+            if let Some(role) = invitation.role {
+                let detail = serde_json::json!({"role": role.as_str(), "invitation_id": invitation.id.as_str()});
+                crate::audit::record_for(
+                    conn,
+                    invitation.created_by.as_ref(),
+                    "role_granted_by_invitation",
+                    "member",
+                    Some(member_id.as_str()),
+                    Some(&invitation.association_id),
+                    detail,
+                )?;
+            }
             match invitation.role {
                 Some(Role::HanLeader) => {
                     let han = households::table
