@@ -340,13 +340,15 @@ pub fn inbox(conn: &mut AnyConnection, q: &InboxQuery) -> QueryResult<Vec<InboxR
             .limit(q.limit + 1)
             .into_boxed();
         if let Some(after) = &q.after {
-            query = query.filter(
-                post_audiences::published_at.lt(after.published_at).or(
+            // `published_at <= t` is the index range both backends seek to; the rest breaks
+            // ties between posts published in the same microsecond.
+            query = query
+                .filter(post_audiences::published_at.le(after.published_at))
+                .filter(
                     post_audiences::published_at
-                        .eq(after.published_at)
-                        .and(post_audiences::post_id.lt(after.post_id.clone())),
-                ),
-            );
+                        .lt(after.published_at)
+                        .or(post_audiences::post_id.lt(after.post_id.clone())),
+                );
         }
         if q.unread_only {
             query = query.filter(diesel::dsl::not(diesel::dsl::exists(
