@@ -31,34 +31,62 @@ pub struct Principal {
     pub roles: Vec<RoleGrant>,
 }
 
-impl Principal {
+/// Where a signed-in member lives: enough for the inbox, without their roles.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub member_id: MemberId,
+    pub login: String,
+    pub display_name: String,
+    pub household_id: Option<HouseholdId>,
+    pub han_id: Option<HanId>,
+    pub association_id: Option<AssociationId>,
+    pub district_id: Option<DistrictId>,
+}
+
+impl Membership {
     /// A deleted or disabled member is treated as not signed in.
     pub fn load(conn: &mut AnyConnection, member_id: &MemberId) -> Result<Self, ApiError> {
-        let unauthorized = ApiError::invalid_token();
-        let row = members::table
-            // Flat joins: SQLite materializes a parenthesized (nested) join in full.
-            .left_join(households::table)
-            .left_join(associations::table.on(associations::id.eq(households::association_id)))
-            .filter(members::id.eq(member_id))
-            .filter(members::disabled.eq(false))
-            .select((
-                members::login,
-                members::display_name,
-                members::household_id,
-                households::han_id.nullable(),
-                households::association_id.nullable(),
-                associations::district_id.nullable(),
-            ))
-            .first::<(
-                String,
-                String,
-                Option<HouseholdId>,
-                Option<HanId>,
-                Option<AssociationId>,
-                Option<DistrictId>,
-            )>(conn)
-            .optional()?
-            .ok_or(unauthorized)?;
+        let (login, display_name, household_id, han_id, association_id, district_id) =
+            members::table
+                // Flat joins: SQLite materializes a parenthesized (nested) join in full.
+                .left_join(households::table)
+                .left_join(associations::table.on(associations::id.eq(households::association_id)))
+                .filter(members::id.eq(member_id))
+                .filter(members::disabled.eq(false))
+                .select((
+                    members::login,
+                    members::display_name,
+                    members::household_id,
+                    households::han_id.nullable(),
+                    households::association_id.nullable(),
+                    associations::district_id.nullable(),
+                ))
+                .first::<(
+                    String,
+                    String,
+                    Option<HouseholdId>,
+                    Option<HanId>,
+                    Option<AssociationId>,
+                    Option<DistrictId>,
+                )>(conn)
+                .optional()?
+                .ok_or_else(ApiError::invalid_token)?;
+        Ok(Self {
+            member_id: member_id.clone(),
+            login,
+            display_name,
+            household_id,
+            han_id,
+            association_id,
+            district_id,
+        })
+    }
+}
+
+impl Principal {
+    /// The member and the roles they hold now.
+    pub fn load(conn: &mut AnyConnection, member_id: &MemberId) -> Result<Self, ApiError> {
+        let m = Membership::load(conn, member_id)?;
         let roles = role_assignments::table
             .filter(role_assignments::member_id.eq(member_id))
             .filter(role_assignments::ended_at.is_null())
@@ -76,15 +104,14 @@ impl Principal {
                 term_year,
             })
             .collect();
-        let (login, display_name, household_id, han_id, association_id, district_id) = row;
         Ok(Self {
-            member_id: member_id.clone(),
-            login,
-            display_name,
-            household_id,
-            han_id,
-            association_id,
-            district_id,
+            member_id: m.member_id,
+            login: m.login,
+            display_name: m.display_name,
+            household_id: m.household_id,
+            han_id: m.han_id,
+            association_id: m.association_id,
+            district_id: m.district_id,
             roles,
         })
     }

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AuthMember;
-use crate::authz::{self, Principal, require};
+use crate::authz::{self, Membership, Principal, require};
 use crate::db::models::{Post, PostVersion, SurveyQuestion};
 use crate::db::queries::associations::{find_association, han_of};
 use crate::db::queries::posts::{
@@ -413,7 +413,12 @@ pub fn accessible_post(
     let principal = Principal::load(conn, &auth.0)?;
     let post = queries::find_post(conn, id)?.ok_or(ApiError::NotFound("post"))?;
     let manager = authz::may_manage_post(&principal, &post);
-    let keys = inbox_keys(&principal);
+    let keys = inbox_keys(
+        principal.household_id.as_ref(),
+        principal.district_id.as_ref(),
+        principal.association_id.as_ref(),
+        principal.han_id.as_ref(),
+    );
     let in_audience =
         post.status == PostStatus::Published && queries::reaches(conn, id, &keys, now())?;
     if manager || in_audience {
@@ -441,15 +446,16 @@ pub fn managed_post(
 }
 
 /// A member outside any household (staff, or awaiting a join request) is in no audience.
-fn inbox_keys(p: &Principal) -> Vec<String> {
-    if p.household_id.is_none() {
+fn inbox_keys(
+    household: Option<&HouseholdId>,
+    district: Option<&DistrictId>,
+    association: Option<&AssociationId>,
+    han: Option<&HanId>,
+) -> Vec<String> {
+    if household.is_none() {
         return Vec::new();
     }
-    queries::member_keys(
-        p.district_id.as_ref(),
-        p.association_id.as_ref(),
-        p.han_id.as_ref(),
-    )
+    queries::member_keys(district, association, han)
 }
 
 /// One circular, with your read and confirmation state.
@@ -719,9 +725,15 @@ pub async fn inbox(
     let unread_only = params.unread.unwrap_or(false);
     let rows = db
         .run(move |conn| {
-            let p = Principal::load(conn, &auth.0)?;
+            // The inbox needs where the member lives, not their roles.
+            let p = Membership::load(conn, &auth.0)?;
             let query = InboxQuery {
-                keys: inbox_keys(&p),
+                keys: inbox_keys(
+                    p.household_id.as_ref(),
+                    p.district_id.as_ref(),
+                    p.association_id.as_ref(),
+                    p.han_id.as_ref(),
+                ),
                 member: p.member_id,
                 household: p.household_id,
                 unread_only,

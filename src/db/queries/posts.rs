@@ -320,19 +320,40 @@ pub struct InboxRow {
 /// The member's inbox, newest first, one page plus one row (to know if more follow).
 ///
 /// Each inbox key is read on its own, newest first, straight off the primary key of
-/// `post_audiences` and stopping after a page; the at most four runs are merged here, and
-/// only that page's posts are loaded. The cost follows the page size, not the history.
+/// `post_audiences` and stopping after a page, with the post and the member's read state
+/// joined by primary key; the at most four runs are merged here. The cost follows the page
+/// size, not the length of the history.
 pub fn inbox(conn: &mut AnyConnection, q: &InboxQuery) -> QueryResult<Vec<InboxRow>> {
-    let mut heads: Vec<(NaiveDateTime, PostId)> = Vec::new();
+    let household = q
+        .household
+        .clone()
+        .unwrap_or_else(|| HouseholdId(String::new()));
+    let mut rows: Vec<InboxRow> = Vec::new();
     for key in &q.keys {
         let mut query = post_audiences::table
+            .inner_join(posts::table)
+            .left_join(
+                post_reads::table.on(post_reads::post_id
+                    .eq(post_audiences::post_id)
+                    .and(post_reads::member_id.eq(q.member.clone()))),
+            )
+            .left_join(
+                household_receipts::table.on(household_receipts::post_id
+                    .eq(post_audiences::post_id)
+                    .and(household_receipts::household_id.eq(household.clone()))),
+            )
             .filter(post_audiences::scope_key.eq(key))
             .filter(
                 post_audiences::expires_at
                     .is_null()
                     .or(post_audiences::expires_at.gt(q.at)),
             )
-            .select((post_audiences::published_at, post_audiences::post_id))
+            .select((
+                Post::as_select(),
+                post_audiences::published_at,
+                post_reads::post_id.nullable(),
+                household_receipts::confirmed_at.nullable(),
+            ))
             .order((
                 post_audiences::published_at.desc(),
                 post_audiences::post_id.desc(),
@@ -351,70 +372,32 @@ pub fn inbox(conn: &mut AnyConnection, q: &InboxQuery) -> QueryResult<Vec<InboxR
                 );
         }
         if q.unread_only {
-            query = query.filter(diesel::dsl::not(diesel::dsl::exists(
-                post_reads::table
-                    .filter(post_reads::post_id.eq(post_audiences::post_id))
-                    .filter(post_reads::member_id.eq(q.member.clone())),
-            )));
+            query = query.filter(post_reads::post_id.nullable().is_null());
         }
         if let Some(text) = &q.search {
             let pattern = format!("%{}%", escape_like(text));
-            query = query.filter(diesel::dsl::exists(
-                posts::table
-                    .filter(posts::id.eq(post_audiences::post_id))
-                    .filter(
-                        lower(posts::title)
-                            .like(pattern.clone())
-                            .escape('\\')
-                            .or(lower(posts::body).like(pattern).escape('\\')),
-                    ),
-            ));
+            query = query.filter(
+                lower(posts::title)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(posts::body).like(pattern).escape('\\')),
+            );
         }
-        heads.extend(query.load::<(NaiveDateTime, PostId)>(conn)?);
+        let page: Vec<(Post, NaiveDateTime, Option<PostId>, Option<NaiveDateTime>)> =
+            query.load(conn)?;
+        rows.extend(
+            page.into_iter()
+                .map(|(post, published_at, read, confirmed)| InboxRow {
+                    post,
+                    published_at,
+                    read: read.is_some(),
+                    confirmed: confirmed.is_some(),
+                }),
+        );
     }
-    heads.sort_unstable_by(|a, b| b.cmp(a));
-    heads.truncate(usize::try_from(q.limit + 1).unwrap_or(usize::MAX));
-    if heads.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<PostId> = heads.iter().map(|(_, id)| id.clone()).collect();
-    let mut found: std::collections::HashMap<PostId, Post> = posts::table
-        .filter(posts::id.eq_any(ids.clone()))
-        .select(Post::as_select())
-        .load::<Post>(conn)?
-        .into_iter()
-        .map(|p| (p.id.clone(), p))
-        .collect();
-    let read: std::collections::HashSet<PostId> = post_reads::table
-        .filter(post_reads::member_id.eq(q.member.clone()))
-        .filter(post_reads::post_id.eq_any(ids.clone()))
-        .select(post_reads::post_id)
-        .load(conn)?
-        .into_iter()
-        .collect();
-    let confirmed: std::collections::HashSet<PostId> = match &q.household {
-        Some(household) => household_receipts::table
-            .filter(household_receipts::household_id.eq(household))
-            .filter(household_receipts::post_id.eq_any(ids))
-            .filter(household_receipts::confirmed_at.is_not_null())
-            .select(household_receipts::post_id)
-            .load(conn)?
-            .into_iter()
-            .collect(),
-        None => Default::default(),
-    };
-    Ok(heads
-        .into_iter()
-        .filter_map(|(published_at, id)| {
-            let post = found.remove(&id)?;
-            Some(InboxRow {
-                read: read.contains(&id),
-                confirmed: confirmed.contains(&id),
-                post,
-                published_at,
-            })
-        })
-        .collect())
+    rows.sort_unstable_by(|a, b| (b.published_at, &b.post.id).cmp(&(a.published_at, &a.post.id)));
+    rows.truncate(usize::try_from(q.limit + 1).unwrap_or(usize::MAX));
+    Ok(rows)
 }
 
 fn escape_like(text: &str) -> String {
