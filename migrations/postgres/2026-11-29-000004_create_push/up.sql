@@ -46,3 +46,5 @@ CREATE TABLE push_deliveries (
 );
 CREATE INDEX push_deliveries_due ON push_deliveries (status, next_attempt_at);
 CREATE INDEX push_deliveries_subscription ON push_deliveries (subscription_id);
+-- A worker loads the batch it just claimed.
+CREATE INDEX push_deliveries_claim ON push_deliveries (claimed_by);

@@ -379,21 +379,40 @@ pub fn record_outcomes(
 ) -> QueryResult<()> {
     write_transaction(conn, |conn| {
         let at = now();
+        // Most of a batch was delivered: one statement per job, status and attempt count,
+        // not one per row.
+        let mut delivered: std::collections::HashMap<(&str, i32, u16), Vec<&PushSubscriptionId>> =
+            std::collections::HashMap::new();
+        for (delivery, outcome) in results {
+            if let Outcome::Delivered(status) = outcome {
+                delivered
+                    .entry((delivery.job_id.as_str(), delivery.attempts + 1, *status))
+                    .or_default()
+                    .push(&delivery.subscription_id);
+            }
+        }
+        for ((job_id, attempts, status), subscriptions) in delivered {
+            for chunk in subscriptions.chunks(500) {
+                diesel::update(
+                    push_deliveries::table
+                        .filter(push_deliveries::job_id.eq(job_id))
+                        .filter(push_deliveries::subscription_id.eq_any(chunk.iter().copied())),
+                )
+                .set((
+                    push_deliveries::status.eq(DONE),
+                    push_deliveries::attempts.eq(attempts),
+                    push_deliveries::last_status.eq(i32::from(status)),
+                    push_deliveries::finished_at.eq(at),
+                    push_deliveries::claimed_by.eq(None::<String>),
+                ))
+                .execute(conn)?;
+            }
+        }
         for (delivery, outcome) in results {
             let key = push_deliveries::table.find((&delivery.job_id, &delivery.subscription_id));
             let attempts = delivery.attempts + 1;
             match outcome {
-                Outcome::Delivered(status) => {
-                    diesel::update(key)
-                        .set((
-                            push_deliveries::status.eq(DONE),
-                            push_deliveries::attempts.eq(attempts),
-                            push_deliveries::last_status.eq(i32::from(*status)),
-                            push_deliveries::finished_at.eq(at),
-                            push_deliveries::claimed_by.eq(None::<String>),
-                        ))
-                        .execute(conn)?;
-                }
+                Outcome::Delivered(_) => {}
                 Outcome::Gone(status) => {
                     diesel::delete(push_subscriptions::table.find(&delivery.subscription_id))
                         .execute(conn)?;
