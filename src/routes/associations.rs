@@ -45,6 +45,38 @@ pub fn caller_and_association(
     Ok((principal, association))
 }
 
+/// Reads part of an association's roster for its officers (404 for an unknown association,
+/// 403 for anyone else) and records the read in the audit log, in one transaction.
+pub async fn audited_roster_read<R, F>(
+    db: &Db,
+    auth: AuthMember,
+    id: AssociationId,
+    action: &'static str,
+    read: F,
+) -> Result<Vec<R>, ApiError>
+where
+    F: FnOnce(&mut AnyConnection, &AssociationId) -> diesel::QueryResult<Vec<R>> + Send + 'static,
+    R: Send + 'static,
+{
+    db.write(move |conn| {
+        let (p, association) = caller_and_association(conn, &auth, &id)?;
+        require(authz::may_manage_roster(&p, &association.id))?;
+        let rows = read(conn, &association.id)?;
+        let detail = serde_json::json!({"rows": rows.len()});
+        audit::record(
+            conn,
+            &p,
+            action,
+            "association",
+            Some(id.as_str()),
+            Some(&id),
+            detail,
+        )?;
+        Ok(rows)
+    })
+    .await
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct AssociationResponse {
     pub id: AssociationId,
@@ -574,23 +606,10 @@ pub async fn list_members(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AssociationId(path.into_inner());
-    let rows = db
-        .write(move |conn| {
-            let (p, association) = caller_and_association(conn, &auth, &id)?;
-            require(authz::may_manage_roster(&p, &association.id))?;
-            let rows = queries::list_members(conn, &association.id)?;
-            audit::record(
-                conn,
-                &p,
-                "roster_members_read",
-                "association",
-                Some(id.as_str()),
-                Some(&id),
-                serde_json::json!({"rows": rows.len()}),
-            )?;
-            Ok(rows)
-        })
-        .await?;
+    let rows = audited_roster_read(&db, auth, id, "roster_members_read", |conn, a| {
+        queries::list_members(conn, a)
+    })
+    .await?;
     let items = rows
         .into_iter()
         .map(|m| MemberResponse {
@@ -616,23 +635,10 @@ pub async fn export_roster(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AssociationId(path.into_inner());
-    let rows = db
-        .write(move |conn| {
-            let (p, association) = caller_and_association(conn, &auth, &id)?;
-            require(authz::may_manage_roster(&p, &association.id))?;
-            let rows = queries::list_households(conn, &association.id, None)?;
-            audit::record(
-                conn,
-                &p,
-                "roster_exported",
-                "association",
-                Some(id.as_str()),
-                Some(&id),
-                serde_json::json!({"rows": rows.len()}),
-            )?;
-            Ok(rows)
-        })
-        .await?;
+    let rows = audited_roster_read(&db, auth, id, "roster_exported", |conn, a| {
+        queries::list_households(conn, a, None)
+    })
+    .await?;
     let rows = rows.into_iter().map(|row| {
         vec![
             row.household.id.to_string(),

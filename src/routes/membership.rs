@@ -23,7 +23,7 @@ use crate::domain::{
     normalize_invitation_code,
 };
 use crate::error::ApiError;
-use crate::routes::associations::caller_and_association;
+use crate::routes::associations::{audited_roster_read, caller_and_association};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(create_invitation)
@@ -320,24 +320,10 @@ pub async fn list_join_requests(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AssociationId(path.into_inner());
-    let rows = db
-        .write(move |conn| {
-            let (p, association) = caller_and_association(conn, &auth, &id)?;
-            require(authz::may_manage_roster(&p, &association.id))?;
-            let rows = invitation_queries::list_join_requests(conn, &association.id)?;
-            let detail = serde_json::json!({"rows": rows.len()});
-            audit::record(
-                conn,
-                &p,
-                "join_requests_read",
-                "association",
-                Some(id.as_str()),
-                Some(&id),
-                detail,
-            )?;
-            Ok(rows)
-        })
-        .await?;
+    let rows = audited_roster_read(&db, auth, id, "join_requests_read", |conn, a| {
+        invitation_queries::list_join_requests(conn, a)
+    })
+    .await?;
     let items = rows
         .into_iter()
         .map(|(r, display_name)| JoinRequestResponse {
@@ -546,23 +532,10 @@ pub async fn list_roles(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AssociationId(path.into_inner());
-    let rows = db
-        .write(move |conn| {
-            let (p, association) = caller_and_association(conn, &auth, &id)?;
-            require(authz::may_manage_roster(&p, &association.id))?;
-            let rows = role_queries::role_history(conn, &association.id)?;
-            audit::record(
-                conn,
-                &p,
-                "roster_roles_read",
-                "association",
-                Some(id.as_str()),
-                Some(&id),
-                serde_json::json!({"rows": rows.len()}),
-            )?;
-            Ok(rows)
-        })
-        .await?;
+    let rows = audited_roster_read(&db, auth, id, "roster_roles_read", |conn, a| {
+        role_queries::role_history(conn, a)
+    })
+    .await?;
     let items = rows
         .into_iter()
         .map(|r| RoleHistoryEntry {
