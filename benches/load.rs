@@ -704,6 +704,8 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() {
+    // As `kairan`'s main does: no OpenSSL exit handler racing libpq's threads at exit.
+    openssl_sys::init();
     let wanted: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))

@@ -67,6 +67,9 @@ enum AdminCommand {
 
 /// Exit codes: 0 done, 1 failed while running, 2 bad configuration or arguments.
 pub fn main() -> ExitCode {
+    // Before libpq touches OpenSSL: initialise it without its exit handler, which would
+    // otherwise run while pool threads still hold connections and crash the process on exit.
+    openssl_sys::init();
     let cli = Cli::parse();
     let settings = match get_configuration() {
         Ok(settings) => settings,

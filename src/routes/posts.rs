@@ -42,6 +42,7 @@ pub fn config(cfg: &mut ServiceConfig) {
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_BODY_CHARS: usize = 20_000;
+const MAX_SCHEDULE_DAYS: i64 = 400;
 const MAX_QUESTIONS: usize = 20;
 const MAX_OPTIONS: usize = 20;
 
@@ -337,6 +338,12 @@ pub async fn create_post(
     let publish_at = r.publish_at.map(|t| t.naive_utc());
     if publish_at.is_some_and(|t| t < at - Duration::minutes(1)) {
         return Err(ApiError::validation("publish_at is in the past"));
+    }
+    // A circular is scheduled for this fiscal year or the next, not for a typo's year 9999.
+    if publish_at.is_some_and(|t| t > at + Duration::days(MAX_SCHEDULE_DAYS)) {
+        return Err(ApiError::validation(format!(
+            "publish_at must be within {MAX_SCHEDULE_DAYS} days"
+        )));
     }
     let (status, published_at) = match (r.draft, publish_at) {
         (true, publish_at) => (PostStatus::Draft, publish_at),

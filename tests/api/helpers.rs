@@ -28,6 +28,8 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub fn fresh() -> Self {
+        // As `kairan`'s main does: no OpenSSL exit handler racing libpq's threads at exit.
+        openssl_sys::init();
         let data_dir = tempfile::tempdir().expect("temp dir");
         match std::env::var("KAIRAN_TEST_DATABASE_URL") {
             Ok(maintenance_url) if !maintenance_url.is_empty() => {

@@ -2093,3 +2093,18 @@ async fn a_han_named_twice_is_taken_once_or_refused() {
         ),
     }
 }
+
+#[tokio::test]
+async fn a_post_cannot_be_scheduled_years_ahead() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let body = json!({
+        "scope": {"kind": "association", "id": city.association_a},
+        "title": "来年の総会",
+        "body": "日程は追ってお知らせします",
+        "publish_at": "9999-12-31T00:00:00Z",
+    });
+    let response = app.post_as(&city.officer_a, "/api/v1/posts", &body).await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(error_code(response).await, "invalid_input");
+}
