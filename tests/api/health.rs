@@ -49,3 +49,16 @@ async fn committed_openapi_snapshot_is_current() {
         "docs/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo test committed_openapi_snapshot_is_current` and review the diff"
     );
 }
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = spawn_app().await;
+    for path in ["/livez", "/api/v1/districts", "/no/such/route"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert!(headers.contains_key("strict-transport-security"), "{path}");
+    }
+}
