@@ -310,8 +310,21 @@ pub struct InboxQuery {
     pub at: NaiveDateTime,
 }
 
+/// What an inbox line shows; the body stays in the database until the post is opened.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = posts, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct PostSummary {
+    pub id: PostId,
+    pub tier: Tier,
+    pub title: String,
+    pub category: crate::domain::Category,
+    pub priority: crate::domain::Priority,
+    pub requires_confirmation: bool,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
 pub struct InboxRow {
-    pub post: Post,
+    pub post: PostSummary,
     pub published_at: NaiveDateTime,
     pub read: bool,
     pub confirmed: bool,
@@ -349,7 +362,7 @@ pub fn inbox(conn: &mut AnyConnection, q: &InboxQuery) -> QueryResult<Vec<InboxR
                     .or(post_audiences::expires_at.gt(q.at)),
             )
             .select((
-                Post::as_select(),
+                PostSummary::as_select(),
                 post_audiences::published_at,
                 post_reads::post_id.nullable(),
                 household_receipts::confirmed_at.nullable(),
@@ -383,8 +396,12 @@ pub fn inbox(conn: &mut AnyConnection, q: &InboxQuery) -> QueryResult<Vec<InboxR
                     .or(lower(posts::body).like(pattern).escape('\\')),
             );
         }
-        let page: Vec<(Post, NaiveDateTime, Option<PostId>, Option<NaiveDateTime>)> =
-            query.load(conn)?;
+        let page: Vec<(
+            PostSummary,
+            NaiveDateTime,
+            Option<PostId>,
+            Option<NaiveDateTime>,
+        )> = query.load(conn)?;
         rows.extend(
             page.into_iter()
                 .map(|(post, published_at, read, confirmed)| InboxRow {
