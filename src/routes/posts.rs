@@ -194,11 +194,7 @@ fn load_view(conn: &mut AnyConnection, p: &Principal, post: Post) -> Result<Post
         .find(&post.author_id)
         .select(crate::db::schema::members::display_name)
         .first::<String>(conn)?;
-    let questions = crate::db::schema::survey_questions::table
-        .filter(crate::db::schema::survey_questions::post_id.eq(&post.id))
-        .select(SurveyQuestion::as_select())
-        .order(crate::db::schema::survey_questions::position.asc())
-        .load(conn)?;
+    let questions = crate::db::queries::surveys::questions_of(conn, &post.id)?;
     let (read, confirmed) =
         queries::read_state(conn, &post.id, &p.member_id, p.household_id.as_ref())?;
     Ok(PostView {

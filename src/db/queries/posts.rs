@@ -1,7 +1,9 @@
 //! Circulars: creating, publishing, the inbox, reads and confirmations, receipts.
 
 use chrono::NaiveDateTime;
+use diesel::dsl::{Eq, EqAny};
 use diesel::prelude::*;
+use diesel::query_dsl::methods;
 
 use crate::db::models::{
     HouseholdReceipt, Post, PostAudience, PostHan, PostRead, PostVersion, SurveyQuestion,
@@ -573,6 +575,30 @@ pub enum ReceiptScope {
     Hans(Vec<HanId>),
 }
 
+/// Narrows a boxed query over households and their associations to the households a post
+/// reaches, within a caller's scope: the one audience rule for receipts, tallies and CSVs.
+pub fn within_audience<Q>(mut query: Q, post: &Post, post_hans: &[HanId], scope: &ReceiptScope) -> Q
+where
+    Q: methods::FilterDsl<Eq<associations::district_id, DistrictId>, Output = Q>
+        + methods::FilterDsl<Eq<households::association_id, AssociationId>, Output = Q>
+        + methods::FilterDsl<EqAny<households::han_id, Vec<HanId>>, Output = Q>,
+{
+    let scope_id = post.scope_id.clone().unwrap_or_default();
+    query = match post.tier {
+        Tier::City => query,
+        Tier::District => query.filter(associations::district_id.eq(DistrictId(scope_id))),
+        Tier::Association => query.filter(households::association_id.eq(AssociationId(scope_id))),
+    };
+    if !post_hans.is_empty() {
+        query = query.filter(households::han_id.eq_any(post_hans.to_vec()));
+    }
+    match scope {
+        ReceiptScope::Audience => query,
+        ReceiptScope::Association(a) => query.filter(households::association_id.eq(a.clone())),
+        ReceiptScope::Hans(hans) => query.filter(households::han_id.eq_any(hans.clone())),
+    }
+}
+
 pub struct ReceiptRow {
     pub household_id: HouseholdId,
     pub label: String,
@@ -625,20 +651,7 @@ pub fn receipts(
             households::id.asc(),
         ))
         .into_boxed();
-    let scope_id = post.scope_id.clone().unwrap_or_default();
-    query = match post.tier {
-        Tier::City => query,
-        Tier::District => query.filter(associations::district_id.eq(DistrictId(scope_id))),
-        Tier::Association => query.filter(households::association_id.eq(AssociationId(scope_id))),
-    };
-    if !post_hans.is_empty() {
-        query = query.filter(households::han_id.eq_any(post_hans.to_vec()));
-    }
-    query = match scope {
-        ReceiptScope::Audience => query,
-        ReceiptScope::Association(a) => query.filter(households::association_id.eq(a.clone())),
-        ReceiptScope::Hans(hans) => query.filter(households::han_id.eq_any(hans.clone())),
-    };
+    query = within_audience(query, post, post_hans, scope);
     type Row = (
         HouseholdId,
         String,

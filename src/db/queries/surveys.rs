@@ -1,15 +1,13 @@
 //! Surveys and attendance (アンケート, 出欠): a post's questions and one response per household.
 
-use diesel::dsl::{Eq, EqAny};
 use diesel::prelude::*;
-use diesel::query_dsl::methods;
 use diesel::upsert::excluded;
 
 use crate::db::AnyConnection;
 use crate::db::models::{Post, SurveyQuestion, SurveyResponse};
-use crate::db::queries::posts::ReceiptScope;
+use crate::db::queries::posts::{ReceiptScope, within_audience};
 use crate::db::schema::{associations, hans, households, survey_questions, survey_responses};
-use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, PostId, Tier};
+use crate::domain::{HanId, HouseholdId, PostId};
 
 pub fn questions_of(conn: &mut AnyConnection, post: &PostId) -> QueryResult<Vec<SurveyQuestion>> {
     survey_questions::table
@@ -50,30 +48,6 @@ pub fn save_response(conn: &mut AnyConnection, response: &SurveyResponse) -> Que
         };
     }
     crate::with_backend!(conn, pg(c) => upsert!(c), sqlite(c) => upsert!(c)).map(drop)
-}
-
-/// Narrows a boxed query over households and their associations to the households a post
-/// reaches, within a caller's scope: the receipts' rule.
-fn within_audience<Q>(mut query: Q, post: &Post, post_hans: &[HanId], scope: &ReceiptScope) -> Q
-where
-    Q: methods::FilterDsl<Eq<associations::district_id, DistrictId>, Output = Q>
-        + methods::FilterDsl<Eq<households::association_id, AssociationId>, Output = Q>
-        + methods::FilterDsl<EqAny<households::han_id, Vec<HanId>>, Output = Q>,
-{
-    let scope_id = post.scope_id.clone().unwrap_or_default();
-    query = match post.tier {
-        Tier::City => query,
-        Tier::District => query.filter(associations::district_id.eq(DistrictId(scope_id))),
-        Tier::Association => query.filter(households::association_id.eq(AssociationId(scope_id))),
-    };
-    if !post_hans.is_empty() {
-        query = query.filter(households::han_id.eq_any(post_hans.to_vec()));
-    }
-    match scope {
-        ReceiptScope::Audience => query,
-        ReceiptScope::Association(a) => query.filter(households::association_id.eq(a.clone())),
-        ReceiptScope::Hans(hans) => query.filter(households::han_id.eq_any(hans.clone())),
-    }
 }
 
 /// How many households a post reaches within a scope.
