@@ -54,6 +54,10 @@ pub struct PostSettings {
     pub scheduler_interval_secs: u64,
     #[serde(deserialize_with = "deserialize_number_from_string")]
     pub attachment_max_bytes: usize,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub inbox_cache_ttl_ms: u64,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub inbox_cache_posts: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -8,6 +8,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod import;
+pub mod inbox_cache;
 pub mod openapi;
 pub mod push;
 pub mod routes;

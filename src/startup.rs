@@ -20,6 +20,7 @@ use crate::db::queries::posts::publish_due;
 use crate::db::{Db, now};
 use crate::error::{json_error_handler, no_route, path_error_handler, query_error_handler};
 use crate::import::{KANAZAWA_DISTRICTS_CSV, parse_districts};
+use crate::inbox_cache::InboxCache;
 use crate::openapi::document;
 use crate::push::VapidKey;
 use crate::push::sender::WebPushSender;
@@ -29,6 +30,7 @@ use crate::telemetry::spawn_blocking_with_tracing;
 
 pub struct Application {
     port: u16,
+    inbox_cache: Arc<InboxCache>,
     server: Server,
     db: Db,
     push_worker: Arc<PushWorker>,
@@ -42,6 +44,7 @@ struct Services {
     passwords: PasswordService,
     vapid: VapidKey,
     wake_push: Arc<Notify>,
+    inbox_cache: Arc<InboxCache>,
 }
 
 impl Application {
@@ -71,11 +74,16 @@ impl Application {
             wake_push.clone(),
             &settings.push,
         ));
+        let inbox_cache = Arc::new(InboxCache::new(
+            Duration::from_millis(settings.posts.inbox_cache_ttl_ms),
+            settings.posts.inbox_cache_posts,
+        ));
         let services = Services {
             keys,
             passwords,
             vapid,
             wake_push: wake_push.clone(),
+            inbox_cache: inbox_cache.clone(),
         };
         let server = run(listener, db.clone(), services, &settings)?;
         let (stop_background, stopped) = watch::channel(false);
@@ -83,6 +91,7 @@ impl Application {
             db.clone(),
             settings.posts.scheduler_interval_secs,
             wake_push,
+            inbox_cache.clone(),
             stopped.clone(),
         ))];
         if settings.push.worker {
@@ -90,6 +99,7 @@ impl Application {
         }
         Ok(Self {
             port,
+            inbox_cache,
             server,
             db,
             push_worker,
@@ -104,6 +114,11 @@ impl Application {
 
     pub fn db(&self) -> Db {
         self.db.clone()
+    }
+
+    /// For tools that change posts or the roster behind the API and must say so.
+    pub fn inbox_cache(&self) -> Arc<InboxCache> {
+        self.inbox_cache.clone()
     }
 
     /// The outbox worker, for tests that drain it on purpose.
@@ -186,6 +201,7 @@ async fn publish_scheduled_posts(
     db: Db,
     interval_secs: u64,
     wake_push: Arc<Notify>,
+    inbox_cache: Arc<InboxCache>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut ticker = tokio::time::interval(Duration::from_secs(interval_secs));
@@ -197,6 +213,7 @@ async fn publish_scheduled_posts(
         match db.run(|conn| Ok(publish_due(conn, now())?)).await {
             Ok(published) if !published.is_empty() => {
                 tracing::info!(count = published.len(), "published scheduled posts");
+                inbox_cache.posts_changed();
                 wake_push.notify_one();
             }
             Ok(_) => {}
@@ -234,6 +251,7 @@ fn run(
     let passwords = web::Data::new(services.passwords);
     let vapid = web::Data::new(services.vapid);
     let wake_push = web::Data::new(services.wake_push);
+    let inbox_cache = web::Data::from(services.inbox_cache);
     let push_settings = web::Data::new(settings.push.clone());
     let post_settings = web::Data::new(settings.posts.clone());
     let attachment_store = web::Data::new(AttachmentStore::new(&settings.server.data_dir));
@@ -261,6 +279,7 @@ fn run(
             .app_data(attachment_store.clone())
             .app_data(vapid.clone())
             .app_data(wake_push.clone())
+            .app_data(inbox_cache.clone())
             .app_data(push_settings.clone())
             .service(docs)
             .into_utoipa_app()

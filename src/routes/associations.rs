@@ -16,6 +16,7 @@ use crate::db::{AnyConnection, Db};
 use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, MemberId, RequiredText, Role};
 use crate::error::ApiError;
 use crate::import::parse_roster;
+use crate::inbox_cache::InboxCache;
 use crate::routes::{csv_response, double_option, read_body};
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -535,6 +536,7 @@ pub async fn update_household(
     path: web::Path<String>,
     body: web::Json<UpdateHouseholdRequest>,
     db: web::Data<Db>,
+    inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
     let id = HouseholdId(path.into_inner());
     let body = body.into_inner();
@@ -575,6 +577,7 @@ pub async fn update_household(
             Ok((updated, han_name))
         })
         .await?;
+    inbox_cache.roster_changed();
     Ok(HttpResponse::Ok().json(household_response(household, han_name)))
 }
 
@@ -710,6 +713,7 @@ pub async fn move_member(
     path: web::Path<String>,
     body: web::Json<MoveMemberRequest>,
     db: web::Data<Db>,
+    inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
     let member = MemberId(path.into_inner());
     let household = HouseholdId(body.into_inner().household_id);
@@ -737,5 +741,6 @@ pub async fn move_member(
             })
         })
         .await?;
+    inbox_cache.roster_changed();
     Ok(HttpResponse::Ok().json(moved))
 }

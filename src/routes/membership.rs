@@ -23,6 +23,7 @@ use crate::domain::{
     normalize_invitation_code,
 };
 use crate::error::ApiError;
+use crate::inbox_cache::InboxCache;
 use crate::routes::associations::{audited_roster_read, caller_and_association};
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -377,6 +378,7 @@ pub async fn approve_join_request(
     path: web::Path<String>,
     body: Option<web::Json<ApproveJoinRequest>>,
     db: web::Data<Db>,
+    inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
     let id = JoinRequestId(path.into_inner());
     let body = body.map(web::Json::into_inner).unwrap_or_default();
@@ -402,6 +404,7 @@ pub async fn approve_join_request(
             Ok((id, household))
         })
         .await?;
+    inbox_cache.roster_changed();
     Ok(HttpResponse::Ok().json(JoinDecision {
         id: household.0,
         status: invitation_queries::APPROVED,

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
+use diesel::QueryResult;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -13,7 +14,7 @@ use crate::authz::{self, Membership, Principal, require};
 use crate::db::models::{Post, PostVersion, SurveyQuestion};
 use crate::db::queries::associations::{find_association, han_of};
 use crate::db::queries::posts::{
-    self as queries, InboxCursor, InboxQuery, PostEdit, ReceiptScope, Receipts,
+    self as queries, FeedEntry, InboxCursor, InboxQuery, InboxRow, PostEdit, ReceiptScope, Receipts,
 };
 use crate::db::schema::districts;
 use crate::db::{AnyConnection, Db, now};
@@ -22,6 +23,7 @@ use crate::domain::{
     Priority, QuestionId, QuestionKind, Tier, normalize,
 };
 use crate::error::ApiError;
+use crate::inbox_cache::InboxCache;
 use crate::routes::LongJson;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -326,6 +328,7 @@ pub async fn create_post(
     auth: AuthMember,
     body: LongJson<CreatePostRequest>,
     db: web::Data<Db>,
+    inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
     let r = body.0;
     let at = now();
@@ -395,6 +398,7 @@ pub async fn create_post(
             load_view(conn, &p, post)
         })
         .await?;
+    inbox_cache.posts_changed();
     Ok(HttpResponse::Created().json(PostResponse::from(view)))
 }
 
@@ -501,6 +505,7 @@ pub async fn edit_post(
     path: web::Path<String>,
     body: LongJson<EditPostRequest>,
     db: web::Data<Db>,
+    inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
     let id = PostId(path.into_inner());
     let r = body.0;
@@ -535,6 +540,7 @@ pub async fn edit_post(
             load_view(conn, &p, post)
         })
         .await?;
+    inbox_cache.posts_changed();
     Ok(HttpResponse::Ok().json(PostResponse::from(view)))
 }
 
@@ -545,6 +551,7 @@ pub async fn publish_post(
     auth: AuthMember,
     path: web::Path<String>,
     db: web::Data<Db>,
+    inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
     let id = PostId(path.into_inner());
     let view = db
@@ -564,6 +571,7 @@ pub async fn publish_post(
             load_view(conn, &p, post)
         })
         .await?;
+    inbox_cache.posts_changed();
     Ok(HttpResponse::Ok().json(PostResponse::from(view)))
 }
 
@@ -574,6 +582,7 @@ pub async fn withdraw_post(
     auth: AuthMember,
     path: web::Path<String>,
     db: web::Data<Db>,
+    inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
     let id = PostId(path.into_inner());
     db.run(move |conn| {
@@ -581,6 +590,7 @@ pub async fn withdraw_post(
         Ok(queries::withdraw(conn, &id)?)
     })
     .await?;
+    inbox_cache.posts_changed();
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -705,6 +715,7 @@ pub async fn inbox(
     auth: AuthMember,
     params: web::Query<InboxParams>,
     db: web::Data<Db>,
+    cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     let limit = params.limit.unwrap_or(20);
@@ -729,21 +740,29 @@ pub async fn inbox(
     let rows = db
         .run(move |conn| {
             // The inbox needs where the member lives, not their roles.
-            let p = Membership::load(conn, &auth.0)?;
+            let p = cache.membership(conn, &auth.0)?;
+            let keys = inbox_keys(
+                p.household_id.as_ref(),
+                p.district_id.as_ref(),
+                p.association_id.as_ref(),
+                p.han_id.as_ref(),
+            );
+            let at = now();
+            let page_size = usize::try_from(limit).unwrap_or(20);
+            if search.is_none() && !unread_only {
+                if let Some(entries) = cache.page(conn, &keys, after.as_ref(), page_size, at)? {
+                    return Ok(with_read_states(conn, &p, entries)?);
+                }
+            }
             let query = InboxQuery {
-                keys: inbox_keys(
-                    p.household_id.as_ref(),
-                    p.district_id.as_ref(),
-                    p.association_id.as_ref(),
-                    p.han_id.as_ref(),
-                ),
-                member: p.member_id,
-                household: p.household_id,
+                keys,
+                member: p.member_id.clone(),
+                household: p.household_id.clone(),
                 unread_only,
                 search,
                 after,
                 limit,
-                at: now(),
+                at,
             };
             Ok(queries::inbox(conn, &query)?)
         })
@@ -775,6 +794,26 @@ pub async fn inbox(
         })
         .collect();
     Ok(HttpResponse::Ok().json(InboxPage { items, next_cursor }))
+}
+
+/// Inbox rows for posts from the cache, with the member's read and confirmation state.
+fn with_read_states(
+    conn: &mut AnyConnection,
+    p: &Membership,
+    entries: Vec<FeedEntry>,
+) -> QueryResult<Vec<InboxRow>> {
+    let ids: Vec<PostId> = entries.iter().map(|e| e.post.id.clone()).collect();
+    let (read, confirmed) =
+        queries::read_states(conn, &p.member_id, p.household_id.as_ref(), &ids)?;
+    Ok(entries
+        .into_iter()
+        .map(|e| InboxRow {
+            read: read.contains(&e.post.id),
+            confirmed: confirmed.contains(&e.post.id),
+            post: e.post,
+            published_at: e.published_at,
+        })
+        .collect())
 }
 
 /// Records a read (and a confirmation) for a member of the post's audience.

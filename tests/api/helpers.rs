@@ -96,6 +96,8 @@ pub struct TestApp {
     pub db: Db,
     /// The push outbox worker; tests drain it on purpose (config/test.toml runs none).
     pub push: std::sync::Arc<kairan::push::worker::PushWorker>,
+    /// Tests that publish behind the API (as the scheduler does) drop its entries.
+    pub inbox_cache: std::sync::Arc<kairan::inbox_cache::InboxCache>,
     pub client: reqwest::Client,
     pub database: TestDatabase,
 }
@@ -118,11 +120,13 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db();
     let push = app.push_worker();
+    let inbox_cache = app.inbox_cache();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         db,
         push,
+        inbox_cache,
         client: reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())

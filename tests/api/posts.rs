@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use crate::fixtures::{Actor, City, create_han, create_household, expect_json, str_field};
-use crate::helpers::{TestApp, error_code, spawn_app};
+use crate::helpers::{TestApp, error_code, spawn_app, spawn_app_with};
 
 const HOUSEHOLDS_A: i64 = 6;
 const HOUSEHOLDS_H1: i64 = 3;
@@ -1333,6 +1333,7 @@ async fn scheduled_posts_appear_when_their_time_comes() {
             .collect::<Vec<_>>(),
         vec![id.clone()]
     );
+    app.inbox_cache.posts_changed();
     let item = inbox_item(&app, &city.resident_h1, &id).await;
     assert_eq!(
         parse_time(&item["published_at"]).timestamp(),
@@ -1614,6 +1615,70 @@ async fn the_inbox_pages_newest_first_without_duplicates() {
     let first = inbox(&app, &city.resident_h1, "").await;
     assert_eq!(first["items"].as_array().unwrap().len(), 20);
     assert!(first["next_cursor"].is_string());
+}
+
+#[tokio::test]
+async fn the_inbox_pages_the_same_past_the_posts_kept_in_memory() {
+    // Three posts per audience in memory, so most pages come partly or wholly from the
+    // database; every page must still be exact.
+    let app = spawn_app_with(|s| s.posts.inbox_cache_posts = 3).await;
+    let city = City::build(&app).await;
+    let mut created = Vec::new();
+    for n in 0..16 {
+        let title = format!("回覧その{n}");
+        let (by, body) = match n % 4 {
+            0 => (
+                &city.staff,
+                json!({"scope": {"kind": "city"}, "title": title, "body": "本文"}),
+            ),
+            1 => (
+                &city.district_officer,
+                json!({"scope": {"kind": "district", "id": city.district_1}, "title": title, "body": "本文"}),
+            ),
+            2 => (&city.officer_a, han_post(&city, &[&city.han_h1], &title)),
+            _ => (&city.officer_a, association_post(&city, &title)),
+        };
+        created.push(create_id(&app, by, &body).await);
+    }
+    // A post for another han is never merged in.
+    create_id(
+        &app,
+        &city.officer_a,
+        &han_post(&city, &[&city.han_h2], "二班へ"),
+    )
+    .await;
+    expect_json(
+        post_action(&app, &city.resident_h1, &created[14], "read").await,
+        204,
+    )
+    .await;
+    let mut newest_first = created.clone();
+    newest_first.reverse();
+    for limit in [1, 2, 5, 7] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let query = match &cursor {
+                Some(c) => format!("?limit={limit}&cursor={}", enc(c)),
+                None => format!("?limit={limit}"),
+            };
+            let page = inbox(&app, &city.resident_h1, &query).await;
+            for item in page["items"].as_array().unwrap() {
+                let id = str_field(item, "id");
+                assert_eq!(item["read"], json!(id == created[14]), "read state of {id}");
+                seen.push(id);
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => break,
+            }
+            assert!(seen.len() <= created.len(), "pages repeat: {seen:?}");
+        }
+        assert_eq!(seen, newest_first, "pages of {limit}");
+    }
+    // A new post shows at once, though the feeds were in memory.
+    let fresh = create_id(&app, &city.officer_a, &association_post(&city, "最新")).await;
+    assert_eq!(inbox_ids(&app, &city.resident_h1).await[0], fresh);
 }
 
 #[tokio::test]

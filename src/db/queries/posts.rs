@@ -332,6 +332,65 @@ pub struct InboxRow {
     pub confirmed: bool,
 }
 
+/// A published post as an audience key lists it.
+#[derive(Debug, Clone)]
+pub struct FeedEntry {
+    pub post: PostSummary,
+    pub published_at: NaiveDateTime,
+}
+
+/// The newest `limit` unexpired posts of one audience key, newest first.
+pub fn feed(
+    conn: &mut AnyConnection,
+    key: &str,
+    limit: usize,
+    at: NaiveDateTime,
+) -> QueryResult<Vec<FeedEntry>> {
+    let rows: Vec<(PostSummary, NaiveDateTime)> = post_audiences::table
+        .inner_join(posts::table)
+        .filter(post_audiences::scope_key.eq(key))
+        .filter(
+            post_audiences::expires_at
+                .is_null()
+                .or(post_audiences::expires_at.gt(at)),
+        )
+        .select((PostSummary::as_select(), post_audiences::published_at))
+        .order((
+            post_audiences::published_at.desc(),
+            post_audiences::post_id.desc(),
+        ))
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(post, published_at)| FeedEntry { post, published_at })
+        .collect())
+}
+
+/// Which of these posts the member has opened, and which their household has confirmed.
+pub fn read_states(
+    conn: &mut AnyConnection,
+    member: &MemberId,
+    household: Option<&HouseholdId>,
+    ids: &[PostId],
+) -> QueryResult<(Vec<PostId>, Vec<PostId>)> {
+    let read = post_reads::table
+        .filter(post_reads::member_id.eq(member))
+        .filter(post_reads::post_id.eq_any(ids))
+        .select(post_reads::post_id)
+        .load(conn)?;
+    let confirmed = match household {
+        Some(household) => household_receipts::table
+            .filter(household_receipts::household_id.eq(household))
+            .filter(household_receipts::post_id.eq_any(ids))
+            .filter(household_receipts::confirmed_at.is_not_null())
+            .select(household_receipts::post_id)
+            .load(conn)?,
+        None => Vec::new(),
+    };
+    Ok((read, confirmed))
+}
+
 /// The member's inbox, newest first, one page plus one row (to know if more follow).
 ///
 /// Each inbox key is read on its own, newest first, straight off the primary key of
