@@ -491,22 +491,17 @@ pub fn read_state(
     member: &MemberId,
     household: Option<&HouseholdId>,
 ) -> QueryResult<(bool, bool)> {
-    let read = post_reads::table
-        .find((id, member))
-        .count()
-        .get_result::<i64>(conn)?
-        > 0;
-    let confirmed = match household {
-        Some(household) => household_receipts::table
-            .find((id, household))
-            .select(household_receipts::confirmed_at)
-            .first::<Option<NaiveDateTime>>(conn)
-            .optional()?
-            .flatten()
-            .is_some(),
-        None => false,
-    };
-    Ok((read, confirmed))
+    // No household matches the empty id.
+    let household = household.map(HouseholdId::as_str).unwrap_or_default();
+    diesel::select((
+        diesel::dsl::exists(post_reads::table.find((id, member))),
+        diesel::dsl::exists(
+            household_receipts::table
+                .find((id, household))
+                .filter(household_receipts::confirmed_at.is_not_null()),
+        ),
+    ))
+    .get_result(conn)
 }
 
 /// Inserts a row unless its primary key exists: the one upsert both backends need here.
