@@ -767,10 +767,11 @@ pub async fn inbox(
             );
             let at = now();
             let page_size = usize::try_from(limit).unwrap_or(20);
-            if search.is_none() && !unread_only {
-                if let Some(entries) = cache.page(conn, &keys, after.as_ref(), page_size, at)? {
-                    return Ok(with_read_states(conn, &p, entries)?);
-                }
+            if search.is_none()
+                && !unread_only
+                && let Some(entries) = cache.page(conn, &keys, after.as_ref(), page_size, at)?
+            {
+                return Ok(with_read_states(conn, &p, entries)?);
             }
             let query = InboxQuery {
                 keys,
