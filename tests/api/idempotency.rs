@@ -253,6 +253,11 @@ async fn expired_keys_are_free_again_and_pruned() {
         201,
     )
     .await;
+    let stored: i64 = idempotency_keys::table
+        .count()
+        .get_result(&mut app.db.get().unwrap())
+        .unwrap();
+    assert_eq!(stored, 1, "the key is recorded");
     let past = kairan::db::now() - chrono::Duration::hours(1);
     diesel::update(idempotency_keys::table)
         .set(idempotency_keys::expires_at.eq(past))
