@@ -4,7 +4,8 @@
 //! Two parts work together:
 //! - `middleware` (around every route) checks the key before the handler runs: an answer on
 //!   record is replayed, a different request under the same key is refused, a request still
-//!   in flight gets 409.
+//!   in flight gets 409. An answer marked `Cache-Control: no-store` (tokens, invitation
+//!   codes) is recorded without its body, and a repeat gets 409 instead of the secret.
 //! - The claim for the key is inserted by the request's first committed write transaction
 //!   (`crate::db::write_transaction`), so the key and what the request created commit
 //!   together: a concurrent duplicate fails on the key's primary key and rolls back, and a
@@ -306,9 +307,15 @@ fn answer_from_record(
                 .into(),
         ));
     }
-    match record.response_status {
-        Some(status) => req.into_response(replay(record, status)),
-        None => req.error_response(in_use()),
+    match (record.response_status, &record.response_body) {
+        (Some(status), Some(_)) => req.into_response(replay(record, status)),
+        (Some(_), None) => req.error_response(ApiError::Conflict(
+            "idempotency_answer_withheld",
+            "the request with this Idempotency-Key succeeded, but its answer held a secret that \
+             is shown only once; it will not be carried out again"
+                .into(),
+        )),
+        (None, _) => req.error_response(in_use()),
     }
 }
 
@@ -337,7 +344,13 @@ async fn store_answer(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let stored_body = body.to_vec();
+    // Answers that must not be kept (tokens, invitation codes) are recorded without a body.
+    let no_store = head
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("no-store"));
+    let stored_body = (!no_store).then(|| body.to_vec());
     let saved = db
         .run(move |conn| {
             Ok(queries::save_response(

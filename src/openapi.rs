@@ -75,7 +75,8 @@ fn document_idempotency_key(api: &mut utoipa::openapi::OpenApi) {
                  the same key and body by the same member returns the first answer \
                  (`Idempotent-Replayed: true`) and creates nothing; the same key with another \
                  request is refused (422 `idempotency_key_mismatch`); while the first is in \
-                 flight, 409 `idempotency_key_in_use`. Keys are kept for a day.",
+                 flight, 409 `idempotency_key_in_use`; when the first answer held a secret shown once \
+                 (an invitation code), 409 `idempotency_answer_withheld`. Keys are kept for a day.",
             ))
             .schema(Some(
                 ObjectBuilder::new()

@@ -321,11 +321,6 @@ async fn every_creating_post_replays_its_first_answer() {
             json!({"label": "山田家", "paper": true}),
         ),
         (
-            &city.officer_a,
-            format!("/api/v1/associations/{a}/invitations"),
-            json!({"max_uses": 3}),
-        ),
-        (
             &city.resident_h1,
             "/api/v1/push/subscriptions".into(),
             browser.subscription(),
@@ -377,4 +372,43 @@ async fn every_creating_post_replays_its_first_answer() {
         1,
         "one attachment stored"
     );
+}
+
+async fn invitation_count(app: &TestApp, officer: &Actor, path: &str) -> usize {
+    let list = expect_json(app.get_as(officer, path).await, 200).await;
+    list["items"].as_array().unwrap().len()
+}
+
+/// An invitation code is shown once: its answer is not kept, and a repeat is refused
+/// instead of creating a second invitation.
+#[tokio::test]
+async fn answers_holding_secrets_are_not_kept_and_not_repeated() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let path = format!("/api/v1/associations/{}/invitations", city.association_a);
+    let before = invitation_count(&app, &city.officer_a, &path).await;
+    let body = json!({"max_uses": 3});
+    let first = post_with_key(&app, &city.officer_a, &path, &body, "invite").await;
+    assert_eq!(
+        first.headers().get("cache-control").unwrap(),
+        "no-store",
+        "the code is not cached"
+    );
+    let code = str_field(&expect_json(first, 201).await, "code");
+
+    let repeat = post_with_key(&app, &city.officer_a, &path, &body, "invite").await;
+    assert_eq!(repeat.status(), 409);
+    assert_eq!(error_code(repeat).await, "idempotency_answer_withheld");
+    assert_eq!(
+        invitation_count(&app, &city.officer_a, &path).await,
+        before + 1,
+        "one invitation was created"
+    );
+
+    let bodies: Vec<Option<Vec<u8>>> = idempotency_keys::table
+        .select(idempotency_keys::response_body)
+        .load(&mut app.db.get().unwrap())
+        .unwrap();
+    assert_eq!(bodies, [None], "the answer with the code is not stored");
+    assert!(!format!("{bodies:?}").contains(&code));
 }

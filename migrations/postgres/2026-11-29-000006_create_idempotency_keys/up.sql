@@ -5,7 +5,8 @@ CREATE TABLE idempotency_keys (
     idempotency_key TEXT NOT NULL,
     -- SHA-256 of method, path with query, and body: a reuse with another request is refused.
     request_hash TEXT NOT NULL,
-    -- NULL until the first answer is stored.
+    -- NULL until the first answer is stored. A stored status with a NULL body: the answer
+    -- held a secret (Cache-Control: no-store) and is not kept.
     response_status INTEGER,
     response_content_type TEXT,
     response_body BYTEA,

@@ -48,7 +48,7 @@ pub fn save_response(
     key: &str,
     status: i32,
     content_type: Option<String>,
-    body: Vec<u8>,
+    body: Option<Vec<u8>>,
 ) -> QueryResult<()> {
     diesel::update(idempotency_keys::table.find((member, key)))
         .set((
