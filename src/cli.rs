@@ -1,4 +1,4 @@
-//! The `kairan` command line: serve (the default), migrate, import, admin.
+//! The `kairan` command line: serve (the default), migrate, import, admin, backup.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -9,9 +9,10 @@ use secrecy::SecretString;
 
 use crate::audit::record_for;
 use crate::auth::password::{check_new_password, hash_password};
+use crate::backup::backup_to;
 use crate::configuration::{Settings, get_configuration};
 use crate::db::queries::{accounts, districts, members};
-use crate::db::write_transaction;
+use crate::db::{AnyConnectionManager, DatabaseUrl, write_transaction};
 use crate::domain::{Login, RequiredText, Role};
 use crate::import::parse_districts;
 use crate::startup::{Application, prepare_database};
@@ -39,6 +40,9 @@ enum Command {
         #[command(subcommand)]
         what: ImportCommand,
     },
+    /// Copy the live SQLite database to FILE (consistent while the server runs). On
+    /// PostgreSQL, use pg_dump instead.
+    Backup { file: PathBuf },
     /// Manage city administrators.
     Admin {
         #[command(subcommand)]
@@ -89,10 +93,20 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Backup { .. } = cli.command.as_ref().unwrap_or(&Command::Serve)
+        && let Ok(DatabaseUrl::Postgres(_)) = settings.database_url()
+    {
+        eprintln!(
+            "kairan: `kairan backup` copies SQLite databases only. This server uses PostgreSQL: \
+             back it up with pg_dump (or pg_basebackup with WAL archiving); see docs/operations.md."
+        );
+        return ExitCode::from(2);
+    }
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
+            Command::Backup { file } => backup_database(settings, file).await,
             Command::Import {
                 what: ImportCommand::Districts { file },
             } => import_district_file(settings, file).await,
@@ -140,6 +154,27 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 async fn migrate(settings: Settings) -> anyhow::Result<()> {
     prepare_database(settings, true).await?;
     println!("the database schema is up to date");
+    Ok(())
+}
+
+async fn backup_database(settings: Settings, file: PathBuf) -> anyhow::Result<()> {
+    let url = settings.database_url()?;
+    if let DatabaseUrl::Sqlite(path) = &url
+        && !path.exists()
+    {
+        anyhow::bail!(
+            "there is no database at {}; nothing was backed up",
+            path.display()
+        );
+    }
+    let manager = AnyConnectionManager::new(url, &settings.database);
+    let target = file.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut conn = manager.establish()?;
+        backup_to(&mut conn, &target)
+    })
+    .await??;
+    println!("backed up the database to {}", file.display());
     Ok(())
 }
 

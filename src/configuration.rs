@@ -22,6 +22,26 @@ pub struct Settings {
     pub posts: PostSettings,
     pub push: PushSettings,
     pub log: LogSettings,
+    pub idempotency: IdempotencySettings,
+    pub backup: BackupSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdempotencySettings {
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub key_ttl_secs: u64,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub prune_interval_secs: u64,
+}
+
+/// Scheduled SQLite backups into `<data_dir>/backups/`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BackupSettings {
+    /// 0 turns scheduled backups off.
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub interval_secs: u64,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub keep: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -234,6 +254,14 @@ impl Settings {
         }
         if self.server.data_dir.as_os_str().is_empty() {
             problems.push("server.data_dir (KAIRAN_SERVER__DATA_DIR) must not be empty".into());
+        }
+        if self.idempotency.key_ttl_secs < 60 || self.idempotency.prune_interval_secs == 0 {
+            problems.push(
+                "idempotency.key_ttl_secs must be at least 60 and idempotency.prune_interval_secs at least 1".into(),
+            );
+        }
+        if self.backup.interval_secs > 0 && self.backup.keep == 0 {
+            problems.push("backup.keep must be at least 1 when backup.interval_secs is set".into());
         }
         if self.server.json_limit_bytes < 1024 {
             problems.push("server.json_limit_bytes must be at least 1024".into());

@@ -53,5 +53,68 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(crate::startup::routes)
         .split_for_parts();
+    let mut api = api;
+    document_idempotency_key(&mut api);
     api
+}
+
+/// Every POST that needs a signed-in member accepts `Idempotency-Key` (crate::idempotency).
+fn document_idempotency_key(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Required, Type};
+    for item in api.paths.paths.values_mut() {
+        let Some(operation) = item.post.as_mut().filter(|o| o.security.is_some()) else {
+            continue;
+        };
+        let parameter = ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "Any unique string (1–255 visible ASCII characters, e.g. a UUID). A repeat with \
+                 the same key and body by the same member returns the first answer \
+                 (`Idempotent-Replayed: true`) and creates nothing; the same key with another \
+                 request is refused (422 `idempotency_key_mismatch`); while the first is in \
+                 flight, 409 `idempotency_key_in_use`; when the first answer held a secret shown once \
+                 (an invitation code), 409 `idempotency_answer_withheld`. Keys are kept for a day.",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(255)),
+            ))
+            .build();
+        operation
+            .parameters
+            .get_or_insert_with(Vec::new)
+            .push(parameter.into());
+        for (status, description) in [
+            ("400", "Bad request, e.g. a malformed Idempotency-Key"),
+            (
+                "409",
+                "Conflict, e.g. a request with this Idempotency-Key is in flight",
+            ),
+        ] {
+            operation
+                .responses
+                .responses
+                .entry(status.to_string())
+                .or_insert_with(|| error_response(description));
+        }
+    }
+}
+
+fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+        .into()
 }

@@ -14,11 +14,13 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::attachments::AttachmentStore;
 use crate::auth::{JwtKeys, PasswordService};
+use crate::backup::run_scheduled_backups;
 use crate::configuration::Settings;
 use crate::db::queries::districts::{count_districts, import_districts};
 use crate::db::queries::posts::publish_due;
-use crate::db::{Db, now};
+use crate::db::{Backend, Db, now};
 use crate::error::{json_error_handler, no_route, path_error_handler, query_error_handler};
+use crate::idempotency::{self, IdempotencyConfig, prune_expired_keys};
 use crate::import::{KANAZAWA_DISTRICTS_CSV, parse_districts};
 use crate::inbox_cache::InboxCache;
 use crate::openapi::document;
@@ -94,6 +96,24 @@ impl Application {
             inbox_cache.clone(),
             stopped.clone(),
         ))];
+        background.push(tokio::spawn(prune_expired_keys(
+            db.clone(),
+            Duration::from_secs(settings.idempotency.prune_interval_secs),
+            stopped.clone(),
+        )));
+        if settings.backup.interval_secs > 0 {
+            if db.backend() == Backend::Sqlite {
+                background.push(tokio::spawn(run_scheduled_backups(
+                    db.clone(),
+                    settings.server.data_dir.join("backups"),
+                    Duration::from_secs(settings.backup.interval_secs),
+                    settings.backup.keep,
+                    stopped.clone(),
+                )));
+            } else {
+                tracing::info!("scheduled backups are for SQLite; back up PostgreSQL with pg_dump");
+            }
+        }
         if settings.push.worker {
             background.push(tokio::spawn(push_worker.clone().run(stopped)));
         }
@@ -256,6 +276,13 @@ fn run(
     let post_settings = web::Data::new(settings.posts.clone());
     let attachment_store = web::Data::new(AttachmentStore::new(&settings.server.data_dir));
     let auth_settings = web::Data::new(settings.auth.clone());
+    let idempotency = web::Data::new(IdempotencyConfig {
+        key_ttl: Duration::from_secs(settings.idempotency.key_ttl_secs),
+        max_body_bytes: settings
+            .posts
+            .attachment_max_bytes
+            .max(settings.server.json_limit_bytes),
+    });
     let json_config = web::JsonConfig::default()
         .limit(settings.server.json_limit_bytes)
         .error_handler(json_error_handler);
@@ -266,6 +293,7 @@ fn run(
         // Before the /api/v1 scope, which would otherwise claim these paths.
         let docs = SwaggerUi::new("/api/v1/docs/{_:.*}").url("/api/v1/openapi.json", api.clone());
         App::new()
+            .wrap(actix_web::middleware::from_fn(idempotency::middleware))
             .wrap(security_headers())
             .wrap(TracingLogger::default())
             .app_data(json_config.clone())
@@ -281,6 +309,7 @@ fn run(
             .app_data(wake_push.clone())
             .app_data(inbox_cache.clone())
             .app_data(push_settings.clone())
+            .app_data(idempotency.clone())
             .service(docs)
             .into_utoipa_app()
             .configure(routes)

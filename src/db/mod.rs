@@ -197,7 +197,9 @@ impl Db {
         R: Send + 'static,
     {
         let pool = self.pool.clone();
+        let idempotency_slot = crate::idempotency::current_request_slot();
         spawn_blocking_with_tracing(move || {
+            let _slot = crate::idempotency::install_on_thread(idempotency_slot);
             let mut conn = pool.get().map_err(ApiError::database_unavailable)?;
             f(&mut conn)
         })
@@ -241,8 +243,35 @@ pub fn revert_all_migrations(conn: &mut AnyConnection) -> anyhow::Result<()> {
 
 /// A transaction that writes. On SQLite it takes the write lock at the start
 /// (`BEGIN IMMEDIATE`), so concurrent writers queue on `busy_timeout` instead of one failing
-/// when it upgrades a read lock; nested calls become savepoints as usual.
+/// when it upgrades a read lock; nested calls become savepoints as usual. The outermost one
+/// also records the request's Idempotency-Key, if any, so key and changes commit together.
 pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let depth = with_backend!(&mut *conn,
+        pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?,
+        sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?,
+    );
+    if depth.is_some() {
+        return conn.transaction(f);
+    }
+    let mut claimed = None;
+    let body = |conn: &mut AnyConnection| {
+        claimed = crate::idempotency::claim_in_transaction(conn)?;
+        f(conn)
+    };
+    let result = outermost_write_transaction(conn, body);
+    if result.is_ok()
+        && let Some(slot) = &claimed
+    {
+        crate::idempotency::mark_committed(slot);
+    }
+    result
+}
+
+fn outermost_write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
@@ -251,11 +280,6 @@ where
     let AnyConnection::Sqlite(inner) = conn else {
         return conn.transaction(f);
     };
-    let depth =
-        AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth()?;
-    if depth.is_some() {
-        return conn.transaction(f);
-    }
     AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
     match f(conn) {
         Ok(value) => match Manager::commit_transaction(conn) {

@@ -313,6 +313,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (member_id, idempotency_key) {
+        member_id -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        response_status -> Nullable<Integer>,
+        response_content_type -> Nullable<Text>,
+        response_body -> Nullable<Binary>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(push_subscriptions -> members (member_id));
 diesel::joinable!(push_deliveries -> push_jobs (job_id));
 
@@ -341,4 +354,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     muted_categories,
     push_jobs,
     push_deliveries,
+    idempotency_keys,
 );

@@ -1,3 +1,4 @@
+use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -139,7 +140,7 @@ pub async fn sign_in(
             db.run(move |conn| Ok(accounts::clear_failures(conn, &key)?))
                 .await?;
             let pair = issue_pair(&db, &keys, &settings, member, None).await?;
-            Ok(HttpResponse::Ok().json(pair))
+            Ok(HttpResponse::Ok().insert_header(no_store()).json(pair))
         }
         _ => {
             db.run(move |conn| Ok(accounts::record_failure(conn, &login_key, &address)?))
@@ -191,9 +192,9 @@ pub async fn refresh(
         })
         .await?;
     match outcome {
-        RefreshOutcome::Rotated(member) => {
-            Ok(HttpResponse::Ok().json(pair(&keys, &member, successor)?))
-        }
+        RefreshOutcome::Rotated(member) => Ok(HttpResponse::Ok()
+            .insert_header(no_store())
+            .json(pair(&keys, &member, successor)?)),
         RefreshOutcome::Invalid => Err(ApiError::Unauthorized(
             "invalid_refresh_token",
             "the refresh token is not valid",
@@ -280,7 +281,7 @@ pub async fn register(
         .run(move |conn| accounts::register(conn, registration))
         .await?;
     let pair = issue_pair(&db, &keys, &settings, member, None).await?;
-    Ok(HttpResponse::Created().json(pair))
+    Ok(HttpResponse::Created().insert_header(no_store()).json(pair))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -310,4 +311,9 @@ pub async fn me(auth: AuthMember, db: web::Data<Db>) -> Result<HttpResponse, Api
         district_id: p.district_id,
         roles: p.roles,
     }))
+}
+
+/// Token answers must not be cached (RFC 6749 5.1), nor kept for an Idempotency-Key replay.
+fn no_store() -> CacheControl {
+    CacheControl(vec![CacheDirective::NoStore])
 }

@@ -1,6 +1,7 @@
 //! Joining and roles: invitations, join requests (町会加入申請), officers, the yearly handover,
 //! district officers, city staff, and the audit log.
 
+use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -175,7 +176,10 @@ pub async fn create_invitation(
             Ok(invitation)
         })
         .await?;
-    Ok(HttpResponse::Created().json(invitation_response(invitation, Some(code))))
+    // The code is shown once: no cache keeps it, and an Idempotency-Key replay withholds it.
+    Ok(HttpResponse::Created()
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .json(invitation_response(invitation, Some(code))))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -4,17 +4,22 @@
 
 mod auth;
 mod authz_matrix;
+mod backup;
 mod cli;
+mod crash;
 mod districts;
 mod errors;
 mod fixtures;
 mod health;
 mod helpers;
+mod idempotency;
 mod members;
 mod posts;
+mod process;
 mod push;
 mod push_service;
 mod roster;
+mod shutdown;
 mod storage;
 mod surveys;
 mod tokens;

@@ -255,6 +255,28 @@ fn every_table_round_trips_one_row() {
             .unwrap(),
         entry
     );
+
+    let key = IdempotencyKey {
+        member_id: member.id.clone(),
+        idempotency_key: "k-1".into(),
+        request_hash: "ab".repeat(32),
+        response_status: Some(201),
+        response_content_type: Some("application/json".into()),
+        response_body: Some(vec![0, 159, 146, 150, b'{', b'}']),
+        created_at: t,
+        expires_at: t,
+    };
+    diesel::insert_into(idempotency_keys::table)
+        .values(&key)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        idempotency_keys::table
+            .select(IdempotencyKey::as_select())
+            .first(conn)
+            .unwrap(),
+        key
+    );
 }
 
 #[test]

@@ -1,10 +1,12 @@
 //! Row structs, one per table. Each derives Insertable too, so a row can be written whole.
 
 mod community;
+mod idempotency;
 mod membership;
 mod posts;
 
 pub use community::*;
+pub use idempotency::*;
 pub use membership::*;
 pub use posts::*;
 

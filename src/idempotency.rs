@@ -1,0 +1,394 @@
+//! `Idempotency-Key` on POST requests: a repeat of a request by the same member with the same
+//! key and the same body gets the first answer again, and creates nothing.
+//!
+//! Two parts work together:
+//! - `middleware` (around every route) checks the key before the handler runs: an answer on
+//!   record is replayed, a different request under the same key is refused, a request still
+//!   in flight gets 409. An answer marked `Cache-Control: no-store` (tokens, invitation
+//!   codes) is recorded without its body, and a repeat gets 409 instead of the secret.
+//! - The claim for the key is inserted by the request's first committed write transaction
+//!   (`crate::db::write_transaction`), so the key and what the request created commit
+//!   together: a concurrent duplicate fails on the key's primary key and rolls back, and a
+//!   crash can never leave a creation without its key. The answer is stored just after.
+//!   The claim travels from the request's task (task-local) to the blocking thread that runs
+//!   the query (thread-local, installed by `Db::run`).
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use actix_web::body::{BoxBody, MessageBody, to_bytes};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse, web};
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use crate::auth::AuthMember;
+use crate::db::models::IdempotencyKey;
+use crate::db::queries::idempotency as queries;
+use crate::db::{AnyConnection, Db, now};
+use crate::domain::MemberId;
+use crate::error::ApiError;
+
+pub const HEADER: &str = "idempotency-key";
+/// Set on an answer that repeats a stored one.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+const MAX_KEY_LEN: usize = 255;
+
+/// What the middleware needs besides the database.
+#[derive(Debug, Clone)]
+pub struct IdempotencyConfig {
+    pub key_ttl: Duration,
+    /// Requests with a key are read whole to hash them; larger bodies are refused.
+    pub max_body_bytes: usize,
+}
+
+/// One request's claim on its key, shared between the middleware and the write transaction.
+#[derive(Debug)]
+pub struct ClaimSlot {
+    record: IdempotencyKey,
+    committed: bool,
+    /// Another request inserted the key first.
+    lost_race: bool,
+}
+
+pub type SharedSlot = Arc<Mutex<ClaimSlot>>;
+
+tokio::task_local! {
+    static REQUEST_SLOT: SharedSlot;
+}
+
+thread_local! {
+    static THREAD_SLOT: RefCell<Option<SharedSlot>> = const { RefCell::new(None) };
+}
+
+fn lock(slot: &SharedSlot) -> MutexGuard<'_, ClaimSlot> {
+    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The claim of the request being served on this task, if it carries a key.
+pub fn current_request_slot() -> Option<SharedSlot> {
+    REQUEST_SLOT.try_with(Clone::clone).ok()
+}
+
+/// Makes `slot` visible to write transactions on this thread until the guard drops.
+pub fn install_on_thread(slot: Option<SharedSlot>) -> ThreadSlotGuard {
+    THREAD_SLOT.with(|cell| *cell.borrow_mut() = slot);
+    ThreadSlotGuard
+}
+
+pub struct ThreadSlotGuard;
+
+impl Drop for ThreadSlotGuard {
+    fn drop(&mut self) {
+        THREAD_SLOT.with(|cell| *cell.borrow_mut() = None);
+    }
+}
+
+/// Called by the outermost write transaction: inserts the request's claim if it is not
+/// committed yet. Returns the slot so the caller can mark it committed.
+pub fn claim_in_transaction(
+    conn: &mut AnyConnection,
+) -> Result<Option<SharedSlot>, diesel::result::Error> {
+    let Some(slot) = THREAD_SLOT.with(|cell| cell.borrow().clone()) else {
+        return Ok(None);
+    };
+    let record = {
+        let state = lock(&slot);
+        if state.committed {
+            return Ok(None);
+        }
+        state.record.clone()
+    };
+    match queries::insert_claim(conn, &record) {
+        Ok(()) => Ok(Some(slot)),
+        Err(e) => {
+            if matches!(
+                e,
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _
+                )
+            ) {
+                lock(&slot).lost_race = true;
+            }
+            Err(e)
+        }
+    }
+}
+
+pub fn mark_committed(slot: &SharedSlot) {
+    lock(slot).committed = true;
+}
+
+/// Deletes expired keys every `interval` until stopped.
+pub async fn prune_expired_keys(db: Db, interval: Duration, mut stop: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(interval);
+    while !*stop.borrow() {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => continue,
+        }
+        match db.run(|conn| Ok(queries::prune(conn, now())?)).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "pruned expired idempotency keys"),
+            Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed; will retry"),
+        }
+    }
+}
+
+fn parse_key(value: &HeaderValue) -> Result<String, ApiError> {
+    let invalid = || {
+        ApiError::BadRequest(
+            "invalid_idempotency_key",
+            format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
+        )
+    };
+    let key = value.to_str().map_err(|_| invalid())?.trim();
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(invalid());
+    }
+    Ok(key.to_string())
+}
+
+fn request_hash(method: &Method, path_and_query: &str, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_str().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(path_and_query.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn read_body(payload: &mut Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::BadRequest("bad_request", format!("the body could not be read: {e}"))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+fn in_use() -> ApiError {
+    ApiError::Conflict(
+        "idempotency_key_in_use",
+        "a request with this Idempotency-Key was accepted and has no answer on record yet; \
+         it will not be carried out again (retry shortly for its answer)"
+            .into(),
+    )
+}
+
+fn replay(record: &IdempotencyKey, status: i32) -> HttpResponse {
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut response = HttpResponse::build(status);
+    if let Some(content_type) = &record.response_content_type {
+        response.insert_header((header::CONTENT_TYPE, content_type.as_str()));
+    }
+    response.insert_header((
+        HeaderName::from_static(REPLAYED_HEADER),
+        HeaderValue::from_static("true"),
+    ));
+    response.body(record.response_body.clone().unwrap_or_default())
+}
+
+/// The middleware: see the module documentation.
+pub async fn middleware(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(header_value) = req.headers().get(HEADER).cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    if req.method() != Method::POST {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let key = match parse_key(&header_value) {
+        Ok(key) => key,
+        Err(e) => return Ok(req.error_response(e)),
+    };
+    // Keys belong to a member; without a valid token the handler answers 401 as usual.
+    let Ok(AuthMember(member)) = req.extract::<AuthMember>().await else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let (Some(db), Some(config)) = (
+        req.app_data::<web::Data<Db>>().cloned(),
+        req.app_data::<web::Data<IdempotencyConfig>>().cloned(),
+    ) else {
+        let missing = anyhow::anyhow!("idempotency is not configured");
+        return Ok(req.error_response(ApiError::Unexpected(missing)));
+    };
+    let body = match read_body(&mut req.take_payload(), config.max_body_bytes).await {
+        Ok(body) => body,
+        Err(e) => return Ok(req.error_response(e)),
+    };
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.path().to_string(), |p| p.as_str().to_string());
+    let hash = request_hash(req.method(), &path, &body);
+    req.set_payload(Payload::from(body));
+
+    let (lookup_member, lookup_key) = (member.clone(), key.clone());
+    let existing = db
+        .run(move |conn| {
+            Ok(queries::find_live(
+                conn,
+                &lookup_member,
+                &lookup_key,
+                now(),
+            )?)
+        })
+        .await;
+    match existing {
+        Err(e) => return Ok(req.error_response(e)),
+        Ok(Some(record)) => return Ok(answer_from_record(req, &record, &hash)),
+        Ok(None) => {}
+    }
+
+    let created_at = now();
+    let expires_at = created_at
+        + chrono::Duration::from_std(config.key_ttl).unwrap_or(chrono::Duration::days(1));
+    let slot: SharedSlot = Arc::new(Mutex::new(ClaimSlot {
+        record: IdempotencyKey {
+            member_id: member.clone(),
+            idempotency_key: key.clone(),
+            request_hash: hash,
+            response_status: None,
+            response_content_type: None,
+            response_body: None,
+            created_at,
+            expires_at,
+        },
+        committed: false,
+        lost_race: false,
+    }));
+    let response = REQUEST_SLOT.scope(slot.clone(), next.call(req)).await?;
+    let (committed, lost_race) = {
+        let state = lock(&slot);
+        (state.committed, state.lost_race)
+    };
+    if lost_race {
+        let (request, _) = response.into_parts();
+        return Ok(ServiceResponse::from_err(in_use(), request).map_into_boxed_body());
+    }
+    if !committed {
+        // Nothing was written, so nothing needs guarding: a repeat simply runs again.
+        return Ok(response.map_into_boxed_body());
+    }
+    store_answer(db, member, key, response).await
+}
+
+fn answer_from_record(
+    req: ServiceRequest,
+    record: &IdempotencyKey,
+    hash: &str,
+) -> ServiceResponse<BoxBody> {
+    if record.request_hash != hash {
+        return req.error_response(ApiError::Validation(
+            "idempotency_key_mismatch",
+            "this Idempotency-Key was used for a different request; use a new key for a new request"
+                .into(),
+        ));
+    }
+    match (record.response_status, &record.response_body) {
+        (Some(status), Some(_)) => req.into_response(replay(record, status)),
+        (Some(_), None) => req.error_response(ApiError::Conflict(
+            "idempotency_answer_withheld",
+            "the request with this Idempotency-Key succeeded, but its answer held a secret that \
+             is shown only once; it will not be carried out again"
+                .into(),
+        )),
+        (None, _) => req.error_response(in_use()),
+    }
+}
+
+async fn store_answer(
+    db: web::Data<Db>,
+    member: MemberId,
+    key: String,
+    response: ServiceResponse<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let (request, response) = response.into_parts();
+    let (head, body) = response.into_parts();
+    let body = match to_bytes(body).await {
+        Ok(body) => body,
+        Err(e) => {
+            let e: Box<dyn std::error::Error> = e.into();
+            let error = anyhow::anyhow!("cannot read the answer to store it: {e}");
+            return Ok(
+                ServiceResponse::from_err(ApiError::Unexpected(error), request)
+                    .map_into_boxed_body(),
+            );
+        }
+    };
+    let status = i32::from(head.status().as_u16());
+    let content_type = head
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    // Answers that must not be kept (tokens, invitation codes) are recorded without a body.
+    let no_store = head
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("no-store"));
+    let stored_body = (!no_store).then(|| body.to_vec());
+    let saved = db
+        .run(move |conn| {
+            Ok(queries::save_response(
+                conn,
+                &member,
+                &key,
+                status,
+                content_type,
+                stored_body,
+            )?)
+        })
+        .await;
+    if let Err(e) = saved {
+        // The creation is committed with its key, so a repeat is refused (409), never redone.
+        tracing::warn!(error = %e, "the answer for an idempotency key could not be stored");
+    }
+    Ok(ServiceResponse::new(request, head.set_body(body)).map_into_boxed_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_visible_ascii_of_bounded_length() {
+        assert!(parse_key(&HeaderValue::from_static("4f1c-aa_01")).is_ok());
+        assert!(parse_key(&HeaderValue::from_static("")).is_err());
+        assert!(parse_key(&HeaderValue::from_static("has space")).is_err());
+        let long = "k".repeat(MAX_KEY_LEN + 1);
+        assert!(parse_key(&HeaderValue::from_str(&long).unwrap()).is_err());
+    }
+
+    #[test]
+    fn the_hash_covers_method_path_and_body() {
+        let a = request_hash(&Method::POST, "/api/v1/posts", b"{}");
+        assert_ne!(a, request_hash(&Method::POST, "/api/v1/posts", b"{ }"));
+        assert_ne!(a, request_hash(&Method::POST, "/api/v1/hans", b"{}"));
+        assert_ne!(a, request_hash(&Method::PUT, "/api/v1/posts", b"{}"));
+        assert_eq!(a, request_hash(&Method::POST, "/api/v1/posts", b"{}"));
+    }
+}
