@@ -1,5 +1,7 @@
 //! Circulars (回覧): posting, the inbox, reading and confirming, receipts.
 
+use std::sync::Arc;
+
 use actix_web::{HttpResponse, get, patch, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -444,6 +446,30 @@ pub fn accessible_post(
     }
 }
 
+/// The post when the caller is in its audience, settled by their cached place without
+/// loading roles: the common case for reading and confirming. `None`: not in its audience
+/// (it may still be theirs to manage; see `accessible_post`).
+fn audience_post(
+    conn: &mut AnyConnection,
+    cache: &InboxCache,
+    auth: &AuthMember,
+    id: &PostId,
+) -> Result<Option<(Arc<Membership>, Post)>, ApiError> {
+    let place = cache.membership(conn, &auth.0)?;
+    let Some(post) = queries::find_post(conn, id)? else {
+        return Ok(None);
+    };
+    let keys = inbox_keys(
+        place.household_id.as_ref(),
+        place.district_id.as_ref(),
+        place.association_id.as_ref(),
+        place.han_id.as_ref(),
+    );
+    let in_audience =
+        post.status == PostStatus::Published && queries::reaches(conn, id, &keys, now())?;
+    Ok(in_audience.then_some((place, post)))
+}
+
 pub fn managed_post(
     conn: &mut AnyConnection,
     auth: &AuthMember,
@@ -481,16 +507,7 @@ pub async fn get_post(
     let id = PostId(path.into_inner());
     let view = db
         .run(move |conn| {
-            // Most readers are in its audience, which their place settles without roles.
-            let place = inbox_cache.membership(conn, &auth.0)?;
-            let post = queries::find_post(conn, &id)?.ok_or(ApiError::NotFound("post"))?;
-            let keys = inbox_keys(
-                place.household_id.as_ref(),
-                place.district_id.as_ref(),
-                place.association_id.as_ref(),
-                place.han_id.as_ref(),
-            );
-            if post.status == PostStatus::Published && queries::reaches(conn, &id, &keys, now())? {
+            if let Some((place, post)) = audience_post(conn, &inbox_cache, &auth, &id)? {
                 return load_view(conn, &place.member_id, place.household_id.as_ref(), post);
             }
             let access = accessible_post(conn, &auth, &id)?;
@@ -840,29 +857,28 @@ async fn record(
     auth: AuthMember,
     id: PostId,
     db: web::Data<Db>,
+    inbox_cache: web::Data<InboxCache>,
     confirm: bool,
 ) -> Result<HttpResponse, ApiError> {
     db.run(move |conn| {
-        let access = accessible_post(conn, &auth, &id)?;
-        if !access.in_audience {
-            // Managers may look at a post without being among its readers.
-            return Err(ApiError::NotFound("post"));
-        }
-        if confirm && !access.post.requires_confirmation {
+        // Managers may look at a post without being among its readers: they get 404 too.
+        let (place, post) =
+            audience_post(conn, &inbox_cache, &auth, &id)?.ok_or(ApiError::NotFound("post"))?;
+        if confirm && !post.requires_confirmation {
             return Err(ApiError::Validation(
                 "confirmation_not_requested",
                 "this post does not ask for confirmation".into(),
             ));
         }
-        let household: HouseholdId = access
-            .principal
+        let household = place
             .household_id
+            .as_ref()
             .ok_or(ApiError::NotFound("post"))?;
         Ok(queries::record_read(
             conn,
             &id,
-            &access.principal.member_id,
-            &household,
+            &place.member_id,
+            household,
             confirm,
         )?)
     })
@@ -877,8 +893,9 @@ pub async fn mark_read(
     auth: AuthMember,
     path: web::Path<String>,
     db: web::Data<Db>,
+    inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
-    record(auth, PostId(path.into_inner()), db, false).await
+    record(auth, PostId(path.into_inner()), db, inbox_cache, false).await
 }
 
 /// Confirm a circular (確認) for your household. Repeating it changes nothing.
@@ -888,8 +905,9 @@ pub async fn confirm_post(
     auth: AuthMember,
     path: web::Path<String>,
     db: web::Data<Db>,
+    inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
-    record(auth, PostId(path.into_inner()), db, true).await
+    record(auth, PostId(path.into_inner()), db, inbox_cache, true).await
 }
 
 #[derive(Deserialize, ToSchema)]
