@@ -15,6 +15,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::attachments::AttachmentStore;
 use crate::auth::{JwtKeys, PasswordService};
 use crate::configuration::Settings;
+use crate::db::group_commit::GroupCommit;
 use crate::db::queries::districts::{count_districts, import_districts};
 use crate::db::queries::posts::publish_due;
 use crate::db::{Db, now};
@@ -26,6 +27,10 @@ use crate::push::sender::WebPushSender;
 use crate::push::worker::PushWorker;
 use crate::routes::{self, health};
 use crate::telemetry::spawn_blocking_with_tracing;
+
+/// Writes per group-commit transaction, and writes waiting for one (see db::group_commit).
+const GROUP_COMMIT_MAX_BATCH: usize = 512;
+const GROUP_COMMIT_QUEUE: usize = 4096;
 
 pub struct Application {
     port: u16,
@@ -42,6 +47,7 @@ struct Services {
     passwords: PasswordService,
     vapid: VapidKey,
     wake_push: Arc<Notify>,
+    group_commit: GroupCommit,
 }
 
 impl Application {
@@ -76,6 +82,11 @@ impl Application {
             passwords,
             vapid,
             wake_push: wake_push.clone(),
+            group_commit: GroupCommit::start(
+                db.clone(),
+                GROUP_COMMIT_MAX_BATCH,
+                GROUP_COMMIT_QUEUE,
+            )?,
         };
         let server = run(listener, db.clone(), services, &settings)?;
         let (stop_background, stopped) = watch::channel(false);
@@ -234,6 +245,7 @@ fn run(
     let passwords = web::Data::new(services.passwords);
     let vapid = web::Data::new(services.vapid);
     let wake_push = web::Data::new(services.wake_push);
+    let group_commit = web::Data::new(services.group_commit);
     let push_settings = web::Data::new(settings.push.clone());
     let post_settings = web::Data::new(settings.posts.clone());
     let attachment_store = web::Data::new(AttachmentStore::new(&settings.server.data_dir));
@@ -261,6 +273,7 @@ fn run(
             .app_data(attachment_store.clone())
             .app_data(vapid.clone())
             .app_data(wake_push.clone())
+            .app_data(group_commit.clone())
             .app_data(push_settings.clone())
             .service(docs)
             .into_utoipa_app()
