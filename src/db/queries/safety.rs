@@ -159,12 +159,16 @@ pub fn list_checks(
 /// Stores a household's answer and keeps it in the history. Runs in the answer's own
 /// savepoint of a group commit: a check closed meanwhile refuses it here.
 pub fn record_answer(conn: &mut AnyConnection, answer: &SafetyAnswer) -> Result<(), ApiError> {
-    let closed_at: Option<NaiveDateTime> = safety_checks::table
+    let check = safety_checks::table
         .find(&answer.safety_check_id)
-        .select(safety_checks::closed_at)
-        .first(conn)
-        .optional()?
-        .ok_or(ApiError::NotFound("safety check"))?;
+        .select(safety_checks::closed_at);
+    // PostgreSQL: a share lock, so a close committing meanwhile is seen (or waits for us).
+    // SQLite's single writer already orders the two.
+    let closed_at: Option<NaiveDateTime> = crate::with_backend!(conn,
+        pg(c) => check.for_share().first(c).optional(),
+        sqlite(c) => check.first(c).optional(),
+    )?
+    .ok_or(ApiError::NotFound("safety check"))?;
     if closed_at.is_some() {
         return Err(closed());
     }
