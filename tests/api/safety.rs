@@ -856,3 +856,56 @@ async fn a_reminder_reaches_only_households_that_have_not_answered() {
     assert_eq!(service.received_by(&leader).len(), 3);
     assert_eq!(service.received_by(&h2).len(), 2);
 }
+
+#[tokio::test]
+async fn concurrent_answers_share_commits_but_each_gets_its_own_outcome() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let open = start_for_association(&app, &city.officer_a, &city.association_a).await;
+    let closed = start_for_association(&app, &city.officer_a, &city.association_a).await;
+    expect_json(
+        app.post_as(
+            &city.officer_a,
+            &format!("/api/v1/safety-checks/{closed}/close"),
+            &json!({}),
+        )
+        .await,
+        204,
+    )
+    .await;
+
+    // Answers to the open and the closed check, sent at once, so batches mix them: the
+    // refused ones must not take the others down with them.
+    let members = [
+        &city.resident_h1,
+        &city.resident_h2,
+        &city.han_leader_h1,
+        &city.officer_a,
+        &city.chair_a,
+    ];
+    // Rounds one after another, so the last round's answer is each household's final one.
+    for round in 0..4 {
+        let status = if round % 2 == 0 { "safe" } else { "needs_help" };
+        let mut checks = Vec::new();
+        let mut requests = Vec::new();
+        for member in members {
+            for check in [&open, &closed] {
+                checks.push(check.clone());
+                requests.push(answer(&app, member, check, json!({"status": status})));
+            }
+        }
+        let responses = futures_util::future::join_all(requests).await;
+        for (check, response) in checks.iter().zip(responses) {
+            let expected = if *check == open { 204 } else { 409 };
+            assert_eq!(response.status(), expected, "round {round}, {check}");
+        }
+    }
+    // Five households answered four times each: one current answer each, the history whole.
+    let s = status(&app, &city.officer_a, &open).await;
+    assert_eq!(
+        (s["answered"].clone(), s["needs_help"].clone()),
+        (json!(5), json!(5))
+    );
+    assert_eq!(stored_answers(&app), (5, 20));
+    assert_eq!(status(&app, &city.officer_a, &closed).await["answered"], 0);
+}
