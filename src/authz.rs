@@ -146,6 +146,15 @@ impl Principal {
         self.holds(Role::HanLeader, han.as_str())
     }
 
+    /// Districts this member is a district officer of.
+    pub fn officer_districts(&self) -> Vec<DistrictId> {
+        self.roles
+            .iter()
+            .filter(|g| g.role == Role::DistrictOfficer)
+            .filter_map(|g| g.scope_id.clone().map(DistrictId))
+            .collect()
+    }
+
     /// Hans this member leads.
     pub fn led_hans(&self) -> Vec<HanId> {
         self.roles
@@ -251,4 +260,16 @@ pub fn may_post(
 /// whole (so a new officer can take over a predecessor's circulars).
 pub fn may_manage_post(p: &Principal, post: &crate::db::models::Post) -> bool {
     p.member_id == post.author_id || may_post(p, post.tier, post.scope_id.as_deref(), &[])
+}
+
+/// Close a safety check: whoever started it, or an admin.
+pub fn may_close_safety_check(p: &Principal, check: &crate::db::models::SafetyCheck) -> bool {
+    p.is_admin() || p.member_id == check.started_by
+}
+
+/// Answer a safety check for a household after a visit: an officer of its association, or
+/// the 班長 of its han.
+pub fn may_answer_for(p: &Principal, household: &crate::db::models::Household) -> bool {
+    may_manage_roster(p, &household.association_id)
+        || household.han_id.as_ref().is_some_and(|h| p.leads_han(h))
 }

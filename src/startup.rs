@@ -16,6 +16,7 @@ use crate::attachments::AttachmentStore;
 use crate::auth::{JwtKeys, PasswordService};
 use crate::backup::run_scheduled_backups;
 use crate::configuration::Settings;
+use crate::db::group_commit::GroupCommit;
 use crate::db::queries::districts::{count_districts, import_districts};
 use crate::db::queries::posts::publish_due;
 use crate::db::{Backend, Db, now};
@@ -29,6 +30,10 @@ use crate::push::sender::WebPushSender;
 use crate::push::worker::PushWorker;
 use crate::routes::{self, health};
 use crate::telemetry::spawn_blocking_with_tracing;
+
+/// Writes per group-commit transaction, and writes waiting for one (see db::group_commit).
+const GROUP_COMMIT_MAX_BATCH: usize = 512;
+const GROUP_COMMIT_QUEUE: usize = 4096;
 
 pub struct Application {
     port: u16,
@@ -47,6 +52,7 @@ struct Services {
     vapid: VapidKey,
     wake_push: Arc<Notify>,
     inbox_cache: Arc<InboxCache>,
+    group_commit: GroupCommit,
 }
 
 impl Application {
@@ -86,6 +92,11 @@ impl Application {
             vapid,
             wake_push: wake_push.clone(),
             inbox_cache: inbox_cache.clone(),
+            group_commit: GroupCommit::start(
+                db.clone(),
+                GROUP_COMMIT_MAX_BATCH,
+                GROUP_COMMIT_QUEUE,
+            )?,
         };
         let server = run(listener, db.clone(), services, &settings)?;
         let (stop_background, stopped) = watch::channel(false);
@@ -272,6 +283,7 @@ fn run(
     let vapid = web::Data::new(services.vapid);
     let wake_push = web::Data::new(services.wake_push);
     let inbox_cache = web::Data::from(services.inbox_cache);
+    let group_commit = web::Data::new(services.group_commit);
     let push_settings = web::Data::new(settings.push.clone());
     let post_settings = web::Data::new(settings.posts.clone());
     let attachment_store = web::Data::new(AttachmentStore::new(&settings.server.data_dir));
@@ -308,6 +320,7 @@ fn run(
             .app_data(vapid.clone())
             .app_data(wake_push.clone())
             .app_data(inbox_cache.clone())
+            .app_data(group_commit.clone())
             .app_data(push_settings.clone())
             .app_data(idempotency.clone())
             .service(docs)

@@ -10,7 +10,10 @@
 //! service in this process and compares the rate with single-core encryption in the same run;
 //! KAIRAN_BENCH_PUSH_BATCH and KAIRAN_BENCH_PUSH_CONCURRENCY override `[push]` batch_size and
 //! concurrency_per_host, KAIRAN_BENCH_PUSH_WORKERS runs that many workers at once (PostgreSQL).
+//! `safety` (only when named, alone) is described in safety.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod safety;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -710,6 +713,10 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
+    // Its own server process (for kill -9) and data set.
+    if wanted.iter().any(|w| w == "safety") {
+        return safety::run();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -2,6 +2,7 @@
 //! backend from the URL scheme, embedded migrations per backend, and `Db::run`, the only way
 //! request code reaches the database (on the blocking pool, never on an actix worker).
 
+pub mod group_commit;
 pub mod models;
 pub mod queries;
 pub mod schema;

@@ -329,6 +329,64 @@ diesel::table! {
 diesel::joinable!(push_subscriptions -> members (member_id));
 diesel::joinable!(push_deliveries -> push_jobs (job_id));
 
+diesel::table! {
+    safety_checks (id) {
+        id -> Text,
+        started_by -> Text,
+        tier -> Text,
+        scope_id -> Nullable<Text>,
+        message -> Text,
+        started_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+        closed_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    safety_check_hans (safety_check_id, han_id) {
+        safety_check_id -> Text,
+        han_id -> Text,
+    }
+}
+
+diesel::table! {
+    safety_check_audiences (scope_key, safety_check_id) {
+        scope_key -> Text,
+        safety_check_id -> Text,
+    }
+}
+
+diesel::table! {
+    safety_answers (safety_check_id, household_id) {
+        safety_check_id -> Text,
+        household_id -> Text,
+        status -> Text,
+        note -> Nullable<Text>,
+        answered_by -> Text,
+        on_behalf -> Bool,
+        answered_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    safety_answer_history (id) {
+        id -> Text,
+        safety_check_id -> Text,
+        household_id -> Text,
+        status -> Text,
+        note -> Nullable<Text>,
+        answered_by -> Text,
+        on_behalf -> Bool,
+        answered_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(safety_check_hans -> safety_checks (safety_check_id));
+diesel::joinable!(safety_check_audiences -> safety_checks (safety_check_id));
+diesel::joinable!(safety_answers -> safety_checks (safety_check_id));
+diesel::joinable!(safety_answers -> households (household_id));
+diesel::joinable!(safety_answer_history -> households (household_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     districts,
     associations,
@@ -355,4 +413,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     push_jobs,
     push_deliveries,
     idempotency_keys,
+    safety_checks,
+    safety_check_hans,
+    safety_check_audiences,
+    safety_answers,
+    safety_answer_history,
 );

@@ -8,6 +8,6 @@ mod text;
 
 pub use ids::*;
 pub use login::Login;
-pub use post::{Category, PostStatus, Priority, QuestionKind, Tier};
+pub use post::{Category, PostStatus, Priority, QuestionKind, SafetyStatus, Tier};
 pub use role::Role;
 pub use text::{RequiredText, new_invitation_code, normalize, normalize_invitation_code};

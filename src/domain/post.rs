@@ -47,6 +47,11 @@ string_enum!(
 );
 
 string_enum!(
+    /// A household's answer to a safety check (安否確認): 無事 or 要支援.
+    SafetyStatus { Safe => "safe", NeedsHelp => "needs_help" }
+);
+
+string_enum!(
     PostStatus { Draft => "draft", Scheduled => "scheduled", Published => "published", Withdrawn => "withdrawn" }
 );
 

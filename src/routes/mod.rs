@@ -8,6 +8,7 @@ pub mod health;
 pub mod membership;
 pub mod posts;
 pub mod push;
+pub mod safety;
 pub mod surveys;
 
 use actix_web::web;
@@ -25,6 +26,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
     membership::config(cfg);
     posts::config(cfg);
     push::config(cfg);
+    safety::config(cfg);
     surveys::config(cfg);
     attachments::config(cfg);
 }

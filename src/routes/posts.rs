@@ -283,7 +283,7 @@ fn questions_from(
 }
 
 /// Checks that the scope exists and that the hans belong to it.
-fn check_scope(
+pub fn check_scope(
     conn: &mut AnyConnection,
     tier: Tier,
     scope: Option<&str>,

@@ -1284,3 +1284,105 @@ async fn roles_hans_and_households_of_another_association_are_refused() {
     .await;
     m.finish();
 }
+
+/// A safety check of association A started by its officer.
+async fn safety_check_of_a(app: &TestApp, city: &City) -> String {
+    let created = expect_json(
+        app.post_as(
+            &city.officer_a,
+            "/api/v1/safety-checks",
+            &json!({"scope": {"kind": "association", "id": city.association_a},
+                    "message": "地震がありました。ご無事ですか。"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    str_field(&created, "id")
+}
+
+#[tokio::test]
+async fn safety_checks_follow_the_posting_rules_and_the_status_rules() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let mut m = Matrix::new(&app, &city);
+    let a_scope = json!({"scope": {"kind": "association", "id": city.association_a},
+                         "message": "安否確認"});
+
+    m.row(
+        Method::POST,
+        "/api/v1/safety-checks",
+        |_| Some(a_scope.clone()),
+        A_OFFICERS_CREATE,
+    )
+    .await;
+    m.row(Method::GET, "/api/v1/safety-checks", no_body, ANY_MEMBER)
+        .await;
+
+    let check = safety_check_of_a(&app, &city).await;
+    let path = format!("/api/v1/safety-checks/{check}");
+    m.row(
+        Method::GET,
+        &path,
+        no_body,
+        [401, 200, 200, 200, 200, 200, 404, 404, 200, 200, 200, 404],
+    )
+    .await;
+    m.row(
+        Method::GET,
+        &format!("{path}/status"),
+        no_body,
+        [401, 404, 404, 200, 200, 200, 404, 404, 200, 200, 200, 404],
+    )
+    .await;
+    m.row(
+        Method::POST,
+        &format!("{path}/answers"),
+        |_| Some(json!({"status": "safe"})),
+        [401, 204, 204, 204, 204, 204, 404, 404, 404, 404, 404, 404],
+    )
+    .await;
+    m.row(
+        Method::POST,
+        &format!("{path}/answers"),
+        |_| Some(json!({"status": "needs_help", "household_id": city.household_h1_paper})),
+        [401, 404, 404, 204, 204, 204, 404, 404, 404, 404, 204, 404],
+    )
+    .await;
+    m.row(
+        Method::GET,
+        &format!("{path}/households/{}/answers", city.household_h1_paper),
+        no_body,
+        [401, 404, 404, 200, 200, 200, 404, 404, 404, 404, 200, 404],
+    )
+    .await;
+    m.row(
+        Method::POST,
+        &format!("{path}/reminders"),
+        |_| Some(json!({})),
+        [401, 404, 404, 202, 202, 202, 404, 404, 202, 202, 202, 404],
+    )
+    .await;
+
+    let close = [401, 403, 403, 403, 204, 403, 404, 404, 403, 403, 204, 404];
+    for (who, status) in Who::ALL.into_iter().zip(close) {
+        let check = safety_check_of_a(&app, &city).await;
+        m.cell(
+            who,
+            Method::POST,
+            &format!("/api/v1/safety-checks/{check}/close"),
+            Some(json!({})),
+            status,
+        )
+        .await;
+    }
+    m.cell(
+        Who::Admin,
+        Method::GET,
+        &format!("/api/v1/safety-checks/{}/status", kairan::db::new_id()),
+        None,
+        404,
+    )
+    .await;
+    m.finish();
+}

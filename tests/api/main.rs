@@ -19,6 +19,7 @@ mod process;
 mod push;
 mod push_service;
 mod roster;
+mod safety;
 mod shutdown;
 mod storage;
 mod surveys;

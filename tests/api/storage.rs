@@ -277,6 +277,98 @@ fn every_table_round_trips_one_row() {
             .unwrap(),
         key
     );
+    let check = SafetyCheck {
+        id: SafetyCheckId::generate(),
+        started_by: member.id.clone(),
+        tier: Tier::Association,
+        scope_id: Some(association.id.to_string()),
+        message: "地震がありました。ご無事ですか。".into(),
+        started_at: t,
+        closed_at: Some(t),
+        closed_by: Some(member.id.clone()),
+    };
+    diesel::insert_into(safety_checks::table)
+        .values(&check)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        safety_checks::table
+            .select(SafetyCheck::as_select())
+            .first(conn)
+            .unwrap(),
+        check
+    );
+    let check_han = SafetyCheckHan {
+        safety_check_id: check.id.clone(),
+        han_id: han.id.clone(),
+    };
+    diesel::insert_into(safety_check_hans::table)
+        .values(&check_han)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        safety_check_hans::table
+            .select(SafetyCheckHan::as_select())
+            .first(conn)
+            .unwrap(),
+        check_han
+    );
+    let audience = SafetyCheckAudience {
+        scope_key: format!("han:{}", han.id),
+        safety_check_id: check.id.clone(),
+    };
+    diesel::insert_into(safety_check_audiences::table)
+        .values(&audience)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        safety_check_audiences::table
+            .select(SafetyCheckAudience::as_select())
+            .first(conn)
+            .unwrap(),
+        audience
+    );
+    let answer = SafetyAnswer {
+        safety_check_id: check.id.clone(),
+        household_id: household.id.clone(),
+        status: SafetyStatus::NeedsHelp,
+        note: Some("薬が必要".into()),
+        answered_by: member.id.clone(),
+        on_behalf: true,
+        answered_at: t,
+    };
+    diesel::insert_into(safety_answers::table)
+        .values(&answer)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        safety_answers::table
+            .select(SafetyAnswer::as_select())
+            .first(conn)
+            .unwrap(),
+        answer
+    );
+    let record = SafetyAnswerRecord {
+        id: kairan::db::new_id(),
+        safety_check_id: check.id.clone(),
+        household_id: household.id.clone(),
+        status: SafetyStatus::Safe,
+        note: None,
+        answered_by: member.id.clone(),
+        on_behalf: false,
+        answered_at: t,
+    };
+    diesel::insert_into(safety_answer_history::table)
+        .values(&record)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        safety_answer_history::table
+            .select(SafetyAnswerRecord::as_select())
+            .first(conn)
+            .unwrap(),
+        record
+    );
 }
 
 #[test]

@@ -4,11 +4,13 @@ mod community;
 mod idempotency;
 mod membership;
 mod posts;
+mod safety;
 
 pub use community::*;
 pub use idempotency::*;
 pub use membership::*;
 pub use posts::*;
+pub use safety::*;
 
 /// Stores a Rust enum as its snake_case text on both backends. The enum also derives
 /// `AsExpression` and `FromSqlRow` with `sql_type = Text`.

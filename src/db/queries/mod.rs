@@ -10,4 +10,5 @@ pub mod members;
 pub mod posts;
 pub mod push;
 pub mod roles;
+pub mod safety;
 pub mod surveys;

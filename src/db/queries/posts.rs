@@ -40,15 +40,41 @@ pub fn member_keys(
     keys
 }
 
+/// Who something is for: a tier with its district or association, and maybe some hans of
+/// that association. Posts and safety checks share this one audience rule.
+#[derive(Debug, Clone, Copy)]
+pub struct Audience<'a> {
+    pub tier: Tier,
+    pub scope_id: Option<&'a str>,
+    pub hans: &'a [HanId],
+}
+
+impl<'a> Audience<'a> {
+    pub fn of_post(post: &'a Post, hans: &'a [HanId]) -> Self {
+        Self {
+            tier: post.tier,
+            scope_id: post.scope_id.as_deref(),
+            hans,
+        }
+    }
+
+    /// The inbox keys the audience is indexed under.
+    pub fn keys(&self) -> Vec<String> {
+        match (self.tier, self.scope_id) {
+            (Tier::City, _) => vec!["city".into()],
+            (Tier::District, Some(d)) => vec![format!("district:{d}")],
+            (Tier::Association, Some(a)) if self.hans.is_empty() => {
+                vec![format!("association:{a}")]
+            }
+            (Tier::Association, Some(_)) => self.hans.iter().map(|h| format!("han:{h}")).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// The audience keys of a post.
 pub fn post_keys(post: &Post, hans: &[HanId]) -> Vec<String> {
-    match (post.tier, &post.scope_id) {
-        (Tier::City, _) => vec!["city".into()],
-        (Tier::District, Some(d)) => vec![format!("district:{d}")],
-        (Tier::Association, Some(a)) if hans.is_empty() => vec![format!("association:{a}")],
-        (Tier::Association, Some(_)) => hans.iter().map(|h| format!("han:{h}")).collect(),
-        _ => Vec::new(),
-    }
+    Audience::of_post(post, hans).keys()
 }
 
 pub fn post_hans_of(conn: &mut AnyConnection, post: &PostId) -> QueryResult<Vec<HanId>> {
@@ -105,7 +131,7 @@ fn notify_audience(conn: &mut AnyConnection, post: &Post, hans: &[HanId]) -> Que
     push::enqueue(
         conn,
         &job,
-        push::Recipients::Audience { post, hans },
+        push::Recipients::Audience(Audience::of_post(post, hans)),
         Some(post.category),
     )
     .map(drop)
@@ -631,20 +657,30 @@ pub enum ReceiptScope {
 
 /// Narrows a boxed query over households and their associations to the households a post
 /// reaches, within a caller's scope: the one audience rule for receipts, tallies and CSVs.
-pub fn within_audience<Q>(mut query: Q, post: &Post, post_hans: &[HanId], scope: &ReceiptScope) -> Q
+pub fn within_audience<Q>(query: Q, post: &Post, post_hans: &[HanId], scope: &ReceiptScope) -> Q
 where
     Q: methods::FilterDsl<Eq<associations::district_id, DistrictId>, Output = Q>
         + methods::FilterDsl<Eq<households::association_id, AssociationId>, Output = Q>
         + methods::FilterDsl<EqAny<households::han_id, Vec<HanId>>, Output = Q>,
 {
-    let scope_id = post.scope_id.clone().unwrap_or_default();
-    query = match post.tier {
+    within(query, Audience::of_post(post, post_hans), scope)
+}
+
+/// `within_audience` for any audience (a post's, a safety check's).
+pub fn within<Q>(mut query: Q, audience: Audience<'_>, scope: &ReceiptScope) -> Q
+where
+    Q: methods::FilterDsl<Eq<associations::district_id, DistrictId>, Output = Q>
+        + methods::FilterDsl<Eq<households::association_id, AssociationId>, Output = Q>
+        + methods::FilterDsl<EqAny<households::han_id, Vec<HanId>>, Output = Q>,
+{
+    let scope_id = audience.scope_id.unwrap_or_default().to_string();
+    query = match audience.tier {
         Tier::City => query,
         Tier::District => query.filter(associations::district_id.eq(DistrictId(scope_id))),
         Tier::Association => query.filter(households::association_id.eq(AssociationId(scope_id))),
     };
-    if !post_hans.is_empty() {
-        query = query.filter(households::han_id.eq_any(post_hans.to_vec()));
+    if !audience.hans.is_empty() {
+        query = query.filter(households::han_id.eq_any(audience.hans.to_vec()));
     }
     match scope {
         ReceiptScope::Audience => query,
@@ -743,13 +779,12 @@ pub fn receipts(
     Ok(receipts)
 }
 
-/// Ensures a household is one the post reaches; paper confirmations are only for those.
-pub fn household_in_audience(
+/// A household with its district, and whether the audience reaches it; None if unknown.
+pub fn audience_household(
     conn: &mut AnyConnection,
-    post: &Post,
-    post_hans: &[HanId],
+    audience: Audience<'_>,
     household: &HouseholdId,
-) -> Result<crate::db::models::Household, ApiError> {
+) -> QueryResult<Option<(crate::db::models::Household, bool)>> {
     let row = households::table
         .inner_join(associations::table)
         .filter(households::id.eq(household))
@@ -759,24 +794,34 @@ pub fn household_in_audience(
         ))
         .first::<(crate::db::models::Household, DistrictId)>(conn)
         .optional()?;
-    let not_in_audience = || {
-        ApiError::Validation(
+    Ok(row.map(|(found, district)| {
+        let scope = audience.scope_id.unwrap_or_default();
+        let in_scope = match audience.tier {
+            Tier::City => true,
+            Tier::District => district.as_str() == scope,
+            Tier::Association => found.association_id.as_str() == scope,
+        };
+        let in_hans = audience.hans.is_empty()
+            || found
+                .han_id
+                .as_ref()
+                .is_some_and(|h| audience.hans.contains(h));
+        (found, in_scope && in_hans)
+    }))
+}
+
+/// Ensures a household is one the post reaches; paper confirmations are only for those.
+pub fn household_in_audience(
+    conn: &mut AnyConnection,
+    post: &Post,
+    post_hans: &[HanId],
+    household: &HouseholdId,
+) -> Result<crate::db::models::Household, ApiError> {
+    match audience_household(conn, Audience::of_post(post, post_hans), household)? {
+        Some((found, true)) => Ok(found),
+        _ => Err(ApiError::Validation(
             "household_not_in_audience",
             "this post does not reach that household".into(),
-        )
-    };
-    let (found, district) = row.ok_or_else(not_in_audience)?;
-    let scope = post.scope_id.as_deref().unwrap_or_default();
-    let in_scope = match post.tier {
-        Tier::City => true,
-        Tier::District => district.as_str() == scope,
-        Tier::Association => found.association_id.as_str() == scope,
-    };
-    let in_hans =
-        post_hans.is_empty() || found.han_id.as_ref().is_some_and(|h| post_hans.contains(h));
-    if in_scope && in_hans {
-        Ok(found)
-    } else {
-        Err(not_in_audience())
+        )),
     }
 }

@@ -5,14 +5,14 @@ use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text, Timestamp};
 
 use crate::db::models::{Post, PushJob, PushSubscription};
+use crate::db::queries::posts::Audience;
 use crate::db::schema::{
     associations, households, members, muted_categories, push_deliveries, push_jobs,
     push_subscriptions,
 };
 use crate::db::{AnyConnection, new_id, now, write_transaction};
 use crate::domain::{
-    AssociationId, Category, DistrictId, HanId, HouseholdId, MemberId, PostId, PushSubscriptionId,
-    Tier,
+    AssociationId, Category, DistrictId, HouseholdId, MemberId, PostId, PushSubscriptionId, Tier,
 };
 
 pub const PENDING: &str = "pending";
@@ -113,8 +113,8 @@ pub fn set_muted(
 
 /// Who a notification goes to.
 pub enum Recipients<'a> {
-    /// Everyone a post reaches, less those who muted its category (unless urgent).
-    Audience { post: &'a Post, hans: &'a [HanId] },
+    /// Everyone an audience reaches, less those who muted the category (unless urgent).
+    Audience(Audience<'a>),
     /// These households' members (a reminder to the unconfirmed).
     Households(&'a [HouseholdId]),
 }
@@ -130,6 +130,33 @@ pub fn enqueue(
     diesel::insert_into(push_jobs::table)
         .values(job)
         .execute(conn)?;
+    match recipients {
+        // A list as long as a city's households is more than one statement may bind.
+        Recipients::Households(list) => {
+            list.chunks(HOUSEHOLDS_PER_STATEMENT)
+                .try_fold(0, |sum, chunk| {
+                    Ok(
+                        sum + insert_deliveries(
+                            conn,
+                            job,
+                            Recipients::Households(chunk),
+                            category,
+                        )?,
+                    )
+                })
+        }
+        audience => insert_deliveries(conn, job, audience, category),
+    }
+}
+
+const HOUSEHOLDS_PER_STATEMENT: usize = 5_000;
+
+fn insert_deliveries(
+    conn: &mut AnyConnection,
+    job: &PushJob,
+    recipients: Recipients<'_>,
+    category: Option<Category>,
+) -> QueryResult<usize> {
     let at = now();
     let mut targets = push_subscriptions::table
         // Flat joins: SQLite materializes a parenthesized (nested) join in full.
@@ -139,9 +166,13 @@ pub fn enqueue(
         .filter(members::disabled.eq(false))
         .into_boxed();
     match recipients {
-        Recipients::Audience { post, hans } => {
-            let scope = post.scope_id.clone().unwrap_or_default();
-            targets = match post.tier {
+        Recipients::Audience(Audience {
+            tier,
+            scope_id,
+            hans,
+        }) => {
+            let scope = scope_id.unwrap_or_default().to_string();
+            targets = match tier {
                 Tier::City => targets,
                 Tier::District => targets.filter(associations::district_id.eq(DistrictId(scope))),
                 Tier::Association => {

@@ -1,0 +1,209 @@
+//! Group commit: concurrent requests hand their small writes to one writer thread, which
+//! runs as many as are waiting in one transaction, each in a savepoint of its own, and
+//! answers each only after COMMIT. One durable commit (an fsync with SQLite
+//! `synchronous = FULL`) then serves a whole batch instead of one request, and a write
+//! acknowledged with success is on disk. A write that fails rolls back to its savepoint and
+//! fails alone; the others in its batch still commit.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use diesel::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::{AnyConnection, Db, write_transaction};
+use crate::error::ApiError;
+
+/// One write waiting for its batch.
+trait Job: Send {
+    /// Runs inside the batch transaction, in its own savepoint. False if it panicked.
+    fn run(&mut self, conn: &mut AnyConnection) -> bool;
+    /// Answers the caller once the batch is over: `committed` says whether COMMIT succeeded.
+    fn finish(self: Box<Self>, committed: bool);
+}
+
+struct Pending<F, R> {
+    work: Option<F>,
+    outcome: Option<Result<R, ApiError>>,
+    reply: oneshot::Sender<Result<R, ApiError>>,
+}
+
+impl<F, R> Job for Pending<F, R>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<R, ApiError> + Send,
+    R: Send,
+{
+    fn run(&mut self, conn: &mut AnyConnection) -> bool {
+        let Some(work) = self.work.take() else {
+            return true;
+        };
+        // Nested in the batch transaction, `transaction` is a savepoint.
+        match catch_unwind(AssertUnwindSafe(|| conn.transaction(work))) {
+            Ok(outcome) => {
+                self.outcome = Some(outcome);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn finish(self: Box<Self>, committed: bool) {
+        let answer = match self.outcome {
+            // A failed write is its own answer: nothing of it was kept either way.
+            Some(Err(error)) => Err(error),
+            Some(Ok(value)) if committed => Ok(value),
+            Some(Ok(_)) => Err(not_stored()),
+            None => Err(ApiError::Unexpected(anyhow::anyhow!(
+                "a write in a group commit panicked"
+            ))),
+        };
+        // The caller may have gone (client disconnected); the write stands regardless.
+        let _ = self.reply.send(answer);
+    }
+}
+
+fn not_stored() -> ApiError {
+    ApiError::Unavailable {
+        message: "the write could not be stored; try again shortly",
+        retry_after_secs: 1,
+    }
+}
+
+/// The handle requests use; cheap to clone. The writer thread ends when every handle is
+/// dropped, after finishing what was already handed to it.
+#[derive(Clone)]
+pub struct GroupCommit {
+    queue: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl GroupCommit {
+    /// Starts the writer thread. `max_batch` bounds a transaction; `queue` bounds the writes
+    /// waiting for one (callers wait for room beyond it).
+    pub fn start(db: Db, max_batch: usize, queue: usize) -> std::io::Result<Self> {
+        let (sender, receiver) = mpsc::channel(queue.max(1));
+        std::thread::Builder::new()
+            .name("group-commit".into())
+            .spawn(move || writer(db, receiver, max_batch.max(1)))?;
+        Ok(Self { queue: sender })
+    }
+
+    /// Runs `work` in the next batch and returns its result once the batch has committed.
+    /// `work` may run while other writes wait, so it should be short: reads and checks that
+    /// need no write lock belong before it, in `Db::run`.
+    pub async fn write<F, R>(&self, work: F) -> Result<R, ApiError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<R, ApiError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Pending {
+            work: Some(work),
+            outcome: None,
+            reply,
+        });
+        self.queue.send(job).await.map_err(|_| not_stored())?;
+        answer.await.map_err(|_| not_stored())?
+    }
+}
+
+fn writer(db: Db, mut receiver: mpsc::Receiver<Box<dyn Job>>, max_batch: usize) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
+    // Whatever arrived while the previous batch committed forms the next one.
+    while let Some(first) = receiver.blocking_recv() {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let committed = match run_batch(&db, &mut batch) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, writes = batch.len(), "a group commit failed");
+                false
+            }
+        };
+        tracing::trace!(writes = batch.len(), committed, "group commit");
+        for job in batch.drain(..) {
+            job.finish(committed);
+        }
+    }
+}
+
+fn run_batch(db: &Db, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
+    let mut conn = db.get().map_err(|e| e.to_string())?;
+    write_transaction(&mut conn, |conn| {
+        for job in batch.iter_mut() {
+            if !job.run(conn) {
+                // A savepoint may be left open: give up the whole batch.
+                return Err(diesel::result::Error::RollbackTransaction);
+            }
+        }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::{AppEnvironment, load};
+    use crate::db::DatabaseUrl;
+    use crate::db::schema::audit_log;
+    use diesel::prelude::*;
+
+    fn sqlite_db(dir: &tempfile::TempDir) -> Db {
+        let settings = load(AppEnvironment::Test, std::path::Path::new("config"), false)
+            .expect("test settings");
+        let url = DatabaseUrl::Sqlite(dir.path().join("g.sqlite3"));
+        Db::connect(url, &settings.database).expect("database")
+    }
+
+    fn insert_entry(conn: &mut AnyConnection, id: &str) -> Result<(), ApiError> {
+        diesel::insert_into(audit_log::table)
+            .values((
+                audit_log::id.eq(id),
+                audit_log::action.eq("test"),
+                audit_log::target_kind.eq("test"),
+                audit_log::detail.eq("{}"),
+                audit_log::created_at.eq(crate::db::now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_fails_alone_and_the_rest_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite_db(&dir);
+        let writer = GroupCommit::start(db.clone(), 64, 1024).unwrap();
+        let mut tasks = Vec::new();
+        for n in 0..200 {
+            let writer = writer.clone();
+            tasks.push(tokio::spawn(async move {
+                // Every tenth write repeats an id already written: a unique violation.
+                let id = if n % 10 == 9 {
+                    format!("w{}", n - 1)
+                } else {
+                    format!("w{n}")
+                };
+                writer.write(move |c| insert_entry(c, &id)).await
+            }));
+        }
+        let mut ok = 0;
+        let mut conflicts = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(()) => ok += 1,
+                Err(ApiError::Conflict(..)) => conflicts += 1,
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!((ok, conflicts), (180, 20));
+        let stored: i64 = audit_log::table
+            .count()
+            .get_result(&mut db.get().unwrap())
+            .unwrap();
+        assert_eq!(stored, 180);
+    }
+}

@@ -1,0 +1,376 @@
+//! Safety checks (安否確認): starting one (with its urgent push), answers and their history,
+//! the live status.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::models::{
+    PushJob, SafetyAnswer, SafetyAnswerRecord, SafetyCheck, SafetyCheckAudience, SafetyCheckHan,
+};
+use crate::db::queries::posts::{Audience, ReceiptScope, within};
+use crate::db::queries::push::{self, Recipients};
+use crate::db::schema::{
+    associations, hans, households, members, safety_answer_history, safety_answers,
+    safety_check_audiences, safety_check_hans, safety_checks,
+};
+use crate::db::{AnyConnection, new_id, now, write_transaction};
+use crate::domain::{
+    AssociationId, DistrictId, HanId, HouseholdId, MemberId, SafetyCheckId, SafetyStatus,
+};
+use crate::error::ApiError;
+
+/// The audience of a check with its hans.
+pub fn audience<'a>(check: &'a SafetyCheck, hans: &'a [HanId]) -> Audience<'a> {
+    Audience {
+        tier: check.tier,
+        scope_id: check.scope_id.as_deref(),
+        hans,
+    }
+}
+
+/// The urgent notification of a check (kind `safety_check` or `safety_reminder`).
+pub fn check_job(check: &SafetyCheck, kind: &str) -> PushJob {
+    // The payload stays small; the client fetches the check for the whole message.
+    let title: String = check.message.chars().take(100).collect();
+    let payload = serde_json::json!({
+        "type": kind,
+        "safety_check_id": check.id,
+        "title": title,
+        "tier": check.tier,
+        "scope_id": check.scope_id,
+        "priority": "urgent",
+    });
+    PushJob {
+        id: new_id(),
+        kind: kind.to_string(),
+        post_id: None,
+        topic: push::topic_for(check.id.as_str()),
+        payload: payload.to_string(),
+        urgent: true,
+        created_at: now(),
+    }
+}
+
+/// Stores a check and queues its push to every member of its audience, whatever
+/// categories they muted, in one transaction. Returns the number of deliveries queued.
+pub fn create_check(
+    conn: &mut AnyConnection,
+    check: &SafetyCheck,
+    hans: &[HanId],
+) -> QueryResult<usize> {
+    write_transaction(conn, |conn| {
+        diesel::insert_into(safety_checks::table)
+            .values(check)
+            .execute(conn)?;
+        for han in hans {
+            diesel::insert_into(safety_check_hans::table)
+                .values(SafetyCheckHan {
+                    safety_check_id: check.id.clone(),
+                    han_id: han.clone(),
+                })
+                .execute(conn)?;
+        }
+        let audience = audience(check, hans);
+        for key in audience.keys() {
+            diesel::insert_into(safety_check_audiences::table)
+                .values(SafetyCheckAudience {
+                    scope_key: key,
+                    safety_check_id: check.id.clone(),
+                })
+                .execute(conn)?;
+        }
+        let job = check_job(check, "safety_check");
+        push::enqueue(conn, &job, Recipients::Audience(audience), None)
+    })
+}
+
+pub fn find_check(
+    conn: &mut AnyConnection,
+    id: &SafetyCheckId,
+) -> QueryResult<Option<SafetyCheck>> {
+    safety_checks::table
+        .find(id)
+        .select(SafetyCheck::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn hans_of(conn: &mut AnyConnection, id: &SafetyCheckId) -> QueryResult<Vec<HanId>> {
+    safety_check_hans::table
+        .filter(safety_check_hans::safety_check_id.eq(id))
+        .select(safety_check_hans::han_id)
+        .order(safety_check_hans::han_id.asc())
+        .load(conn)
+}
+
+/// A household's current answer.
+pub fn answer_of(
+    conn: &mut AnyConnection,
+    id: &SafetyCheckId,
+    household: &HouseholdId,
+) -> QueryResult<Option<SafetyAnswer>> {
+    safety_answers::table
+        .find((id, household))
+        .select(SafetyAnswer::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Checks under any of `keys` (the member's audience keys) or started by `member`: open
+/// ones first, then newest first, with the household's answer.
+pub fn list_checks(
+    conn: &mut AnyConnection,
+    keys: &[String],
+    member: &MemberId,
+    household: Option<&HouseholdId>,
+    limit: i64,
+) -> QueryResult<Vec<(SafetyCheck, Option<SafetyAnswer>)>> {
+    let household = household.cloned().unwrap_or(HouseholdId(String::new()));
+    safety_checks::table
+        .left_join(
+            safety_answers::table.on(safety_answers::safety_check_id
+                .eq(safety_checks::id)
+                .and(safety_answers::household_id.eq(household))),
+        )
+        .filter(
+            safety_checks::id
+                .eq_any(
+                    safety_check_audiences::table
+                        .filter(safety_check_audiences::scope_key.eq_any(keys.to_vec()))
+                        .select(safety_check_audiences::safety_check_id),
+                )
+                .or(safety_checks::started_by.eq(member)),
+        )
+        .select((
+            SafetyCheck::as_select(),
+            Option::<SafetyAnswer>::as_select(),
+        ))
+        .order((
+            safety_checks::closed_at.is_not_null().asc(),
+            safety_checks::started_at.desc(),
+            safety_checks::id.desc(),
+        ))
+        .limit(limit)
+        .load(conn)
+}
+
+/// Stores a household's answer and keeps it in the history. Runs in the answer's own
+/// savepoint of a group commit: a check closed meanwhile refuses it here.
+pub fn record_answer(conn: &mut AnyConnection, answer: &SafetyAnswer) -> Result<(), ApiError> {
+    let check = safety_checks::table
+        .find(&answer.safety_check_id)
+        .select(safety_checks::closed_at);
+    // PostgreSQL: a share lock, so a close committing meanwhile is seen (or waits for us).
+    // SQLite's single writer already orders the two.
+    let closed_at: Option<NaiveDateTime> = crate::with_backend!(conn,
+        pg(c) => check.for_share().first(c).optional(),
+        sqlite(c) => check.first(c).optional(),
+    )?
+    .ok_or(ApiError::NotFound("safety check"))?;
+    if closed_at.is_some() {
+        return Err(closed());
+    }
+    crate::with_backend!(conn,
+        pg(c) => diesel::insert_into(safety_answers::table)
+            .values(answer)
+            .on_conflict((safety_answers::safety_check_id, safety_answers::household_id))
+            .do_update()
+            .set(answer_changes(answer))
+            .execute(c),
+        sqlite(c) => diesel::insert_into(safety_answers::table)
+            .values(answer)
+            .on_conflict((safety_answers::safety_check_id, safety_answers::household_id))
+            .do_update()
+            .set(answer_changes(answer))
+            .execute(c),
+    )?;
+    diesel::insert_into(safety_answer_history::table)
+        .values(SafetyAnswerRecord {
+            id: new_id(),
+            safety_check_id: answer.safety_check_id.clone(),
+            household_id: answer.household_id.clone(),
+            status: answer.status,
+            note: answer.note.clone(),
+            answered_by: answer.answered_by.clone(),
+            on_behalf: answer.on_behalf,
+            answered_at: answer.answered_at,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+#[allow(clippy::type_complexity)]
+fn answer_changes(
+    answer: &SafetyAnswer,
+) -> (
+    diesel::dsl::Eq<safety_answers::status, SafetyStatus>,
+    diesel::dsl::Eq<safety_answers::note, Option<String>>,
+    diesel::dsl::Eq<safety_answers::answered_by, MemberId>,
+    diesel::dsl::Eq<safety_answers::on_behalf, bool>,
+    diesel::dsl::Eq<safety_answers::answered_at, NaiveDateTime>,
+) {
+    (
+        safety_answers::status.eq(answer.status),
+        safety_answers::note.eq(answer.note.clone()),
+        safety_answers::answered_by.eq(answer.answered_by.clone()),
+        safety_answers::on_behalf.eq(answer.on_behalf),
+        safety_answers::answered_at.eq(answer.answered_at),
+    )
+}
+
+pub fn closed() -> ApiError {
+    ApiError::Conflict(
+        "safety_check_closed",
+        "this safety check is closed and takes no more answers".into(),
+    )
+}
+
+/// Closes an open check; false when it was already closed.
+pub fn close_check(
+    conn: &mut AnyConnection,
+    id: &SafetyCheckId,
+    by: &MemberId,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        safety_checks::table
+            .find(id)
+            .filter(safety_checks::closed_at.is_null()),
+    )
+    .set((
+        safety_checks::closed_at.eq(now()),
+        safety_checks::closed_by.eq(by),
+    ))
+    .execute(conn)?;
+    Ok(changed > 0)
+}
+
+/// One household the check reaches, with its answer.
+pub struct StatusRow {
+    pub household_id: HouseholdId,
+    pub label: String,
+    pub paper: bool,
+    pub han_id: Option<HanId>,
+    pub han: Option<String>,
+    pub association_id: AssociationId,
+    pub association: String,
+    pub district_id: DistrictId,
+    pub status: Option<SafetyStatus>,
+    pub note: Option<String>,
+    pub answered_at: Option<NaiveDateTime>,
+    pub on_behalf: bool,
+    pub answered_by: Option<String>,
+    /// Once answered needs_help, whatever the answer is now.
+    pub asked_for_help: bool,
+}
+
+/// The households of `audience` within `scope`, by han then label, with their answers.
+pub fn status_rows(
+    conn: &mut AnyConnection,
+    id: &SafetyCheckId,
+    audience: Audience<'_>,
+    scope: &ReceiptScope,
+) -> QueryResult<Vec<StatusRow>> {
+    let query = households::table
+        .inner_join(associations::table)
+        .left_join(hans::table)
+        .left_join(
+            safety_answers::table.on(safety_answers::household_id
+                .eq(households::id)
+                .and(safety_answers::safety_check_id.eq(id.clone()))),
+        )
+        .left_join(members::table.on(members::id.eq(safety_answers::answered_by)))
+        .select((
+            (
+                households::id,
+                households::label,
+                households::paper,
+                households::han_id,
+                hans::name.nullable(),
+            ),
+            (
+                households::association_id,
+                associations::name,
+                associations::district_id,
+            ),
+            (
+                safety_answers::status.nullable(),
+                safety_answers::note.nullable(),
+                safety_answers::answered_at.nullable(),
+                safety_answers::on_behalf.nullable(),
+                members::display_name.nullable(),
+            ),
+        ))
+        .order((
+            // Households without a han last, on both backends (NULLs sort differently).
+            hans::name.is_null().asc(),
+            hans::name.asc(),
+            households::label.asc(),
+            households::id.asc(),
+        ))
+        .into_boxed();
+    type Row = (
+        (HouseholdId, String, bool, Option<HanId>, Option<String>),
+        (AssociationId, String, DistrictId),
+        (
+            Option<SafetyStatus>,
+            Option<String>,
+            Option<NaiveDateTime>,
+            Option<bool>,
+            Option<String>,
+        ),
+    );
+    let rows: Vec<Row> = within(query, audience, scope).load(conn)?;
+    let asked: HashSet<HouseholdId> = safety_answer_history::table
+        .filter(safety_answer_history::safety_check_id.eq(id))
+        .filter(safety_answer_history::status.eq(SafetyStatus::NeedsHelp))
+        .select(safety_answer_history::household_id)
+        .distinct()
+        .load::<HouseholdId>(conn)?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                (household_id, label, paper, han_id, han),
+                (association_id, association, district_id),
+                (status, note, answered_at, on_behalf, answered_by),
+            )| StatusRow {
+                asked_for_help: asked.contains(&household_id),
+                household_id,
+                label,
+                paper,
+                han_id,
+                han,
+                association_id,
+                association,
+                district_id,
+                status,
+                note,
+                answered_at,
+                on_behalf: on_behalf.unwrap_or(false),
+                answered_by,
+            },
+        )
+        .collect())
+}
+
+/// Every answer a household gave, oldest first, with who gave it.
+pub fn history(
+    conn: &mut AnyConnection,
+    id: &SafetyCheckId,
+    household: &HouseholdId,
+) -> QueryResult<Vec<(SafetyAnswerRecord, String)>> {
+    safety_answer_history::table
+        .inner_join(members::table.on(members::id.eq(safety_answer_history::answered_by)))
+        .filter(safety_answer_history::safety_check_id.eq(id))
+        .filter(safety_answer_history::household_id.eq(household))
+        .select((SafetyAnswerRecord::as_select(), members::display_name))
+        .order((
+            safety_answer_history::answered_at.asc(),
+            safety_answer_history::id.asc(),
+        ))
+        .load(conn)
+}
