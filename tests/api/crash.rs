@@ -1,5 +1,6 @@
-//! kill -9 at random moments while reads and writes run, restart, and check that every write
-//! acknowledged with success is stored and (SQLite) the file passes `PRAGMA integrity_check`.
+//! kill -9 at random moments while reads, confirmations, safety answers and new posts run,
+//! restart, and check that every write acknowledged with success is stored and (SQLite) the
+//! file passes `PRAGMA integrity_check`.
 //!
 //! Small by default so CI runs it on both backends; for a longer local run:
 //! `KAIRAN_CRASH_KILLS=200 KAIRAN_CRASH_WORKERS=8 cargo test --test api crash:: -- --nocapture`
@@ -16,6 +17,7 @@ use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::fixtures::str_field;
 use crate::helpers::TestDatabase;
 use crate::process::{ADMIN_LOGIN, Remote, Served, ServerEnv, Town};
 
@@ -42,6 +44,20 @@ enum Write {
     Publish {
         key: String,
     },
+    /// A safety-check answer for the resident's household.
+    Answer {
+        resident: usize,
+    },
+}
+
+/// Each household always gives the same answer, so the stored one is known whichever of
+/// several concurrent answers commits last.
+fn safety_status(resident: usize) -> &'static str {
+    if resident % 2 == 0 {
+        "safe"
+    } else {
+        "needs_help"
+    }
 }
 
 #[derive(Debug)]
@@ -58,15 +74,17 @@ struct Driver {
     remote: Remote,
     town: Town,
     posts: Vec<String>,
+    safety_check: String,
 }
 
 impl Write {
     fn random(rng: &mut StdRng, driver: &Driver, worker: usize, n: usize) -> Self {
         let post = rng.random_range(0..driver.posts.len());
         let resident = rng.random_range(0..driver.town.residents.len());
-        match rng.random_range(0..10) {
+        match rng.random_range(0..13) {
             0..=3 => Write::Read { post, resident },
             4..=8 => Write::Confirm { post, resident },
+            9..=11 => Write::Answer { resident },
             _ => Write::Publish {
                 key: format!("crash-{worker}-{n}-{}", rng.random::<u32>()),
             },
@@ -94,6 +112,13 @@ impl Write {
                     &json!({"scope": {"kind": "association", "id": driver.town.association},
                               "title": key, "body": "本文"}),
                 ),
+            Write::Answer { resident } => client
+                .post(url(&format!(
+                    "/api/v1/safety-checks/{}/answers",
+                    driver.safety_check
+                )))
+                .bearer_auth(&driver.town.residents[*resident].1)
+                .json(&json!({"status": safety_status(*resident)})),
         }
     }
 
@@ -142,6 +167,18 @@ impl Write {
                     .call(Method::GET, Some(&driver.town.officer), &path, None, 200)
                     .await;
                 assert_eq!(view["title"], key.as_str());
+            }
+            Write::Answer { resident } => {
+                let path = format!("/api/v1/safety-checks/{}", driver.safety_check);
+                let token = &driver.town.residents[*resident].1;
+                let view = remote
+                    .call(Method::GET, Some(token), &path, None, 200)
+                    .await;
+                assert_eq!(
+                    view["answer"]["status"],
+                    safety_status(*resident),
+                    "{self:?} was acknowledged but is not stored"
+                );
             }
         }
     }
@@ -223,10 +260,25 @@ async fn every_acknowledged_write_survives_kill_9() {
     for n in 0..4 {
         posts.push(town.publish(&remote, &format!("回覧{n}")).await);
     }
+    let check = json!({"scope": {"kind": "association", "id": town.association},
+                       "message": "地震がありました。ご無事ですか。"});
+    let safety_check = str_field(
+        &remote
+            .call(
+                Method::POST,
+                Some(&town.officer),
+                "/api/v1/safety-checks",
+                Some(&check),
+                201,
+            )
+            .await,
+        "id",
+    );
     let driver = Arc::new(Driver {
         remote,
         town,
         posts,
+        safety_check,
     });
 
     let log: Log = Arc::default();
