@@ -25,6 +25,7 @@ use crate::error::ErrorBody;
         (name = "roster", description = "Hans, households and members: an association's roster (officers only; reads are audited)"),
         (name = "posts", description = "Circulars (回覧): posting, the inbox, reads, confirmations, receipts"),
         (name = "membership", description = "Invitations, join requests, roles and handover, staff, the audit log"),
+        (name = "stats", description = "The adoption dashboard toward the city's targets, snapshots, projects with partners (counts and rates only)"),
     )
 )]
 pub struct ApiDoc;

@@ -17,6 +17,7 @@ use crate::auth::{JwtKeys, PasswordService};
 use crate::configuration::Settings;
 use crate::db::queries::districts::{count_districts, import_districts};
 use crate::db::queries::posts::publish_due;
+use crate::db::queries::stats::{Rule, take_snapshots};
 use crate::db::{Db, now};
 use crate::error::{json_error_handler, no_route, path_error_handler, query_error_handler};
 use crate::import::{KANAZAWA_DISTRICTS_CSV, parse_districts};
@@ -85,6 +86,13 @@ impl Application {
             wake_push,
             stopped.clone(),
         ))];
+        if settings.stats.worker {
+            background.push(tokio::spawn(take_stats_snapshots(
+                db.clone(),
+                settings.stats.clone(),
+                stopped.clone(),
+            )));
+        }
         if settings.push.worker {
             background.push(tokio::spawn(push_worker.clone().run(stopped)));
         }
@@ -205,6 +213,34 @@ async fn publish_scheduled_posts(
     }
 }
 
+/// The month-end task: refreshes the current month's figures and freezes finished months
+/// (after their circulars' 72 hours), catching up on months missed while stopped.
+async fn take_stats_snapshots(
+    db: Db,
+    settings: crate::configuration::StatsSettings,
+    mut stop: watch::Receiver<bool>,
+) {
+    let rule = Rule::from(&settings);
+    let mut ticker = tokio::time::interval(Duration::from_secs(settings.refresh_interval_secs));
+    while !*stop.borrow() {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => continue,
+        }
+        match db
+            .run(move |conn| Ok(take_snapshots(conn, rule, now())?))
+            .await
+        {
+            Ok(taken) => {
+                for (month, outcome) in taken {
+                    tracing::debug!(%month, ?outcome, "adoption figures stored");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "taking adoption snapshots failed; will retry"),
+        }
+    }
+}
+
 /// Headers every answer carries: no MIME sniffing, no framing, no referrer leaking ids,
 /// and HTTPS pinned once a proxy terminates TLS in front of us. (No CSP: the API answers
 /// JSON, and the Swagger UI page needs its scripts.)
@@ -238,6 +274,7 @@ fn run(
     let post_settings = web::Data::new(settings.posts.clone());
     let attachment_store = web::Data::new(AttachmentStore::new(&settings.server.data_dir));
     let auth_settings = web::Data::new(settings.auth.clone());
+    let stats_settings = web::Data::new(settings.stats.clone());
     let json_config = web::JsonConfig::default()
         .limit(settings.server.json_limit_bytes)
         .error_handler(json_error_handler);
@@ -262,6 +299,7 @@ fn run(
             .app_data(vapid.clone())
             .app_data(wake_push.clone())
             .app_data(push_settings.clone())
+            .app_data(stats_settings.clone())
             .service(docs)
             .into_utoipa_app()
             .configure(routes)

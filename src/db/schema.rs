@@ -316,6 +316,75 @@ diesel::table! {
 diesel::joinable!(push_subscriptions -> members (member_id));
 diesel::joinable!(push_deliveries -> push_jobs (job_id));
 
+diesel::table! {
+    stats_months (month) {
+        month -> Text,
+        finalized -> Bool,
+        rule -> Text,
+        active_districts -> Integer,
+        districts -> Integer,
+        member_households -> Integer,
+        registered_households -> Integer,
+        computed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stats_district_months (month, district_id) {
+        month -> Text,
+        district_id -> Text,
+        active -> Bool,
+        months_with_posts -> Integer,
+        associations -> Integer,
+        member_households -> Integer,
+        registered_households -> Integer,
+        active_households -> Integer,
+        posts_city -> Integer,
+        posts_district -> Integer,
+        posts_association -> Integer,
+        expected_receipts -> Integer,
+        reads_72h -> Integer,
+        expected_confirmations -> Integer,
+        confirmations_72h -> Integer,
+        paper_households_served -> Integer,
+    }
+}
+
+diesel::table! {
+    stats_association_months (month, association_id) {
+        month -> Text,
+        association_id -> Text,
+        district_id -> Text,
+        member_households -> Integer,
+        registered_households -> Integer,
+        active_households -> Integer,
+        posts_city -> Integer,
+        posts_district -> Integer,
+        posts_association -> Integer,
+        expected_receipts -> Integer,
+        reads_72h -> Integer,
+        expected_confirmations -> Integer,
+        confirmations_72h -> Integer,
+        paper_households_served -> Integer,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> Text,
+        name -> Text,
+        fiscal_year -> Integer,
+        partners -> Text,
+        description -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(stats_district_months -> districts (district_id));
+diesel::joinable!(stats_association_months -> associations (association_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     districts,
     associations,
@@ -341,4 +410,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     muted_categories,
     push_jobs,
     push_deliveries,
+    stats_months,
+    stats_district_months,
+    stats_association_months,
+    projects,
 );

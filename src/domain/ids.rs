@@ -45,4 +45,5 @@ id_type!(
     AttachmentId,
     QuestionId,
     PushSubscriptionId,
+    ProjectId,
 );

@@ -8,6 +8,7 @@ pub mod health;
 pub mod membership;
 pub mod posts;
 pub mod push;
+pub mod stats;
 pub mod surveys;
 
 use actix_web::web;
@@ -27,6 +28,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
     push::config(cfg);
     surveys::config(cfg);
     attachments::config(cfg);
+    stats::config(cfg);
 }
 
 /// For PATCH fields where null (clear) differs from absent (keep).

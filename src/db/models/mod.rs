@@ -3,10 +3,12 @@
 mod community;
 mod membership;
 mod posts;
+mod stats;
 
 pub use community::*;
 pub use membership::*;
 pub use posts::*;
+pub use stats::*;
 
 /// Stores a Rust enum as its snake_case text on both backends. The enum also derives
 /// `AsExpression` and `FromSqlRow` with `sql_type = Text`.

@@ -7,6 +7,8 @@ pub mod districts;
 pub mod invitations;
 pub mod members;
 pub mod posts;
+pub mod projects;
 pub mod push;
 pub mod roles;
+pub mod stats;
 pub mod surveys;
