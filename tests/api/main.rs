@@ -15,6 +15,7 @@ mod posts;
 mod push;
 mod push_service;
 mod roster;
+mod stats;
 mod storage;
 mod surveys;
 mod tokens;
