@@ -41,12 +41,7 @@ pub async fn run(settings: Settings, backend: &str) {
     let db_for_setup = db.clone();
     let snapshot_secs = tokio::task::spawn_blocking(move || {
         let conn = &mut *db_for_setup.get().unwrap();
-        if fill {
-            let started = Instant::now();
-            fill_kanazawa(conn);
-            eprintln!("filled in {:.1} s", started.elapsed().as_secs_f64());
-        }
-        kairan::db::queries::accounts::create_staff(
+        let staff = kairan::db::queries::accounts::create_staff(
             conn,
             &Login::parse(&staff_login).unwrap(),
             "ベンチ",
@@ -55,6 +50,11 @@ pub async fn run(settings: Settings, backend: &str) {
             None,
         )
         .unwrap();
+        if fill {
+            let started = Instant::now();
+            fill_kanazawa(conn, &staff.id);
+            eprintln!("filled in {:.1} s", started.elapsed().as_secs_f64());
+        }
         let started = Instant::now();
         snapshot_month(conn, Month::containing(now()), rule, now()).unwrap();
         started.elapsed().as_secs_f64()
@@ -120,7 +120,7 @@ type Registered = (AssociationId, DistrictId, Vec<(HouseholdId, MemberId)>);
 /// 30 on paper), a member in 15–75 % of them depending on the district; each association
 /// posts 4 circulars a month, each district 2 and the city 2, for twelve months; members read
 /// half of the last three months' circulars within a day.
-fn fill_kanazawa(conn: &mut AnyConnection) {
+fn fill_kanazawa(conn: &mut AnyConnection, author: &MemberId) {
     let t0 = now() - Span::days(400);
     let district_ids: Vec<DistrictId> = districts::table
         .filter(districts::archived.eq(false))
@@ -129,7 +129,6 @@ fn fill_kanazawa(conn: &mut AnyConnection) {
         .limit(62)
         .load(conn)
         .unwrap();
-    let author: MemberId = members::table.select(members::id).first(conn).unwrap();
     let mut registered: Vec<Registered> = Vec::new();
     conn.transaction::<_, diesel::result::Error, _>(|conn| {
         for a in 0..1346usize {
