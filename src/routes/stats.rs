@@ -35,6 +35,9 @@ pub struct MonthQuery {
     pub month: Option<String>,
 }
 
+/// A month before any association or circular existed.
+const NO_FIGURES: ApiError = ApiError::NotFound("figures for that month");
+
 /// The month asked for: not in the future, and the current one by default.
 fn requested_month(query: &MonthQuery, at: NaiveDateTime) -> Result<Month, ApiError> {
     let current = Month::containing(at);
@@ -258,7 +261,7 @@ struct CityFigures {
 }
 
 fn load_city(conn: &mut AnyConnection, month: Month, rule: Rule) -> Result<CityFigures, ApiError> {
-    let stored = stats::ensure_month(conn, month, rule)?;
+    let stored = stats::ensure_month(conn, month, rule)?.ok_or(NO_FIGURES)?;
     Ok(CityFigures {
         month: stored,
         series: stats::series(conn, month)?,
@@ -346,7 +349,7 @@ fn adoption_response(
 /// The city's adoption dashboard for a month (city staff, admin): active districts against
 /// the baseline and the target, the monthly series, the projection, each district's status
 /// and the figures behind it, and targets 1 and 3.
-#[utoipa::path(tag = "stats", params(MonthQuery), responses((status = 200, body = AdoptionResponse), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "stats", params(MonthQuery), responses((status = 200, body = AdoptionResponse), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/stats/adoption")]
 pub async fn get_adoption(
     auth: AuthMember,
@@ -367,7 +370,7 @@ pub async fn get_adoption(
 }
 
 /// The same dashboard as CSV, one row per district, for a spreadsheet.
-#[utoipa::path(tag = "stats", params(MonthQuery), responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "stats", params(MonthQuery), responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/stats/adoption.csv")]
 pub async fn get_adoption_csv(
     auth: AuthMember,
@@ -554,7 +557,7 @@ pub async fn get_district_stats(
                 .optional()?
                 .ok_or(ApiError::NotFound("district"))?;
             require(authz::may_see_district_stats(&p, &district))?;
-            let stored = stats::ensure_month(conn, month, rule)?;
+            let stored = stats::ensure_month(conn, month, rule)?.ok_or(NO_FIGURES)?;
             let series = stats::district_series(conn, &district, month)?;
             let row = series
                 .iter()

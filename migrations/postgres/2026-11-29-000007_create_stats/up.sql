@@ -33,6 +33,8 @@ CREATE TABLE stats_district_months (
     paper_households_served INTEGER NOT NULL,
     PRIMARY KEY (month, district_id)
 );
+-- A district's own series.
+CREATE INDEX stats_district_months_district ON stats_district_months (district_id, month);
 
 CREATE TABLE stats_association_months (
     month TEXT NOT NULL REFERENCES stats_months (month) ON DELETE CASCADE,

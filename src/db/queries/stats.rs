@@ -733,11 +733,20 @@ pub fn reported_member_households(conn: &mut AnyConnection) -> QueryResult<i64> 
 }
 
 /// Stored snapshots are current enough for the dashboard when they exist; a month never
-/// computed is computed once, on the spot.
-pub fn ensure_month(conn: &mut AnyConnection, month: Month, rule: Rule) -> QueryResult<StatsMonth> {
+/// computed is computed once, on the spot. Months before the first with data have none.
+pub fn ensure_month(
+    conn: &mut AnyConnection,
+    month: Month,
+    rule: Rule,
+) -> QueryResult<Option<StatsMonth>> {
     if let Some(stored) = find_month(conn, month)? {
-        return Ok(stored);
+        return Ok(Some(stored));
     }
-    snapshot_month(conn, month, rule, now())?;
-    find_month(conn, month)?.ok_or(diesel::result::Error::NotFound)
+    let at = now();
+    let first = first_month_with_data(conn)?.unwrap_or(Month::containing(at));
+    if month < first {
+        return Ok(None);
+    }
+    snapshot_month(conn, month, rule, at)?;
+    find_month(conn, month)
 }
