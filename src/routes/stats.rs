@@ -3,7 +3,7 @@
 //! Counts and rates only: no member, household or answer ever leaves here.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::NaiveDateTime;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -39,7 +39,7 @@ pub struct MonthQuery {
 const NO_FIGURES: ApiError = ApiError::NotFound("figures for that month");
 
 /// The month asked for: not in the future, and the current one by default.
-fn requested_month(query: &MonthQuery, at: NaiveDateTime) -> Result<Month, ApiError> {
+fn requested_month(query: &MonthQuery, at: chrono::NaiveDateTime) -> Result<Month, ApiError> {
     let current = Month::containing(at);
     let Some(text) = query.month.as_deref() else {
         return Ok(current);
@@ -180,7 +180,7 @@ pub struct ProjectProgress {
 pub struct AdoptionResponse {
     pub month: String,
     pub provisional: bool,
-    pub computed_at: NaiveDateTime,
+    pub computed_at: DateTime<Utc>,
     /// The active-district rule this month was judged by.
     pub rule: Rule,
     /// Target 2: districts using the app.
@@ -297,7 +297,7 @@ fn adoption_response(
     Ok(AdoptionResponse {
         month: month.to_string(),
         provisional: !city.month.finalized,
-        computed_at: city.month.computed_at,
+        computed_at: city.month.computed_at.and_utc(),
         rule: stored_rule(&city.month)?,
         active_districts: city.month.active_districts,
         districts_counted: city.month.districts,
@@ -524,7 +524,7 @@ pub struct DistrictSeriesPoint {
 pub struct DistrictStatsResponse {
     pub month: String,
     pub provisional: bool,
-    pub computed_at: NaiveDateTime,
+    pub computed_at: DateTime<Utc>,
     pub rule: Rule,
     pub district: DistrictStatus,
     pub associations: Vec<AssociationStatus>,
@@ -566,7 +566,7 @@ pub async fn get_district_stats(
             Ok(DistrictStatsResponse {
                 month: stored.month.clone(),
                 provisional: !stored.finalized,
-                computed_at: stored.computed_at,
+                computed_at: stored.computed_at.and_utc(),
                 rule: stored_rule(&stored)?,
                 district: district_status(row, &code, &name),
                 associations: stats::association_months(conn, &district, month)?
@@ -630,8 +630,8 @@ pub struct ProjectResponse {
     pub fiscal_year: i32,
     pub partners: Vec<Partner>,
     pub description: String,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl TryFrom<Project> for ProjectResponse {
@@ -646,8 +646,8 @@ impl TryFrom<Project> for ProjectResponse {
             fiscal_year: p.fiscal_year,
             partners,
             description: p.description,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
+            created_at: p.created_at.and_utc(),
+            updated_at: p.updated_at.and_utc(),
         })
     }
 }
