@@ -74,6 +74,8 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Adds an association's households and receipts into its district's. Posts are not
+    /// added: a district counts each circular once, not once per association it reached.
     fn add(&mut self, other: &Counts) {
         self.member_households = self
             .member_households
@@ -437,7 +439,7 @@ pub fn compute_month(
         let months = with_posts.get(district);
         let has = |m: &Month| months.is_some_and(|set| set.contains(m));
         let months_with_posts =
-            count(i64::try_from(window.iter().filter(|m| has(m)).count()).unwrap_or(0));
+            i32::try_from(window.iter().filter(|m| has(m)).count()).unwrap_or(i32::MAX);
         // The month under way has not failed yet: a district is not dropped on the 1st.
         let posted_enough = window
             .iter()
@@ -449,7 +451,7 @@ pub fn compute_month(
             district_id: district.clone(),
             active,
             months_with_posts,
-            associations: count(i64::try_from(members_of.len()).unwrap_or(0)),
+            associations: i32::try_from(members_of.len()).unwrap_or(i32::MAX),
             member_households: total.member_households,
             registered_households: total.registered_households,
             active_households: total.active_households,
@@ -497,7 +499,7 @@ pub fn compute_month(
             finalized: at >= freezes_at(month),
             rule: rule_json,
             active_districts: sum(|d| i32::from(d.active)),
-            districts: count(i64::try_from(district_rows.len()).unwrap_or(0)),
+            districts: i32::try_from(district_rows.len()).unwrap_or(i32::MAX),
             member_households: sum(|d| d.member_households),
             registered_households: sum(|d| d.registered_households),
             computed_at: at,
