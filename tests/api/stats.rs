@@ -299,7 +299,7 @@ async fn a_past_month_counts_registrations_activity_posts_receipts_and_paper() {
     let x1 = h.registered(&x, Some(&han));
     let x2 = h.registered(&x, Some(&han));
     let x3 = h.registered(&x, None);
-    let _x4 = h.registered(&x, None);
+    let x4 = h.registered(&x, None);
     let paper = h.household(&x, None, true);
     h.household(&x, None, false);
     // Y: 20 reported, 2 registered.
@@ -326,6 +326,16 @@ async fn a_past_month_counts_registrations_activity_posts_receipts_and_paper() {
     h.read(&to_d1, &y1, t + Duration::hours(5), None);
     h.post(Tier::City, None, &[], t, false);
     h.post(Tier::Association, Some(&x.0), &[&han], t, false);
+    // Activity is the 30 days up to the month's end, whenever the circular was posted.
+    let before = h.post(
+        Tier::Association,
+        Some(&x.0),
+        &[],
+        month.start_utc() - Duration::days(5),
+        false,
+    );
+    h.read(&before, &x3, month.end_utc() - Duration::days(29), None);
+    h.read(&before, &x4, month.end_utc() - Duration::days(31), None);
     // Outside the month: neither counted nor active.
     let later = h.post(
         Tier::Association,
@@ -334,20 +344,20 @@ async fn a_past_month_counts_registrations_activity_posts_receipts_and_paper() {
         mid(month.plus(1)),
         false,
     );
-    h.read(&later, &x3, mid(month.plus(1)), None);
+    h.read(&later, &x4, mid(month.plus(1)), None);
 
     let dashboard = adoption(&app, &s.staff, month).await;
     assert_eq!(dashboard["month"], month.to_string());
     assert_eq!(dashboard["provisional"], false);
     let d = district(&dashboard, d1);
     assert_eq!(d["associations"], 2);
-    assert_eq!(d["active"], false, "posts in one month of three: {d}");
-    assert_eq!(d["months_with_posts"], 1);
+    assert_eq!(d["active"], false, "posts in two months of three: {d}");
+    assert_eq!(d["months_with_posts"], 2);
     let f = &d["figures"];
     assert_eq!(f["member_households"], 30);
     assert_eq!(f["registered_households"], 6);
     assert_eq!(f["registration_rate"], 0.2);
-    assert_eq!(f["active_households"], 3);
+    assert_eq!(f["active_households"], 4);
     assert_eq!(
         f["posts"],
         json!({"city": 1, "district": 1, "association": 2})
@@ -379,7 +389,10 @@ async fn a_past_month_counts_registrations_activity_posts_receipts_and_paper() {
     let fx = by_name("エックス町会");
     assert_eq!(fx["registered_households"], 4);
     assert_eq!(fx["registration_rate"], 0.4);
-    assert_eq!(fx["active_households"], 2);
+    assert_eq!(
+        fx["active_households"], 3,
+        "x1, x2 and x3 (29 days), not x4 (31 days)"
+    );
     assert_eq!(
         fx["posts"],
         json!({"city": 1, "district": 1, "association": 2})
