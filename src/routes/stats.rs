@@ -15,7 +15,7 @@ use crate::db::queries::projects as project_queries;
 use crate::db::queries::stats::{self, Counts, Rule, SnapshotOutcome};
 use crate::db::schema::districts;
 use crate::db::{AnyConnection, Db, now};
-use crate::domain::{AssociationId, DistrictId, Month, ProjectId, RequiredText};
+use crate::domain::{AssociationId, DistrictId, MemberId, Month, ProjectId, RequiredText};
 use crate::error::ApiError;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -23,6 +23,7 @@ pub fn config(cfg: &mut ServiceConfig) {
         .service(get_adoption_csv)
         .service(take_snapshots)
         .service(get_district_stats)
+        .service(get_district_stats_csv)
         .service(list_projects)
         .service(create_project)
         .service(update_project)
@@ -388,64 +389,35 @@ pub async fn get_adoption_csv(
         })
         .await?;
     let dashboard = adoption_response(month, city, &settings)?;
-    let rule_text = format!(
-        "posts in each of {} months; registered ≥ {} of member households; city posts {}",
-        dashboard.rule.months_with_posts,
-        dashboard.rule.min_registered_share,
-        if dashboard.rule.count_city_posts {
-            "count"
-        } else {
-            "do not count"
-        }
-    );
-    let cell = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-    let rows = dashboard.districts.iter().map(|d| {
-        let f = &d.figures;
-        vec![
-            dashboard.month.clone(),
-            d.code.clone(),
-            d.name.clone(),
-            d.active.to_string(),
-            d.months_with_posts.to_string(),
-            d.associations.to_string(),
-            f.member_households.to_string(),
-            f.registered_households.to_string(),
-            cell(f.registration_rate),
-            f.active_households.to_string(),
-            f.posts.city.to_string(),
-            f.posts.district.to_string(),
-            f.posts.association.to_string(),
-            cell(f.read_rate_72h),
-            cell(f.confirmation_rate_72h),
-            f.paper_households_served.to_string(),
-            dashboard.provisional.to_string(),
-            rule_text.clone(),
-        ]
-    });
-    crate::routes::csv_response(
-        &format!("adoption-{month}.csv"),
-        &[
-            "month",
-            "district_code",
-            "district",
-            "active",
-            "months_with_posts",
-            "associations",
-            "member_households",
-            "registered_households",
-            "registration_rate",
-            "active_households",
-            "posts_city",
-            "posts_district",
-            "posts_association",
-            "read_rate_72h",
-            "confirmation_rate_72h",
-            "paper_households_served",
-            "provisional",
-            "rule",
-        ],
-        rows.collect::<Vec<_>>(),
-    )
+    let rule_text = rule_text(&dashboard.rule);
+    let rows: Vec<Vec<String>> = dashboard
+        .districts
+        .iter()
+        .map(|d| {
+            let mut row = vec![
+                dashboard.month.clone(),
+                d.code.clone(),
+                d.name.clone(),
+                d.active.to_string(),
+                d.months_with_posts.to_string(),
+                d.associations.to_string(),
+            ];
+            row.extend(figure_cells(&d.figures));
+            row.extend([dashboard.provisional.to_string(), rule_text.clone()]);
+            row
+        })
+        .collect();
+    let mut header = vec![
+        "month",
+        "district_code",
+        "district",
+        "active",
+        "months_with_posts",
+        "associations",
+    ];
+    header.extend(FIGURE_COLUMNS);
+    header.extend(["provisional", "rule"]);
+    crate::routes::csv_response(&format!("adoption-{month}.csv"), &header, rows)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -546,50 +518,150 @@ pub async fn get_district_stats(
     let month = requested_month(&query, now())?;
     let rule = Rule::from(settings.get_ref());
     let response = db
-        .run(move |conn| {
-            use diesel::prelude::*;
-            let p = Principal::load(conn, &auth.0)?;
-            let (code, name) = districts::table
-                .find(&district)
-                .filter(districts::archived.eq(false))
-                .select((districts::code, districts::name))
-                .first::<(String, String)>(conn)
-                .optional()?
-                .ok_or(ApiError::NotFound("district"))?;
-            require(authz::may_see_district_stats(&p, &district))?;
-            let stored = stats::ensure_month(conn, month, rule)?.ok_or(NO_FIGURES)?;
-            let series = stats::district_series(conn, &district, month)?;
-            let row = series
-                .iter()
-                .find(|r| r.month == stored.month)
-                .ok_or(ApiError::NotFound("district figures for that month"))?;
-            Ok(DistrictStatsResponse {
-                month: stored.month.clone(),
-                provisional: !stored.finalized,
-                computed_at: stored.computed_at.and_utc(),
-                rule: stored_rule(&stored)?,
-                district: district_status(row, &code, &name),
-                associations: stats::association_months(conn, &district, month)?
-                    .into_iter()
-                    .map(|(row, name)| AssociationStatus {
-                        id: row.association_id.clone(),
-                        name,
-                        figures: Figures::from(Counts::from(&row)),
-                    })
-                    .collect(),
-                series: series
-                    .iter()
-                    .map(|r| DistrictSeriesPoint {
-                        month: r.month.clone(),
-                        active: r.active,
-                        months_with_posts: r.months_with_posts,
-                        figures: Figures::from(Counts::from(r)),
-                    })
-                    .collect(),
-            })
-        })
+        .run(move |conn| load_district(conn, &auth.0, district, month, rule))
         .await?;
     Ok(HttpResponse::Ok().json(response))
+}
+
+fn load_district(
+    conn: &mut AnyConnection,
+    caller: &MemberId,
+    district: DistrictId,
+    month: Month,
+    rule: Rule,
+) -> Result<DistrictStatsResponse, ApiError> {
+    use diesel::prelude::*;
+    let p = Principal::load(conn, caller)?;
+    let (code, name) = districts::table
+        .find(&district)
+        .filter(districts::archived.eq(false))
+        .select((districts::code, districts::name))
+        .first::<(String, String)>(conn)
+        .optional()?
+        .ok_or(ApiError::NotFound("district"))?;
+    require(authz::may_see_district_stats(&p, &district))?;
+    let stored = stats::ensure_month(conn, month, rule)?.ok_or(NO_FIGURES)?;
+    let series = stats::district_series(conn, &district, month)?;
+    let row = series
+        .iter()
+        .find(|r| r.month == stored.month)
+        .ok_or(ApiError::NotFound("district figures for that month"))?;
+    Ok(DistrictStatsResponse {
+        month: stored.month.clone(),
+        provisional: !stored.finalized,
+        computed_at: stored.computed_at.and_utc(),
+        rule: stored_rule(&stored)?,
+        district: district_status(row, &code, &name),
+        associations: stats::association_months(conn, &district, month)?
+            .into_iter()
+            .map(|(row, name)| AssociationStatus {
+                id: row.association_id.clone(),
+                name,
+                figures: Figures::from(Counts::from(&row)),
+            })
+            .collect(),
+        series: series
+            .iter()
+            .map(|r| DistrictSeriesPoint {
+                month: r.month.clone(),
+                active: r.active,
+                months_with_posts: r.months_with_posts,
+                figures: Figures::from(Counts::from(r)),
+            })
+            .collect(),
+    })
+}
+
+/// One district's figures as CSV: a row per association, then the district's own.
+#[utoipa::path(tag = "stats", params(("id" = String, Path, description = "district id"), MonthQuery), responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[get("/districts/{id}/stats.csv")]
+pub async fn get_district_stats_csv(
+    auth: AuthMember,
+    path: web::Path<String>,
+    query: web::Query<MonthQuery>,
+    settings: web::Data<StatsSettings>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let district = DistrictId(path.into_inner());
+    let month = requested_month(&query, now())?;
+    let rule = Rule::from(settings.get_ref());
+    let stats = db
+        .run(move |conn| load_district(conn, &auth.0, district, month, rule))
+        .await?;
+    let rule_text = rule_text(&stats.rule);
+    let mut rows: Vec<Vec<String>> = stats
+        .associations
+        .iter()
+        .map(|a| {
+            let mut row = vec![stats.month.clone(), "association".into(), a.name.clone()];
+            row.extend(figure_cells(&a.figures));
+            row.push(String::new());
+            row
+        })
+        .collect();
+    let mut total = vec![
+        stats.month.clone(),
+        "district".into(),
+        stats.district.name.clone(),
+    ];
+    total.extend(figure_cells(&stats.district.figures));
+    total.push(stats.district.active.to_string());
+    rows.push(total);
+    let mut header = vec!["month", "level", "name"];
+    header.extend(FIGURE_COLUMNS);
+    header.push("district_active");
+    for row in &mut rows {
+        row.push(stats.provisional.to_string());
+        row.push(rule_text.clone());
+    }
+    header.extend(["provisional", "rule"]);
+    crate::routes::csv_response(
+        &format!("district-{}-{month}.csv", stats.district.code),
+        &header,
+        rows,
+    )
+}
+
+const FIGURE_COLUMNS: [&str; 10] = [
+    "member_households",
+    "registered_households",
+    "registration_rate",
+    "active_households",
+    "posts_city",
+    "posts_district",
+    "posts_association",
+    "read_rate_72h",
+    "confirmation_rate_72h",
+    "paper_households_served",
+];
+
+fn figure_cells(f: &Figures) -> Vec<String> {
+    let rate = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    vec![
+        f.member_households.to_string(),
+        f.registered_households.to_string(),
+        rate(f.registration_rate),
+        f.active_households.to_string(),
+        f.posts.city.to_string(),
+        f.posts.district.to_string(),
+        f.posts.association.to_string(),
+        rate(f.read_rate_72h),
+        rate(f.confirmation_rate_72h),
+        f.paper_households_served.to_string(),
+    ]
+}
+
+fn rule_text(rule: &Rule) -> String {
+    format!(
+        "posts in each of {} months; registered ≥ {} of member households; city posts {}",
+        rule.months_with_posts,
+        rule.min_registered_share,
+        if rule.count_city_posts {
+            "count"
+        } else {
+            "do not count"
+        }
+    )
 }
 
 /// Partners of a project with the city (target 3).

@@ -769,6 +769,28 @@ async fn the_csv_export_has_a_row_per_district_with_its_figures() {
     assert_eq!(&row[8], "0.1");
     assert_eq!(&row[12], "1");
     assert!(row[17].contains("3 months"));
+
+    // One district: a row per association, then the district's own.
+    let path = format!("/api/v1/districts/{d1}/stats.csv?month={month}");
+    let response = app.get_as(&s.staff, &path).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    assert_eq!(&reader.headers().unwrap()[3], "member_households");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[0].iter().take(5).collect::<Vec<_>>(),
+        [
+            month.to_string().as_str(),
+            "association",
+            "エックス町会",
+            "10",
+            "1"
+        ]
+    );
+    assert_eq!(&rows[1][1], "district");
+    assert_eq!(&rows[1][13], "false");
 }
 
 #[tokio::test]
@@ -779,6 +801,7 @@ async fn only_the_city_sees_the_dashboard_and_district_officers_their_own_distri
     let adoption = "/api/v1/stats/adoption".to_string();
     let csv = "/api/v1/stats/adoption.csv".to_string();
     let own = format!("/api/v1/districts/{}/stats", city.district_1);
+    let own_csv = format!("/api/v1/districts/{}/stats.csv", city.district_1);
     let other = format!("/api/v1/districts/{}/stats", city.district_2);
     let projects = "/api/v1/projects".to_string();
     //             anon resH1 resH2 hanL1 offA chrA offB offC distO staff admin noHH
@@ -791,6 +814,7 @@ async fn only_the_city_sees_the_dashboard_and_district_officers_their_own_distri
         (&csv, city_only),
         (&projects, city_only),
         (&own, district_1),
+        (&own_csv, district_1),
         (&other, district_2),
     ] {
         for (who, expected) in Who::ALL.iter().zip(row) {
