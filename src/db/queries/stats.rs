@@ -589,6 +589,12 @@ pub fn snapshot_month(
     let figures = compute_month(conn, month, rule, at)?;
     let frozen = figures.month.finalized;
     write_transaction(conn, |conn| {
+        // Processes sharing a PostgreSQL database take snapshots one at a time (SQLite's
+        // write transaction is exclusive already), so replacing a month never collides.
+        crate::with_backend!(&mut *conn,
+            pg(c) => diesel::sql_query("SELECT pg_advisory_xact_lock(7007)").execute(c).map(drop),
+            sqlite(_c) => Ok(()),
+        )?;
         let label = month.to_string();
         let stored = stats_months::table
             .find(&label)
