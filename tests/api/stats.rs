@@ -970,3 +970,28 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
     let associations = expect_json(app.get_as(&s.staff, "/api/v1/associations").await, 200).await;
     assert!(!associations.to_string().contains("負の町会"));
 }
+
+#[tokio::test]
+async fn a_provisional_month_past_its_72_hours_is_frozen_when_shown() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let h = History::new(&app, &s.admin);
+    let x = h.association(&s.districts[0], "エックス町会", 10);
+    h.registered(&x, None);
+    let p = current().plus(-2);
+    // Left behind by a task that stopped while the month was still open.
+    let mut stale = stored_month(p, 99);
+    stale.finalized = false;
+    diesel::insert_into(stats_months::table)
+        .values(stale)
+        .execute(&mut app.db.get().unwrap())
+        .unwrap();
+
+    let shown = adoption(&app, &s.staff, p).await;
+    assert_eq!(shown["provisional"], false);
+    assert_eq!(shown["active_districts"], 0);
+    assert_eq!(
+        district(&shown, &s.districts[0])["figures"]["registered_households"],
+        1
+    );
+}

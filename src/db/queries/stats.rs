@@ -740,17 +740,20 @@ pub fn reported_member_households(conn: &mut AnyConnection) -> QueryResult<i64> 
     Ok(total.unwrap_or(0))
 }
 
-/// Stored snapshots are current enough for the dashboard when they exist; a month never
-/// computed is computed once, on the spot. Months before the first with data have none.
+/// Stored snapshots are current enough for the dashboard, except a provisional one whose
+/// month is due to be frozen (the task is off or behind): that month, like one never
+/// computed, is computed on the spot. Months before the first with data have none.
 pub fn ensure_month(
     conn: &mut AnyConnection,
     month: Month,
     rule: Rule,
 ) -> QueryResult<Option<StatsMonth>> {
-    if let Some(stored) = find_month(conn, month)? {
+    let at = now();
+    if let Some(stored) = find_month(conn, month)?
+        && (stored.finalized || at < freezes_at(month))
+    {
         return Ok(Some(stored));
     }
-    let at = now();
     let first = first_month_with_data(conn)?.unwrap_or(Month::containing(at));
     if month < first {
         return Ok(None);
