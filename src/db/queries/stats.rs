@@ -17,7 +17,9 @@ use crate::db::schema::{
     posts, stats_association_months, stats_district_months, stats_months,
 };
 use crate::db::{AnyConnection, now, write_transaction};
-use crate::domain::{AssociationId, DistrictId, HanId, Month, PostId, PostStatus, Tier};
+use crate::domain::{
+    AssociationId, DistrictId, HanId, HouseholdId, Month, PostId, PostStatus, Tier,
+};
 
 /// Reads and confirmations count when they come within this long of publication.
 pub const RECEIPT_WINDOW_HOURS: i64 = 72;
@@ -306,6 +308,19 @@ pub fn compute_month(
                 .push((han, association));
         }
     }
+    // Which association each household belongs to, by index, for counting receipts.
+    let mut association_index: HashMap<AssociationId, usize> = HashMap::new();
+    let mut association_of_household: HashMap<HouseholdId, usize> = HashMap::new();
+    if !month_posts.is_empty() {
+        let pairs: Vec<(HouseholdId, AssociationId)> = households::table
+            .select((households::id, households::association_id))
+            .load(conn)?;
+        for (household, association) in pairs {
+            let next = association_index.len();
+            let index = *association_index.entry(association).or_insert(next);
+            association_of_household.insert(household, index);
+        }
+    }
     let mut posts_district: HashMap<DistrictId, i32> = HashMap::new();
     let mut posts_association_in: HashMap<DistrictId, i32> = HashMap::new();
     let mut posts_city = 0;
@@ -360,19 +375,23 @@ pub fn compute_month(
             continue;
         };
         let deadline = *published_at + Duration::hours(RECEIPT_WINDOW_HOURS);
-        let receipts: Vec<(AssociationId, Option<NaiveDateTime>, Option<NaiveDateTime>)> =
+        // By primary-key prefix, without a join: the plan cannot turn into a scan of every
+        // household per circular.
+        let receipts: Vec<(HouseholdId, Option<NaiveDateTime>, Option<NaiveDateTime>)> =
             household_receipts::table
-                .inner_join(households::table)
                 .filter(household_receipts::post_id.eq(id))
                 .select((
-                    households::association_id,
+                    household_receipts::household_id,
                     household_receipts::read_at,
                     household_receipts::confirmed_at,
                 ))
                 .load(conn)?;
-        let mut reads: HashMap<AssociationId, (i32, i32)> = HashMap::new();
-        for (association, read_at, confirmed_at) in receipts {
-            let slot = reads.entry(association).or_default();
+        let mut reads: HashMap<usize, (i32, i32)> = HashMap::new();
+        for (household, read_at, confirmed_at) in receipts {
+            let Some(association) = association_of_household.get(&household) else {
+                continue;
+            };
+            let slot = reads.entry(*association).or_default();
             if read_at.is_some_and(|t| t <= deadline) {
                 bump(&mut slot.0, 1);
             }
@@ -397,7 +416,11 @@ pub fn compute_month(
                 Tier::Association => bump(&mut c.posts_association, 1),
             }
             bump(&mut c.expected_receipts, expected);
-            let (read, confirmed) = reads.get(&association).copied().unwrap_or_default();
+            let (read, confirmed) = association_index
+                .get(&association)
+                .and_then(|i| reads.get(i))
+                .copied()
+                .unwrap_or_default();
             bump(&mut c.reads_72h, read);
             if *requires_confirmation {
                 bump(&mut c.expected_confirmations, expected);
