@@ -220,6 +220,16 @@ pub fn may_appoint_district_officers(p: &Principal) -> bool {
     p.is_admin() || p.is_city_staff()
 }
 
+/// The city's adoption dashboard and the projects behind target 3: counts and rates only.
+pub fn may_see_city_stats(p: &Principal) -> bool {
+    p.is_admin() || p.is_city_staff()
+}
+
+/// One district's figures: the city, and that district's officers.
+pub fn may_see_district_stats(p: &Principal, district: &DistrictId) -> bool {
+    may_see_city_stats(p) || p.holds(Role::DistrictOfficer, district.as_str())
+}
+
 /// Create city staff and admins; read the audit log.
 pub fn may_administer_city(p: &Principal) -> bool {
     p.is_admin()

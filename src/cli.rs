@@ -1,4 +1,4 @@
-//! The `kairan` command line: serve (the default), migrate, import, admin, backup.
+//! The `kairan` command line: serve (the default), migrate, import, admin, backup, stats.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -11,9 +11,9 @@ use crate::audit::record_for;
 use crate::auth::password::{check_new_password, hash_password};
 use crate::backup::backup_to;
 use crate::configuration::{Settings, get_configuration};
-use crate::db::queries::{accounts, districts, members};
+use crate::db::queries::{accounts, districts, members, stats};
 use crate::db::{AnyConnectionManager, DatabaseUrl, write_transaction};
-use crate::domain::{Login, RequiredText, Role};
+use crate::domain::{Login, Month, RequiredText, Role};
 use crate::import::parse_districts;
 use crate::startup::{Application, prepare_database};
 use crate::telemetry::init_subscriber;
@@ -47,6 +47,22 @@ enum Command {
     Admin {
         #[command(subcommand)]
         action: AdminCommand,
+    },
+    /// The adoption dashboard's monthly figures.
+    Stats {
+        #[command(subcommand)]
+        action: StatsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StatsCommand {
+    /// Store the figures now: every month with data not frozen yet, or only --month.
+    /// Frozen months are kept as they are.
+    Snapshot {
+        /// A JST month, YYYY-MM.
+        #[arg(long)]
+        month: Option<String>,
     },
 }
 
@@ -117,6 +133,9 @@ pub fn main() -> ExitCode {
                         display_name,
                     },
             } => create_admin(settings, login, display_name).await,
+            Command::Stats {
+                action: StatsCommand::Snapshot { month },
+            } => snapshot_stats(settings, month).await,
         }
     });
     match result {
@@ -229,6 +248,43 @@ async fn create_admin(
     })
     .await??;
     println!("created city admin {} (id {})", member.login, member.id);
+    Ok(())
+}
+
+async fn snapshot_stats(settings: Settings, month: Option<String>) -> anyhow::Result<()> {
+    let at = crate::db::now();
+    let month = month
+        .map(|m| {
+            let month = Month::parse(&m).map_err(anyhow::Error::msg)?;
+            if month > Month::containing(at) {
+                anyhow::bail!("{month} has not begun");
+            }
+            Ok(month)
+        })
+        .transpose()?;
+    let rule = stats::Rule::from(&settings.stats);
+    let db = prepare_database(settings, true).await?;
+    let taken = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let conn = &mut *db.get()?;
+        Ok(match month {
+            Some(month) => vec![(month, stats::snapshot_month(conn, month, rule, at)?)],
+            None => stats::take_snapshots(conn, rule, at)?,
+        })
+    })
+    .await??;
+    if taken.is_empty() {
+        println!("every month with data is already frozen");
+    }
+    for (month, outcome) in taken {
+        let what = match outcome {
+            stats::SnapshotOutcome::Frozen => "frozen",
+            stats::SnapshotOutcome::Provisional => {
+                "stored (provisional until its circulars' 72 hours have passed)"
+            }
+            stats::SnapshotOutcome::Kept => "already frozen; kept",
+        };
+        println!("{month}: {what}");
+    }
     Ok(())
 }
 

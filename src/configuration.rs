@@ -22,6 +22,7 @@ pub struct Settings {
     pub posts: PostSettings,
     pub push: PushSettings,
     pub log: LogSettings,
+    pub stats: StatsSettings,
     pub idempotency: IdempotencySettings,
     pub backup: BackupSettings,
 }
@@ -64,6 +65,37 @@ pub struct PushSettings {
     pub max_attempts: i32,
     #[serde(deserialize_with = "deserialize_number_from_string")]
     pub claim_secs: i64,
+    #[serde(deserialize_with = "deserialize_bool_from_string")]
+    pub worker: bool,
+}
+
+/// The adoption dashboard's rule and the plan's figures (config/default.toml explains each).
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct StatsSettings {
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub months_with_posts: u32,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub min_registered_share: f64,
+    #[serde(deserialize_with = "deserialize_bool_from_string")]
+    pub count_city_posts: bool,
+    pub baseline_month: String,
+    pub target_month: String,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub baseline_districts: i64,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub target_districts: i64,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub baseline_member_households: i64,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub target_member_households: i64,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub baseline_projects: i64,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub target_projects: i64,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub projection_months: u32,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub refresh_interval_secs: u64,
     #[serde(deserialize_with = "deserialize_bool_from_string")]
     pub worker: bool,
 }
@@ -357,6 +389,7 @@ impl Settings {
         {
             problems.push("push.max_attempts and push.send_timeout_secs must be at least 1, push.claim_secs at least 10".into());
         }
+        problems.extend(self.stats.problems());
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             problems.push(format!(
                 "log.filter '{}' is not a valid filter",
@@ -393,6 +426,48 @@ impl Settings {
                 self.server.bind
             ))
         })
+    }
+}
+
+impl StatsSettings {
+    fn problems(&self) -> Vec<String> {
+        use crate::domain::Month;
+        let mut problems = Vec::new();
+        if !(1..=12).contains(&self.months_with_posts) {
+            problems.push("stats.months_with_posts must be between 1 and 12".into());
+        }
+        if !(0.0..=1.0).contains(&self.min_registered_share) {
+            problems
+                .push("stats.min_registered_share must be between 0 and 1 (0.10 is 10 %)".into());
+        }
+        match (
+            Month::parse(&self.baseline_month),
+            Month::parse(&self.target_month),
+        ) {
+            (Ok(baseline), Ok(target)) if baseline < target => {}
+            (Ok(_), Ok(_)) => {
+                problems.push("stats.target_month must come after stats.baseline_month".into())
+            }
+            _ => problems.push(
+                "stats.baseline_month and stats.target_month must be YYYY-MM, e.g. 2028-03".into(),
+            ),
+        }
+        if self.target_districts < 1
+            || self.baseline_districts < 0
+            || self.target_member_households < 1
+            || self.baseline_member_households < 0
+            || self.target_projects < 1
+            || self.baseline_projects < 0
+        {
+            problems.push("stats: targets must be positive and baselines not negative".into());
+        }
+        if !(2..=60).contains(&self.projection_months) {
+            problems.push("stats.projection_months must be between 2 and 60".into());
+        }
+        if !(10..=86_400).contains(&self.refresh_interval_secs) {
+            problems.push("stats.refresh_interval_secs must be between 10 and 86400".into());
+        }
+        problems
     }
 }
 

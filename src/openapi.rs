@@ -26,6 +26,7 @@ use crate::error::ErrorBody;
         (name = "posts", description = "Circulars (回覧): posting, the inbox, reads, confirmations, receipts"),
         (name = "safety", description = "Safety checks (安否確認): start, answer, live status, reminders, close"),
         (name = "membership", description = "Invitations, join requests, roles and handover, staff, the audit log"),
+        (name = "stats", description = "The adoption dashboard toward the city's targets, snapshots, projects with partners (counts and rates only)"),
     )
 )]
 pub struct ApiDoc;

@@ -19,6 +19,7 @@ use crate::configuration::Settings;
 use crate::db::group_commit::GroupCommit;
 use crate::db::queries::districts::{count_districts, import_districts};
 use crate::db::queries::posts::publish_due;
+use crate::db::queries::stats::{Rule, take_snapshots};
 use crate::db::{Backend, Db, now};
 use crate::error::{json_error_handler, no_route, path_error_handler, query_error_handler};
 use crate::idempotency::{self, IdempotencyConfig, prune_expired_keys};
@@ -124,6 +125,13 @@ impl Application {
             } else {
                 tracing::info!("scheduled backups are for SQLite; back up PostgreSQL with pg_dump");
             }
+        }
+        if settings.stats.worker {
+            background.push(tokio::spawn(take_stats_snapshots(
+                db.clone(),
+                settings.stats.clone(),
+                stopped.clone(),
+            )));
         }
         if settings.push.worker {
             background.push(tokio::spawn(push_worker.clone().run(stopped)));
@@ -253,6 +261,34 @@ async fn publish_scheduled_posts(
     }
 }
 
+/// The month-end task: refreshes the current month's figures and freezes finished months
+/// (after their circulars' 72 hours), catching up on months missed while stopped.
+async fn take_stats_snapshots(
+    db: Db,
+    settings: crate::configuration::StatsSettings,
+    mut stop: watch::Receiver<bool>,
+) {
+    let rule = Rule::from(&settings);
+    let mut ticker = tokio::time::interval(Duration::from_secs(settings.refresh_interval_secs));
+    while !*stop.borrow() {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => continue,
+        }
+        match db
+            .run(move |conn| Ok(take_snapshots(conn, rule, now())?))
+            .await
+        {
+            Ok(taken) => {
+                for (month, outcome) in taken {
+                    tracing::debug!(%month, ?outcome, "adoption figures stored");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "taking adoption snapshots failed; will retry"),
+        }
+    }
+}
+
 /// Headers every answer carries: no MIME sniffing, no framing, no referrer leaking ids,
 /// and HTTPS pinned once a proxy terminates TLS in front of us. (No CSP: the API answers
 /// JSON, and the Swagger UI page needs its scripts.)
@@ -295,6 +331,7 @@ fn run(
             .attachment_max_bytes
             .max(settings.server.json_limit_bytes),
     });
+    let stats_settings = web::Data::new(settings.stats.clone());
     let json_config = web::JsonConfig::default()
         .limit(settings.server.json_limit_bytes)
         .error_handler(json_error_handler);
@@ -323,6 +360,7 @@ fn run(
             .app_data(group_commit.clone())
             .app_data(push_settings.clone())
             .app_data(idempotency.clone())
+            .app_data(stats_settings.clone())
             .service(docs)
             .into_utoipa_app()
             .configure(routes)

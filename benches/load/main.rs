@@ -10,9 +10,11 @@
 //! service in this process and compares the rate with single-core encryption in the same run;
 //! KAIRAN_BENCH_PUSH_BATCH and KAIRAN_BENCH_PUSH_CONCURRENCY override `[push]` batch_size and
 //! concurrency_per_host, KAIRAN_BENCH_PUSH_WORKERS runs that many workers at once (PostgreSQL).
-//! `safety` (only when named, alone) is described in safety.rs.
+//! `safety` (only when named, alone) is described in safety.rs. `dashboard` (only when named,
+//! alone) measures the adoption dashboard over an existing database (dashboard.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod dashboard;
 mod safety;
 
 use std::path::Path;
@@ -747,6 +749,11 @@ fn main() {
             }
             _ => "sqlite",
         };
+        if wanted.iter().any(|w| w == "dashboard") {
+            settings.stats.worker = false;
+            dashboard::run(settings, backend).await;
+            return;
+        }
         let app = Application::build(settings.clone()).await.unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());
         let db = app.db();

@@ -387,6 +387,75 @@ diesel::joinable!(safety_answers -> safety_checks (safety_check_id));
 diesel::joinable!(safety_answers -> households (household_id));
 diesel::joinable!(safety_answer_history -> households (household_id));
 
+diesel::table! {
+    stats_months (month) {
+        month -> Text,
+        finalized -> Bool,
+        rule -> Text,
+        active_districts -> Integer,
+        districts -> Integer,
+        member_households -> Integer,
+        registered_households -> Integer,
+        computed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stats_district_months (month, district_id) {
+        month -> Text,
+        district_id -> Text,
+        active -> Bool,
+        months_with_posts -> Integer,
+        associations -> Integer,
+        member_households -> Integer,
+        registered_households -> Integer,
+        active_households -> Integer,
+        posts_city -> Integer,
+        posts_district -> Integer,
+        posts_association -> Integer,
+        expected_receipts -> Integer,
+        reads_72h -> Integer,
+        expected_confirmations -> Integer,
+        confirmations_72h -> Integer,
+        paper_households_served -> Integer,
+    }
+}
+
+diesel::table! {
+    stats_association_months (month, association_id) {
+        month -> Text,
+        association_id -> Text,
+        district_id -> Text,
+        member_households -> Integer,
+        registered_households -> Integer,
+        active_households -> Integer,
+        posts_city -> Integer,
+        posts_district -> Integer,
+        posts_association -> Integer,
+        expected_receipts -> Integer,
+        reads_72h -> Integer,
+        expected_confirmations -> Integer,
+        confirmations_72h -> Integer,
+        paper_households_served -> Integer,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> Text,
+        name -> Text,
+        fiscal_year -> Integer,
+        partners -> Text,
+        description -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(stats_district_months -> districts (district_id));
+diesel::joinable!(stats_association_months -> associations (association_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     districts,
     associations,
@@ -418,4 +487,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     safety_check_audiences,
     safety_answers,
     safety_answer_history,
+    stats_months,
+    stats_district_months,
+    stats_association_months,
+    projects,
 );

@@ -46,4 +46,5 @@ id_type!(
     QuestionId,
     PushSubscriptionId,
     SafetyCheckId,
+    ProjectId,
 );

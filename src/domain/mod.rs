@@ -2,12 +2,14 @@
 
 mod ids;
 mod login;
+mod month;
 mod post;
 mod role;
 mod text;
 
 pub use ids::*;
 pub use login::Login;
+pub use month::Month;
 pub use post::{Category, PostStatus, Priority, QuestionKind, SafetyStatus, Tier};
 pub use role::Role;
 pub use text::{RequiredText, new_invitation_code, normalize, normalize_invitation_code};

@@ -9,6 +9,7 @@ pub mod membership;
 pub mod posts;
 pub mod push;
 pub mod safety;
+pub mod stats;
 pub mod surveys;
 
 use actix_web::web;
@@ -29,6 +30,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
     safety::config(cfg);
     surveys::config(cfg);
     attachments::config(cfg);
+    stats::config(cfg);
 }
 
 /// For PATCH fields where null (clear) differs from absent (keep).

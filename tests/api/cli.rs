@@ -205,3 +205,25 @@ fn unknown_subcommand_is_a_usage_error() {
     let output = kairan(&database, &["frobnicate"], &[]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn stats_snapshot_stores_the_current_month_and_refuses_a_bad_month() {
+    let database = TestDatabase::fresh();
+    let month = kairan::domain::Month::containing(kairan::db::now()).to_string();
+
+    let taken = kairan(&database, &["stats", "snapshot"], &[]);
+    assert!(taken.status.success(), "{}", stderr(&taken));
+    assert!(
+        stdout(&taken).contains(&format!("{month}: stored (provisional")),
+        "{}",
+        stdout(&taken)
+    );
+
+    let by_month = kairan(&database, &["stats", "snapshot", "--month", &month], &[]);
+    assert!(by_month.status.success(), "{}", stderr(&by_month));
+    assert!(stdout(&by_month).contains(&format!("{month}: stored")));
+
+    let bad = kairan(&database, &["stats", "snapshot", "--month", "2026-13"], &[]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("use YYYY-MM"), "{}", stderr(&bad));
+}

@@ -21,6 +21,7 @@ mod push_service;
 mod roster;
 mod safety;
 mod shutdown;
+mod stats;
 mod storage;
 mod surveys;
 mod tokens;

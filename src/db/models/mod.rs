@@ -5,12 +5,14 @@ mod idempotency;
 mod membership;
 mod posts;
 mod safety;
+mod stats;
 
 pub use community::*;
 pub use idempotency::*;
 pub use membership::*;
 pub use posts::*;
 pub use safety::*;
+pub use stats::*;
 
 /// Stores a Rust enum as its snake_case text on both backends. The enum also derives
 /// `AsExpression` and `FromSqlRow` with `sql_type = Text`.
