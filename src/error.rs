@@ -8,6 +8,8 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 
+const DATABASE_UNAVAILABLE: &str = "database_unavailable";
+
 #[derive(thiserror::Error)]
 pub enum ApiError {
     /// The request cannot be read (syntax, encoding, query string).
@@ -34,6 +36,7 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("{message}")]
     Unavailable {
+        code: &'static str,
         message: &'static str,
         retry_after_secs: u64,
     },
@@ -63,7 +66,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::TooManyRequests { .. } => "too_many_requests",
-            ApiError::Unavailable { .. } => "service_unavailable",
+            ApiError::Unavailable { code, .. } => code,
             ApiError::Unexpected(_) => "internal_error",
         }
     }
@@ -80,9 +83,21 @@ impl ApiError {
         )
     }
 
+    /// A failure that says the database is gone (unreachable, closed, locked), not that
+    /// this request was wrong.
+    pub fn is_database_unavailable(&self) -> bool {
+        matches!(self, ApiError::Unavailable { code, .. } if *code == DATABASE_UNAVAILABLE)
+    }
+
     pub fn database_unavailable(e: impl std::fmt::Display) -> Self {
         tracing::warn!(error = %e, "database unavailable");
+        Self::database_down()
+    }
+
+    /// Without a log line: the outage was logged when it began.
+    pub fn database_down() -> Self {
         ApiError::Unavailable {
+            code: DATABASE_UNAVAILABLE,
             message: "the database is not available; try again shortly",
             retry_after_secs: 1,
         }
@@ -121,7 +136,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if status.is_server_error() {
+        if let ApiError::Unexpected(_) = self {
             tracing::error!(error = ?self, "request failed");
         } else {
             tracing::debug!(error = %self, code = self.code(), "request refused");

@@ -12,6 +12,7 @@ mod fixtures;
 mod health;
 mod helpers;
 mod members;
+mod outage;
 mod posts;
 mod push;
 mod push_service;
