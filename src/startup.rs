@@ -23,7 +23,7 @@ use crate::db::queries::districts::{count_districts, import_districts};
 use crate::db::queries::posts::publish_due;
 use crate::db::{Db, now};
 use crate::error::{
-    ApiError, json_error_handler, no_route, path_error_handler, query_error_handler,
+    ApiError, KnownRoutes, json_error_handler, no_route, path_error_handler, query_error_handler,
 };
 use crate::import::{KANAZAWA_DISTRICTS_CSV, parse_districts};
 use crate::openapi::document;
@@ -283,6 +283,7 @@ fn run(
     let query_config = web::QueryConfig::default().error_handler(query_error_handler);
     let path_config = web::PathConfig::default().error_handler(path_error_handler);
     let api = document();
+    let known_routes = web::Data::new(KnownRoutes::from_document(&api));
     let cors_origins = settings.server.cors_allowed_origins.clone();
     let mut server = HttpServer::new(move || {
         // Before the /api/v1 scope, which would otherwise claim these paths.
@@ -304,6 +305,7 @@ fn run(
             .app_data(vapid.clone())
             .app_data(wake_push.clone())
             .app_data(push_settings.clone())
+            .app_data(known_routes.clone())
             .service(docs)
             .into_utoipa_app()
             .configure(routes)

@@ -635,10 +635,13 @@ pub struct InboxParams {
     /// Only posts you have not opened.
     pub unread: Option<bool>,
     /// 1 to 100; default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// From the previous page's next_cursor.
+    #[param(max_length = 200)]
     pub cursor: Option<String>,
     /// Words that must appear in the title or body.
+    #[param(max_length = 100)]
     pub q: Option<String>,
 }
 
@@ -663,7 +666,7 @@ pub struct InboxPage {
     pub next_cursor: Option<String>,
 }
 
-fn encode_cursor(c: &InboxCursor) -> String {
+pub fn encode_cursor(c: &InboxCursor) -> String {
     URL_SAFE_NO_PAD.encode(format!(
         "{}|{}",
         c.published_at.and_utc().timestamp_micros(),
