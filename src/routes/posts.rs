@@ -44,6 +44,8 @@ pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_BODY_CHARS: usize = 20_000;
 const MAX_SCHEDULE_DAYS: i64 = 400;
 const MAX_QUESTIONS: usize = 20;
+/// Far more 班 than any association has; bounds the audience query.
+const MAX_HAN_IDS: usize = 100;
 const MAX_OPTIONS: usize = 20;
 
 #[derive(Deserialize, ToSchema)]
@@ -362,6 +364,11 @@ pub async fn create_post(
         ));
     }
     let scope_id = r.scope.id.filter(|s| !s.is_empty());
+    if r.han_ids.len() > MAX_HAN_IDS {
+        return Err(ApiError::validation(format!(
+            "han_ids may name at most {MAX_HAN_IDS} hans"
+        )));
+    }
     let mut hans: Vec<HanId> = r.han_ids.into_iter().map(HanId).collect();
     hans.sort();
     hans.dedup();

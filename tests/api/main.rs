@@ -11,6 +11,7 @@ mod errors;
 mod fixtures;
 mod health;
 mod helpers;
+mod limits;
 mod members;
 mod outage;
 mod posts;
