@@ -71,6 +71,12 @@ fn document_error_responses(api: &mut utoipa::openapi::OpenApi) {
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
+            // A file upload (any body that is not JSON) means nothing without its file.
+            if let Some(utoipa::openapi::RefOr::T(body)) = operation.request_body.as_mut()
+                && !body.content.contains_key("application/json")
+            {
+                body.required = Some(utoipa::openapi::Required::True);
+            }
             let has_body = operation.request_body.is_some();
             let has_params = path.contains('{') || operation.parameters.is_some();
             let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
