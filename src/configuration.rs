@@ -165,6 +165,9 @@ pub struct ServerSettings {
     pub json_limit_bytes: usize,
     #[serde(deserialize_with = "deserialize_number_from_string")]
     pub shutdown_timeout_secs: u64,
+    /// Browser origins allowed to call the API (CORS); empty sends no CORS headers.
+    #[serde(default, deserialize_with = "deserialize_list_from_string")]
+    pub cors_allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -297,6 +300,13 @@ impl Settings {
         }
         if self.server.json_limit_bytes < 1024 {
             problems.push("server.json_limit_bytes must be at least 1024".into());
+        }
+        for origin in &self.server.cors_allowed_origins {
+            if !is_origin(origin) {
+                problems.push(format!(
+                    "server.cors_allowed_origins: '{origin}' is not an origin such as https://kairan.example.jp (scheme and host, no path)"
+                ));
+            }
         }
         if !(1..=256).contains(&self.database.max_connections) {
             problems.push("database.max_connections must be between 1 and 256".into());
@@ -490,6 +500,38 @@ fn deserialize_bool_from_string<'de, D: serde::Deserializer<'de>>(d: D) -> Resul
     }
 }
 
+/// A list from TOML, or from one environment variable as comma-separated items.
+fn deserialize_list_from_string<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    let items = match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(items) => items,
+        ListOrString::String(text) => text.split(',').map(str::to_string).collect(),
+    };
+    Ok(items
+        .into_iter()
+        .map(|item| item.trim().to_string())
+        .filter(|item| !item.is_empty())
+        .collect())
+}
+
+/// `scheme://host[:port]` exactly as a browser sends it in `Origin`.
+fn is_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !rest.is_empty()
+        && !rest.contains(['/', '?', '#', '@', ' '])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,5 +550,28 @@ mod tests {
     fn unknown_environment_is_refused() {
         let err = AppEnvironment::try_from("staging".to_string()).unwrap_err();
         assert!(err.contains("local, test, production"));
+    }
+
+    #[test]
+    fn cors_origins_come_from_a_list_or_a_comma_separated_variable() {
+        #[derive(Deserialize)]
+        struct Origins {
+            #[serde(deserialize_with = "deserialize_list_from_string")]
+            origins: Vec<String>,
+        }
+        let from_env: Origins =
+            serde_json::from_str(r#"{"origins": "https://a.example.jp, http://localhost:5173,"}"#)
+                .unwrap();
+        assert_eq!(
+            from_env.origins,
+            ["https://a.example.jp", "http://localhost:5173"]
+        );
+        let from_toml: Origins =
+            serde_json::from_str(r#"{"origins": ["https://a.example.jp"]}"#).unwrap();
+        assert_eq!(from_toml.origins, ["https://a.example.jp"]);
+        assert!(is_origin("http://localhost:5173"));
+        assert!(!is_origin("https://a.example.jp/"));
+        assert!(!is_origin("a.example.jp"));
+        assert!(!is_origin("*"));
     }
 }

@@ -1,12 +1,15 @@
 //! One error type for the whole API. Every failure leaves as
 //! `{"error": "<snake_case_code>", "message": "<text>"}` with the right status.
 
+use actix_web::dev::ResourceDef;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
+
+const DATABASE_UNAVAILABLE: &str = "database_unavailable";
 
 #[derive(thiserror::Error)]
 pub enum ApiError {
@@ -25,6 +28,9 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{1}")]
     Conflict(&'static str, String),
+    /// The path exists, with other methods (listed for the `Allow` header).
+    #[error("this path does not take {0}; it takes {1}")]
+    MethodNotAllowed(String, String),
     #[error("request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
     /// Code and message.
@@ -34,6 +40,7 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("{message}")]
     Unavailable {
+        code: &'static str,
         message: &'static str,
         retry_after_secs: u64,
     },
@@ -61,9 +68,10 @@ impl ApiError {
             ApiError::Unauthorized(code, _) => code,
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed(..) => "method_not_allowed",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::TooManyRequests { .. } => "too_many_requests",
-            ApiError::Unavailable { .. } => "service_unavailable",
+            ApiError::Unavailable { code, .. } => code,
             ApiError::Unexpected(_) => "internal_error",
         }
     }
@@ -80,9 +88,21 @@ impl ApiError {
         )
     }
 
+    /// A failure that says the database is gone (unreachable, closed, locked), not that
+    /// this request was wrong.
+    pub fn is_database_unavailable(&self) -> bool {
+        matches!(self, ApiError::Unavailable { code, .. } if *code == DATABASE_UNAVAILABLE)
+    }
+
     pub fn database_unavailable(e: impl std::fmt::Display) -> Self {
         tracing::warn!(error = %e, "database unavailable");
+        Self::database_down()
+    }
+
+    /// Without a log line: the outage was logged when it began.
+    pub fn database_down() -> Self {
         ApiError::Unavailable {
+            code: DATABASE_UNAVAILABLE,
             message: "the database is not available; try again shortly",
             retry_after_secs: 1,
         }
@@ -111,6 +131,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(..) => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(..) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -121,7 +142,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if status.is_server_error() {
+        if let ApiError::Unexpected(_) = self {
             tracing::error!(error = ?self, "request failed");
         } else {
             tracing::debug!(error = %self, code = self.code(), "request refused");
@@ -133,6 +154,11 @@ impl ResponseError for ApiError {
                 retry_after_secs, ..
             } => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after_secs)));
+            }
+            ApiError::MethodNotAllowed(_, allow) => {
+                if let Ok(allow) = HeaderValue::from_str(allow) {
+                    response.insert_header((header::ALLOW, allow));
+                }
             }
             ApiError::Unauthorized(..) => {
                 response
@@ -208,7 +234,50 @@ pub fn path_error_handler(err: PathError, _req: &HttpRequest) -> actix_web::Erro
     ApiError::BadRequest("invalid_path", err.to_string()).into()
 }
 
-/// For routes that match nothing.
-pub async fn no_route() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound("route"))
+/// The paths of the API and the methods each takes, from the OpenAPI document, so a
+/// request with the wrong method gets 405 and `Allow` instead of 404.
+pub struct KnownRoutes(Vec<(ResourceDef, String)>);
+
+impl KnownRoutes {
+    pub fn from_document(api: &utoipa::openapi::OpenApi) -> Self {
+        let routes = api
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ];
+                let allow: Vec<&str> = methods
+                    .iter()
+                    .filter(|(_, present)| *present)
+                    .map(|(method, _)| *method)
+                    .collect();
+                (ResourceDef::new(path.as_str()), allow.join(", "))
+            })
+            .collect();
+        Self(routes)
+    }
+}
+
+/// For requests that match no handler: 405 on a known path, 404 otherwise.
+pub async fn no_route(
+    req: HttpRequest,
+    routes: Option<actix_web::web::Data<KnownRoutes>>,
+) -> Result<HttpResponse, ApiError> {
+    let allow = routes.and_then(|routes| {
+        routes
+            .0
+            .iter()
+            .find(|(def, _)| def.is_match(req.path()))
+            .map(|(_, allow)| allow.clone())
+    });
+    match allow {
+        Some(allow) => Err(ApiError::MethodNotAllowed(req.method().to_string(), allow)),
+        None => Err(ApiError::NotFound("route")),
+    }
 }

@@ -297,3 +297,49 @@ pub fn parse_roster(bytes: &[u8]) -> Result<Vec<RosterRecord>, ImportError> {
     }
     Ok(records)
 }
+
+/// The stable-toolchain cousin of `tests/fuzz/fuzz_targets/csv_import.rs`: seeded random
+/// bytes and mutations of real files must parse or fail cleanly, never panic.
+#[cfg(test)]
+mod random_input {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+
+    use super::*;
+
+    #[test]
+    fn random_and_mutated_csv_never_panics() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let seeds: [&[u8]; 2] = [
+            KANAZAWA_DISTRICTS_CSV,
+            "han,label,paper\n一班,山田,no\n,\"a,b\",yes\n".as_bytes(),
+        ];
+        for round in 0..3_000 {
+            let mut bytes = seeds[round % 2][..seeds[round % 2].len().min(400)].to_vec();
+            for _ in 0..rng.random_range(0..8) {
+                let at = rng.random_range(0..=bytes.len());
+                match rng.random_range(0..3) {
+                    0 => bytes.insert(at, rng.random()),
+                    1 if at < bytes.len() => {
+                        bytes.remove(at);
+                    }
+                    _ => bytes.insert(at, *b",\"\n\r\xef\xbb\xbf\xff".get(at % 8).unwrap_or(&b',')),
+                }
+            }
+            if round % 3 == 0 {
+                bytes = (0..rng.random_range(0..200))
+                    .map(|_| rng.random())
+                    .collect();
+            }
+            if let Ok(records) = parse_districts(&bytes) {
+                assert!(
+                    records
+                        .iter()
+                        .all(|r| !r.code.is_empty() && !r.name.is_empty())
+                );
+            }
+            if let Ok(records) = parse_roster(&bytes) {
+                assert!(records.iter().all(|r| !r.label.is_empty()));
+            }
+        }
+    }
+}

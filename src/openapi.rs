@@ -57,6 +57,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     let mut api = api;
     document_idempotency_key(&mut api);
+    document_error_responses(&mut api);
     api
 }
 
@@ -103,6 +104,68 @@ fn document_idempotency_key(api: &mut utoipa::openapi::OpenApi) {
                 .responses
                 .entry(status.to_string())
                 .or_insert_with(|| error_response(description));
+        }
+    }
+}
+
+/// The refusals every handler can give through the shared extractors and `Db::run`,
+/// added where a handler's own annotation leaves them out, so clients (and the API fuzzer)
+/// find every status they can meet documented with the error schema.
+fn document_error_responses(api: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in api.paths.paths.iter_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            // A file upload (any body that is not JSON) means nothing without its file.
+            if let Some(utoipa::openapi::RefOr::T(body)) = operation.request_body.as_mut()
+                && !body.content.contains_key("application/json")
+            {
+                body.required = Some(utoipa::openapi::Required::True);
+            }
+            let has_body = operation.request_body.is_some();
+            let has_params = path.contains('{') || operation.parameters.is_some();
+            let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            let mut add = |status: &str, when: bool, description: &str| {
+                if when {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error_response(description));
+                }
+            };
+            add(
+                "400",
+                has_body || has_params,
+                "The request cannot be read: malformed JSON, query string or path",
+            );
+            add(
+                "401",
+                secured,
+                "The access token is missing, invalid or expired",
+            );
+            add(
+                "404",
+                path.contains('{'),
+                "Not found, or not visible to the caller",
+            );
+            add("413", has_body, "The body is larger than the limit");
+            add(
+                "415",
+                has_body,
+                "The body is not of the accepted content type",
+            );
+            add("422", has_body || has_params, "A value is not acceptable");
+            add(
+                "503",
+                path != "/livez",
+                "The database is unavailable; retry after Retry-After seconds",
+            );
         }
     }
 }

@@ -4,8 +4,12 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
+use actix_cors::{Cors, CorsError};
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName};
+use actix_web::middleware::{Condition, ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{App, HttpServer, ResponseError, web};
 use tokio::sync::{Notify, watch};
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
@@ -21,7 +25,9 @@ use crate::db::queries::districts::{count_districts, import_districts};
 use crate::db::queries::posts::publish_due;
 use crate::db::queries::stats::{Rule, take_snapshots};
 use crate::db::{Backend, Db, now};
-use crate::error::{json_error_handler, no_route, path_error_handler, query_error_handler};
+use crate::error::{
+    ApiError, KnownRoutes, json_error_handler, no_route, path_error_handler, query_error_handler,
+};
 use crate::idempotency::{self, IdempotencyConfig, prune_expired_keys};
 use crate::import::{KANAZAWA_DISTRICTS_CSV, parse_districts};
 use crate::inbox_cache::InboxCache;
@@ -300,6 +306,39 @@ fn security_headers() -> actix_web::middleware::DefaultHeaders {
         .add(("Strict-Transport-Security", "max-age=31536000"))
 }
 
+/// CORS for the configured browser origins only; with none configured, no CORS headers at
+/// all. The API authenticates with bearer tokens, never cookies, so no credentials mode.
+fn cors(origins: &[String]) -> Condition<Cors> {
+    let cors = origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([header::RETRY_AFTER, header::CONTENT_DISPOSITION])
+        .max_age(3600);
+    Condition::new(!origins.is_empty(), cors)
+}
+
+/// actix-cors refuses in plain text; our clients read `{"error", "message"}`.
+fn cors_refusal_as_json<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let Some(refusal) = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<CorsError>())
+    else {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    };
+    let json = ApiError::BadRequest("cors_refused", refusal.to_string()).error_response();
+    Ok(ErrorHandlerResponse::Response(
+        res.into_response(json).map_into_right_body(),
+    ))
+}
+
 /// Every route, for the server and for the OpenAPI document alike.
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(health::livez)
@@ -338,11 +377,15 @@ fn run(
     let query_config = web::QueryConfig::default().error_handler(query_error_handler);
     let path_config = web::PathConfig::default().error_handler(path_error_handler);
     let api = document();
+    let known_routes = web::Data::new(KnownRoutes::from_document(&api));
+    let cors_origins = settings.server.cors_allowed_origins.clone();
     let mut server = HttpServer::new(move || {
         // Before the /api/v1 scope, which would otherwise claim these paths.
         let docs = SwaggerUi::new("/api/v1/docs/{_:.*}").url("/api/v1/openapi.json", api.clone());
         App::new()
             .wrap(actix_web::middleware::from_fn(idempotency::middleware))
+            .wrap(cors(&cors_origins))
+            .wrap(ErrorHandlers::new().handler(StatusCode::BAD_REQUEST, cors_refusal_as_json))
             .wrap(security_headers())
             .wrap(TracingLogger::default())
             .app_data(json_config.clone())
@@ -361,6 +404,7 @@ fn run(
             .app_data(push_settings.clone())
             .app_data(idempotency.clone())
             .app_data(stats_settings.clone())
+            .app_data(known_routes.clone())
             .service(docs)
             .into_utoipa_app()
             .configure(routes)

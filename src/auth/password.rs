@@ -88,6 +88,7 @@ impl PasswordService {
 
     async fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
         let busy = ApiError::Unavailable {
+            code: "service_unavailable",
             message: "too many sign-ins at once; try again shortly",
             retry_after_secs: 2,
         };

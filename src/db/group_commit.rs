@@ -63,6 +63,7 @@ where
 
 fn not_stored() -> ApiError {
     ApiError::Unavailable {
+        code: "service_unavailable",
         message: "the write could not be stored; try again shortly",
         retry_after_secs: 1,
     }

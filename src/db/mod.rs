@@ -2,23 +2,27 @@
 //! backend from the URL scheme, embedded migrations per backend, and `Db::run`, the only way
 //! request code reaches the database (on the blocking pool, never on an actix worker).
 
+mod breaker;
 pub mod group_commit;
 pub mod models;
 pub mod queries;
 pub mod schema;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
+use diesel::r2d2::PooledConnection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::configuration::{DatabaseSettings, SqliteSynchronous};
+use crate::db::breaker::{Admission, Breaker};
 use crate::error::ApiError;
 use crate::telemetry::spawn_blocking_with_tracing;
 
@@ -167,6 +171,7 @@ pub type Pool = r2d2::Pool<AnyConnectionManager>;
 pub struct Db {
     pool: Pool,
     backend: Backend,
+    breaker: Arc<Breaker>,
 }
 
 impl Db {
@@ -183,7 +188,11 @@ impl Db {
             .connection_timeout(Duration::from_secs(settings.connect_timeout_secs))
             .test_on_check_out(false)
             .build(manager)?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            breaker: Arc::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -191,18 +200,45 @@ impl Db {
     }
 
     /// Runs `f` with a pooled connection on the blocking pool. The connection is taken inside
-    /// the closure so it is never held across an `.await`.
+    /// the closure so it is never held across an `.await`. While the database is known to be
+    /// gone, this answers 503 at once (see `breaker`).
     pub async fn run<F, R>(&self, f: F) -> Result<R, ApiError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<R, ApiError> + Send + 'static,
         R: Send + 'static,
     {
+        let admission = self.breaker.admit();
+        if admission == Admission::Refused {
+            return Err(ApiError::database_down());
+        }
         let pool = self.pool.clone();
         let idempotency_slot = crate::idempotency::current_request_slot();
+        let breaker = self.breaker.clone();
         spawn_blocking_with_tracing(move || {
             let _slot = crate::idempotency::install_on_thread(idempotency_slot);
-            let mut conn = pool.get().map_err(ApiError::database_unavailable)?;
-            f(&mut conn)
+            let result = pool
+                .get()
+                .map_err(ApiError::database_unavailable)
+                .and_then(|mut conn| {
+                    // Another request found the database gone while this one waited.
+                    if admission == Admission::Normal && breaker.is_open() {
+                        return Err(ApiError::database_down());
+                    }
+                    let result = f(&mut conn);
+                    if result
+                        .as_ref()
+                        .is_err_and(ApiError::is_database_unavailable)
+                    {
+                        discard_if_broken(&mut conn);
+                    }
+                    result
+                });
+            match &result {
+                Err(e) if e.is_database_unavailable() => breaker.trip(),
+                _ if admission == Admission::Probe => breaker.reset(),
+                _ => {}
+            }
+            result
         })
         .await
         .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("database task failed: {e}")))?
@@ -221,6 +257,15 @@ impl Db {
     /// For command-line tools and tests that run outside a request.
     pub fn get(&self) -> Result<r2d2::PooledConnection<AnyConnectionManager>, r2d2::PoolError> {
         self.pool.get()
+    }
+}
+
+/// A PostgreSQL connection whose server went away looks healthy to the pool (Diesel's
+/// `is_broken` sees only its transaction state), so mark it broken and the pool drops it
+/// instead of handing it out again. A locked SQLite connection is still good.
+fn discard_if_broken(conn: &mut PooledConnection<AnyConnectionManager>) {
+    if let AnyConnection::Postgresql(inner) = &mut **conn {
+        AnsiTransactionManager::transaction_manager_status_mut(inner).set_in_error();
     }
 }
 

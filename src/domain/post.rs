@@ -11,6 +11,8 @@ macro_rules! string_enum {
             diesel::AsExpression, diesel::FromSqlRow,
         )]
         #[diesel(sql_type = diesel::sql_types::Text)]
+        // utoipa cannot read the variant renames through the macro; this tells it the same.
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
             $(#[serde(rename = $text)] $variant),+
         }
@@ -82,3 +84,40 @@ string_enum!(
         ShortText => "short_text",
     }
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::PartialSchema;
+
+    /// The OpenAPI document must name the values exactly as they are sent.
+    fn schema_values<T: PartialSchema>() -> Vec<String> {
+        let schema = serde_json::to_value(T::schema()).unwrap();
+        serde_json::from_value(schema["enum"].clone()).unwrap()
+    }
+
+    fn sent_values<T: Serialize>(all: &[T]) -> Vec<String> {
+        all.iter()
+            .map(|v| {
+                serde_json::to_value(v)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn documented_enum_values_are_the_ones_sent() {
+        assert_eq!(schema_values::<Tier>(), sent_values(Tier::ALL));
+        assert_eq!(schema_values::<PostStatus>(), sent_values(PostStatus::ALL));
+        assert_eq!(schema_values::<Priority>(), sent_values(Priority::ALL));
+        assert_eq!(schema_values::<Category>(), sent_values(Category::ALL));
+        assert_eq!(
+            schema_values::<QuestionKind>(),
+            sent_values(QuestionKind::ALL)
+        );
+        assert_eq!(sent_values(Category::ALL)[0], Category::Notice.as_str());
+    }
+}

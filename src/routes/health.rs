@@ -26,7 +26,7 @@ pub struct Readiness {
     database: &'static str,
 }
 
-/// The database answers.
+/// The database answers and takes writes (on SQLite, the write lock is free).
 #[utoipa::path(
     tag = "operations",
     responses(
@@ -36,7 +36,7 @@ pub struct Readiness {
 )]
 #[get("/readyz")]
 pub async fn readyz(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
-    db.run(|conn| {
+    db.write(|conn| {
         diesel::sql_query("SELECT 1")
             .execute(conn)
             .map_err(ApiError::database_unavailable)

@@ -786,6 +786,7 @@ pub async fn create_staff(
 pub struct AuditFilter {
     pub association_id: Option<String>,
     /// At most 500; default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

@@ -345,3 +345,59 @@ pub async fn remind(
     wake.notify_one();
     Ok(HttpResponse::Accepted().json(response))
 }
+
+/// The stable-toolchain cousin of `tests/fuzz/fuzz_targets/push_subscription.rs`.
+#[cfg(test)]
+mod random_subscriptions {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+
+    use super::*;
+
+    fn random_text(rng: &mut StdRng, alphabet: &[u8], max: usize) -> String {
+        (0..rng.random_range(0..max))
+            .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
+            .collect()
+    }
+
+    #[test]
+    fn random_subscriptions_never_panic_and_accepted_keys_have_their_sizes() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let url = b"https://push.example/abc:/?#[]@127.0.0.1localhost \t\r\n%";
+        let b64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ ";
+        for _ in 0..20_000 {
+            let mut point = vec![4u8];
+            point.extend((0..64).map(|_| rng.random::<u8>()));
+            let auth: Vec<u8> = (0..16).map(|_| rng.random()).collect();
+            let request = SubscribeRequest {
+                endpoint: if rng.random() {
+                    format!("https://push.example/{}", random_text(&mut rng, url, 40))
+                } else {
+                    random_text(&mut rng, url, 80)
+                },
+                keys: SubscriptionKeys {
+                    p256dh: if rng.random() {
+                        URL_SAFE_NO_PAD.encode(&point)
+                    } else {
+                        random_text(&mut rng, b64, 100)
+                    },
+                    auth: if rng.random() {
+                        URL_SAFE_NO_PAD.encode(&auth)
+                    } else {
+                        random_text(&mut rng, b64, 30)
+                    },
+                },
+            };
+            let allow_insecure = rng.random();
+            if check_subscription(&request, allow_insecure).is_ok() {
+                let decode = |k: &str| {
+                    URL_SAFE_NO_PAD
+                        .decode(k.trim().trim_end_matches('='))
+                        .map(|b| b.len())
+                };
+                assert_eq!(decode(&request.keys.p256dh).ok(), Some(65));
+                assert_eq!(decode(&request.keys.auth).ok(), Some(16));
+                assert!(request.endpoint.trim().starts_with("https://") || allow_insecure);
+            }
+        }
+    }
+}

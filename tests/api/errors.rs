@@ -19,8 +19,15 @@ async fn wrong_method_is_a_json_error() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 404);
-    assert_eq!(error_code(response).await, "not_found");
+    assert_eq!(response.status(), 405);
+    assert_eq!(
+        response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok()),
+        Some("GET")
+    );
+    assert_eq!(error_code(response).await, "method_not_allowed");
 }
 
 async fn post_raw(
