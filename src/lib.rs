@@ -5,6 +5,7 @@ pub mod authz;
 pub mod cli;
 pub mod configuration;
 pub mod db;
+pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod import;

@@ -5,6 +5,7 @@
 mod auth;
 mod authz_matrix;
 mod cli;
+mod demo;
 mod districts;
 mod errors;
 mod fixtures;
