@@ -66,9 +66,8 @@ type HashJob = Box<dyn FnOnce() + Send>;
 ///
 /// Own threads rather than the blocking pool: each Argon2 call allocates its whole memory
 /// cost (19 MiB), and glibc keeps freed blocks in the arena of the thread that used them, so
-/// a flood spread over the pool's many threads pinned 19 MiB in each arena (300 MiB of
-/// resident memory in the load driver's sign-in flood). A fixed set of threads reuses its
-/// own blocks.
+/// a flood spread over the pool's many threads can pin 19 MiB in each of its arenas. A
+/// fixed set of threads reuses its own blocks (see docs/benchmarks.md, sign-in).
 pub struct PasswordService {
     settings: PasswordSettings,
     permits: std::sync::Arc<tokio::sync::Semaphore>,
