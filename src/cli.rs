@@ -1,4 +1,4 @@
-//! The `kairan` command line: serve (the default), migrate, import, admin, backup, stats.
+//! The `kairan` command line: serve (the default), migrate, import, admin, backup, stats, demo.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -13,6 +13,7 @@ use crate::backup::backup_to;
 use crate::configuration::{Settings, get_configuration};
 use crate::db::queries::{accounts, districts, members, stats};
 use crate::db::{AnyConnectionManager, DatabaseUrl, write_transaction};
+use crate::demo::{DemoOptions, Refusal, Scale, check_push_endpoint};
 use crate::domain::{Login, Month, RequiredText, Role};
 use crate::import::parse_districts;
 use crate::startup::{Application, prepare_database};
@@ -53,6 +54,8 @@ enum Command {
         #[command(subcommand)]
         action: StatsCommand,
     },
+    /// Fill an empty database with a demo city and print its logins.
+    Demo(DemoArgs),
 }
 
 #[derive(Subcommand)]
@@ -64,6 +67,31 @@ enum StatsCommand {
         #[arg(long)]
         month: Option<String>,
     },
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// small: a few associations of one district; kanazawa: the whole city (minutes).
+    #[arg(long, value_enum, default_value_t = DemoScale::Small)]
+    scale: DemoScale,
+    /// The same seed makes the same city (on the same day: dates count back from today).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The password of every demo login.
+    #[arg(long, default_value = crate::demo::DEFAULT_PASSWORD)]
+    password: String,
+    /// Base URL of the loopback push service the push subscriptions point at.
+    #[arg(long, default_value = crate::demo::DEFAULT_PUSH_ENDPOINT)]
+    push_endpoint: String,
+    /// Add the demo city even though the database already holds associations.
+    #[arg(long)]
+    add_to_existing: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DemoScale {
+    Small,
+    Kanazawa,
 }
 
 #[derive(Subcommand)]
@@ -85,7 +113,8 @@ enum AdminCommand {
     },
 }
 
-/// Exit codes: 0 done, 1 failed while running, 2 bad configuration or arguments.
+/// Exit codes: 0 done, 1 failed while running, 2 bad configuration or arguments, or a
+/// database the demo must not fill.
 pub fn main() -> ExitCode {
     // Before libpq touches OpenSSL: initialise it without its exit handler, which would
     // otherwise run while pool threads still hold connections and crash the process on exit.
@@ -136,10 +165,15 @@ pub fn main() -> ExitCode {
             Command::Stats {
                 action: StatsCommand::Snapshot { month },
             } => snapshot_stats(settings, month).await,
+            Command::Demo(args) => demo(settings, args).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<Refusal>().is_some() => {
+            eprintln!("kairan: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("kairan: {e:#}");
             ExitCode::FAILURE
@@ -286,6 +320,23 @@ async fn snapshot_stats(settings: Settings, month: Option<String>) -> anyhow::Re
         println!("{month}: {what}");
     }
     Ok(())
+}
+
+async fn demo(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
+    let password = SecretString::from(args.password);
+    check_new_password(&password, None).map_err(|e| Refusal(format!("--password: {e}")))?;
+    let options = DemoOptions {
+        scale: match args.scale {
+            DemoScale::Small => Scale::SMALL,
+            DemoScale::Kanazawa => Scale::KANAZAWA,
+        },
+        seed: args.seed,
+        password,
+        push_endpoint: check_push_endpoint(&args.push_endpoint)?,
+        add_to_existing: args.add_to_existing,
+        progress: std::io::stderr().is_terminal(),
+    };
+    crate::demo::run(settings, options).await
 }
 
 fn read_admin_password() -> anyhow::Result<SecretString> {

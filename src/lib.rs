@@ -6,6 +6,7 @@ pub mod backup;
 pub mod cli;
 pub mod configuration;
 pub mod db;
+pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod idempotency;

@@ -1,5 +1,5 @@
-//! Argon2id password hashes in PHC form. Hashing is slow on purpose, so callers run it on
-//! the blocking pool, never on an actix worker.
+//! Argon2id password hashes in PHC form. Hashing is slow on purpose, so it never runs on an
+//! actix worker: `PasswordService` runs it on threads of its own.
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -7,7 +7,6 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::configuration::PasswordSettings;
 use crate::error::ApiError;
-use crate::telemetry::spawn_blocking_with_tracing;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -60,11 +59,19 @@ pub fn check_new_password(password: &SecretString, login: Option<&str>) -> Resul
     Ok(())
 }
 
-/// Hashing behind a small semaphore on the blocking pool, so a sign-in flood cannot take
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Hashing behind a small semaphore on threads of its own, so a sign-in flood cannot take
 /// every core from readers; past the queue wait it answers 503 with Retry-After.
+///
+/// Own threads rather than the blocking pool: each Argon2 call allocates its whole memory
+/// cost (19 MiB), and glibc keeps freed blocks in the arena of the thread that used them, so
+/// a flood spread over the pool's many threads can pin 19 MiB in each of its arenas. A
+/// fixed set of threads reuses its own blocks (see docs/benchmarks.md, sign-in).
 pub struct PasswordService {
     settings: PasswordSettings,
     permits: std::sync::Arc<tokio::sync::Semaphore>,
+    hashers: std::sync::mpsc::Sender<HashJob>,
     queue_timeout: std::time::Duration,
     /// Verified against when a login is unknown, so timing does not tell which exist.
     dummy_hash: String,
@@ -81,6 +88,7 @@ impl PasswordService {
         Ok(Self {
             settings,
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency)),
+            hashers: start_hashers(concurrency)?,
             queue_timeout: std::time::Duration::from_millis(queue_timeout_ms),
             dummy_hash,
         })
@@ -98,16 +106,31 @@ impl PasswordService {
         }
     }
 
-    pub async fn hash(&self, password: SecretString) -> Result<String, ApiError> {
+    /// Runs `f` on a hashing thread, in the caller's span, holding a permit.
+    async fn on_hasher<R: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, ApiError> {
         let permit = self.permit().await?;
+        let (done, result) = tokio::sync::oneshot::channel();
+        let span = tracing::Span::current();
+        self.hashers
+            .send(Box::new(move || {
+                let _entered = span.enter();
+                let _ = done.send(f());
+                drop(permit);
+            }))
+            .map_err(|_| ApiError::Unexpected(anyhow::anyhow!("the hashing threads stopped")))?;
+        result
+            .await
+            .map_err(|_| ApiError::Unexpected(anyhow::anyhow!("a password hash failed")))
+    }
+
+    pub async fn hash(&self, password: SecretString) -> Result<String, ApiError> {
         let settings = self.settings.clone();
-        spawn_blocking_with_tracing(move || {
-            let _permit = permit;
-            hash_password(&settings, &password)
-        })
-        .await
-        .map_err(|e| ApiError::Unexpected(e.into()))?
-        .map_err(ApiError::Unexpected)
+        self.on_hasher(move || hash_password(&settings, &password))
+            .await?
+            .map_err(ApiError::Unexpected)
     }
 
     /// `stored` is None for an unknown login: the dummy hash is checked and false returned.
@@ -116,17 +139,37 @@ impl PasswordService {
         stored: Option<String>,
         password: SecretString,
     ) -> Result<bool, ApiError> {
-        let permit = self.permit().await?;
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.clone());
-        let matches = spawn_blocking_with_tracing(move || {
-            let _permit = permit;
-            verify_password(&hash, &password)
-        })
-        .await
-        .map_err(|e| ApiError::Unexpected(e.into()))?;
+        let matches = self
+            .on_hasher(move || verify_password(&hash, &password))
+            .await?;
         Ok(known && matches)
     }
+}
+
+/// `count` threads taking hashing jobs from one queue; they end when the service is dropped.
+fn start_hashers(count: usize) -> anyhow::Result<std::sync::mpsc::Sender<HashJob>> {
+    let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+    for i in 0..count.max(1) {
+        let queue = queue.clone();
+        std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || {
+                loop {
+                    let job = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            })?;
+    }
+    Ok(jobs)
 }
 
 fn hasher(settings: &PasswordSettings) -> anyhow::Result<Argon2<'static>> {

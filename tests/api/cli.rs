@@ -4,7 +4,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::helpers::TestDatabase;
 
-fn kairan(database: &TestDatabase, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub fn kairan(database: &TestDatabase, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kairan"));
     command
         .args(args)
@@ -20,11 +20,11 @@ fn kairan(database: &TestDatabase, args: &[&str], env: &[(&str, &str)]) -> Outpu
     command.output().expect("kairan runs")
 }
 
-fn stdout(output: &Output) -> String {
+pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 

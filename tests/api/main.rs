@@ -8,6 +8,7 @@ mod backup;
 mod cli;
 mod cors;
 mod crash;
+mod demo;
 mod districts;
 mod errors;
 mod fixtures;
