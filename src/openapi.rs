@@ -85,7 +85,8 @@ fn document_idempotency_key(api: &mut utoipa::openapi::OpenApi) {
                 ObjectBuilder::new()
                     .schema_type(Type::String)
                     .min_length(Some(1))
-                    .max_length(Some(255)),
+                    .max_length(Some(255))
+                    .pattern(Some("^[!-~]+$")),
             ))
             .build();
         operation

@@ -210,6 +210,7 @@ pub async fn start_check(
 #[derive(Deserialize, IntoParams)]
 pub struct ListParams {
     /// 1 to 100; default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
