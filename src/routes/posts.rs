@@ -13,6 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AuthMember;
 use crate::authz::{self, Membership, Principal, require};
+use crate::db::group_commit::GroupCommit;
 use crate::db::models::{Post, PostVersion, SurveyQuestion};
 use crate::db::queries::associations::{find_association, han_of};
 use crate::db::queries::posts::{
@@ -868,31 +869,36 @@ async fn record(
     id: PostId,
     db: web::Data<Db>,
     inbox_cache: web::Data<InboxCache>,
+    writer: web::Data<GroupCommit>,
     confirm: bool,
 ) -> Result<HttpResponse, ApiError> {
-    db.run(move |conn| {
-        // Managers may look at a post without being among its readers: they get 404 too.
-        let (place, post) =
-            audience_post(conn, &inbox_cache, &auth, &id)?.ok_or(ApiError::NotFound("post"))?;
-        if confirm && !post.requires_confirmation {
-            return Err(ApiError::Validation(
-                "confirmation_not_requested",
-                "this post does not ask for confirmation".into(),
-            ));
-        }
-        let household = place
-            .household_id
-            .as_ref()
-            .ok_or(ApiError::NotFound("post"))?;
-        Ok(queries::record_read(
-            conn,
-            &id,
-            &place.member_id,
-            household,
-            confirm,
-        )?)
-    })
-    .await?;
+    let post_id = id.clone();
+    let (member, household) = db
+        .run(move |conn| {
+            // Managers may look at a post without being among its readers: they get 404 too.
+            let (place, post) =
+                audience_post(conn, &inbox_cache, &auth, &id)?.ok_or(ApiError::NotFound("post"))?;
+            if confirm && !post.requires_confirmation {
+                return Err(ApiError::Validation(
+                    "confirmation_not_requested",
+                    "this post does not ask for confirmation".into(),
+                ));
+            }
+            let household = place
+                .household_id
+                .clone()
+                .ok_or(ApiError::NotFound("post"))?;
+            Ok((place.member_id.clone(), household))
+        })
+        .await?;
+    // Many readers at once share one durable commit.
+    writer
+        .write(move |conn| {
+            Ok(queries::record_read(
+                conn, &post_id, &member, &household, confirm,
+            )?)
+        })
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -904,8 +910,17 @@ pub async fn mark_read(
     path: web::Path<String>,
     db: web::Data<Db>,
     inbox_cache: web::Data<InboxCache>,
+    writer: web::Data<GroupCommit>,
 ) -> Result<HttpResponse, ApiError> {
-    record(auth, PostId(path.into_inner()), db, inbox_cache, false).await
+    record(
+        auth,
+        PostId(path.into_inner()),
+        db,
+        inbox_cache,
+        writer,
+        false,
+    )
+    .await
 }
 
 /// Confirm a circular (確認) for your household. Repeating it changes nothing.
@@ -916,8 +931,17 @@ pub async fn confirm_post(
     path: web::Path<String>,
     db: web::Data<Db>,
     inbox_cache: web::Data<InboxCache>,
+    writer: web::Data<GroupCommit>,
 ) -> Result<HttpResponse, ApiError> {
-    record(auth, PostId(path.into_inner()), db, inbox_cache, true).await
+    record(
+        auth,
+        PostId(path.into_inner()),
+        db,
+        inbox_cache,
+        writer,
+        true,
+    )
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
