@@ -52,6 +52,8 @@ where
             Some(Err(error)) => Err(error),
             Some(Ok(value)) if committed => Ok(value),
             Some(Ok(_)) => Err(not_stored()),
+            // Never run: the batch could not begin.
+            None if self.work.is_some() => Err(not_stored()),
             None => Err(ApiError::Unexpected(anyhow::anyhow!(
                 "a write in a group commit panicked"
             ))),
@@ -61,12 +63,10 @@ where
     }
 }
 
+/// The batch did not commit (the database is gone or locked): nothing of it was stored,
+/// so the client may simply retry.
 fn not_stored() -> ApiError {
-    ApiError::Unavailable {
-        code: "service_unavailable",
-        message: "the write could not be stored; try again shortly",
-        retry_after_secs: 1,
-    }
+    ApiError::database_down()
 }
 
 /// The handle requests use; cheap to clone. The writer thread ends when every handle is
