@@ -72,4 +72,8 @@ with open(f"{WORK}/schemathesis.toml", "w") as f:
     # An inbox cursor is opaque: one the server did not issue is unreadable (400).
     f.write('\n[[operations]]\ninclude-path = "/api/v1/me/inbox"\n')
     f.write('checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "422"]\n')
+    # An attachment is told by its bytes: a body that is not the PDF, JPEG or PNG its
+    # Content-Type claims is 415, whatever the schema's "binary" allows.
+    f.write('\n[[operations]]\ninclude-path = "/api/v1/posts/{id}/attachments"\n')
+    f.write('checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "413", "415", "422"]\n')
 print("city ready: two associations, officers officer_a and officer_b")
