@@ -68,7 +68,7 @@ pub struct Bench {
     pub keys: JwtKeys,
     pub backend: &'static str,
     pub resident_token: Arc<String>,
-    /// The newest circular in the resident's inbox.
+    /// The newest circular in the resident's inbox that asks for confirmation.
     pub post_id: String,
     pub push_received: Arc<AtomicUsize>,
     rows: Mutex<Vec<Row>>,
@@ -382,7 +382,7 @@ fn main() {
         bench.resident_token = Arc::new(bench.sign_in("resident@demo.kairan.example").await);
         let inbox: serde_json::Value = bench
             .client
-            .get(bench.url("/api/v1/me/inbox?limit=1"))
+            .get(bench.url("/api/v1/me/inbox?limit=100"))
             .bearer_auth(bench.resident_token.as_str())
             .send()
             .await
@@ -390,7 +390,13 @@ fn main() {
             .json()
             .await
             .unwrap();
-        bench.post_id = inbox["items"][0]["id"].as_str().unwrap().to_string();
+        // The confirm scenario needs a circular that asks for confirmation.
+        let items = inbox["items"].as_array().unwrap();
+        let asking = items.iter().find(|i| i["requires_confirmation"] == true);
+        bench.post_id = asking.unwrap_or(&items[0])["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
 
         println!(
             "backend: {backend}; closed-loop scenarios: {CONNECTIONS} connections, {} s after {} s warm-up; \
