@@ -358,8 +358,18 @@ pub async fn get_adoption(
     settings: web::Data<StatsSettings>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let month = requested_month(&query, now())?;
-    let rule = Rule::from(settings.get_ref());
+    Ok(HttpResponse::Ok().json(city_dashboard(auth, &query, &settings, &db).await?))
+}
+
+/// The city's figures for the requested month, for city staff and admins only.
+async fn city_dashboard(
+    auth: AuthMember,
+    query: &MonthQuery,
+    settings: &StatsSettings,
+    db: &Db,
+) -> Result<AdoptionResponse, ApiError> {
+    let month = requested_month(query, now())?;
+    let rule = Rule::from(settings);
     let city = db
         .run(move |conn| {
             let p = Principal::load(conn, &auth.0)?;
@@ -367,7 +377,7 @@ pub async fn get_adoption(
             load_city(conn, month, rule)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(adoption_response(month, city, &settings)?))
+    adoption_response(month, city, settings)
 }
 
 /// The same dashboard as CSV, one row per district, for a spreadsheet.
@@ -379,16 +389,7 @@ pub async fn get_adoption_csv(
     settings: web::Data<StatsSettings>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let month = requested_month(&query, now())?;
-    let rule = Rule::from(settings.get_ref());
-    let city = db
-        .run(move |conn| {
-            let p = Principal::load(conn, &auth.0)?;
-            require(authz::may_see_city_stats(&p))?;
-            load_city(conn, month, rule)
-        })
-        .await?;
-    let dashboard = adoption_response(month, city, &settings)?;
+    let dashboard = city_dashboard(auth, &query, &settings, &db).await?;
     let rule_text = rule_text(&dashboard.rule);
     let rows: Vec<Vec<String>> = dashboard
         .districts
@@ -417,7 +418,7 @@ pub async fn get_adoption_csv(
     ];
     header.extend(FIGURE_COLUMNS);
     header.extend(["provisional", "rule"]);
-    crate::routes::csv_response(&format!("adoption-{month}.csv"), &header, rows)
+    crate::routes::csv_response(&format!("adoption-{}.csv", dashboard.month), &header, rows)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
