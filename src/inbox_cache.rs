@@ -1,10 +1,11 @@
-//! The inbox's read model in memory: the newest posts of each audience key, and where each
-//! member lives. With both warm, an inbox page costs one small read-state query instead of a
-//! membership query and a query per audience key.
+//! The inbox's read model in memory: the newest posts of each audience key, where each
+//! member lives, and each household's read and confirmation state of the posts it was shown.
+//! With all three warm, an inbox page is answered without the database; with the first two
+//! warm, it costs one small read-state query.
 //!
-//! This process drops what it changes (`posts_changed`, `roster_changed`) as soon as the
-//! change commits. Every entry also expires after `posts.inbox_cache_ttl_ms`, so changes made
-//! by another process sharing the database show within that time.
+//! This process drops what it changes (`posts_changed`, `roster_changed`, `receipts_changed`)
+//! as soon as the change commits. Every entry also expires after `posts.inbox_cache_ttl_ms`,
+//! so changes made by another process sharing the database show within that time.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,12 +16,16 @@ use chrono::NaiveDateTime;
 
 use crate::authz::Membership;
 use crate::db::AnyConnection;
-use crate::db::queries::posts::{self as queries, FeedEntry, InboxCursor};
-use crate::domain::MemberId;
+use crate::db::queries::posts::{self as queries, FeedEntry, InboxCursor, InboxRow};
+use crate::domain::{HouseholdId, MemberId, PostId};
 use crate::error::ApiError;
 
-/// Beyond this many members the place map is emptied and refilled, which bounds memory.
+/// Beyond this many members (or households) a map is emptied and refilled, which bounds
+/// memory.
 const MAX_PLACES: usize = 100_000;
+const MAX_HOUSEHOLDS: usize = 100_000;
+/// Posts whose state one member's entry keeps; beyond this it starts over.
+const MAX_KNOWN_POSTS: usize = 1_000;
 
 pub struct InboxCache {
     ttl: Duration,
@@ -28,8 +33,23 @@ pub struct InboxCache {
     window: usize,
     posts_generation: AtomicU64,
     roster_generation: AtomicU64,
+    receipts_generation: AtomicU64,
     feeds: RwLock<HashMap<String, Feed>>,
     places: RwLock<HashMap<MemberId, Place>>,
+    /// Per household, because a confirmation by one member shows for all of them.
+    receipts: RwLock<HashMap<HouseholdId, HashMap<MemberId, Known>>>,
+}
+
+/// What one member's inbox showed of some posts: their own read, the household's confirmation.
+struct Known {
+    loaded: Instant,
+    states: HashMap<PostId, ReadState>,
+}
+
+#[derive(Clone, Copy)]
+struct ReadState {
+    read: bool,
+    confirmed: bool,
 }
 
 #[derive(Clone)]
@@ -54,8 +74,10 @@ impl InboxCache {
             window: window.max(1),
             posts_generation: AtomicU64::new(0),
             roster_generation: AtomicU64::new(0),
+            receipts_generation: AtomicU64::new(0),
             feeds: RwLock::new(HashMap::new()),
             places: RwLock::new(HashMap::new()),
+            receipts: RwLock::new(HashMap::new()),
         }
     }
 
@@ -69,8 +91,24 @@ impl InboxCache {
         self.roster_generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Call after a household's reads or confirmations change (after the commit).
+    pub fn receipts_changed(&self, household: &HouseholdId) {
+        let mut receipts = write(&self.receipts);
+        // Under the lock: a load that began before this change will not store its result.
+        self.receipts_generation.fetch_add(1, Ordering::AcqRel);
+        receipts.remove(household);
+    }
+
     fn fresh(&self, generation: u64, current: u64, loaded: Instant) -> bool {
         generation == current && loaded.elapsed() < self.ttl
+    }
+
+    fn cached_membership(&self, member: &MemberId) -> Option<Arc<Membership>> {
+        let generation = self.roster_generation.load(Ordering::Acquire);
+        read(&self.places)
+            .get(member)
+            .filter(|place| self.fresh(place.generation, generation, place.loaded))
+            .map(|place| place.membership.clone())
     }
 
     /// Where the member lives; a disabled or unknown member is refused as not signed in.
@@ -81,10 +119,8 @@ impl InboxCache {
     ) -> Result<Arc<Membership>, ApiError> {
         // Read before loading: a change committed meanwhile leaves the entry already stale.
         let generation = self.roster_generation.load(Ordering::Acquire);
-        if let Some(place) = read(&self.places).get(member)
-            && self.fresh(place.generation, generation, place.loaded)
-        {
-            return Ok(place.membership.clone());
+        if let Some(membership) = self.cached_membership(member) {
+            return Ok(membership);
         }
         let membership = Arc::new(Membership::load(conn, member)?);
         let mut places = write(&self.places);
@@ -102,6 +138,14 @@ impl InboxCache {
         Ok(membership)
     }
 
+    fn cached_feed(&self, key: &str) -> Option<Feed> {
+        let generation = self.posts_generation.load(Ordering::Acquire);
+        read(&self.feeds)
+            .get(key)
+            .filter(|feed| self.fresh(feed.generation, generation, feed.loaded))
+            .cloned()
+    }
+
     fn feed(
         &self,
         conn: &mut AnyConnection,
@@ -109,10 +153,8 @@ impl InboxCache {
         at: NaiveDateTime,
     ) -> Result<Feed, ApiError> {
         let generation = self.posts_generation.load(Ordering::Acquire);
-        if let Some(feed) = read(&self.feeds).get(key)
-            && self.fresh(feed.generation, generation, feed.loaded)
-        {
-            return Ok(feed.clone());
+        if let Some(feed) = self.cached_feed(key) {
+            return Ok(feed);
         }
         let mut entries = queries::feed(conn, key, self.window + 1, at)?;
         let complete = entries.len() <= self.window;
@@ -141,36 +183,177 @@ impl InboxCache {
             .iter()
             .map(|key| self.feed(conn, key, at))
             .collect::<Result<Vec<_>, _>>()?;
-        // Below the oldest kept post of a truncated feed, posts may be missing.
-        let horizon = feeds
+        Ok(merge(&feeds, after, limit, at))
+    }
+
+    /// The page answered from memory alone (no database, so fit for a request thread), or
+    /// `None` when anything it needs is missing or stale.
+    pub fn cached_page(
+        &self,
+        member: &MemberId,
+        after: Option<&InboxCursor>,
+        limit: usize,
+        at: NaiveDateTime,
+    ) -> Option<Vec<InboxRow>> {
+        let place = self.cached_membership(member)?;
+        let household = place.household_id.as_ref()?;
+        let keys = queries::member_keys(
+            place.district_id.as_ref(),
+            place.association_id.as_ref(),
+            place.han_id.as_ref(),
+        );
+        let feeds = keys
             .iter()
-            .filter(|feed| !feed.complete)
-            .filter_map(|feed| feed.entries.last())
-            .map(|oldest| (oldest.published_at, &oldest.post.id))
-            .max();
-        let mut merged: Vec<&FeedEntry> = feeds
+            .map(|key| self.cached_feed(key))
+            .collect::<Option<Vec<_>>>()?;
+        let entries = merge(&feeds, after, limit, at)?;
+        let states = self.known_states(member, household, &entries)?;
+        Some(rows(entries, states))
+    }
+
+    fn known_states(
+        &self,
+        member: &MemberId,
+        household: &HouseholdId,
+        entries: &[FeedEntry],
+    ) -> Option<Vec<ReadState>> {
+        let receipts = read(&self.receipts);
+        let known = receipts.get(household)?.get(member)?;
+        if known.loaded.elapsed() >= self.ttl {
+            return None;
+        }
+        entries
             .iter()
-            .flat_map(|feed| feed.entries.iter())
-            .filter(|e| e.post.expires_at.is_none_or(|t| t > at))
-            .filter(|e| {
-                after.is_none_or(|c| (e.published_at, &e.post.id) < (c.published_at, &c.post_id))
+            .map(|entry| known.states.get(&entry.post.id).copied())
+            .collect()
+    }
+
+    /// The member's read state of the entries, and the household's confirmations, from
+    /// memory where known, otherwise loaded in one query and kept.
+    pub fn with_read_states(
+        &self,
+        conn: &mut AnyConnection,
+        place: &Membership,
+        entries: Vec<FeedEntry>,
+    ) -> Result<Vec<InboxRow>, ApiError> {
+        let member = &place.member_id;
+        let Some(household) = &place.household_id else {
+            // Outside any household nothing is confirmed and no audience reaches them.
+            return Ok(rows(entries, Vec::new()));
+        };
+        if let Some(states) = self.known_states(member, household, &entries) {
+            return Ok(rows(entries, states));
+        }
+        let generation = self.receipts_generation.load(Ordering::Acquire);
+        let ids: Vec<PostId> = entries.iter().map(|e| e.post.id.clone()).collect();
+        let (read_ids, confirmed_ids) = queries::read_states(conn, member, Some(household), &ids)?;
+        let states: Vec<ReadState> = ids
+            .iter()
+            .map(|id| ReadState {
+                read: read_ids.contains(id),
+                confirmed: confirmed_ids.contains(id),
             })
             .collect();
-        merged.sort_unstable_by(|a, b| {
-            (b.published_at, &b.post.id).cmp(&(a.published_at, &a.post.id))
-        });
-        let wanted = limit + 1;
-        if let Some(horizon) = horizon {
-            let exact = merged
-                .iter()
-                .take_while(|e| (e.published_at, &e.post.id) > horizon)
-                .count();
-            if exact < wanted {
-                return Ok(None);
+        self.keep_read_states(
+            household,
+            member,
+            generation,
+            ids.into_iter().zip(states.iter().copied()).collect(),
+        );
+        Ok(rows(entries, states))
+    }
+
+    fn keep_read_states(
+        &self,
+        household: &HouseholdId,
+        member: &MemberId,
+        generation: u64,
+        states: HashMap<PostId, ReadState>,
+    ) {
+        let mut receipts = write(&self.receipts);
+        // A read or confirmation committed while this loaded may be missing from it.
+        if self.receipts_generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if receipts.len() >= MAX_HOUSEHOLDS && !receipts.contains_key(household) {
+            receipts.clear();
+        }
+        let members = receipts.entry(household.clone()).or_default();
+        match members.get_mut(member) {
+            Some(known)
+                if known.loaded.elapsed() < self.ttl
+                    && known.states.len() + states.len() <= MAX_KNOWN_POSTS =>
+            {
+                known.states.extend(states);
+            }
+            _ => {
+                members.insert(
+                    member.clone(),
+                    Known {
+                        loaded: Instant::now(),
+                        states,
+                    },
+                );
             }
         }
-        Ok(Some(merged.into_iter().take(wanted).cloned().collect()))
     }
+}
+
+/// Pairs entries with their states; an entry without one (no household) is unread.
+fn rows(entries: Vec<FeedEntry>, states: Vec<ReadState>) -> Vec<InboxRow> {
+    let mut states = states.into_iter();
+    entries
+        .into_iter()
+        .map(|e| {
+            let state = states.next().unwrap_or(ReadState {
+                read: false,
+                confirmed: false,
+            });
+            InboxRow {
+                read: state.read,
+                confirmed: state.confirmed,
+                post: e.post,
+                published_at: e.published_at,
+            }
+        })
+        .collect()
+}
+
+/// Merges the feeds into one page plus one entry, or `None` when the page reaches past what
+/// is kept.
+fn merge(
+    feeds: &[Feed],
+    after: Option<&InboxCursor>,
+    limit: usize,
+    at: NaiveDateTime,
+) -> Option<Vec<FeedEntry>> {
+    // Below the oldest kept post of a truncated feed, posts may be missing.
+    let horizon = feeds
+        .iter()
+        .filter(|feed| !feed.complete)
+        .filter_map(|feed| feed.entries.last())
+        .map(|oldest| (oldest.published_at, &oldest.post.id))
+        .max();
+    let mut merged: Vec<&FeedEntry> = feeds
+        .iter()
+        .flat_map(|feed| feed.entries.iter())
+        .filter(|e| e.post.expires_at.is_none_or(|t| t > at))
+        .filter(|e| {
+            after.is_none_or(|c| (e.published_at, &e.post.id) < (c.published_at, &c.post_id))
+        })
+        .collect();
+    merged.sort_unstable_by(|a, b| (b.published_at, &b.post.id).cmp(&(a.published_at, &a.post.id)));
+    let wanted = limit + 1;
+    if let Some(horizon) = horizon {
+        let exact = merged
+            .iter()
+            .take_while(|e| (e.published_at, &e.post.id) > horizon)
+            .count();
+        if exact < wanted {
+            return None;
+        }
+    }
+    Some(merged.into_iter().take(wanted).cloned().collect())
 }
 
 // A panic while holding a lock leaves plain data behind, still usable.

@@ -6,7 +6,6 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
-use diesel::QueryResult;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -17,7 +16,7 @@ use crate::db::group_commit::GroupCommit;
 use crate::db::models::{Post, PostVersion, SurveyQuestion};
 use crate::db::queries::associations::{find_association, han_of};
 use crate::db::queries::posts::{
-    self as queries, FeedEntry, InboxCursor, InboxQuery, InboxRow, PostEdit, ReceiptScope, Receipts,
+    self as queries, InboxCursor, InboxQuery, PostEdit, ReceiptScope, Receipts,
 };
 use crate::db::schema::districts;
 use crate::db::{AnyConnection, Db, now};
@@ -783,38 +782,45 @@ pub async fn inbox(
         ));
     }
     let unread_only = params.unread.unwrap_or(false);
-    let rows = db
-        .run(move |conn| {
-            // The inbox needs where the member lives, not their roles.
-            let p = cache.membership(conn, &auth.0)?;
-            let keys = inbox_keys(
-                p.household_id.as_ref(),
-                p.district_id.as_ref(),
-                p.association_id.as_ref(),
-                p.han_id.as_ref(),
-            );
-            let at = now();
-            let page_size = usize::try_from(limit).unwrap_or(20);
-            if search.is_none()
-                && !unread_only
-                && let Some(entries) = cache.page(conn, &keys, after.as_ref(), page_size, at)?
-            {
-                return Ok(with_read_states(conn, &p, entries)?);
-            }
-            let query = InboxQuery {
-                keys,
-                member: p.member_id.clone(),
-                household: p.household_id.clone(),
-                unread_only,
-                search,
-                after,
-                limit,
-                at,
-            };
-            Ok(queries::inbox(conn, &query)?)
-        })
-        .await?;
-    let limit = usize::try_from(limit).unwrap_or(20);
+    let page_size = usize::try_from(limit).unwrap_or(20);
+    let cached = (search.is_none() && !unread_only)
+        .then(|| cache.cached_page(&auth.0, after.as_ref(), page_size, now()))
+        .flatten();
+    let rows = match cached {
+        Some(rows) => rows,
+        None => {
+            db.run(move |conn| {
+                // The inbox needs where the member lives, not their roles.
+                let p = cache.membership(conn, &auth.0)?;
+                let keys = inbox_keys(
+                    p.household_id.as_ref(),
+                    p.district_id.as_ref(),
+                    p.association_id.as_ref(),
+                    p.han_id.as_ref(),
+                );
+                let at = now();
+                if search.is_none()
+                    && !unread_only
+                    && let Some(entries) = cache.page(conn, &keys, after.as_ref(), page_size, at)?
+                {
+                    return cache.with_read_states(conn, &p, entries);
+                }
+                let query = InboxQuery {
+                    keys,
+                    member: p.member_id.clone(),
+                    household: p.household_id.clone(),
+                    unread_only,
+                    search,
+                    after,
+                    limit,
+                    at,
+                };
+                Ok(queries::inbox(conn, &query)?)
+            })
+            .await?
+        }
+    };
+    let limit = page_size;
     let next_cursor = (rows.len() > limit)
         .then(|| rows.get(limit - 1))
         .flatten()
@@ -844,25 +850,6 @@ pub async fn inbox(
 }
 
 /// Inbox rows for posts from the cache, with the member's read and confirmation state.
-fn with_read_states(
-    conn: &mut AnyConnection,
-    p: &Membership,
-    entries: Vec<FeedEntry>,
-) -> QueryResult<Vec<InboxRow>> {
-    let ids: Vec<PostId> = entries.iter().map(|e| e.post.id.clone()).collect();
-    let (read, confirmed) =
-        queries::read_states(conn, &p.member_id, p.household_id.as_ref(), &ids)?;
-    Ok(entries
-        .into_iter()
-        .map(|e| InboxRow {
-            read: read.contains(&e.post.id),
-            confirmed: confirmed.contains(&e.post.id),
-            post: e.post,
-            published_at: e.published_at,
-        })
-        .collect())
-}
-
 /// Records a read (and a confirmation) for a member of the post's audience.
 async fn record(
     auth: AuthMember,
@@ -873,11 +860,12 @@ async fn record(
     confirm: bool,
 ) -> Result<HttpResponse, ApiError> {
     let post_id = id.clone();
+    let cache = inbox_cache.clone();
     let (member, household) = db
         .run(move |conn| {
             // Managers may look at a post without being among its readers: they get 404 too.
             let (place, post) =
-                audience_post(conn, &inbox_cache, &auth, &id)?.ok_or(ApiError::NotFound("post"))?;
+                audience_post(conn, &cache, &auth, &id)?.ok_or(ApiError::NotFound("post"))?;
             if confirm && !post.requires_confirmation {
                 return Err(ApiError::Validation(
                     "confirmation_not_requested",
@@ -892,6 +880,7 @@ async fn record(
         })
         .await?;
     // Many readers at once share one durable commit.
+    let changed = household.clone();
     writer
         .write(move |conn| {
             Ok(queries::record_read(
@@ -899,6 +888,7 @@ async fn record(
             )?)
         })
         .await?;
+    inbox_cache.receipts_changed(&changed);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -959,9 +949,11 @@ pub async fn record_paper_confirmation(
     path: web::Path<String>,
     body: web::Json<PaperConfirmationRequest>,
     db: web::Data<Db>,
+    inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
     let id = PostId(path.into_inner());
     let household = HouseholdId(body.into_inner().household_id);
+    let confirmed = household.clone();
     db.write(move |conn| {
         let p = Principal::load(conn, &auth.0)?;
         let post = queries::find_post(conn, &id)?
@@ -997,6 +989,7 @@ pub async fn record_paper_confirmation(
         Ok(())
     })
     .await?;
+    inbox_cache.receipts_changed(&confirmed);
     Ok(HttpResponse::NoContent().finish())
 }
 

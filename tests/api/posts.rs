@@ -839,11 +839,24 @@ async fn a_household_with_two_members_counts_once() {
         counts(&receipts(&app, &city.officer_a, &id).await),
         (HOUSEHOLDS_A, 0, 0)
     );
+    // Both inboxes have been shown (and kept in memory) before the confirmation.
+    for member in [&spouse, &city.resident_h1] {
+        let item = inbox_item(&app, member, &id).await;
+        assert_eq!(
+            (&item["read"], &item["confirmed"]),
+            (&json!(false), &json!(false))
+        );
+    }
     assert_eq!(
         post_action(&app, &city.resident_h1, &id, "confirm")
             .await
             .status(),
         204
+    );
+    let item = inbox_item(&app, &city.resident_h1, &id).await;
+    assert_eq!(
+        (&item["read"], &item["confirmed"]),
+        (&json!(true), &json!(true))
     );
     // The household is confirmed for the spouse too; reading is per person.
     let seen = expect_json(get_post(&app, &spouse, &id).await, 200).await;
@@ -970,6 +983,21 @@ async fn a_han_leader_records_paper_confirmations_for_their_han() {
     assert_eq!(
         counts(&receipts(&app, &city.officer_a, &id).await),
         (HOUSEHOLDS_A + 1, 2, 2)
+    );
+    // A household with a phone handed a paper copy: its member's inbox, already shown,
+    // turns confirmed but not read.
+    let before = inbox_item(&app, &city.resident_h1, &id).await;
+    assert_eq!(before["confirmed"], false);
+    assert_eq!(
+        paper(&app, &city.officer_a, &id, &city.household_h1_resident)
+            .await
+            .status(),
+        204
+    );
+    let after = inbox_item(&app, &city.resident_h1, &id).await;
+    assert_eq!(
+        (&after["read"], &after["confirmed"]),
+        (&json!(false), &json!(true))
     );
 }
 
