@@ -1424,3 +1424,52 @@ async fn the_answer_rate_of_a_check_under_way_follows_its_snapshots_and_shows_co
         assert!(!text.contains(&secret), "the dashboard shows {secret}");
     }
 }
+
+#[tokio::test]
+async fn a_month_frozen_before_safety_checks_were_counted_shows_none() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let h = History::new(&app, &s.admin);
+    h.association(&s.districts[0], "エックス町会", 10);
+    let p = current().plus(-3);
+    // Stored by a version without the safety tables: the month row and its districts only.
+    let conn = &mut *app.db.get().unwrap();
+    diesel::insert_into(stats_months::table)
+        .values(stored_month(p, 0))
+        .execute(conn)
+        .unwrap();
+    diesel::insert_into(kairan::db::schema::stats_district_months::table)
+        .values(kairan::db::models::StatsDistrictMonth {
+            month: p.to_string(),
+            district_id: DistrictId(s.districts[0].clone()),
+            active: false,
+            months_with_posts: 0,
+            associations: 1,
+            member_households: 10,
+            registered_households: 0,
+            active_households: 0,
+            posts_city: 0,
+            posts_district: 0,
+            posts_association: 0,
+            expected_receipts: 0,
+            reads_72h: 0,
+            expected_confirmations: 0,
+            confirmations_72h: 0,
+            paper_households_served: 0,
+        })
+        .execute(conn)
+        .unwrap();
+
+    let shown = adoption(&app, &s.staff, p).await;
+    let figures = &district(&shown, &s.districts[0])["figures"];
+    assert_eq!(figures["member_households"], 10);
+    assert_eq!(figures["safety"], Value::Null, "not counted, not zero");
+    let text = app
+        .get_as(&s.staff, &format!("/api/v1/stats/adoption.csv?month={p}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let (header, rows) = read_csv(&text);
+    assert_eq!(safety_cells(&header, &rows[0]), ["", "", "", ""]);
+}
