@@ -441,6 +441,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    stats_district_safety_months (month, district_id) {
+        month -> Text,
+        district_id -> Text,
+        checks -> Integer,
+        households_targeted -> Integer,
+        households_answered_72h -> Integer,
+    }
+}
+
+diesel::table! {
+    stats_association_safety_months (month, association_id) {
+        month -> Text,
+        association_id -> Text,
+        district_id -> Text,
+        checks -> Integer,
+        households_targeted -> Integer,
+        households_answered_72h -> Integer,
+    }
+}
+
+diesel::table! {
     projects (id) {
         id -> Text,
         name -> Text,
@@ -490,5 +511,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     stats_months,
     stats_district_months,
     stats_association_months,
+    stats_district_safety_months,
+    stats_association_safety_months,
     projects,
 );

@@ -1,7 +1,7 @@
 //! The demo city's generator: districts' associations, hans, households and members with
 //! their roles and push subscriptions, then months of circulars with their reads,
-//! confirmations and survey answers, all drawn from one seeded random sequence and written
-//! with multi-row INSERTs in large transactions.
+//! confirmations and survey answers, then past safety checks with their answers, all drawn
+//! from one seeded random sequence and written with multi-row INSERTs in large transactions.
 
 use chrono::{Datelike, Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -14,17 +14,20 @@ use super::{DemoLogin, DemoReport, Scale};
 use crate::db::AnyConnection;
 use crate::db::models::{
     Association, Han, Household, HouseholdReceipt, Member, Post, PostAudience, PostHan, PostRead,
-    PushSubscription, RoleAssignment, SurveyQuestion, SurveyResponse,
+    PushSubscription, RoleAssignment, SafetyAnswer, SafetyAnswerRecord, SafetyCheck,
+    SafetyCheckAudience, SurveyQuestion, SurveyResponse,
 };
 use crate::db::queries::members::fiscal_year;
-use crate::db::queries::posts::post_keys;
+use crate::db::queries::posts::{Audience as Reach, post_keys};
 use crate::db::schema::{
     associations, hans, household_receipts, households, members, post_audiences, post_hans,
-    post_reads, posts, push_subscriptions, role_assignments, survey_questions, survey_responses,
+    post_reads, posts, push_subscriptions, role_assignments, safety_answer_history, safety_answers,
+    safety_check_audiences, safety_checks, survey_questions, survey_responses,
 };
 use crate::domain::{
     AssociationId, Category, DistrictId, HanId, HouseholdId, MemberId, PostId, PostStatus,
-    Priority, PushSubscriptionId, QuestionId, QuestionKind, Role, RoleAssignmentId, Tier,
+    Priority, PushSubscriptionId, QuestionId, QuestionKind, Role, RoleAssignmentId, SafetyCheckId,
+    SafetyStatus, Tier,
 };
 
 /// Rows buffered before one transaction writes them.
@@ -60,6 +63,7 @@ struct Town {
 
 struct Area {
     id: DistrictId,
+    name: String,
     adopted: NaiveDateTime,
     towns: std::ops::Range<usize>,
     officer: Option<MemberId>,
@@ -80,6 +84,10 @@ struct Pending {
     reads: Vec<PostRead>,
     receipts: Vec<HouseholdReceipt>,
     responses: Vec<SurveyResponse>,
+    checks: Vec<SafetyCheck>,
+    check_audiences: Vec<SafetyCheckAudience>,
+    answers: Vec<SafetyAnswer>,
+    answer_history: Vec<SafetyAnswerRecord>,
 }
 
 impl Pending {
@@ -97,6 +105,10 @@ impl Pending {
             + self.reads.len()
             + self.receipts.len()
             + self.responses.len()
+            + self.checks.len()
+            + self.check_audiences.len()
+            + self.answers.len()
+            + self.answer_history.len()
     }
 }
 
@@ -168,6 +180,7 @@ impl<'a> Builder<'a> {
         self.community(districts)?;
         self.subscriptions()?;
         self.circulars()?;
+        self.safety_checks()?;
         self.flush()?;
         Ok(self.report)
     }
@@ -350,6 +363,7 @@ impl<'a> Builder<'a> {
             }
             self.areas.push(Area {
                 id: district.id,
+                name: district.name,
                 adopted,
                 towns: first..self.towns.len(),
                 officer,
@@ -856,6 +870,168 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Past safety checks, all closed: each district's 防災訓練 once a year, about six weeks
+    /// ago, and the city-wide check after an earthquake when the scale has one.
+    fn safety_checks(&mut self) -> anyhow::Result<()> {
+        if self.scale.earthquake_days_ago > 0 {
+            let at = self.anchor - Duration::days(i64::from(self.scale.earthquake_days_ago))
+                + Duration::minutes(self.rng.random_range(0..1440));
+            let message = names::EARTHQUAKE_MESSAGE.to_string();
+            self.safety_check(Audience::City, at, Duration::hours(72), message)?;
+        }
+        for year in 0..i64::from(self.scale.drill_years) {
+            for d in 0..self.areas.len() {
+                // Districts take turns over a week; drills start at 10:00 JST (01:00 UTC).
+                let day = 45 + 364 * year - i64::try_from(d % 7)?;
+                let at = self.anchor - Duration::days(day) + Duration::hours(1);
+                if self.areas[d].adopted > at {
+                    continue;
+                }
+                let message = names::DRILL_MESSAGE.replace("{d}", &self.areas[d].name);
+                self.safety_check(Audience::District(d), at, Duration::hours(48), message)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One closed check and its answers, from the households its audience had when it
+    /// started (a district that did not use the app yet is not asked).
+    fn safety_check(
+        &mut self,
+        audience: Audience,
+        started: NaiveDateTime,
+        open_for: Duration,
+        message: String,
+    ) -> anyhow::Result<()> {
+        let (tier, scope_id, starter, towns) = match audience {
+            Audience::City => (
+                Tier::City,
+                None,
+                self.city_staff.clone(),
+                0..self.towns.len(),
+            ),
+            Audience::District(d) => (
+                Tier::District,
+                Some(self.areas[d].id.0.clone()),
+                self.areas[d].officer.clone(),
+                self.areas[d].towns.clone(),
+            ),
+            Audience::Association(_) | Audience::Han(..) => return Ok(()),
+        };
+        let Some(starter) = starter else {
+            return Ok(());
+        };
+        let closes = (started + open_for).min(self.anchor);
+        let check = SafetyCheck {
+            id: SafetyCheckId(self.id_at(started)),
+            started_by: starter.clone(),
+            tier,
+            scope_id,
+            message,
+            started_at: started,
+            closed_at: Some(closes),
+            closed_by: Some(starter),
+        };
+        let reach = Reach {
+            tier,
+            scope_id: check.scope_id.as_deref(),
+            hans: &[],
+        };
+        for key in reach.keys() {
+            self.pending.check_audiences.push(SafetyCheckAudience {
+                scope_key: key,
+                safety_check_id: check.id.clone(),
+            });
+        }
+        let id = check.id.clone();
+        self.pending.checks.push(check);
+        self.report.safety_checks += 1;
+        for t in towns {
+            if self.towns[t].adopted > started {
+                continue;
+            }
+            for n in 0..self.towns[t].homes.len() {
+                self.safety_answer(&id, started, closes, t, n);
+            }
+        }
+        if self.pending.rows() >= FLUSH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Whether, when and how household `n` of town `t` answered a check.
+    fn safety_answer(
+        &mut self,
+        check: &SafetyCheckId,
+        started: NaiveDateTime,
+        closes: NaiveDateTime,
+        t: usize,
+        n: usize,
+    ) {
+        let (paper, han) = (self.towns[t].homes[n].paper, self.towns[t].homes[n].han);
+        let (answered_by, on_behalf, when) = if paper {
+            // The 班長 or an officer visits and answers for the household.
+            if !self.chance(0.9) {
+                return;
+            }
+            let visitor = if self.chance(0.5) {
+                self.towns[t].officer.clone()
+            } else {
+                self.towns[t].han_leaders[han].clone()
+            };
+            // Visits begin a couple of hours in and go on while the check is open.
+            let span = (closes - started).num_minutes().max(121);
+            let when = started + Duration::minutes(self.rng.random_range(120..span));
+            (visitor, true, when)
+        } else {
+            let registered = self.towns[t].homes[n]
+                .members
+                .iter()
+                .take_while(|(_, since)| *since <= started)
+                .count();
+            if registered == 0 || !self.chance(0.85) {
+                return;
+            }
+            let who = self.rng.random_range(0..registered);
+            // Most answer within the hour, some the next day: 1 minute to 30 hours, log-uniform.
+            let delay = (self.rng.random::<f64>() * 1800f64.ln()).exp();
+            let member = self.towns[t].homes[n].members[who].0.clone();
+            (member, false, started + Duration::minutes(delay as i64))
+        };
+        if when > closes {
+            return;
+        }
+        let (status, note) = if self.chance(0.04) {
+            let note = self.pick(names::HELP_NOTES).to_string();
+            (SafetyStatus::NeedsHelp, Some(note))
+        } else {
+            (SafetyStatus::Safe, None)
+        };
+        let answer = SafetyAnswer {
+            safety_check_id: check.clone(),
+            household_id: self.towns[t].homes[n].id.clone(),
+            status,
+            note,
+            answered_by,
+            on_behalf,
+            answered_at: when,
+        };
+        let history_id = self.id_at(when);
+        self.pending.answer_history.push(SafetyAnswerRecord {
+            id: history_id,
+            safety_check_id: answer.safety_check_id.clone(),
+            household_id: answer.household_id.clone(),
+            status: answer.status,
+            note: answer.note.clone(),
+            answered_by: answer.answered_by.clone(),
+            on_behalf: answer.on_behalf,
+            answered_at: answer.answered_at,
+        });
+        self.pending.answers.push(answer);
+        self.report.safety_answers += 1;
+    }
+
     /// Writes what is buffered in one transaction, parents before children.
     fn flush(&mut self) -> anyhow::Result<()> {
         let pending = &mut self.pending;
@@ -874,6 +1050,10 @@ impl<'a> Builder<'a> {
                 insert_all!(conn, post_reads::table, pending.reads);
                 insert_all!(conn, household_receipts::table, pending.receipts);
                 insert_all!(conn, survey_responses::table, pending.responses);
+                insert_all!(conn, safety_checks::table, pending.checks);
+                insert_all!(conn, safety_check_audiences::table, pending.check_audiences);
+                insert_all!(conn, safety_answers::table, pending.answers);
+                insert_all!(conn, safety_answer_history::table, pending.answer_history);
                 Ok(())
             })?;
         Ok(())

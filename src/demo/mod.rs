@@ -41,10 +41,14 @@ pub struct Scale {
     pub district_posts_per_month: f64,
     pub association_posts_per_month: f64,
     pub subscriptions: usize,
+    /// Each district's 防災訓練 safety check, once a year for this many past years.
+    pub drill_years: u32,
+    /// A city-wide safety check after an earthquake this many days ago; none when 0.
+    pub earthquake_days_ago: u32,
 }
 
 impl Scale {
-    /// A few associations of one district with a year of circulars.
+    /// A few associations of one district with a year of circulars and one safety drill.
     pub const SMALL: Scale = Scale {
         districts: 1,
         baseline_districts: 1,
@@ -57,10 +61,13 @@ impl Scale {
         district_posts_per_month: 1.0,
         association_posts_per_month: 3.0,
         subscriptions: 0,
+        drill_years: 1,
+        earthquake_days_ago: 0,
     };
 
     /// Kanazawa: 62 districts (21 using an app at the plan's start), 1,346 associations,
-    /// 144,294 member households, five years of circulars, 300,000 push subscriptions.
+    /// 144,294 member households, five years of circulars, 300,000 push subscriptions, and
+    /// two past safety checks per household: last year's earthquake and this year's drill.
     pub const KANAZAWA: Scale = Scale {
         districts: 62,
         baseline_districts: 21,
@@ -73,6 +80,8 @@ impl Scale {
         district_posts_per_month: 0.5,
         association_posts_per_month: 1.0,
         subscriptions: 300_000,
+        drill_years: 1,
+        earthquake_days_ago: 400,
     };
 }
 
@@ -111,6 +120,8 @@ pub struct DemoReport {
     pub reads: usize,
     pub confirmations: usize,
     pub survey_answers: usize,
+    pub safety_checks: usize,
+    pub safety_answers: usize,
     pub subscriptions: usize,
     pub logins: Vec<DemoLogin>,
 }
@@ -259,7 +270,7 @@ fn print_report(
 ) {
     let n = thousands;
     println!(
-        "demo city ready in {seconds:.0} s: {} districts, {} associations, {} hans, {} households ({} on paper), {} members, {} circulars, {} reads, {} confirmations, {} survey answers",
+        "demo city ready in {seconds:.0} s: {} districts, {} associations, {} hans, {} households ({} on paper), {} members, {} circulars, {} reads, {} confirmations, {} survey answers, {} safety checks ({} answers)",
         n(report.districts),
         n(scale.associations),
         n(report.hans),
@@ -270,6 +281,8 @@ fn print_report(
         n(report.reads),
         n(report.confirmations),
         n(report.survey_answers),
+        n(report.safety_checks),
+        n(report.safety_answers),
     );
     if report.subscriptions > 0 {
         println!(

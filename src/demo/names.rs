@@ -163,3 +163,21 @@ pub fn titles(category: Category) -> &'static [&'static str] {
 
 pub const BODY: &str = "いつも町会活動にご協力いただきありがとうございます。\
 詳しくは添付の資料をご覧ください。ご不明な点は町会長または班長までお問い合わせください。";
+
+/// A district's annual drill; `{d}` becomes the district's name.
+pub const DRILL_MESSAGE: &str = "【防災訓練】{d}校下の安否確認訓練です。\
+ご家族の状況を「無事」か「要支援」でお答えください。";
+
+/// The city-wide check after an earthquake.
+pub const EARTHQUAKE_MESSAGE: &str = "石川県能登地方で強い地震がありました（金沢市 震度5弱）。\
+ご家族の安否を「無事」か「要支援」でお知らせください。";
+
+/// Notes of households that need help.
+pub const HELP_NOTES: &[&str] = &[
+    "足が不自由で避難所まで行けません",
+    "常備薬が残りわずかです",
+    "停電していて寒いです",
+    "家具が倒れて出入口がふさがっています",
+    "高齢の母が一人で家にいます",
+    "断水しています",
+];

@@ -10,9 +10,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::AuthMember;
 use crate::authz::{self, Principal, require};
 use crate::configuration::StatsSettings;
-use crate::db::models::{Project, StatsDistrictMonth, StatsMonth};
+use crate::db::models::{Project, StatsDistrictMonth, StatsDistrictSafetyMonth, StatsMonth};
 use crate::db::queries::projects as project_queries;
-use crate::db::queries::stats::{self, Counts, Rule, SnapshotOutcome};
+use crate::db::queries::stats::{self, Counts, Rule, SafetyCounts, SnapshotOutcome};
 use crate::db::schema::districts;
 use crate::db::{AnyConnection, Db, now};
 use crate::domain::{AssociationId, DistrictId, MemberId, Month, ProjectId, RequiredText};
@@ -95,10 +95,39 @@ pub struct Figures {
     pub confirmation_rate_72h: Option<f64>,
     /// Paper households in the audience of at least one of the month's circulars.
     pub paper_households_served: i32,
+    /// Safety checks started in the month that reached these households; null for a month
+    /// frozen before safety checks were counted.
+    pub safety: Option<SafetyFigures>,
 }
 
-impl From<Counts> for Figures {
-    fn from(c: Counts) -> Self {
+/// Safety checks (安否確認) of the month, as counts and a rate: no household or answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SafetyFigures {
+    /// Checks started in the month whose audience includes these households (a check that
+    /// reaches several associations of a district counts once for the district).
+    pub checks: i32,
+    /// Households in the checks' audiences when each started, summed over the checks.
+    pub households_targeted: i32,
+    /// Of those, households that answered (a member, or an officer or 班長 on their behalf)
+    /// within 72 hours of the start, while the check was open.
+    pub households_answered_72h: i32,
+    /// answered ÷ targeted; null when no check ran (or reached no household).
+    pub answer_rate_72h: Option<f64>,
+}
+
+impl From<SafetyCounts> for SafetyFigures {
+    fn from(c: SafetyCounts) -> Self {
+        Self {
+            checks: c.checks,
+            households_targeted: c.households_targeted,
+            households_answered_72h: c.households_answered_72h,
+            answer_rate_72h: rate(c.households_answered_72h, c.households_targeted),
+        }
+    }
+}
+
+impl Figures {
+    fn new(c: Counts, safety: Option<SafetyCounts>) -> Self {
         Self {
             member_households: c.member_households,
             registered_households: c.registered_households,
@@ -116,6 +145,7 @@ impl From<Counts> for Figures {
             confirmations_72h: c.confirmations_72h,
             confirmation_rate_72h: rate(c.confirmations_72h, c.expected_confirmations),
             paper_households_served: c.paper_households_served,
+            safety: safety.map(SafetyFigures::from),
         }
     }
 }
@@ -257,7 +287,7 @@ fn project(series: &[StatsMonth], months: u32, deadline: Month, target: i64) -> 
 struct CityFigures {
     month: StatsMonth,
     series: Vec<StatsMonth>,
-    districts: Vec<(StatsDistrictMonth, String, String)>,
+    districts: Vec<stats::DistrictMonthRow>,
     projects: i64,
 }
 
@@ -271,7 +301,12 @@ fn load_city(conn: &mut AnyConnection, month: Month, rule: Rule) -> Result<CityF
     })
 }
 
-fn district_status(row: &StatsDistrictMonth, code: &str, name: &str) -> DistrictStatus {
+fn district_status(
+    row: &StatsDistrictMonth,
+    safety: Option<&StatsDistrictSafetyMonth>,
+    code: &str,
+    name: &str,
+) -> DistrictStatus {
     DistrictStatus {
         id: row.district_id.clone(),
         code: code.to_string(),
@@ -279,7 +314,7 @@ fn district_status(row: &StatsDistrictMonth, code: &str, name: &str) -> District
         active: row.active,
         months_with_posts: row.months_with_posts,
         associations: row.associations,
-        figures: Figures::from(Counts::from(row)),
+        figures: Figures::new(Counts::from(row), safety.map(SafetyCounts::from)),
     }
 }
 
@@ -342,7 +377,7 @@ fn adoption_response(
         districts: city
             .districts
             .iter()
-            .map(|(row, code, name)| district_status(row, code, name))
+            .map(|(row, safety, code, name)| district_status(row, safety.as_ref(), code, name))
             .collect(),
     })
 }
@@ -405,6 +440,7 @@ pub async fn get_adoption_csv(
             ];
             row.extend(figure_cells(&d.figures));
             row.extend([dashboard.provisional.to_string(), rule_text.clone()]);
+            row.extend(safety_cells(&d.figures));
             row
         })
         .collect();
@@ -418,6 +454,8 @@ pub async fn get_adoption_csv(
     ];
     header.extend(FIGURE_COLUMNS);
     header.extend(["provisional", "rule"]);
+    // Last, so the columns spreadsheets already use keep their places.
+    header.extend(SAFETY_COLUMNS);
     crate::routes::csv_response(&format!("adoption-{}.csv", dashboard.month), &header, rows)
 }
 
@@ -543,31 +581,31 @@ fn load_district(
     require(authz::may_see_district_stats(&p, &district))?;
     let stored = stats::ensure_month(conn, month, rule)?.ok_or(NO_FIGURES)?;
     let series = stats::district_series(conn, &district, month)?;
-    let row = series
+    let (row, safety) = series
         .iter()
-        .find(|r| r.month == stored.month)
+        .find(|(r, _)| r.month == stored.month)
         .ok_or(ApiError::NotFound("district figures for that month"))?;
     Ok(DistrictStatsResponse {
         month: stored.month.clone(),
         provisional: !stored.finalized,
         computed_at: stored.computed_at.and_utc(),
         rule: stored_rule(&stored)?,
-        district: district_status(row, &code, &name),
+        district: district_status(row, safety.as_ref(), &code, &name),
         associations: stats::association_months(conn, &district, month)?
             .into_iter()
-            .map(|(row, name)| AssociationStatus {
+            .map(|(row, safety, name)| AssociationStatus {
                 id: row.association_id.clone(),
                 name,
-                figures: Figures::from(Counts::from(&row)),
+                figures: Figures::new(Counts::from(&row), safety.as_ref().map(SafetyCounts::from)),
             })
             .collect(),
         series: series
             .iter()
-            .map(|r| DistrictSeriesPoint {
+            .map(|(r, safety)| DistrictSeriesPoint {
                 month: r.month.clone(),
                 active: r.active,
                 months_with_posts: r.months_with_posts,
-                figures: Figures::from(Counts::from(r)),
+                figures: Figures::new(Counts::from(r), safety.as_ref().map(SafetyCounts::from)),
             })
             .collect(),
     })
@@ -596,7 +634,12 @@ pub async fn get_district_stats_csv(
         .map(|a| {
             let mut row = vec![stats.month.clone(), "association".into(), a.name.clone()];
             row.extend(figure_cells(&a.figures));
-            row.push(String::new());
+            row.extend([
+                String::new(),
+                stats.provisional.to_string(),
+                rule_text.clone(),
+            ]);
+            row.extend(safety_cells(&a.figures));
             row
         })
         .collect();
@@ -607,15 +650,14 @@ pub async fn get_district_stats_csv(
     ];
     total.extend(figure_cells(&stats.district.figures));
     total.push(stats.district.active.to_string());
+    total.extend([stats.provisional.to_string(), rule_text.clone()]);
+    total.extend(safety_cells(&stats.district.figures));
     rows.push(total);
     let mut header = vec!["month", "level", "name"];
     header.extend(FIGURE_COLUMNS);
     header.push("district_active");
-    for row in &mut rows {
-        row.push(stats.provisional.to_string());
-        row.push(rule_text.clone());
-    }
     header.extend(["provisional", "rule"]);
+    header.extend(SAFETY_COLUMNS);
     crate::routes::csv_response(
         &format!("district-{}-{month}.csv", stats.district.code),
         &header,
@@ -649,6 +691,26 @@ fn figure_cells(f: &Figures) -> Vec<String> {
         rate(f.read_rate_72h),
         rate(f.confirmation_rate_72h),
         f.paper_households_served.to_string(),
+    ]
+}
+
+const SAFETY_COLUMNS: [&str; 4] = [
+    "safety_checks",
+    "safety_households_targeted",
+    "safety_households_answered_72h",
+    "safety_answer_rate_72h",
+];
+
+/// Empty cells for a month frozen before safety checks were counted.
+fn safety_cells(f: &Figures) -> Vec<String> {
+    let Some(s) = &f.safety else {
+        return vec![String::new(); SAFETY_COLUMNS.len()];
+    };
+    vec![
+        s.checks.to_string(),
+        s.households_targeted.to_string(),
+        s.households_answered_72h.to_string(),
+        s.answer_rate_72h.map(|v| v.to_string()).unwrap_or_default(),
     ]
 }
 

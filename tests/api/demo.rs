@@ -6,7 +6,10 @@ use std::process::{Child, Command, Stdio};
 
 use diesel::prelude::*;
 use kairan::configuration::{AppEnvironment, load};
-use kairan::db::schema::{associations, household_receipts, members, post_reads, posts};
+use kairan::db::schema::{
+    associations, household_receipts, members, post_reads, posts, safety_answer_history,
+    safety_answers, safety_checks,
+};
 use kairan::db::{AnyConnection, AnyConnectionManager, DatabaseUrl};
 
 use crate::cli::{kairan, stderr, stdout};
@@ -157,6 +160,77 @@ async fn the_printed_logins_sign_in_and_see_their_circulars() {
         !receipts["unconfirmed"].as_array().unwrap().is_empty(),
         "{receipts}"
     );
+
+    // The district's 防災訓練 is over; the officer sees who answered in their association.
+    let officer = sign_in(
+        &client,
+        &server.address,
+        "officer@demo.kairan.example",
+        "kairan-demo",
+    )
+    .await;
+    let get = |path: String, token: &str| {
+        let request = client
+            .get(format!("{}{path}", server.address))
+            .bearer_auth(token);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let checks = get("/api/v1/safety-checks".into(), &officer).await;
+    let drill = checks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["status"] == "closed")
+        .unwrap_or_else(|| panic!("a past safety check: {checks}"));
+    assert!(drill["message"].as_str().unwrap().contains("防災訓練"));
+    let id = drill["id"].as_str().unwrap();
+    let status = get(format!("/api/v1/safety-checks/{id}/status"), &officer).await;
+    assert_eq!(status["status"], "closed");
+    assert_eq!(status["grouped_by"], "han");
+    let households = status["households"].as_i64().unwrap();
+    let answered = status["answered"].as_i64().unwrap();
+    assert!(
+        households >= 8 && answered * 2 > households && answered <= households,
+        "most households answered: {status}"
+    );
+    assert_eq!(
+        answered,
+        status["safe"].as_i64().unwrap() + status["needs_help"].as_i64().unwrap()
+    );
+    let conn = &mut connect(&database);
+    let on_behalf: i64 = safety_answers::table
+        .filter(safety_answers::on_behalf.eq(true))
+        .count()
+        .get_result(conn)
+        .unwrap();
+    assert!(on_behalf > 0, "paper households are answered for");
+
+    // The city's dashboard counts it in its month.
+    let city = sign_in(
+        &client,
+        &server.address,
+        "city@demo.kairan.example",
+        "kairan-demo",
+    )
+    .await;
+    let started: chrono::DateTime<chrono::Utc> =
+        drill["started_at"].as_str().unwrap().parse().unwrap();
+    let month = kairan::domain::Month::containing(started.naive_utc());
+    let dashboard = get(format!("/api/v1/stats/adoption?month={month}"), &city).await;
+    let safety = &dashboard["districts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["figures"]["safety"]["checks"] == 1)
+        .unwrap_or_else(|| panic!("the drill's district: {dashboard}"))["figures"]["safety"];
+    assert!(
+        safety["households_answered_72h"].as_i64().unwrap() > 0,
+        "{safety}"
+    );
 }
 
 #[test]
@@ -240,14 +314,32 @@ async fn a_seed_makes_the_same_city_and_another_seed_another() {
             .unwrap();
         let reads: i64 = post_reads::table.count().get_result(conn).unwrap();
         let receipts: i64 = household_receipts::table.count().get_result(conn).unwrap();
-        (database, circulars, reads, receipts)
+        let checks: Vec<(String, chrono::NaiveDateTime)> = safety_checks::table
+            .select((safety_checks::id, safety_checks::started_at))
+            .order(safety_checks::id)
+            .load(conn)
+            .unwrap();
+        let answers: Vec<(String, String, chrono::NaiveDateTime)> = safety_answer_history::table
+            .select((
+                safety_answer_history::household_id,
+                safety_answer_history::status,
+                safety_answer_history::answered_at,
+            ))
+            .order(safety_answer_history::id)
+            .load(conn)
+            .unwrap();
+        (database, circulars, (reads, receipts), (checks, answers))
     };
-    let (database, first, reads, receipts) = snapshot("7");
-    let (_, same, same_reads, same_receipts) = snapshot("7");
+    let (database, first, counts, safety) = snapshot("7");
+    let (_, same, same_counts, same_safety) = snapshot("7");
     let (_, other, _, _) = snapshot("8");
     assert_eq!(first, same);
-    assert_eq!((reads, receipts), (same_reads, same_receipts));
+    assert_eq!(counts, same_counts);
+    assert_eq!(safety, same_safety);
+    let (reads, receipts) = counts;
     assert!(reads > 0 && receipts >= reads);
+    assert_eq!(safety.0.len(), 1, "one drill in the small city");
+    assert!(!safety.1.is_empty());
     assert_ne!(first, other);
 
     // The password given is the one that works.

@@ -1,15 +1,17 @@
 //! The adoption dashboard: figures from small cities with known, backdated activity, the
-//! active-district rule at its edges, frozen snapshots, the projection, targets 1 and 3,
-//! who may see what, and bad input.
+//! active-district rule at its edges, safety checks' answer rates, frozen snapshots, the
+//! projection, targets 1 and 3, who may see what, and bad input.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use kairan::db::models::{
-    Association, Han, Household, HouseholdReceipt, Member, Post, PostHan, PostRead, StatsMonth,
+    Association, Han, Household, HouseholdReceipt, Member, Post, PostHan, PostRead, SafetyAnswer,
+    SafetyAnswerRecord, SafetyCheck, SafetyCheckHan, StatsMonth,
 };
 use kairan::db::schema::{
     associations, hans, household_receipts, households, members, post_hans, post_reads, posts,
-    stats_months,
+    safety_answer_history, safety_answers, safety_check_hans, safety_checks,
+    stats_district_safety_months, stats_months,
 };
 use kairan::db::{AnyConnection, new_id, now};
 use kairan::domain::*;
@@ -92,6 +94,16 @@ impl<'a> History<'a> {
         han: Option<&HanId>,
         paper: bool,
     ) -> HouseholdId {
+        self.household_since(association, han, paper, self.long_ago)
+    }
+
+    fn household_since(
+        &self,
+        association: &AssociationId,
+        han: Option<&HanId>,
+        paper: bool,
+        created_at: NaiveDateTime,
+    ) -> HouseholdId {
         let id = HouseholdId::generate();
         self.insert(|c| {
             diesel::insert_into(households::table)
@@ -101,8 +113,8 @@ impl<'a> History<'a> {
                     han_id: han.cloned(),
                     label: format!("世帯{}", &id.0[24..]),
                     paper,
-                    created_at: self.long_ago,
-                    updated_at: self.long_ago,
+                    created_at,
+                    updated_at: created_at,
                 })
                 .execute(c)
         });
@@ -203,6 +215,82 @@ impl<'a> History<'a> {
                 .execute(c)
         });
         self.receipt(post, household, read_at, confirmed_at, None);
+    }
+
+    /// A safety check started (and perhaps closed) at the given times, by the author.
+    fn safety_check(
+        &self,
+        tier: Tier,
+        scope: Option<&str>,
+        hans_of_check: &[&HanId],
+        started_at: NaiveDateTime,
+        closed_at: Option<NaiveDateTime>,
+    ) -> SafetyCheckId {
+        let id = SafetyCheckId::generate();
+        self.insert(|c| {
+            diesel::insert_into(safety_checks::table)
+                .values(SafetyCheck {
+                    id: id.clone(),
+                    started_by: self.author.clone(),
+                    tier,
+                    scope_id: scope.map(String::from),
+                    message: "地震がありました。ご無事ですか。".into(),
+                    started_at,
+                    closed_at,
+                    closed_by: closed_at.map(|_| self.author.clone()),
+                })
+                .execute(c)
+        });
+        for han in hans_of_check {
+            self.insert(|c| {
+                diesel::insert_into(safety_check_hans::table)
+                    .values(SafetyCheckHan {
+                        safety_check_id: id.clone(),
+                        han_id: (*han).clone(),
+                    })
+                    .execute(c)
+            });
+        }
+        id
+    }
+
+    /// A household's answer, given by `by` (on its behalf when `by` is the author), kept as
+    /// the current answer and in the history, as `record_answer` does.
+    fn safety_answer(
+        &self,
+        check: &SafetyCheckId,
+        household: &HouseholdId,
+        by: Option<&MemberId>,
+        status: SafetyStatus,
+        at: NaiveDateTime,
+    ) {
+        let answer = SafetyAnswer {
+            safety_check_id: check.clone(),
+            household_id: household.clone(),
+            status,
+            note: (status == SafetyStatus::NeedsHelp).then(|| "足を怪我しました".into()),
+            answered_by: by.unwrap_or(&self.author).clone(),
+            on_behalf: by.is_none(),
+            answered_at: at,
+        };
+        self.insert(|c| {
+            diesel::delete(safety_answers::table.find((check, household))).execute(c)?;
+            diesel::insert_into(safety_answers::table)
+                .values(&answer)
+                .execute(c)?;
+            diesel::insert_into(safety_answer_history::table)
+                .values(SafetyAnswerRecord {
+                    id: new_id(),
+                    safety_check_id: answer.safety_check_id.clone(),
+                    household_id: answer.household_id.clone(),
+                    status: answer.status,
+                    note: answer.note.clone(),
+                    answered_by: answer.answered_by.clone(),
+                    on_behalf: answer.on_behalf,
+                    answered_at: answer.answered_at,
+                })
+                .execute(c)
+        });
     }
 
     fn paper_confirmation(&self, post: &PostId, household: &HouseholdId, at: NaiveDateTime) {
@@ -994,4 +1082,394 @@ async fn a_provisional_month_past_its_72_hours_is_frozen_when_shown() {
         district(&shown, &s.districts[0])["figures"]["registered_households"],
         1
     );
+}
+
+fn safety_of(figures: &Value) -> Value {
+    figures["safety"].clone()
+}
+
+fn safety(checks: i32, targeted: i32, answered: i32, rate: Option<f64>) -> Value {
+    json!({"checks": checks, "households_targeted": targeted,
+           "households_answered_72h": answered, "answer_rate_72h": rate})
+}
+
+/// The cells of a CSV row under the safety columns.
+fn safety_cells(header: &csv::StringRecord, row: &csv::StringRecord) -> Vec<String> {
+    [
+        "safety_checks",
+        "safety_households_targeted",
+        "safety_households_answered_72h",
+        "safety_answer_rate_72h",
+    ]
+    .iter()
+    .map(|name| {
+        let i = header.iter().position(|h| h == *name).unwrap();
+        row[i].to_string()
+    })
+    .collect()
+}
+
+fn read_csv(text: &str) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let header = reader.headers().unwrap().clone();
+    (header, reader.records().map(Result::unwrap).collect())
+}
+
+#[tokio::test]
+async fn safety_checks_count_households_reached_and_those_answering_within_72_hours() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let h = History::new(&app, &s.admin);
+    let [d1, d2] = [&s.districts[0], &s.districts[1]];
+    let month = current().plus(-2);
+    let t = mid(month);
+    let hours = Duration::hours;
+
+    // X: two households in 一班, one without a han, one on paper; Y: two; Z (d2): one.
+    let x = h.association(d1, "エックス町会", 10);
+    let han = h.han(&x);
+    let x1 = h.registered(&x, Some(&han));
+    let x2 = h.registered(&x, Some(&han));
+    let x3 = h.registered(&x, None);
+    let paper = h.household(&x, None, true);
+    let y = h.association(d1, "ワイ町会", 5);
+    let y1 = h.registered(&y, None);
+    let y2 = h.registered(&y, None);
+    let z = h.association(d2, "ゼット町会", 5);
+    let z1 = h.registered(&z, None);
+
+    // A reaches X's 4 households; 3 answer within 72 hours, the paper one through an officer.
+    let a = h.safety_check(Tier::Association, Some(&x.0), &[], t, Some(t + hours(100)));
+    h.safety_answer(&a, &x1.0, Some(&x1.1), SafetyStatus::Safe, t + hours(1));
+    h.safety_answer(
+        &a,
+        &x2.0,
+        Some(&x2.1),
+        SafetyStatus::NeedsHelp,
+        t + hours(2),
+    );
+    // A changed answer keeps the time of the first.
+    h.safety_answer(&a, &x2.0, Some(&x2.1), SafetyStatus::Safe, t + hours(80));
+    h.safety_answer(&a, &paper, None, SafetyStatus::Safe, t + hours(30));
+    h.safety_answer(&a, &x3.0, Some(&x3.1), SafetyStatus::Safe, t + hours(73));
+    // A household made after the start is not one the check targeted, answer or not.
+    let newcomer = h.household_since(&x, None, false, t + hours(1));
+    h.safety_answer(&a, &newcomer, None, SafetyStatus::Safe, t + hours(2));
+    // B reaches 一班 only (x1, x2); x1 answers.
+    let b_start = t + Duration::days(3);
+    let b = h.safety_check(Tier::Association, Some(&x.0), &[&han], b_start, None);
+    h.safety_answer(
+        &b,
+        &x1.0,
+        Some(&x1.1),
+        SafetyStatus::Safe,
+        b_start + hours(1),
+    );
+    // C reaches district d1 (X's 5 households by then, Y's 2) and closes after 10 hours;
+    // an answer stored after the close does not count.
+    let c_start = t + Duration::days(6);
+    let c = h.safety_check(
+        Tier::District,
+        Some(d1),
+        &[],
+        c_start,
+        Some(c_start + hours(10)),
+    );
+    h.safety_answer(
+        &c,
+        &x3.0,
+        Some(&x3.1),
+        SafetyStatus::Safe,
+        c_start + hours(5),
+    );
+    h.safety_answer(
+        &c,
+        &y1.0,
+        Some(&y1.1),
+        SafetyStatus::Safe,
+        c_start + hours(1),
+    );
+    h.safety_answer(
+        &c,
+        &y2.0,
+        Some(&y2.1),
+        SafetyStatus::Safe,
+        c_start + hours(11),
+    );
+    // D: city-wide, in the next month.
+    let next = month.plus(1);
+    let d = h.safety_check(
+        Tier::City,
+        None,
+        &[],
+        mid(next),
+        Some(mid(next) + hours(48)),
+    );
+    h.safety_answer(
+        &d,
+        &z1.0,
+        Some(&z1.1),
+        SafetyStatus::Safe,
+        mid(next) + hours(3),
+    );
+
+    snapshot(&app, &s.staff, json!({})).await;
+    let dashboard = adoption(&app, &s.staff, month).await;
+    assert_eq!(dashboard["provisional"], false);
+    // d1: A, B and C once each; 4 + 2 + 5 targeted in X and 2 in Y; 3 + 1 + 1 and 1 answered.
+    let d1_figures = district(&dashboard, d1)["figures"].clone();
+    assert_eq!(safety_of(&d1_figures), safety(3, 13, 6, Some(0.4615)));
+    assert_eq!(
+        safety_of(&district(&dashboard, d2)["figures"]),
+        safety(0, 0, 0, None),
+        "no check ran in d2"
+    );
+
+    let path = format!("/api/v1/districts/{d1}/stats?month={month}");
+    let mine = expect_json(app.get_as(&s.staff, &path).await, 200).await;
+    assert_eq!(mine["district"]["figures"], d1_figures);
+    let of = |name: &str| {
+        let found = mine["associations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap();
+        safety_of(&found["figures"])
+    };
+    assert_eq!(of("エックス町会"), safety(3, 11, 5, Some(0.4545)));
+    assert_eq!(of("ワイ町会"), safety(1, 2, 1, Some(0.5)));
+    let point = |view: &Value, m: Month| {
+        let found = view["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["month"] == m.to_string())
+            .unwrap();
+        safety_of(&found["figures"])
+    };
+    assert_eq!(point(&mine, month), safety(3, 13, 6, Some(0.4615)));
+    assert_eq!(point(&mine, month.plus(-1)), safety(0, 0, 0, None));
+
+    // The next month holds D alone: none of d1's 7 households answered, d2's one did.
+    let later = adoption(&app, &s.staff, next).await;
+    assert_eq!(
+        safety_of(&district(&later, d1)["figures"]),
+        safety(1, 7, 0, Some(0.0))
+    );
+    assert_eq!(
+        safety_of(&district(&later, d2)["figures"]),
+        safety(1, 1, 1, Some(1.0))
+    );
+
+    // Both CSVs carry the same figures in their last columns.
+    let text = app
+        .get_as(
+            &s.staff,
+            &format!("/api/v1/stats/adoption.csv?month={month}"),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let (header, rows) = read_csv(&text);
+    let code = |d: &str| str_field(district(&dashboard, d), "code");
+    let row = |code: String| rows.iter().find(|r| r[1] == code).unwrap().clone();
+    assert_eq!(
+        safety_cells(&header, &row(code(d1))),
+        ["3", "13", "6", "0.4615"]
+    );
+    assert_eq!(safety_cells(&header, &row(code(d2))), ["0", "0", "0", ""]);
+    let text = app
+        .get_as(
+            &s.staff,
+            &format!("/api/v1/districts/{d1}/stats.csv?month={month}"),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let (header, rows) = read_csv(&text);
+    let x_row = rows.iter().find(|r| &r[2] == "エックス町会").unwrap();
+    assert_eq!(safety_cells(&header, x_row), ["3", "11", "5", "0.4545"]);
+    assert_eq!(
+        safety_cells(&header, rows.last().unwrap()),
+        ["3", "13", "6", "0.4615"]
+    );
+
+    // The month is frozen: an answer stored later, even one dated inside C's hours, changes
+    // nothing, by the task or by hand.
+    h.safety_answer(
+        &c,
+        &y2.0,
+        Some(&y2.1),
+        SafetyStatus::Safe,
+        c_start + hours(2),
+    );
+    h.safety_answer(&b, &x2.0, Some(&x2.1), SafetyStatus::Safe, now());
+    snapshot(&app, &s.staff, json!({})).await;
+    let kept = snapshot(&app, &s.admin, json!({"month": month.to_string()})).await;
+    assert_eq!(kept["snapshots"][0]["outcome"], "kept");
+    let after = adoption(&app, &s.staff, month).await;
+    assert_eq!(after["districts"], dashboard["districts"]);
+
+    // An operator who redoes the month (record 27) deletes its row; the safety rows go with
+    // it, and the month is computed again with the answer dated inside C's hours.
+    let conn = &mut *app.db.get().unwrap();
+    diesel::delete(stats_months::table.find(month.to_string()))
+        .execute(conn)
+        .unwrap();
+    let left: i64 = stats_district_safety_months::table
+        .filter(stats_district_safety_months::month.eq(month.to_string()))
+        .count()
+        .get_result(conn)
+        .unwrap();
+    assert_eq!(left, 0);
+    let redone = adoption(&app, &s.staff, month).await;
+    assert_eq!(
+        safety_of(&district(&redone, d1)["figures"]),
+        safety(3, 13, 7, Some(0.5385))
+    );
+}
+
+#[tokio::test]
+async fn the_answer_rate_of_a_check_under_way_follows_its_snapshots_and_shows_counts_only() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let started = expect_json(
+        app.post_as(
+            &city.officer_a,
+            "/api/v1/safety-checks",
+            &json!({"scope": {"kind": "association", "id": city.association_a},
+                    "message": "地震がありました。ご無事ですか。"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let check = str_field(&started, "id");
+    let answers = format!("/api/v1/safety-checks/{check}/answers");
+    // A's 6 households (the chair's and the officer's own, 一班's three, 二班's one): a
+    // resident, the 班長 who needs help, and the paper household through the officer.
+    for (by, body) in [
+        (&city.resident_h1, json!({"status": "safe"})),
+        (
+            &city.han_leader_h1,
+            json!({"status": "needs_help", "note": "薬が切れそうです"}),
+        ),
+        (
+            &city.officer_a,
+            json!({"status": "safe", "household_id": city.household_h1_paper}),
+        ),
+    ] {
+        expect_json(app.post_as(by, &answers, &body).await, 204).await;
+    }
+    let taken = snapshot(&app, &city.staff, json!({})).await;
+    assert!(taken.to_string().contains("provisional"), "{taken}");
+
+    let own = format!("/api/v1/districts/{}/stats", city.district_1);
+    let shown = expect_json(app.get_as(&city.district_officer, &own).await, 200).await;
+    assert_eq!(shown["provisional"], true);
+    assert_eq!(
+        safety_of(&shown["district"]["figures"]),
+        safety(1, 6, 3, Some(0.5))
+    );
+    let by_name = |view: &Value, name: &str| {
+        let found = view["associations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap();
+        safety_of(&found["figures"])
+    };
+    assert_eq!(
+        by_name(&shown, "テスト一丁目町会"),
+        safety(1, 6, 3, Some(0.5))
+    );
+    assert_eq!(by_name(&shown, "テスト二丁目町会"), safety(0, 0, 0, None));
+
+    // The dashboard reads the stored month: a new answer shows after the next snapshot.
+    expect_json(
+        app.post_as(&city.resident_h2, &answers, &json!({"status": "safe"}))
+            .await,
+        204,
+    )
+    .await;
+    let dashboard = adoption(&app, &city.staff, current()).await;
+    let figures = &district(&dashboard, &city.district_1)["figures"];
+    assert_eq!(safety_of(figures), safety(1, 6, 3, Some(0.5)));
+    snapshot(&app, &city.staff, json!({})).await;
+    let response = app
+        .get_as(
+            &city.staff,
+            &format!("/api/v1/stats/adoption?month={}", current()),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let dashboard: Value = serde_json::from_str(&text).unwrap();
+    let figures = &district(&dashboard, &city.district_1)["figures"];
+    assert_eq!(safety_of(figures), safety(1, 6, 4, Some(0.6667)));
+    assert_eq!(
+        safety_of(&district(&dashboard, &city.district_2)["figures"]),
+        safety(0, 0, 0, None)
+    );
+    // Counts and rates only: no household, member, note or check.
+    for secret in city
+        .personal_data()
+        .into_iter()
+        .chain(["薬が切れそうです".to_string(), check.clone()])
+    {
+        assert!(!text.contains(&secret), "the dashboard shows {secret}");
+    }
+}
+
+#[tokio::test]
+async fn a_month_frozen_before_safety_checks_were_counted_shows_none() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let h = History::new(&app, &s.admin);
+    h.association(&s.districts[0], "エックス町会", 10);
+    let p = current().plus(-3);
+    // Stored by a version without the safety tables: the month row and its districts only.
+    let conn = &mut *app.db.get().unwrap();
+    diesel::insert_into(stats_months::table)
+        .values(stored_month(p, 0))
+        .execute(conn)
+        .unwrap();
+    diesel::insert_into(kairan::db::schema::stats_district_months::table)
+        .values(kairan::db::models::StatsDistrictMonth {
+            month: p.to_string(),
+            district_id: DistrictId(s.districts[0].clone()),
+            active: false,
+            months_with_posts: 0,
+            associations: 1,
+            member_households: 10,
+            registered_households: 0,
+            active_households: 0,
+            posts_city: 0,
+            posts_district: 0,
+            posts_association: 0,
+            expected_receipts: 0,
+            reads_72h: 0,
+            expected_confirmations: 0,
+            confirmations_72h: 0,
+            paper_households_served: 0,
+        })
+        .execute(conn)
+        .unwrap();
+
+    let shown = adoption(&app, &s.staff, p).await;
+    let figures = &district(&shown, &s.districts[0])["figures"];
+    assert_eq!(figures["member_households"], 10);
+    assert_eq!(figures["safety"], Value::Null, "not counted, not zero");
+    let text = app
+        .get_as(&s.staff, &format!("/api/v1/stats/adoption.csv?month={p}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let (header, rows) = read_csv(&text);
+    assert_eq!(safety_cells(&header, &rows[0]), ["", "", "", ""]);
 }

@@ -369,6 +369,58 @@ fn every_table_round_trips_one_row() {
             .unwrap(),
         record
     );
+
+    let month = StatsMonth {
+        month: "2026-11".into(),
+        finalized: true,
+        rule: "{}".into(),
+        active_districts: 1,
+        districts: 1,
+        member_households: 120,
+        registered_households: 12,
+        computed_at: t,
+    };
+    diesel::insert_into(stats_months::table)
+        .values(&month)
+        .execute(conn)
+        .unwrap();
+    let district_safety = StatsDistrictSafetyMonth {
+        month: month.month.clone(),
+        district_id: district.id.clone(),
+        checks: 2,
+        households_targeted: 240,
+        households_answered_72h: 200,
+    };
+    diesel::insert_into(stats_district_safety_months::table)
+        .values(&district_safety)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        stats_district_safety_months::table
+            .select(StatsDistrictSafetyMonth::as_select())
+            .first(conn)
+            .unwrap(),
+        district_safety
+    );
+    let association_safety = StatsAssociationSafetyMonth {
+        month: month.month.clone(),
+        association_id: association.id.clone(),
+        district_id: district.id.clone(),
+        checks: 2,
+        households_targeted: 240,
+        households_answered_72h: 200,
+    };
+    diesel::insert_into(stats_association_safety_months::table)
+        .values(&association_safety)
+        .execute(conn)
+        .unwrap();
+    assert_eq!(
+        stats_association_safety_months::table
+            .select(StatsAssociationSafetyMonth::as_select())
+            .first(conn)
+            .unwrap(),
+        association_safety
+    );
 }
 
 #[test]

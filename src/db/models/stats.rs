@@ -1,7 +1,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{projects, stats_association_months, stats_district_months, stats_months};
+use crate::db::schema::{
+    projects, stats_association_months, stats_association_safety_months, stats_district_months,
+    stats_district_safety_months, stats_months,
+};
 use crate::domain::{AssociationId, DistrictId, MemberId, ProjectId};
 
 /// One month of the dashboard: the headline figures and the rule they were judged by.
@@ -71,4 +74,26 @@ pub struct Project {
     pub created_by: Option<MemberId>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+/// A district's safety checks in one month (a separate table: the month row is at 16 columns).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = stats_district_safety_months, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct StatsDistrictSafetyMonth {
+    pub month: String,
+    pub district_id: DistrictId,
+    pub checks: i32,
+    pub households_targeted: i32,
+    pub households_answered_72h: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = stats_association_safety_months, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct StatsAssociationSafetyMonth {
+    pub month: String,
+    pub association_id: AssociationId,
+    pub district_id: DistrictId,
+    pub checks: i32,
+    pub households_targeted: i32,
+    pub households_answered_72h: i32,
 }

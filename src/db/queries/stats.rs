@@ -11,20 +11,28 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::configuration::StatsSettings;
-use crate::db::models::{StatsAssociationMonth, StatsDistrictMonth, StatsMonth};
+use crate::db::models::{
+    StatsAssociationMonth, StatsAssociationSafetyMonth, StatsDistrictMonth,
+    StatsDistrictSafetyMonth, StatsMonth,
+};
 use crate::db::schema::{
     associations, districts, hans, household_receipts, households, members, post_hans, post_reads,
-    posts, stats_association_months, stats_district_months, stats_months,
+    posts, safety_answer_history, safety_check_hans, safety_checks, stats_association_months,
+    stats_association_safety_months, stats_district_months, stats_district_safety_months,
+    stats_months,
 };
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
-    AssociationId, DistrictId, HanId, HouseholdId, Month, PostId, PostStatus, Tier,
+    AssociationId, DistrictId, HanId, HouseholdId, Month, PostId, PostStatus, SafetyCheckId, Tier,
 };
 
 /// Reads and confirmations count when they come within this long of publication.
 pub const RECEIPT_WINDOW_HOURS: i64 = 72;
 /// A household is active when a member opened a circular within this many days.
 pub const ACTIVE_DAYS: i64 = 30;
+/// A household answered a safety check when its first answer came within this long of the
+/// start. No longer than the receipt window: a month freezes with every check's hours past.
+pub const SAFETY_ANSWER_WINDOW_HOURS: i64 = RECEIPT_WINDOW_HOURS;
 
 /// The active-district rule, stored with every month it judged.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -139,11 +147,55 @@ impl From<&StatsDistrictMonth> for Counts {
     }
 }
 
+/// The safety checks of an association or a district in one month.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SafetyCounts {
+    /// Checks started in the month whose audience includes the association (for a district:
+    /// at least one of its associations), counted once each.
+    pub checks: i32,
+    /// Households in those audiences when each check started, summed over the checks.
+    pub households_targeted: i32,
+    /// Of those, households whose first answer came within the window.
+    pub households_answered_72h: i32,
+}
+
+impl SafetyCounts {
+    fn add_households(&mut self, other: &SafetyCounts) {
+        bump(&mut self.households_targeted, other.households_targeted);
+        bump(
+            &mut self.households_answered_72h,
+            other.households_answered_72h,
+        );
+    }
+}
+
+impl From<&StatsDistrictSafetyMonth> for SafetyCounts {
+    fn from(r: &StatsDistrictSafetyMonth) -> Self {
+        Self {
+            checks: r.checks,
+            households_targeted: r.households_targeted,
+            households_answered_72h: r.households_answered_72h,
+        }
+    }
+}
+
+impl From<&StatsAssociationSafetyMonth> for SafetyCounts {
+    fn from(r: &StatsAssociationSafetyMonth) -> Self {
+        Self {
+            checks: r.checks,
+            households_targeted: r.households_targeted,
+            households_answered_72h: r.households_answered_72h,
+        }
+    }
+}
+
 /// A month's figures, ready to store.
 pub struct MonthFigures {
     pub month: StatsMonth,
     pub districts: Vec<StatsDistrictMonth>,
     pub associations: Vec<StatsAssociationMonth>,
+    pub district_safety: Vec<StatsDistrictSafetyMonth>,
+    pub association_safety: Vec<StatsAssociationSafetyMonth>,
 }
 
 /// A month is frozen once the 72 hours of its last circulars have passed.
@@ -441,6 +493,8 @@ pub fn compute_month(
         };
     }
 
+    let (safety_of_association, safety_of_district) =
+        month_safety(conn, month, at, &association_rows, &associations_in)?;
     let with_posts = months_with_own_posts(conn, month, rule, &district_of)?;
     let in_progress = at < end;
     let window: Vec<Month> = (0..i64::from(rule.months_with_posts))
@@ -489,6 +543,36 @@ pub fn compute_month(
         });
     }
 
+    let district_safety = district_ids
+        .iter()
+        .map(|district| {
+            let c = safety_of_district
+                .get(district)
+                .copied()
+                .unwrap_or_default();
+            StatsDistrictSafetyMonth {
+                month: label.clone(),
+                district_id: district.clone(),
+                checks: c.checks,
+                households_targeted: c.households_targeted,
+                households_answered_72h: c.households_answered_72h,
+            }
+        })
+        .collect();
+    let association_safety = association_rows
+        .iter()
+        .map(|(id, district, _)| {
+            let c = safety_of_association.get(id).copied().unwrap_or_default();
+            StatsAssociationSafetyMonth {
+                month: label.clone(),
+                association_id: id.clone(),
+                district_id: district.clone(),
+                checks: c.checks,
+                households_targeted: c.households_targeted,
+                households_answered_72h: c.households_answered_72h,
+            }
+        })
+        .collect();
     let association_rows: Vec<StatsAssociationMonth> = association_rows
         .into_iter()
         .map(|(id, district, _)| {
@@ -529,7 +613,166 @@ pub fn compute_month(
         },
         districts: district_rows,
         associations: association_rows,
+        district_safety,
+        association_safety,
     })
+}
+
+/// A safety check of the month: id, tier, scope, start, close.
+type MonthCheck = (
+    SafetyCheckId,
+    Tier,
+    Option<String>,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+);
+
+/// The month's safety checks per open association and district: checks started in the
+/// month, the households each reached when it started (today's roster, as for circulars),
+/// and those whose first answer, by a member or on their behalf, came within the window
+/// and while the check was open (decisions.md record 32).
+fn month_safety(
+    conn: &mut AnyConnection,
+    month: Month,
+    at: NaiveDateTime,
+    towns: &[(AssociationId, DistrictId, i32)],
+    associations_in: &HashMap<DistrictId, Vec<AssociationId>>,
+) -> QueryResult<(
+    HashMap<AssociationId, SafetyCounts>,
+    HashMap<DistrictId, SafetyCounts>,
+)> {
+    let checks: Vec<MonthCheck> = safety_checks::table
+        .filter(safety_checks::started_at.ge(month.start_utc()))
+        .filter(safety_checks::started_at.lt(month.end_utc().min(at)))
+        .order(safety_checks::id.asc())
+        .select((
+            safety_checks::id,
+            safety_checks::tier,
+            safety_checks::scope_id,
+            safety_checks::started_at,
+            safety_checks::closed_at,
+        ))
+        .load(conn)?;
+    let mut by_association: HashMap<AssociationId, SafetyCounts> = HashMap::new();
+    let mut by_district: HashMap<DistrictId, SafetyCounts> = HashMap::new();
+    if checks.is_empty() {
+        return Ok((by_association, by_district));
+    }
+    let mut hans_of: HashMap<SafetyCheckId, HashSet<HanId>> = HashMap::new();
+    let mut first_answers: HashMap<SafetyCheckId, HashMap<HouseholdId, NaiveDateTime>> =
+        HashMap::new();
+    let ids: Vec<&SafetyCheckId> = checks.iter().map(|c| &c.0).collect();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(SafetyCheckId, HanId)> = safety_check_hans::table
+            .filter(safety_check_hans::safety_check_id.eq_any(chunk.iter().copied()))
+            .select((
+                safety_check_hans::safety_check_id,
+                safety_check_hans::han_id,
+            ))
+            .load(conn)?;
+        for (check, han) in rows {
+            hans_of.entry(check).or_default().insert(han);
+        }
+        // The first answer of each household: a later change does not move it.
+        let rows: Vec<(SafetyCheckId, HouseholdId, Option<NaiveDateTime>)> =
+            safety_answer_history::table
+                .filter(safety_answer_history::safety_check_id.eq_any(chunk.iter().copied()))
+                .group_by((
+                    safety_answer_history::safety_check_id,
+                    safety_answer_history::household_id,
+                ))
+                .select((
+                    safety_answer_history::safety_check_id,
+                    safety_answer_history::household_id,
+                    min(safety_answer_history::answered_at),
+                ))
+                .load(conn)?;
+        for (check, household, first) in rows {
+            if let Some(first) = first {
+                first_answers
+                    .entry(check)
+                    .or_default()
+                    .insert(household, first);
+            }
+        }
+    }
+    let open: HashSet<&AssociationId> = towns.iter().map(|(id, _, _)| id).collect();
+    let district_of: HashMap<&AssociationId, &DistrictId> =
+        towns.iter().map(|(id, d, _)| (id, d)).collect();
+    let mut homes: HashMap<AssociationId, Vec<(HouseholdId, Option<HanId>, NaiveDateTime)>> =
+        HashMap::new();
+    // Only households made by the last check's start can be in any check's audience.
+    let last_start = checks
+        .iter()
+        .map(|c| c.3)
+        .max()
+        .unwrap_or(month.start_utc());
+    let rows: Vec<(HouseholdId, AssociationId, Option<HanId>, NaiveDateTime)> = households::table
+        .filter(households::created_at.le(last_start))
+        .select((
+            households::id,
+            households::association_id,
+            households::han_id,
+            households::created_at,
+        ))
+        .load(conn)?;
+    for (id, association, han, created_at) in rows {
+        if open.contains(&association) {
+            homes
+                .entry(association)
+                .or_default()
+                .push((id, han, created_at));
+        }
+    }
+
+    let no_answers = HashMap::new();
+    for (id, tier, scope, started_at, closed_at) in &checks {
+        let reached: Vec<&AssociationId> = match (tier, scope) {
+            (Tier::City, _) => towns.iter().map(|(a, _, _)| a).collect(),
+            (Tier::District, Some(district)) => associations_in
+                .get(&DistrictId(district.clone()))
+                .into_iter()
+                .flatten()
+                .collect(),
+            (Tier::Association, Some(association)) => towns
+                .iter()
+                .map(|(a, _, _)| a)
+                .filter(|a| a.as_str() == association)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let hans = hans_of.get(id);
+        let answers = first_answers.get(id).unwrap_or(&no_answers);
+        let deadline = (*started_at + Duration::hours(SAFETY_ANSWER_WINDOW_HOURS))
+            .min(closed_at.unwrap_or(at))
+            .min(at);
+        let mut districts_reached: HashSet<&DistrictId> = HashSet::new();
+        for association in reached {
+            let mut c = SafetyCounts::default();
+            for (household, han, created_at) in homes.get(association).into_iter().flatten() {
+                let in_hans =
+                    hans.is_none_or(|hans| han.as_ref().is_some_and(|h| hans.contains(h)));
+                if *created_at > *started_at || !in_hans {
+                    continue;
+                }
+                bump(&mut c.households_targeted, 1);
+                if answers.get(household).is_some_and(|t| *t <= deadline) {
+                    bump(&mut c.households_answered_72h, 1);
+                }
+            }
+            let slot = by_association.entry(association.clone()).or_default();
+            bump(&mut slot.checks, 1);
+            slot.add_households(&c);
+            if let Some(district) = district_of.get(association) {
+                let slot = by_district.entry((*district).clone()).or_default();
+                if districts_reached.insert(district) {
+                    bump(&mut slot.checks, 1);
+                }
+                slot.add_households(&c);
+            }
+        }
+    }
+    Ok((by_association, by_district))
 }
 
 /// For each district, the months of the rule's window in which a circular of its own was
@@ -628,6 +871,16 @@ pub fn snapshot_month(
             return Ok(SnapshotOutcome::Kept);
         }
         diesel::delete(
+            stats_association_safety_months::table
+                .filter(stats_association_safety_months::month.eq(&label)),
+        )
+        .execute(conn)?;
+        diesel::delete(
+            stats_district_safety_months::table
+                .filter(stats_district_safety_months::month.eq(&label)),
+        )
+        .execute(conn)?;
+        diesel::delete(
             stats_association_months::table.filter(stats_association_months::month.eq(&label)),
         )
         .execute(conn)?;
@@ -646,6 +899,16 @@ pub fn snapshot_month(
         }
         for row in &figures.associations {
             diesel::insert_into(stats_association_months::table)
+                .values(row)
+                .execute(conn)?;
+        }
+        for row in &figures.district_safety {
+            diesel::insert_into(stats_district_safety_months::table)
+                .values(row)
+                .execute(conn)?;
+        }
+        for row in &figures.association_safety {
+            diesel::insert_into(stats_association_safety_months::table)
                 .values(row)
                 .execute(conn)?;
         }
@@ -708,49 +971,96 @@ pub fn series(conn: &mut AnyConnection, up_to: Month) -> QueryResult<Vec<StatsMo
         .load(conn)
 }
 
-/// A month's districts with their names, by code.
+/// A district's stored month, its safety checks (none for a month frozen before those were
+/// kept), code and name.
+pub type DistrictMonthRow = (
+    StatsDistrictMonth,
+    Option<StatsDistrictSafetyMonth>,
+    String,
+    String,
+);
+
+/// A month's districts, by code.
 pub fn district_months(
     conn: &mut AnyConnection,
     month: Month,
-) -> QueryResult<Vec<(StatsDistrictMonth, String, String)>> {
+) -> QueryResult<Vec<DistrictMonthRow>> {
     stats_district_months::table
         .inner_join(districts::table)
+        .left_join(
+            stats_district_safety_months::table.on(stats_district_safety_months::month
+                .eq(stats_district_months::month)
+                .and(
+                    stats_district_safety_months::district_id
+                        .eq(stats_district_months::district_id),
+                )),
+        )
         .filter(stats_district_months::month.eq(month.to_string()))
         .order(districts::code.asc())
         .select((
             StatsDistrictMonth::as_select(),
+            Option::<StatsDistrictSafetyMonth>::as_select(),
             districts::code,
             districts::name,
         ))
         .load(conn)
 }
 
-/// One district's stored months, oldest first.
+/// One district's stored months with their safety checks, oldest first.
 pub fn district_series(
     conn: &mut AnyConnection,
     district: &DistrictId,
     up_to: Month,
-) -> QueryResult<Vec<StatsDistrictMonth>> {
+) -> QueryResult<Vec<(StatsDistrictMonth, Option<StatsDistrictSafetyMonth>)>> {
     stats_district_months::table
+        .left_join(
+            stats_district_safety_months::table.on(stats_district_safety_months::month
+                .eq(stats_district_months::month)
+                .and(
+                    stats_district_safety_months::district_id
+                        .eq(stats_district_months::district_id),
+                )),
+        )
         .filter(stats_district_months::district_id.eq(district))
         .filter(stats_district_months::month.le(up_to.to_string()))
         .order(stats_district_months::month.asc())
-        .select(StatsDistrictMonth::as_select())
+        .select((
+            StatsDistrictMonth::as_select(),
+            Option::<StatsDistrictSafetyMonth>::as_select(),
+        ))
         .load(conn)
 }
 
-/// A district's associations in a month, with their names.
+/// A district's associations in a month, with their safety checks and names.
 pub fn association_months(
     conn: &mut AnyConnection,
     district: &DistrictId,
     month: Month,
-) -> QueryResult<Vec<(StatsAssociationMonth, String)>> {
+) -> QueryResult<
+    Vec<(
+        StatsAssociationMonth,
+        Option<StatsAssociationSafetyMonth>,
+        String,
+    )>,
+> {
     stats_association_months::table
         .inner_join(associations::table)
+        .left_join(
+            stats_association_safety_months::table.on(stats_association_safety_months::month
+                .eq(stats_association_months::month)
+                .and(
+                    stats_association_safety_months::association_id
+                        .eq(stats_association_months::association_id),
+                )),
+        )
         .filter(stats_association_months::district_id.eq(district))
         .filter(stats_association_months::month.eq(month.to_string()))
         .order(associations::name.asc())
-        .select((StatsAssociationMonth::as_select(), associations::name))
+        .select((
+            StatsAssociationMonth::as_select(),
+            Option::<StatsAssociationSafetyMonth>::as_select(),
+            associations::name,
+        ))
         .load(conn)
 }
 

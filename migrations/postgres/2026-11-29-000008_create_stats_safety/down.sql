@@ -1,0 +1,3 @@
+DROP INDEX safety_checks_started_at;
+DROP TABLE stats_association_safety_months;
+DROP TABLE stats_district_safety_months;
