@@ -1,7 +1,8 @@
-//! The inbox's read model in memory: the newest posts of each audience key, where each
-//! member lives, and each household's read and confirmation state of the posts it was shown.
-//! With all three warm, an inbox page is answered without the database; with the first two
-//! warm, it costs one small read-state query.
+//! The inbox's read model in memory: the newest posts of each audience key, published posts
+//! opened by id, where each member lives, and each household's read and confirmation state of
+//! the posts it was shown. With these warm, an inbox page, a circular by id and the audience
+//! check of a read or confirmation are answered without the database; with only the state
+//! missing, they cost one small read-state query.
 //!
 //! This process drops what it changes (`posts_changed`, `roster_changed`, `receipts_changed`)
 //! as soon as the change commits. Every entry also expires after `posts.inbox_cache_ttl_ms`,
@@ -16,7 +17,7 @@ use chrono::NaiveDateTime;
 
 use crate::authz::Membership;
 use crate::db::AnyConnection;
-use crate::db::queries::posts::{self as queries, FeedEntry, InboxCursor, InboxRow};
+use crate::db::queries::posts::{self as queries, FeedEntry, InboxCursor, InboxRow, PostDetail};
 use crate::domain::{HouseholdId, MemberId, PostId};
 use crate::error::ApiError;
 
@@ -24,6 +25,7 @@ use crate::error::ApiError;
 /// memory.
 const MAX_PLACES: usize = 100_000;
 const MAX_HOUSEHOLDS: usize = 100_000;
+const MAX_POSTS: usize = 10_000;
 /// Posts whose state one member's entry keeps; beyond this it starts over.
 const MAX_KNOWN_POSTS: usize = 1_000;
 
@@ -36,6 +38,7 @@ pub struct InboxCache {
     receipts_generation: AtomicU64,
     feeds: RwLock<HashMap<String, Feed>>,
     places: RwLock<HashMap<MemberId, Place>>,
+    posts: RwLock<HashMap<PostId, CachedPost>>,
     /// Per household, because a confirmation by one member shows for all of them.
     receipts: RwLock<HashMap<HouseholdId, HashMap<MemberId, Known>>>,
 }
@@ -61,6 +64,12 @@ struct Feed {
     complete: bool,
 }
 
+struct CachedPost {
+    generation: u64,
+    loaded: Instant,
+    detail: Arc<PostDetail>,
+}
+
 struct Place {
     generation: u64,
     loaded: Instant,
@@ -77,6 +86,7 @@ impl InboxCache {
             receipts_generation: AtomicU64::new(0),
             feeds: RwLock::new(HashMap::new()),
             places: RwLock::new(HashMap::new()),
+            posts: RwLock::new(HashMap::new()),
             receipts: RwLock::new(HashMap::new()),
         }
     }
@@ -136,6 +146,109 @@ impl InboxCache {
             },
         );
         Ok(membership)
+    }
+
+    fn cached_post(&self, id: &PostId) -> Option<Arc<PostDetail>> {
+        let generation = self.posts_generation.load(Ordering::Acquire);
+        read(&self.posts)
+            .get(id)
+            .filter(|cached| self.fresh(cached.generation, generation, cached.loaded))
+            .map(|cached| cached.detail.clone())
+    }
+
+    /// A published post with its detail; `None` for any other id, which is not kept.
+    pub fn published_post(
+        &self,
+        conn: &mut AnyConnection,
+        id: &PostId,
+    ) -> Result<Option<Arc<PostDetail>>, ApiError> {
+        let generation = self.posts_generation.load(Ordering::Acquire);
+        if let Some(detail) = self.cached_post(id) {
+            return Ok(Some(detail));
+        }
+        let Some(post) = queries::find_post(conn, id)? else {
+            return Ok(None);
+        };
+        if post.status != crate::domain::PostStatus::Published {
+            return Ok(None);
+        }
+        let detail = Arc::new(queries::post_detail(conn, post)?);
+        let mut posts = write(&self.posts);
+        if posts.len() >= MAX_POSTS {
+            posts.clear();
+        }
+        posts.insert(
+            id.clone(),
+            CachedPost {
+                generation,
+                loaded: Instant::now(),
+                detail: detail.clone(),
+            },
+        );
+        Ok(Some(detail))
+    }
+
+    /// The member's place and the post, from memory alone, when the post is theirs to read.
+    pub fn cached_audience_post(
+        &self,
+        member: &MemberId,
+        id: &PostId,
+        at: NaiveDateTime,
+    ) -> Option<(Arc<Membership>, Arc<PostDetail>)> {
+        let place = self.cached_membership(member)?;
+        let detail = self.cached_post(id)?;
+        in_audience(&place, &detail, at).then_some((place, detail))
+    }
+
+    /// The member's place and the post when the post is theirs to read, loading what is
+    /// missing; `None` when it is not (or does not exist).
+    pub fn audience_post(
+        &self,
+        conn: &mut AnyConnection,
+        member: &MemberId,
+        id: &PostId,
+        at: NaiveDateTime,
+    ) -> Result<Option<(Arc<Membership>, Arc<PostDetail>)>, ApiError> {
+        let place = self.membership(conn, member)?;
+        let Some(detail) = self.published_post(conn, id)? else {
+            return Ok(None);
+        };
+        Ok(in_audience(&place, &detail, at).then_some((place, detail)))
+    }
+
+    /// The member's read state of one post and their household's confirmation, if known.
+    pub fn cached_read_state(&self, place: &Membership, id: &PostId) -> Option<(bool, bool)> {
+        let household = place.household_id.as_ref()?;
+        let receipts = read(&self.receipts);
+        let known = receipts.get(household)?.get(&place.member_id)?;
+        if known.loaded.elapsed() >= self.ttl {
+            return None;
+        }
+        known
+            .states
+            .get(id)
+            .map(|state| (state.read, state.confirmed))
+    }
+
+    /// As `cached_read_state`, loading and keeping it when not known.
+    pub fn read_state(
+        &self,
+        conn: &mut AnyConnection,
+        place: &Membership,
+        id: &PostId,
+    ) -> Result<(bool, bool), ApiError> {
+        if let Some(state) = self.cached_read_state(place, id) {
+            return Ok(state);
+        }
+        let generation = self.receipts_generation.load(Ordering::Acquire);
+        let household = place.household_id.as_ref();
+        let (read, confirmed) = queries::read_state(conn, id, &place.member_id, household)?;
+        if let Some(household) = household {
+            let state = ReadState { read, confirmed };
+            let states = HashMap::from([(id.clone(), state)]);
+            self.keep_read_states(household, &place.member_id, generation, states);
+        }
+        Ok((read, confirmed))
     }
 
     fn cached_feed(&self, key: &str) -> Option<Feed> {
@@ -297,6 +410,19 @@ impl InboxCache {
             }
         }
     }
+}
+
+fn in_audience(place: &Membership, detail: &PostDetail, at: NaiveDateTime) -> bool {
+    // A member outside any household (staff, or awaiting a join request) is in no audience.
+    place.household_id.is_some()
+        && detail.in_audience(
+            &queries::member_keys(
+                place.district_id.as_ref(),
+                place.association_id.as_ref(),
+                place.han_id.as_ref(),
+            ),
+            at,
+        )
 }
 
 /// Pairs entries with their states; an entry without one (no household) is unread.

@@ -22,6 +22,7 @@
 mod dashboard;
 mod driver;
 mod emergency;
+mod members;
 mod safety;
 mod server;
 mod signin;
@@ -46,8 +47,10 @@ use driver::{Load, MakeRequest, Outcome};
 const DEFAULT_SUITE: &[&str] = &[
     "livez",
     "inbox",
+    "inbox-members",
     "post",
     "confirm",
+    "confirm-members",
     "dashboard",
     "signin",
     "emergency",
@@ -164,7 +167,7 @@ fn print_row(row: &Row, yardstick: Option<f64>) {
     );
 }
 
-fn get(path: String, token: Arc<String>) -> MakeRequest {
+pub fn get(path: String, token: Arc<String>) -> MakeRequest {
     Arc::new(move |client, _| client.get(&path).bearer_auth(token.as_str()))
 }
 
@@ -172,7 +175,7 @@ fn post(path: String, token: Arc<String>) -> MakeRequest {
     Arc::new(move |client, _| client.post(&path).bearer_auth(token.as_str()))
 }
 
-fn closed() -> Load {
+pub fn closed() -> Load {
     Load {
         connections: CONNECTIONS,
         rate: None,
@@ -202,6 +205,8 @@ async fn run_scenario(bench: &Bench, name: &str) -> bool {
             let url = bench.url(&format!("/api/v1/posts/{}/confirm", bench.post_id));
             bench.measure("confirm", closed(), post(url, token)).await;
         }
+        "inbox-members" => members::inbox(bench).await,
+        "confirm-members" => members::confirm(bench).await,
         "dashboard" => dashboard::run(bench).await,
         "signin" => signin::run(bench).await,
         "emergency" => emergency::run(bench, true).await,

@@ -11,12 +11,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::AuthMember;
-use crate::authz::{self, Membership, Principal, require};
+use crate::authz::{self, Principal, require};
 use crate::db::group_commit::GroupCommit;
 use crate::db::models::{Post, PostVersion, SurveyQuestion};
 use crate::db::queries::associations::{find_association, han_of};
 use crate::db::queries::posts::{
-    self as queries, InboxCursor, InboxQuery, PostEdit, ReceiptScope, Receipts,
+    self as queries, InboxCursor, InboxQuery, PostDetail, PostEdit, ReceiptScope, Receipts,
 };
 use crate::db::schema::districts;
 use crate::db::{AnyConnection, Db, now};
@@ -154,23 +154,21 @@ pub struct PostResponse {
 }
 
 struct PostView {
-    post: Post,
-    hans: Vec<HanId>,
-    author_name: String,
-    questions: Vec<SurveyQuestion>,
+    detail: Arc<PostDetail>,
     read: bool,
     confirmed: bool,
 }
 
 impl From<PostView> for PostResponse {
     fn from(v: PostView) -> Self {
-        let p = v.post;
+        let d = Arc::unwrap_or_clone(v.detail);
+        let p = d.post;
         Self {
             id: p.id,
             status: p.status,
             tier: p.tier,
             scope_id: p.scope_id,
-            han_ids: v.hans,
+            han_ids: d.hans,
             title: p.title,
             body: p.body,
             category: p.category,
@@ -182,36 +180,27 @@ impl From<PostView> for PostResponse {
             version: p.version,
             author: Author {
                 id: p.author_id,
-                display_name: v.author_name,
+                display_name: d.author_name,
             },
             read: v.read,
             confirmed: v.confirmed,
-            questions: v.questions.into_iter().map(Into::into).collect(),
+            questions: d.questions.into_iter().map(Into::into).collect(),
             created_at: p.created_at.and_utc(),
             updated_at: p.updated_at.and_utc(),
         }
     }
 }
 
+/// A post as its managers see it (any status), with their own read state.
 fn load_view(
     conn: &mut AnyConnection,
     member: &MemberId,
     household: Option<&HouseholdId>,
     post: Post,
 ) -> Result<PostView, ApiError> {
-    use diesel::prelude::*;
-    let hans = queries::post_hans_of(conn, &post.id)?;
-    let author_name = crate::db::schema::members::table
-        .find(&post.author_id)
-        .select(crate::db::schema::members::display_name)
-        .first::<String>(conn)?;
-    let questions = crate::db::queries::surveys::questions_of(conn, &post.id)?;
     let (read, confirmed) = queries::read_state(conn, &post.id, member, household)?;
     Ok(PostView {
-        post,
-        hans,
-        author_name,
-        questions,
+        detail: Arc::new(queries::post_detail(conn, post)?),
         read,
         confirmed,
     })
@@ -453,30 +442,6 @@ pub fn accessible_post(
     }
 }
 
-/// The post when the caller is in its audience, settled by their cached place without
-/// loading roles: the common case for reading and confirming. `None`: not in its audience
-/// (it may still be theirs to manage; see `accessible_post`).
-fn audience_post(
-    conn: &mut AnyConnection,
-    cache: &InboxCache,
-    auth: &AuthMember,
-    id: &PostId,
-) -> Result<Option<(Arc<Membership>, Post)>, ApiError> {
-    let place = cache.membership(conn, &auth.0)?;
-    let Some(post) = queries::find_post(conn, id)? else {
-        return Ok(None);
-    };
-    let keys = inbox_keys(
-        place.household_id.as_ref(),
-        place.district_id.as_ref(),
-        place.association_id.as_ref(),
-        place.han_id.as_ref(),
-    );
-    let in_audience =
-        post.status == PostStatus::Published && queries::reaches(conn, id, &keys, now())?;
-    Ok(in_audience.then_some((place, post)))
-}
-
 pub fn managed_post(
     conn: &mut AnyConnection,
     auth: &AuthMember,
@@ -512,11 +477,31 @@ pub async fn get_post(
     inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
     let id = PostId(path.into_inner());
+    // A reader whose place, post and state are in memory needs no database.
+    let cached = inbox_cache
+        .cached_audience_post(&auth.0, &id, now())
+        .and_then(|(place, detail)| {
+            let (read, confirmed) = inbox_cache.cached_read_state(&place, &id)?;
+            Some(PostView {
+                detail,
+                read,
+                confirmed,
+            })
+        });
+    if let Some(view) = cached {
+        return Ok(HttpResponse::Ok().json(PostResponse::from(view)));
+    }
     let view = db
         .run(move |conn| {
-            if let Some((place, post)) = audience_post(conn, &inbox_cache, &auth, &id)? {
-                return load_view(conn, &place.member_id, place.household_id.as_ref(), post);
+            if let Some((place, detail)) = inbox_cache.audience_post(conn, &auth.0, &id, now())? {
+                let (read, confirmed) = inbox_cache.read_state(conn, &place, &id)?;
+                return Ok(PostView {
+                    detail,
+                    read,
+                    confirmed,
+                });
             }
+            // Managers may see a post outside its audience, or before it is published.
             let access = accessible_post(conn, &auth, &id)?;
             let p = access.principal;
             load_view(conn, &p.member_id, p.household_id.as_ref(), access.post)
@@ -860,25 +845,27 @@ async fn record(
     confirm: bool,
 ) -> Result<HttpResponse, ApiError> {
     let post_id = id.clone();
-    let cache = inbox_cache.clone();
-    let (member, household) = db
-        .run(move |conn| {
-            // Managers may look at a post without being among its readers: they get 404 too.
-            let (place, post) =
-                audience_post(conn, &cache, &auth, &id)?.ok_or(ApiError::NotFound("post"))?;
-            if confirm && !post.requires_confirmation {
-                return Err(ApiError::Validation(
-                    "confirmation_not_requested",
-                    "this post does not ask for confirmation".into(),
-                ));
-            }
-            let household = place
-                .household_id
-                .clone()
-                .ok_or(ApiError::NotFound("post"))?;
-            Ok((place.member_id.clone(), household))
-        })
-        .await?;
+    let found = match inbox_cache.cached_audience_post(&auth.0, &id, now()) {
+        Some(found) => Some(found),
+        None => {
+            let cache = inbox_cache.clone();
+            db.run(move |conn| cache.audience_post(conn, &auth.0, &id, now()))
+                .await?
+        }
+    };
+    // Managers may look at a post without being among its readers: they get 404 too.
+    let (place, detail) = found.ok_or(ApiError::NotFound("post"))?;
+    if confirm && !detail.post.requires_confirmation {
+        return Err(ApiError::Validation(
+            "confirmation_not_requested",
+            "this post does not ask for confirmation".into(),
+        ));
+    }
+    let member = place.member_id.clone();
+    let household = place
+        .household_id
+        .clone()
+        .ok_or(ApiError::NotFound("post"))?;
     // Many readers at once share one durable commit.
     let changed = household.clone();
     writer

@@ -10,8 +10,8 @@ use crate::db::models::{
 };
 use crate::db::queries::push;
 use crate::db::schema::{
-    associations, hans, household_receipts, households, post_audiences, post_hans, post_reads,
-    post_versions, posts,
+    associations, hans, household_receipts, households, members, post_audiences, post_hans,
+    post_reads, post_versions, posts,
 };
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
@@ -83,6 +83,47 @@ pub fn post_hans_of(conn: &mut AnyConnection, post: &PostId) -> QueryResult<Vec<
         .select(post_hans::han_id)
         .order(post_hans::han_id.asc())
         .load(conn)
+}
+
+/// A post with what its readers see of it beside the post itself, and the audience keys
+/// it reaches with their expiry.
+#[derive(Debug, Clone)]
+pub struct PostDetail {
+    pub post: Post,
+    pub hans: Vec<HanId>,
+    pub author_name: String,
+    pub questions: Vec<SurveyQuestion>,
+    pub audience: Vec<(String, Option<NaiveDateTime>)>,
+}
+
+impl PostDetail {
+    /// Whether the post is published and in any of a member's audience keys at `at`.
+    pub fn in_audience(&self, keys: &[String], at: NaiveDateTime) -> bool {
+        self.post.status == PostStatus::Published
+            && self.audience.iter().any(|(key, expires_at)| {
+                expires_at.is_none_or(|t| t > at) && keys.iter().any(|k| k == key)
+            })
+    }
+}
+
+pub fn post_detail(conn: &mut AnyConnection, post: Post) -> QueryResult<PostDetail> {
+    let hans = post_hans_of(conn, &post.id)?;
+    let author_name = members::table
+        .find(&post.author_id)
+        .select(members::display_name)
+        .first::<String>(conn)?;
+    let questions = super::surveys::questions_of(conn, &post.id)?;
+    let audience = post_audiences::table
+        .filter(post_audiences::post_id.eq(&post.id))
+        .select((post_audiences::scope_key, post_audiences::expires_at))
+        .load(conn)?;
+    Ok(PostDetail {
+        post,
+        hans,
+        author_name,
+        questions,
+        audience,
+    })
 }
 
 pub fn find_post(conn: &mut AnyConnection, id: &PostId) -> QueryResult<Option<Post>> {

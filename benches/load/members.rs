@@ -1,0 +1,98 @@
+//! Member requests spread over the whole city, one member after another, so no member's
+//! place or read state is warm in the server's memory when their request comes: the inbox of
+//! a different member each time, and distinct confirmations (each member confirms their
+//! association's newest circular that asks for it). Tokens come from the server's key ring.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use diesel::prelude::*;
+use kairan::db::schema::{households, members, post_hans, posts};
+use kairan::domain::{AssociationId, MemberId, PostId, PostStatus, Tier};
+
+use crate::driver::MakeRequest;
+use crate::{Bench, closed};
+
+/// Every member who lives in a household, with their association, in a fixed order.
+async fn residents(bench: &Bench) -> Vec<(MemberId, AssociationId)> {
+    bench
+        .query(|conn| {
+            members::table
+                .inner_join(households::table)
+                .select((members::id, households::association_id))
+                .order(members::id)
+                .load(conn)
+                .unwrap()
+        })
+        .await
+}
+
+fn tokens(bench: &Bench, members: impl Iterator<Item = MemberId>) -> Arc<Vec<String>> {
+    Arc::new(members.map(|m| bench.keys.issue(&m).unwrap()).collect())
+}
+
+pub async fn inbox(bench: &Bench) {
+    let residents = residents(bench).await;
+    let count = residents.len();
+    let tokens = tokens(bench, residents.into_iter().map(|(m, _)| m));
+    let url = bench.url("/api/v1/me/inbox?limit=20");
+    let make: MakeRequest = Arc::new(move |client, n| {
+        client
+            .get(&url)
+            .bearer_auth(&tokens[n.wrapping_mul(7919) % tokens.len()])
+    });
+    println!("<!-- inbox-members: {count} members in turn -->");
+    bench.measure("inbox-members", closed(), make).await;
+}
+
+pub async fn confirm(bench: &Bench) {
+    let now = chrono::Utc::now().naive_utc();
+    // Each association's newest circular to all its households that asks for confirmation.
+    let newest: HashMap<AssociationId, PostId> = bench
+        .query(move |conn| {
+            let to_hans: HashSet<PostId> = post_hans::table
+                .select(post_hans::post_id)
+                .distinct()
+                .load::<PostId>(conn)
+                .unwrap()
+                .into_iter()
+                .collect();
+            let asking: Vec<(PostId, Option<String>)> = posts::table
+                .filter(posts::tier.eq(Tier::Association))
+                .filter(posts::status.eq(PostStatus::Published))
+                .filter(posts::requires_confirmation.eq(true))
+                .filter(posts::expires_at.is_null().or(posts::expires_at.gt(now)))
+                .order(posts::published_at.asc())
+                .select((posts::id, posts::scope_id))
+                .load(conn)
+                .unwrap();
+            asking
+                .into_iter()
+                .filter(|(id, _)| !to_hans.contains(id))
+                .filter_map(|(id, scope)| Some((AssociationId(scope?), id)))
+                .collect()
+        })
+        .await;
+    let pairs: Vec<(MemberId, PostId)> = residents(bench)
+        .await
+        .into_iter()
+        .filter_map(|(m, a)| Some((m, newest.get(&a)?.clone())))
+        .collect();
+    let tokens = tokens(bench, pairs.iter().map(|(m, _)| m.clone()));
+    let urls: Arc<Vec<String>> = Arc::new(
+        pairs
+            .iter()
+            .map(|(_, p)| bench.url(&format!("/api/v1/posts/{p}/confirm")))
+            .collect(),
+    );
+    println!(
+        "<!-- confirm-members: {} members of {} associations, each confirming once (later passes repeat) -->",
+        pairs.len(),
+        newest.len()
+    );
+    let make: MakeRequest = Arc::new(move |client, n| {
+        let i = n % urls.len();
+        client.post(&urls[i]).bearer_auth(&tokens[i])
+    });
+    bench.measure("confirm-members", closed(), make).await;
+}
