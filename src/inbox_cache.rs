@@ -64,6 +64,9 @@ struct Feed {
     complete: bool,
 }
 
+/// A member and a post of their audience.
+pub type Readable = (Arc<Membership>, Arc<PostDetail>);
+
 struct CachedPost {
     generation: u64,
     loaded: Instant,
@@ -194,7 +197,7 @@ impl InboxCache {
         member: &MemberId,
         id: &PostId,
         at: NaiveDateTime,
-    ) -> Option<(Arc<Membership>, Arc<PostDetail>)> {
+    ) -> Option<Readable> {
         let place = self.cached_membership(member)?;
         let detail = self.cached_post(id)?;
         in_audience(&place, &detail, at).then_some((place, detail))
@@ -208,7 +211,7 @@ impl InboxCache {
         member: &MemberId,
         id: &PostId,
         at: NaiveDateTime,
-    ) -> Result<Option<(Arc<Membership>, Arc<PostDetail>)>, ApiError> {
+    ) -> Result<Option<Readable>, ApiError> {
         let place = self.membership(conn, member)?;
         let Some(detail) = self.published_post(conn, id)? else {
             return Ok(None);
