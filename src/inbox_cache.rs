@@ -21,13 +21,15 @@ use crate::db::queries::posts::{self as queries, FeedEntry, InboxCursor, InboxRo
 use crate::domain::{HouseholdId, MemberId, PostId};
 use crate::error::ApiError;
 
-/// Beyond this many members (or households) a map is emptied and refilled, which bounds
-/// memory.
-const MAX_PLACES: usize = 100_000;
-const MAX_HOUSEHOLDS: usize = 100_000;
-const MAX_POSTS: usize = 10_000;
+/// A full map first drops its expired entries, then everything if that is not enough: this
+/// bounds memory. Entries live for the TTL, so these only bind when that many members (or
+/// posts) were served within one TTL.
+const MAX_PLACES: usize = 50_000;
+const MAX_HOUSEHOLDS: usize = 20_000;
+/// Bodies may be long (20,000 characters).
+const MAX_POSTS: usize = 1_000;
 /// Posts whose state one member's entry keeps; beyond this it starts over.
-const MAX_KNOWN_POSTS: usize = 1_000;
+const MAX_KNOWN_POSTS: usize = 200;
 
 pub struct InboxCache {
     ttl: Duration,
@@ -138,7 +140,7 @@ impl InboxCache {
         let membership = Arc::new(Membership::load(conn, member)?);
         let mut places = write(&self.places);
         if places.len() >= MAX_PLACES {
-            places.clear();
+            make_room(&mut places, MAX_PLACES, |place| place.loaded, self.ttl);
         }
         places.insert(
             member.clone(),
@@ -178,7 +180,7 @@ impl InboxCache {
         let detail = Arc::new(queries::post_detail(conn, post)?);
         let mut posts = write(&self.posts);
         if posts.len() >= MAX_POSTS {
-            posts.clear();
+            make_room(&mut posts, MAX_POSTS, |cached| cached.loaded, self.ttl);
         }
         posts.insert(
             id.clone(),
@@ -392,7 +394,13 @@ impl InboxCache {
             return;
         }
         if receipts.len() >= MAX_HOUSEHOLDS && !receipts.contains_key(household) {
-            receipts.clear();
+            let newest = |members: &HashMap<MemberId, Known>| {
+                members.values().map(|known| known.loaded).max()
+            };
+            receipts.retain(|_, members| newest(members).is_some_and(|t| t.elapsed() < self.ttl));
+            if receipts.len() >= MAX_HOUSEHOLDS {
+                receipts.clear();
+            }
         }
         let members = receipts.entry(household.clone()).or_default();
         match members.get_mut(member) {
@@ -483,6 +491,18 @@ fn merge(
         }
     }
     Some(merged.into_iter().take(wanted).cloned().collect())
+}
+
+fn make_room<K, V>(
+    map: &mut HashMap<K, V>,
+    max: usize,
+    loaded: impl Fn(&V) -> Instant,
+    ttl: Duration,
+) {
+    map.retain(|_, entry| loaded(entry).elapsed() < ttl);
+    if map.len() >= max {
+        map.clear();
+    }
 }
 
 // A panic while holding a lock leaves plain data behind, still usable.

@@ -17,6 +17,8 @@ pub struct Outcome {
     pub server_errors: usize,
     pub latencies_us: Vec<u64>,
     pub elapsed: Duration,
+    /// The body of the first 5xx answer, to say what failed.
+    pub first_server_error: Option<String>,
 }
 
 impl Outcome {
@@ -58,6 +60,7 @@ pub async fn run(client: &reqwest::Client, load: &Load, make: MakeRequest) -> Ou
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let (mut errors, mut server_errors) = (0, 0);
+                let mut first_server_error = None;
                 let mut k = 0u64;
                 loop {
                     let planned = match rate {
@@ -79,7 +82,12 @@ pub async fn run(client: &reqwest::Client, load: &Load, make: MakeRequest) -> Ou
                     let status = match make(&client, n).send().await {
                         Ok(response) => {
                             let status = response.status();
-                            let _ = response.bytes().await;
+                            let body = response.bytes().await;
+                            if status.is_server_error() && first_server_error.is_none() {
+                                first_server_error = body
+                                    .ok()
+                                    .map(|b| format!("{status} {}", String::from_utf8_lossy(&b)));
+                            }
                             Some(status)
                         }
                         Err(_) => None,
@@ -95,7 +103,7 @@ pub async fn run(client: &reqwest::Client, load: &Load, make: MakeRequest) -> Ou
                         _ => errors += 1,
                     }
                 }
-                (latencies, errors, server_errors)
+                (latencies, errors, server_errors, first_server_error)
             })
         })
         .collect();
@@ -105,9 +113,11 @@ pub async fn run(client: &reqwest::Client, load: &Load, make: MakeRequest) -> Ou
         server_errors: 0,
         latencies_us: Vec::new(),
         elapsed: Duration::ZERO,
+        first_server_error: None,
     };
     for task in tasks {
-        let (latencies, errors, server_errors) = task.await.unwrap();
+        let (latencies, errors, server_errors, first_server_error) = task.await.unwrap();
+        outcome.first_server_error = outcome.first_server_error.or(first_server_error);
         outcome.requests += latencies.len();
         outcome.errors += errors;
         outcome.server_errors += server_errors;

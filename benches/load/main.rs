@@ -165,6 +165,9 @@ fn print_row(row: &Row, yardstick: Option<f64>) {
         o.server_errors,
         row.peak_rss_mib,
     );
+    if let Some(error) = &o.first_server_error {
+        println!("<!-- {}: first 5xx: {error} -->", row.scenario);
+    }
 }
 
 pub fn get(path: String, token: Arc<String>) -> MakeRequest {

@@ -106,8 +106,13 @@ impl GroupCommit {
     }
 }
 
+type Held = diesel::r2d2::PooledConnection<crate::db::AnyConnectionManager>;
+
 fn writer(db: Db, mut receiver: mpsc::Receiver<Box<dyn Job>>, max_batch: usize) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
+    // Kept between batches: waiting for the pool behind a crowd of readers could outlast
+    // its time-out and fail a whole batch.
+    let mut held: Option<Held> = None;
     // Whatever arrived while the previous batch committed forms the next one.
     while let Some(first) = receiver.blocking_recv() {
         batch.push(first);
@@ -117,7 +122,7 @@ fn writer(db: Db, mut receiver: mpsc::Receiver<Box<dyn Job>>, max_batch: usize) 
                 Err(_) => break,
             }
         }
-        let committed = match run_batch(&db, &mut batch) {
+        let committed = match run_batch(&db, &mut held, &mut batch) {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(error = %e, writes = batch.len(), "a group commit failed");
@@ -131,9 +136,12 @@ fn writer(db: Db, mut receiver: mpsc::Receiver<Box<dyn Job>>, max_batch: usize) 
     }
 }
 
-fn run_batch(db: &Db, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
-    let mut conn = db.get().map_err(|e| e.to_string())?;
-    write_transaction(&mut conn, |conn| {
+fn run_batch(db: &Db, held: &mut Option<Held>, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
+    let conn = match held {
+        Some(conn) => conn,
+        None => held.insert(db.get().map_err(|e| e.to_string())?),
+    };
+    let result = write_transaction(conn, |conn| {
         for job in batch.iter_mut() {
             if !job.run(conn) {
                 // A savepoint may be left open: give up the whole batch.
@@ -142,7 +150,12 @@ fn run_batch(db: &Db, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
         }
         Ok(())
     })
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string());
+    if result.is_err() {
+        // Back to the pool, which drops it if broken; the next batch takes another.
+        *held = None;
+    }
+    result
 }
 
 #[cfg(test)]
