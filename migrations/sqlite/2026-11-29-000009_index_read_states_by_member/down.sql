@@ -1,0 +1,2 @@
+DROP INDEX household_receipts_household;
+DROP INDEX post_reads_member;
