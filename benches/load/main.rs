@@ -6,7 +6,9 @@
 //! errors, the server's peak resident memory during the scenario and the ratio to the
 //! plain-JSON yardstick (/livez, always measured first in the same run).
 //!
-//! Scenarios: livez, inbox, post, confirm (64 connections, as fast as answered), signin (a
+//! Scenarios: livez, inbox, post, confirm (one resident, 64 connections, as fast as
+//! answered), inbox-members and confirm-members (the same with a different member each
+//! request, over the whole city, so nothing of theirs is warm in memory), signin (a
 //! sign-in flood against paced inbox traffic), emergency (a city-wide urgent post pushed to
 //! every subscription while thousands of members open and confirm it at 3,000 req/s); push
 //! (the fan-out alone, only when named), dashboard (city staff's adoption figures, one request

@@ -197,6 +197,7 @@ pub fn fill(
         .into());
     }
     bulk_load_mode(conn, true, settings.database.sqlite_synchronous)?;
+    let deferred = drop_secondary_indexes(conn, BULK_TABLES)?;
     let built = city::Builder::new(
         conn,
         &options.scale,
@@ -207,8 +208,56 @@ pub fn fill(
         options.progress,
     )
     .build(districts);
+    for definition in &deferred {
+        conn.batch_execute(definition)?;
+    }
     bulk_load_mode(conn, false, settings.database.sqlite_synchronous)?;
     built
+}
+
+/// The tables of millions of rows, whose secondary indexes are built once after the load
+/// (sorted, fast) instead of row by row in random order during it.
+const BULK_TABLES: &[&str] = &["post_reads", "household_receipts"];
+
+#[derive(QueryableByName)]
+struct IndexDefinition {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    definition: String,
+}
+
+/// Drops the tables' indexes other than their primary keys, as the catalog defines them
+/// (so the migrations stay their only source), and returns the statements that recreate
+/// them.
+fn drop_secondary_indexes(
+    conn: &mut AnyConnection,
+    tables: &[&str],
+) -> anyhow::Result<Vec<String>> {
+    let mut definitions = Vec::new();
+    for table in tables {
+        let indexes: Vec<IndexDefinition> = crate::with_backend!(conn,
+            pg(c) => diesel::sql_query(
+                "SELECT indexname AS name, indexdef AS definition FROM pg_indexes \
+                 WHERE schemaname = current_schema() AND tablename = $1 \
+                 AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+            )
+            .bind::<diesel::sql_types::Text, _>(*table)
+            .load(c),
+            sqlite(c) => diesel::sql_query(
+                // Autoindexes (primary keys, UNIQUE) have no SQL of their own.
+                "SELECT name, sql AS definition FROM sqlite_master \
+                 WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            )
+            .bind::<diesel::sql_types::Text, _>(*table)
+            .load(c),
+        )?;
+        for index in indexes {
+            conn.batch_execute(&format!("DROP INDEX {}", index.name))?;
+            definitions.push(index.definition);
+        }
+    }
+    Ok(definitions)
 }
 
 /// Relaxed durability for the load only: on SQLite no fsync per transaction and a larger
