@@ -128,6 +128,7 @@ pub struct AuthSettings {
     pub max_failures_per_account_hour: u32,
     #[serde(deserialize_with = "deserialize_number_from_string")]
     pub max_failures_per_address_hour: u32,
+    /// Password hashes computed at once; 0: half the cores, at least one.
     #[serde(deserialize_with = "deserialize_number_from_string")]
     pub hash_concurrency: usize,
     #[serde(deserialize_with = "deserialize_number_from_string")]
@@ -135,6 +136,17 @@ pub struct AuthSettings {
     /// Take the client address from Forwarded / X-Forwarded-For (only behind a trusted proxy).
     #[serde(deserialize_with = "deserialize_bool_from_string")]
     pub behind_proxy: bool,
+}
+
+impl AuthSettings {
+    /// Hashing slots: a hash takes a core for tens of milliseconds, so by default half the
+    /// cores stay free for requests while sign-ins flood (DESIGN.md §9).
+    pub fn hash_slots(&self) -> usize {
+        match self.hash_concurrency {
+            0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            n => n,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -346,11 +358,8 @@ impl Settings {
                 self.auth.active_kid
             ));
         }
-        if self.auth.hash_concurrency == 0 || self.auth.max_failures_per_account_hour == 0 {
-            problems.push(
-                "auth.hash_concurrency and auth.max_failures_per_account_hour must be at least 1"
-                    .into(),
-            );
+        if self.auth.max_failures_per_account_hour == 0 {
+            problems.push("auth.max_failures_per_account_hour must be at least 1".into());
         }
         if !(1..=3600).contains(&self.posts.scheduler_interval_secs) {
             problems.push("posts.scheduler_interval_secs must be between 1 and 3600".into());

@@ -69,7 +69,7 @@ impl Application {
         let keys = JwtKeys::load(&settings.auth, &settings.server.data_dir)?;
         let password_settings = settings.password.clone();
         let (concurrency, queue_ms) = (
-            settings.auth.hash_concurrency,
+            settings.auth.hash_slots(),
             settings.auth.hash_queue_timeout_ms,
         );
         let passwords = spawn_blocking_with_tracing(move || {
