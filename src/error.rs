@@ -99,6 +99,15 @@ impl ApiError {
         Self::database_down()
     }
 
+    /// Every pooled connection is busy serving other requests: load, not an outage.
+    pub fn overloaded() -> Self {
+        ApiError::Unavailable {
+            code: "service_unavailable",
+            message: "the server is busy; try again shortly",
+            retry_after_secs: 1,
+        }
+    }
+
     /// Without a log line: the outage was logged when it began.
     pub fn database_down() -> Self {
         ApiError::Unavailable {

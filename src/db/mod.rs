@@ -218,7 +218,15 @@ impl Db {
             let _slot = crate::idempotency::install_on_thread(idempotency_slot);
             let result = pool
                 .get()
-                .map_err(ApiError::database_unavailable)
+                .map_err(|e| {
+                    // All connections out and none came back in time: a queue, not an outage.
+                    let state = pool.state();
+                    if state.connections == pool.max_size() && state.idle_connections == 0 {
+                        ApiError::overloaded()
+                    } else {
+                        ApiError::database_unavailable(e)
+                    }
+                })
                 .and_then(|mut conn| {
                     // Another request found the database gone while this one waited.
                     if admission == Admission::Normal && breaker.is_open() {
@@ -317,6 +325,8 @@ where
     result
 }
 
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn outermost_write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
@@ -326,6 +336,11 @@ where
     let AnyConnection::Sqlite(inner) = conn else {
         return conn.transaction(f);
     };
+    // Writers of this process queue here, in turn, so SQLite's busy_timeout only runs out
+    // when another process holds the lock (an outage), never behind our own long write.
+    let _writer = SQLITE_WRITER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
     match f(conn) {
         Ok(value) => match Manager::commit_transaction(conn) {
