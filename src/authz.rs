@@ -44,6 +44,15 @@ pub struct Membership {
 }
 
 impl Membership {
+    pub fn audience_keys(&self) -> Vec<String> {
+        crate::db::queries::posts::member_keys(
+            self.household_id.as_ref(),
+            self.district_id.as_ref(),
+            self.association_id.as_ref(),
+            self.han_id.as_ref(),
+        )
+    }
+
     /// A deleted or disabled member is treated as not signed in.
     pub fn load(conn: &mut AnyConnection, member_id: &MemberId) -> Result<Self, ApiError> {
         let (login, display_name, household_id, han_id, association_id, district_id) =
@@ -84,6 +93,15 @@ impl Membership {
 }
 
 impl Principal {
+    pub fn audience_keys(&self) -> Vec<String> {
+        crate::db::queries::posts::member_keys(
+            self.household_id.as_ref(),
+            self.district_id.as_ref(),
+            self.association_id.as_ref(),
+            self.han_id.as_ref(),
+        )
+    }
+
     /// The member and the roles they hold now.
     pub fn load(conn: &mut AnyConnection, member_id: &MemberId) -> Result<Self, ApiError> {
         let m = Membership::load(conn, member_id)?;

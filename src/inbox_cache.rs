@@ -224,15 +224,10 @@ impl InboxCache {
     /// The member's read state of one post and their household's confirmation, if known.
     pub fn cached_read_state(&self, place: &Membership, id: &PostId) -> Option<(bool, bool)> {
         let household = place.household_id.as_ref()?;
-        let receipts = read(&self.receipts);
-        let known = receipts.get(household)?.get(&place.member_id)?;
-        if known.loaded.elapsed() >= self.ttl {
-            return None;
-        }
-        known
-            .states
-            .get(id)
-            .map(|state| (state.read, state.confirmed))
+        let state = *self
+            .known_states(&place.member_id, household, [id])?
+            .first()?;
+        Some((state.read, state.confirmed))
     }
 
     /// As `cached_read_state`, loading and keeping it when not known.
@@ -315,34 +310,30 @@ impl InboxCache {
     ) -> Option<Vec<InboxRow>> {
         let place = self.cached_membership(member)?;
         let household = place.household_id.as_ref()?;
-        let keys = queries::member_keys(
-            place.district_id.as_ref(),
-            place.association_id.as_ref(),
-            place.han_id.as_ref(),
-        );
+        let keys = place.audience_keys();
         let feeds = keys
             .iter()
             .map(|key| self.cached_feed(key))
             .collect::<Option<Vec<_>>>()?;
         let entries = merge(&feeds, after, limit, at)?;
-        let states = self.known_states(member, household, &entries)?;
+        let states = self.known_states(member, household, entries.iter().map(|e| &e.post.id))?;
         Some(rows(entries, states))
     }
 
-    fn known_states(
+    /// The states of all these posts, or `None` unless every one is known and fresh.
+    fn known_states<'a>(
         &self,
         member: &MemberId,
         household: &HouseholdId,
-        entries: &[FeedEntry],
+        ids: impl IntoIterator<Item = &'a PostId>,
     ) -> Option<Vec<ReadState>> {
         let receipts = read(&self.receipts);
         let known = receipts.get(household)?.get(member)?;
         if known.loaded.elapsed() >= self.ttl {
             return None;
         }
-        entries
-            .iter()
-            .map(|entry| known.states.get(&entry.post.id).copied())
+        ids.into_iter()
+            .map(|id| known.states.get(id).copied())
             .collect()
     }
 
@@ -359,7 +350,9 @@ impl InboxCache {
             // Outside any household nothing is confirmed and no audience reaches them.
             return Ok(rows(entries, Vec::new()));
         };
-        if let Some(states) = self.known_states(member, household, &entries) {
+        if let Some(states) =
+            self.known_states(member, household, entries.iter().map(|e| &e.post.id))
+        {
             return Ok(rows(entries, states));
         }
         let generation = self.receipts_generation.load(Ordering::Acquire);
@@ -424,16 +417,7 @@ impl InboxCache {
 }
 
 fn in_audience(place: &Membership, detail: &PostDetail, at: NaiveDateTime) -> bool {
-    // A member outside any household (staff, or awaiting a join request) is in no audience.
-    place.household_id.is_some()
-        && detail.in_audience(
-            &queries::member_keys(
-                place.district_id.as_ref(),
-                place.association_id.as_ref(),
-                place.han_id.as_ref(),
-            ),
-            at,
-        )
+    detail.in_audience(&place.audience_keys(), at)
 }
 
 /// Pairs entries with their states; an entry without one (no household) is unread.

@@ -422,12 +422,7 @@ pub fn accessible_post(
     let principal = Principal::load(conn, &auth.0)?;
     let post = queries::find_post(conn, id)?.ok_or(ApiError::NotFound("post"))?;
     let manager = authz::may_manage_post(&principal, &post);
-    let keys = inbox_keys(
-        principal.household_id.as_ref(),
-        principal.district_id.as_ref(),
-        principal.association_id.as_ref(),
-        principal.han_id.as_ref(),
-    );
+    let keys = principal.audience_keys();
     let in_audience =
         post.status == PostStatus::Published && queries::reaches(conn, id, &keys, now())?;
     if manager || in_audience {
@@ -452,19 +447,6 @@ pub fn managed_post(
         return Err(ApiError::NotFound("post"));
     }
     Ok((access.principal, access.post))
-}
-
-/// A member outside any household (staff, or awaiting a join request) is in no audience.
-fn inbox_keys(
-    household: Option<&HouseholdId>,
-    district: Option<&DistrictId>,
-    association: Option<&AssociationId>,
-    han: Option<&HanId>,
-) -> Vec<String> {
-    if household.is_none() {
-        return Vec::new();
-    }
-    queries::member_keys(district, association, han)
 }
 
 /// One circular, with your read and confirmation state.
@@ -777,12 +759,7 @@ pub async fn inbox(
             db.run(move |conn| {
                 // The inbox needs where the member lives, not their roles.
                 let p = cache.membership(conn, &auth.0)?;
-                let keys = inbox_keys(
-                    p.household_id.as_ref(),
-                    p.district_id.as_ref(),
-                    p.association_id.as_ref(),
-                    p.han_id.as_ref(),
-                );
+                let keys = p.audience_keys();
                 let at = now();
                 if search.is_none()
                     && !unread_only

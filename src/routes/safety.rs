@@ -16,7 +16,7 @@ use crate::auth::AuthMember;
 use crate::authz::{self, Membership, Principal, require, require_visible};
 use crate::db::group_commit::GroupCommit;
 use crate::db::models::{SafetyAnswer, SafetyCheck};
-use crate::db::queries::posts::{Audience, ReceiptScope, audience_household, member_keys};
+use crate::db::queries::posts::{Audience, ReceiptScope, audience_household};
 use crate::db::queries::push::{self as push_queries, Recipients};
 use crate::db::queries::safety::{self as queries, StatusRow};
 use crate::db::schema::{associations, districts, members};
@@ -238,7 +238,7 @@ pub async fn list_checks(
     let items = db
         .run(move |conn| {
             let m = Membership::load(conn, &auth.0)?;
-            let keys = membership_keys(&m);
+            let keys = m.audience_keys();
             let rows =
                 queries::list_checks(conn, &keys, &m.member_id, m.household_id.as_ref(), limit)?;
             rows.into_iter()
@@ -251,28 +251,6 @@ pub async fn list_checks(
         })
         .await?;
     Ok(HttpResponse::Ok().json(SafetyCheckList { items }))
-}
-
-/// Where a member lives, as the audience keys of their household; none without one.
-fn household_keys(
-    household: Option<&HouseholdId>,
-    district: Option<&DistrictId>,
-    association: Option<&AssociationId>,
-    han: Option<&HanId>,
-) -> Vec<String> {
-    if household.is_none() {
-        return Vec::new();
-    }
-    member_keys(district, association, han)
-}
-
-fn membership_keys(m: &Membership) -> Vec<String> {
-    household_keys(
-        m.household_id.as_ref(),
-        m.district_id.as_ref(),
-        m.association_id.as_ref(),
-        m.han_id.as_ref(),
-    )
 }
 
 /// Whether the check reaches a household with these keys.
@@ -361,12 +339,7 @@ fn seen_check(
     let principal = Principal::load(conn, &auth.0)?;
     let check = queries::find_check(conn, id)?.ok_or(ApiError::NotFound("safety check"))?;
     let hans = queries::hans_of(conn, id)?;
-    let keys = household_keys(
-        principal.household_id.as_ref(),
-        principal.district_id.as_ref(),
-        principal.association_id.as_ref(),
-        principal.han_id.as_ref(),
-    );
+    let keys = principal.audience_keys();
     let in_audience = reaches(&check, &hans, &keys);
     let view = view_of(conn, &principal, &check, &hans)?;
     let started = principal.member_id == check.started_by;
@@ -468,7 +441,7 @@ pub async fn answer_check(
                 _ => Vec::new(),
             };
             let own = asked_for.is_none() || asked_for == m.household_id;
-            let household = if own && reaches(&check, &hans, &membership_keys(&m)) {
+            let household = if own && reaches(&check, &hans, &m.audience_keys()) {
                 m.household_id
                     .clone()
                     .ok_or(ApiError::NotFound("safety check"))?

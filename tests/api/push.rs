@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -16,8 +15,9 @@ use kairan::db::schema::push_deliveries;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::fixtures::{ADMIN_PASSWORD, Actor, City, PASSWORD, expect_json, str_field};
+use crate::fixtures::{Actor, City, expect_json, str_field};
 use crate::helpers::{TestApp, TestDatabase, spawn_app, spawn_app_with};
+use crate::process::{ADMIN_LOGIN, Remote, Served, ServerEnv, Town};
 use crate::push_service::{Browser, PushService, Received, assert_vapid};
 
 fn configured_subject() -> String {
@@ -751,253 +751,29 @@ async fn reminders_go_only_to_households_that_have_not_confirmed() {
 // ---------------------------------------------------------------------------------------
 // A restart of the real binary in the middle of a fan-out
 
-/// The `kairan` binary serving; killed if a test ends while it still runs.
-struct Served {
-    child: Child,
-}
-
-impl Served {
-    fn start(env: &[(String, String)], log: &Path) -> Self {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_kairan"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("kairan starts");
-        Self { child }
-    }
-
-    /// SIGTERM, then waits (bounded) for a clean exit.
-    async fn terminate(&mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "kairan exited with {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "kairan did not stop on SIGTERM");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// A client of a server in another process.
-struct Remote {
-    address: String,
-    client: reqwest::Client,
-}
-
-impl Remote {
-    async fn call(
-        &self,
-        method: Method,
-        token: Option<&str>,
-        path: &str,
-        body: Option<&Value>,
-        status: u16,
-    ) -> Value {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.address));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        expect_json(request.send().await.expect("request sent"), status).await
-    }
-
-    async fn sign_in(&self, login: &str, password: &str) -> String {
-        let body = json!({"login": login, "password": password});
-        let tokens = self
-            .call(Method::POST, None, "/api/v1/auth/login", Some(&body), 200)
-            .await;
-        str_field(&tokens, "access_token")
-    }
-
-    async fn register(&self, code: &str, login: &str, name: &str) -> String {
-        let body = json!({"invitation_code": code, "login": login, "password": PASSWORD,
-                          "display_name": name});
-        let tokens = self
-            .call(
-                Method::POST,
-                None,
-                "/api/v1/auth/register",
-                Some(&body),
-                201,
-            )
-            .await;
-        str_field(&tokens, "access_token")
-    }
-
-    async fn wait_until_ready(&self, log: &Path) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = self
-                .client
-                .get(format!("{}/livez", self.address))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ready {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "kairan did not come up: {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 #[tokio::test]
 async fn a_restart_mid_fan_out_sends_every_notification_exactly_once() {
     const MEMBERS: usize = 60;
     let database = TestDatabase::fresh();
     let service = PushService::start().await;
-    let port = free_port();
-    let log = database.data_dir.path().join("kairan.log");
-    let env: Vec<(String, String)> = [
-        ("KAIRAN_ENVIRONMENT", "test".to_string()),
-        (
-            "KAIRAN_SERVER__DATA_DIR",
-            database.data_dir.path().display().to_string(),
-        ),
-        ("KAIRAN_DATABASE__URL", database.url.clone()),
-        ("KAIRAN_SERVER__BIND", format!("127.0.0.1:{port}")),
-        ("KAIRAN_PUSH__WORKER", "true".to_string()),
-        ("KAIRAN_PUSH__BATCH_SIZE", "20".to_string()),
-        ("KAIRAN_PUSH__CONCURRENCY_PER_HOST", "4".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
+    let mut env = ServerEnv::new(database.data_dir.path(), &database.url);
+    env.set("KAIRAN_PUSH__WORKER", "true");
+    env.set("KAIRAN_PUSH__BATCH_SIZE", "20");
+    env.set("KAIRAN_PUSH__CONCURRENCY_PER_HOST", "4");
+    env.create_admin(ADMIN_LOGIN);
+    let served = Served::start(&env).await;
+    let remote = Remote::new(env.address());
 
-    let admin_login = "admin@kairan.test";
-    let created = Command::new(env!("CARGO_BIN_EXE_kairan"))
-        .args(["admin", "create", "--login", admin_login])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("KAIRAN_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-
-    let mut served = Served::start(&env, &log);
-    let remote = Remote {
-        address: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::builder().no_proxy().build().unwrap(),
-    };
-    remote.wait_until_ready(&log).await;
-
-    // A city: staff, one association with an officer and 60 resident households.
-    let admin = remote.sign_in(admin_login, ADMIN_PASSWORD).await;
-    let staff_login = "shiyakusho@city.kanazawa.test";
-    let body = json!({"login": staff_login, "password": PASSWORD,
-                      "display_name": "市民協働推進課", "role": "city_staff"});
-    remote
-        .call(
-            Method::POST,
-            Some(&admin),
-            "/api/v1/staff",
-            Some(&body),
-            201,
-        )
-        .await;
-    let staff = remote.sign_in(staff_login, PASSWORD).await;
-    let districts = remote
-        .call(Method::GET, Some(&staff), "/api/v1/districts", None, 200)
-        .await;
-    let district = str_field(&districts["items"][0], "id");
-    let body = json!({"district_id": district, "name": "再起動町会", "member_households": 100});
-    let association = remote
-        .call(
-            Method::POST,
-            Some(&staff),
-            "/api/v1/associations",
-            Some(&body),
-            201,
-        )
-        .await;
-    let association = str_field(&association, "id");
-    let invitations = format!("/api/v1/associations/{association}/invitations");
-    let invitation = remote
-        .call(
-            Method::POST,
-            Some(&admin),
-            &invitations,
-            Some(&json!({"role": "officer"})),
-            201,
-        )
-        .await;
-    let officer = remote
-        .register(
-            &str_field(&invitation, "code"),
-            "officer@kairan.test",
-            "役員",
-        )
-        .await;
-    let invitation = remote
-        .call(
-            Method::POST,
-            Some(&officer),
-            &invitations,
-            Some(&json!({"max_uses": MEMBERS})),
-            201,
-        )
-        .await;
-    let code = str_field(&invitation, "code");
+    // One association with an officer and 60 resident households, each with a browser.
+    let town = Town::build(&remote, MEMBERS).await;
+    let (officer, association) = (&town.officer, &town.association);
     let mut browsers = Vec::new();
-    for n in 0..MEMBERS {
-        let resident = remote
-            .register(
-                &code,
-                &format!("resident{n}@kairan.test"),
-                &format!("住民{n}"),
-            )
-            .await;
+    for (n, (_, resident)) in town.residents.iter().enumerate() {
         let browser = Browser::new(&service, "slow", &n.to_string());
         remote
             .call(
                 Method::POST,
-                Some(&resident),
+                Some(resident.as_str()),
                 "/api/v1/push/subscriptions",
                 Some(&browser.subscription()),
                 201,
@@ -1011,7 +787,7 @@ async fn a_restart_mid_fan_out_sends_every_notification_exactly_once() {
     let post = remote
         .call(
             Method::POST,
-            Some(&officer),
+            Some(officer.as_str()),
             "/api/v1/posts",
             Some(&body),
             201,
@@ -1028,15 +804,14 @@ async fn a_restart_mid_fan_out_sends_every_notification_exactly_once() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    served.terminate().await;
+    assert!(served.terminate().await.success());
     let before_restart = service.count();
     assert!(
         before_restart > 0 && before_restart < MEMBERS,
         "the restart must fall mid-fan-out, but {before_restart} of {MEMBERS} were sent"
     );
 
-    let mut served = Served::start(&env, &log);
-    remote.wait_until_ready(&log).await;
+    let served = Served::start(&env).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let seen: std::collections::HashSet<String> =
@@ -1048,7 +823,7 @@ async fn a_restart_mid_fan_out_sends_every_notification_exactly_once() {
             Instant::now() < deadline,
             "only {} of {MEMBERS} endpoints were reached after the restart: {}",
             seen.len(),
-            std::fs::read_to_string(&log).unwrap_or_default()
+            std::fs::read_to_string(&env.log).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -1080,12 +855,12 @@ async fn a_restart_mid_fan_out_sends_every_notification_exactly_once() {
     let figures = remote
         .call(
             Method::GET,
-            Some(&officer),
+            Some(officer.as_str()),
             &format!("/api/v1/posts/{post}/deliveries"),
             None,
             200,
         )
         .await;
     assert_eq!(figures, counts(MEMBERS as i64, 0, 0, 0));
-    served.terminate().await;
+    assert!(served.terminate().await.success());
 }

@@ -21,12 +21,17 @@ use crate::error::ApiError;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
-/// The inbox keys of a member: the city, their district, association and han.
+/// The audience keys of a member: the city, their district, association and han. A member
+/// outside any household (staff, or awaiting a join request) is in no audience.
 pub fn member_keys(
+    household: Option<&HouseholdId>,
     district: Option<&DistrictId>,
     association: Option<&AssociationId>,
     han: Option<&HanId>,
 ) -> Vec<String> {
+    if household.is_none() {
+        return Vec::new();
+    }
     let mut keys = vec!["city".to_string()];
     if let Some(d) = district {
         keys.push(format!("district:{d}"));
