@@ -9,25 +9,107 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 
-const DATABASE_UNAVAILABLE: &str = "database_unavailable";
+/// Defines `ErrorCode` with its wire strings, so each code is written once.
+macro_rules! error_codes {
+    ($($variant:ident = $wire:literal,)*) => {
+        /// The stable snake_case codes programs match on (`"error"` in every error body).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $($variant,)* }
+
+        impl ErrorCode {
+            pub const ALL: &[ErrorCode] = &[$(Self::$variant,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $wire,)* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    AlreadyDecided = "already_decided",
+    AlreadyExists = "already_exists",
+    AlreadyMember = "already_member",
+    AlreadyRequested = "already_requested",
+    AnswerRequired = "answer_required",
+    AnswersClosed = "answers_closed",
+    AssociationExists = "association_exists",
+    AttachmentTypeMismatch = "attachment_type_mismatch",
+    BadRequest = "bad_request",
+    ConfirmationNotRequested = "confirmation_not_requested",
+    CorsRefused = "cors_refused",
+    DatabaseUnavailable = "database_unavailable",
+    EmptyAttachment = "empty_attachment",
+    Forbidden = "forbidden",
+    HanExists = "han_exists",
+    HouseholdNotInAudience = "household_not_in_audience",
+    IdempotencyAnswerWithheld = "idempotency_answer_withheld",
+    IdempotencyKeyInUse = "idempotency_key_in_use",
+    IdempotencyKeyMismatch = "idempotency_key_mismatch",
+    InternalError = "internal_error",
+    InvalidAnswer = "invalid_answer",
+    InvalidCredentials = "invalid_credentials",
+    InvalidCsv = "invalid_csv",
+    InvalidCursor = "invalid_cursor",
+    InvalidField = "invalid_field",
+    InvalidIdempotencyKey = "invalid_idempotency_key",
+    InvalidInput = "invalid_input",
+    InvalidMonth = "invalid_month",
+    InvalidPath = "invalid_path",
+    InvalidQuery = "invalid_query",
+    InvalidReference = "invalid_reference",
+    InvalidRefreshToken = "invalid_refresh_token",
+    InvitationExpired = "invitation_expired",
+    InvitationInvalid = "invitation_invalid",
+    InvitationUsedUp = "invitation_used_up",
+    LoginTaken = "login_taken",
+    MalformedJson = "malformed_json",
+    MethodNotAllowed = "method_not_allowed",
+    NotAMember = "not_a_member",
+    NotFound = "not_found",
+    NotPublishable = "not_publishable",
+    PayloadTooLarge = "payload_too_large",
+    PostWithdrawn = "post_withdrawn",
+    RefreshTokenReused = "refresh_token_reused",
+    RoleHeld = "role_held",
+    SafetyCheckClosed = "safety_check_closed",
+    ServiceUnavailable = "service_unavailable",
+    TooManyAttachments = "too_many_attachments",
+    TooManyRequests = "too_many_requests",
+    Unauthorized = "unauthorized",
+    UnknownDistrict = "unknown_district",
+    UnknownHan = "unknown_han",
+    UnknownHousehold = "unknown_household",
+    UnknownQuestion = "unknown_question",
+    UnknownScope = "unknown_scope",
+    UnsupportedAttachmentType = "unsupported_attachment_type",
+    UnsupportedMediaType = "unsupported_media_type",
+    WeakPassword = "weak_password",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(thiserror::Error)]
 pub enum ApiError {
     /// The request cannot be read (syntax, encoding, query string).
     #[error("{1}")]
-    BadRequest(&'static str, String),
+    BadRequest(ErrorCode, String),
     /// The request was read but a value is not acceptable.
     #[error("{1}")]
-    Validation(&'static str, String),
+    Validation(ErrorCode, String),
     /// Code and message: who is asking is not established.
     #[error("{1}")]
-    Unauthorized(&'static str, &'static str),
+    Unauthorized(ErrorCode, &'static str),
     #[error("you are not allowed to do this")]
     Forbidden,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{1}")]
-    Conflict(&'static str, String),
+    Conflict(ErrorCode, String),
     /// The path exists, with other methods (listed for the `Allow` header).
     #[error("this path does not take {0}; it takes {1}")]
     MethodNotAllowed(String, String),
@@ -35,12 +117,12 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     /// Code and message.
     #[error("{1}")]
-    UnsupportedMediaType(&'static str, String),
+    UnsupportedMediaType(ErrorCode, String),
     #[error("too many requests; try again in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("{message}")]
     Unavailable {
-        code: &'static str,
+        code: ErrorCode,
         message: &'static str,
         retry_after_secs: u64,
     },
@@ -59,31 +141,31 @@ pub struct ErrorBody {
 }
 
 impl ApiError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::BadRequest(code, _)
             | ApiError::Validation(code, _)
             | ApiError::Conflict(code, _)
-            | ApiError::UnsupportedMediaType(code, _) => code,
-            ApiError::Unauthorized(code, _) => code,
-            ApiError::Forbidden => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed(..) => "method_not_allowed",
-            ApiError::PayloadTooLarge(_) => "payload_too_large",
-            ApiError::TooManyRequests { .. } => "too_many_requests",
-            ApiError::Unavailable { code, .. } => code,
-            ApiError::Unexpected(_) => "internal_error",
+            | ApiError::UnsupportedMediaType(code, _)
+            | ApiError::Unauthorized(code, _)
+            | ApiError::Unavailable { code, .. } => *code,
+            ApiError::Forbidden => ErrorCode::Forbidden,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed(..) => ErrorCode::MethodNotAllowed,
+            ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            ApiError::TooManyRequests { .. } => ErrorCode::TooManyRequests,
+            ApiError::Unexpected(_) => ErrorCode::InternalError,
         }
     }
 
     pub fn validation(message: impl Into<String>) -> Self {
-        ApiError::Validation("invalid_input", message.into())
+        ApiError::Validation(ErrorCode::InvalidInput, message.into())
     }
 
     /// The one answer for a missing, malformed, expired or forged access token.
     pub fn invalid_token() -> Self {
         ApiError::Unauthorized(
-            "unauthorized",
+            ErrorCode::Unauthorized,
             "the access token is missing, invalid or expired",
         )
     }
@@ -91,7 +173,13 @@ impl ApiError {
     /// A failure that says the database is gone (unreachable, closed, locked), not that
     /// this request was wrong.
     pub fn is_database_unavailable(&self) -> bool {
-        matches!(self, ApiError::Unavailable { code, .. } if *code == DATABASE_UNAVAILABLE)
+        matches!(
+            self,
+            ApiError::Unavailable {
+                code: ErrorCode::DatabaseUnavailable,
+                ..
+            }
+        )
     }
 
     pub fn database_unavailable(e: impl std::fmt::Display) -> Self {
@@ -102,7 +190,7 @@ impl ApiError {
     /// Every pooled connection is busy serving other requests: load, not an outage.
     pub fn overloaded() -> Self {
         ApiError::Unavailable {
-            code: "service_unavailable",
+            code: ErrorCode::ServiceUnavailable,
             message: "the server is busy; try again shortly",
             retry_after_secs: 1,
         }
@@ -111,7 +199,7 @@ impl ApiError {
     /// Without a log line: the outage was logged when it began.
     pub fn database_down() -> Self {
         ApiError::Unavailable {
-            code: DATABASE_UNAVAILABLE,
+            code: ErrorCode::DatabaseUnavailable,
             message: "the database is not available; try again shortly",
             retry_after_secs: 1,
         }
@@ -154,7 +242,7 @@ impl ResponseError for ApiError {
         if let ApiError::Unexpected(_) = self {
             tracing::error!(error = ?self, "request failed");
         } else {
-            tracing::debug!(error = %self, code = self.code(), "request refused");
+            tracing::debug!(error = %self, code = self.code().as_str(), "request refused");
         }
         let mut response = HttpResponse::build(status);
         match self {
@@ -176,7 +264,7 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.json(ErrorBody {
-            error: self.code(),
+            error: self.code().as_str(),
             message: self.to_string(),
         })
     }
@@ -188,13 +276,13 @@ impl From<DieselError> for ApiError {
             DieselError::NotFound => ApiError::NotFound("record"),
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
                 ApiError::Conflict(
-                    "already_exists",
+                    ErrorCode::AlreadyExists,
                     "a record with these values already exists".into(),
                 )
             }
             DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
                 ApiError::Validation(
-                    "invalid_reference",
+                    ErrorCode::InvalidReference,
                     "a referenced record does not exist".into(),
                 )
             }
@@ -221,26 +309,27 @@ pub fn json_error_handler(err: JsonPayloadError, _req: &HttpRequest) -> actix_we
         JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge(*limit),
         JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::PayloadTooLarge(*limit),
         JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "the body must be JSON with Content-Type: application/json".into(),
         ),
         JsonPayloadError::Deserialize(e) if e.is_data() => {
-            ApiError::Validation("invalid_field", e.to_string())
+            ApiError::Validation(ErrorCode::InvalidField, e.to_string())
         }
-        JsonPayloadError::Deserialize(e) => {
-            ApiError::BadRequest("malformed_json", format!("the body is not valid JSON: {e}"))
-        }
-        other => ApiError::BadRequest("bad_request", other.to_string()),
+        JsonPayloadError::Deserialize(e) => ApiError::BadRequest(
+            ErrorCode::MalformedJson,
+            format!("the body is not valid JSON: {e}"),
+        ),
+        other => ApiError::BadRequest(ErrorCode::BadRequest, other.to_string()),
     };
     api_error.into()
 }
 
 pub fn query_error_handler(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::BadRequest("invalid_query", err.to_string()).into()
+    ApiError::BadRequest(ErrorCode::InvalidQuery, err.to_string()).into()
 }
 
 pub fn path_error_handler(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::BadRequest("invalid_path", err.to_string()).into()
+    ApiError::BadRequest(ErrorCode::InvalidPath, err.to_string()).into()
 }
 
 /// The paths of the API and the methods each takes, from the OpenAPI document, so a

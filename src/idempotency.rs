@@ -32,7 +32,7 @@ use crate::db::models::IdempotencyKey;
 use crate::db::queries::idempotency as queries;
 use crate::db::{AnyConnection, Db, now};
 use crate::domain::MemberId;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub const HEADER: &str = "idempotency-key";
 /// Set on an answer that repeats a stored one.
@@ -144,7 +144,7 @@ pub async fn prune_expired_keys(db: Db, interval: Duration, mut stop: watch::Rec
 fn parse_key(value: &HeaderValue) -> Result<String, ApiError> {
     let invalid = || {
         ApiError::BadRequest(
-            "invalid_idempotency_key",
+            ErrorCode::InvalidIdempotencyKey,
             format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"),
         )
     };
@@ -173,7 +173,10 @@ async fn read_body(payload: &mut Payload, limit: usize) -> Result<web::Bytes, Ap
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
-            ApiError::BadRequest("bad_request", format!("the body could not be read: {e}"))
+            ApiError::BadRequest(
+                ErrorCode::BadRequest,
+                format!("the body could not be read: {e}"),
+            )
         })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge(limit));
@@ -185,7 +188,7 @@ async fn read_body(payload: &mut Payload, limit: usize) -> Result<web::Bytes, Ap
 
 fn in_use() -> ApiError {
     ApiError::Conflict(
-        "idempotency_key_in_use",
+        ErrorCode::IdempotencyKeyInUse,
         "a request with this Idempotency-Key was accepted and has no answer on record yet; \
          it will not be carried out again (retry shortly for its answer)"
             .into(),
@@ -302,7 +305,7 @@ fn answer_from_record(
 ) -> ServiceResponse<BoxBody> {
     if record.request_hash != hash {
         return req.error_response(ApiError::Validation(
-            "idempotency_key_mismatch",
+            ErrorCode::IdempotencyKeyMismatch,
             "this Idempotency-Key was used for a different request; use a new key for a new request"
                 .into(),
         ));
@@ -310,7 +313,7 @@ fn answer_from_record(
     match (record.response_status, &record.response_body) {
         (Some(status), Some(_)) => req.into_response(replay(record, status)),
         (Some(_), None) => req.error_response(ApiError::Conflict(
-            "idempotency_answer_withheld",
+            ErrorCode::IdempotencyAnswerWithheld,
             "the request with this Idempotency-Key succeeded, but its answer held a secret that \
              is shown only once; it will not be carried out again"
                 .into(),

@@ -26,7 +26,8 @@ use crate::db::queries::posts::publish_due;
 use crate::db::queries::stats::{Rule, take_snapshots};
 use crate::db::{Backend, Db, now};
 use crate::error::{
-    ApiError, KnownRoutes, json_error_handler, no_route, path_error_handler, query_error_handler,
+    ApiError, ErrorCode, KnownRoutes, json_error_handler, no_route, path_error_handler,
+    query_error_handler,
 };
 use crate::idempotency::{self, IdempotencyConfig, prune_expired_keys};
 use crate::import::{KANAZAWA_DISTRICTS_CSV, parse_districts};
@@ -333,7 +334,7 @@ fn cors_refusal_as_json<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHa
     else {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     };
-    let json = ApiError::BadRequest("cors_refused", refusal.to_string()).error_response();
+    let json = ApiError::BadRequest(ErrorCode::CorsRefused, refusal.to_string()).error_response();
     Ok(ErrorHandlerResponse::Response(
         res.into_response(json).map_into_right_body(),
     ))

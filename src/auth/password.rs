@@ -6,7 +6,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::configuration::PasswordSettings;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -96,7 +96,7 @@ impl PasswordService {
 
     async fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
         let busy = ApiError::Unavailable {
-            code: "service_unavailable",
+            code: ErrorCode::ServiceUnavailable,
             message: "too many sign-ins at once; try again shortly",
             retry_after_secs: 2,
         };

@@ -14,7 +14,7 @@ use crate::db::queries::associations::{
 };
 use crate::db::{AnyConnection, Db};
 use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, MemberId, RequiredText, Role};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::import::parse_roster;
 use crate::inbox_cache::InboxCache;
 use crate::routes::{csv_response, double_option, read_body};
@@ -669,8 +669,9 @@ pub async fn import_roster(
 ) -> Result<HttpResponse, ApiError> {
     let id = AssociationId(path.into_inner());
     let body = read_body(payload, 1024 * 1024).await?;
-    let records = parse_roster(&body)
-        .map_err(|e| ApiError::Validation("invalid_csv", format!("{e}; nothing was imported")))?;
+    let records = parse_roster(&body).map_err(|e| {
+        ApiError::Validation(ErrorCode::InvalidCsv, format!("{e}; nothing was imported"))
+    })?;
     let report = db
         .write(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;

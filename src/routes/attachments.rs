@@ -17,7 +17,7 @@ use crate::db::queries::attachments as queries;
 
 use crate::db::{AnyConnection, Db, now, write_transaction};
 use crate::domain::{AttachmentId, PostId, PostStatus};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::routes::posts::{accessible_post, managed_post};
 use crate::routes::read_body;
 
@@ -73,13 +73,13 @@ fn check_room(conn: &mut AnyConnection, auth: &AuthMember, id: &PostId) -> Resul
     let (_, post) = managed_post(conn, auth, id)?;
     if post.status == PostStatus::Withdrawn {
         return Err(ApiError::Conflict(
-            "post_withdrawn",
+            ErrorCode::PostWithdrawn,
             "a withdrawn post cannot take attachments".into(),
         ));
     }
     if queries::count_attachments(conn, id)? >= MAX_ATTACHMENTS_PER_POST {
         return Err(ApiError::Validation(
-            "too_many_attachments",
+            ErrorCode::TooManyAttachments,
             format!("a post may have at most {MAX_ATTACHMENTS_PER_POST} attachments"),
         ));
     }
@@ -147,14 +147,14 @@ pub async fn upload_attachment(
     let body = read_body(payload, settings.attachment_max_bytes).await?;
     if body.is_empty() {
         return Err(ApiError::Validation(
-            "empty_attachment",
+            ErrorCode::EmptyAttachment,
             "the attachment is empty".into(),
         ));
     }
     let detected = AttachmentType::detect(&body).ok_or_else(unsupported_type)?;
     if detected != declared {
         return Err(ApiError::Validation(
-            "attachment_type_mismatch",
+            ErrorCode::AttachmentTypeMismatch,
             format!(
                 "the content is {} but Content-Type says {}",
                 detected.content_type(),
@@ -199,7 +199,7 @@ pub async fn upload_attachment(
 
 fn unsupported_type() -> ApiError {
     ApiError::UnsupportedMediaType(
-        "unsupported_attachment_type",
+        ErrorCode::UnsupportedAttachmentType,
         "attachments must be PDF, JPEG or PNG, sent as application/pdf, image/jpeg or image/png"
             .into(),
     )

@@ -16,7 +16,7 @@ use crate::domain::{
     AssociationId, DistrictId, HanId, HouseholdId, Login, MemberId, RequiredText,
     normalize_invitation_code,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(sign_in)
@@ -83,7 +83,10 @@ fn pair(
 }
 
 fn invalid_credentials() -> ApiError {
-    ApiError::Unauthorized("invalid_credentials", "the login or the password is wrong")
+    ApiError::Unauthorized(
+        ErrorCode::InvalidCredentials,
+        "the login or the password is wrong",
+    )
 }
 
 /// Sign in with a login id and password.
@@ -196,13 +199,13 @@ pub async fn refresh(
             .insert_header(no_store())
             .json(pair(&keys, &member, successor)?)),
         RefreshOutcome::Invalid => Err(ApiError::Unauthorized(
-            "invalid_refresh_token",
+            ErrorCode::InvalidRefreshToken,
             "the refresh token is not valid",
         )),
         RefreshOutcome::Reused => {
             tracing::warn!("a spent refresh token was presented again; its sign-in is revoked");
             Err(ApiError::Unauthorized(
-                "refresh_token_reused",
+                ErrorCode::RefreshTokenReused,
                 "this refresh token was already used; sign in again",
             ))
         }
@@ -266,7 +269,7 @@ pub async fn register(
         .map_err(ApiError::validation)?
         .into_inner();
     check_new_password(&password, Some(login.as_str()))
-        .map_err(|m| ApiError::Validation("weak_password", m))?;
+        .map_err(|m| ApiError::Validation(ErrorCode::WeakPassword, m))?;
     let invitation_code_hash = invitation_code
         .filter(|c| !c.trim().is_empty())
         .map(|c| sha256_hex(&normalize_invitation_code(&c)));

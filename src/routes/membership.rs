@@ -23,7 +23,7 @@ use crate::domain::{
     Login, MemberId, RequiredText, Role, RoleAssignmentId, new_invitation_code,
     normalize_invitation_code,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::inbox_cache::InboxCache;
 use crate::routes::associations::{audited_roster_read, caller_and_association};
 
@@ -286,7 +286,7 @@ pub async fn create_join_request(
             require(authz::may_request_to_join(&p))?;
             if p.household_id.is_some() {
                 return Err(ApiError::Conflict(
-                    "already_member",
+                    ErrorCode::AlreadyMember,
                     "you already belong to a household".into(),
                 ));
             }
@@ -676,7 +676,7 @@ pub async fn appoint_district_officer(
             }
             if association_of_member(conn, &member)?.is_none() {
                 return Err(ApiError::Validation(
-                    "not_a_member",
+                    ErrorCode::NotAMember,
                     "a district officer must be a registered resident".into(),
                 ));
             }
@@ -745,7 +745,7 @@ pub async fn create_staff(
         .map_err(ApiError::validation)?
         .into_inner();
     check_new_password(&password, Some(login.as_str()))
-        .map_err(|m| ApiError::Validation("weak_password", m))?;
+        .map_err(|m| ApiError::Validation(ErrorCode::WeakPassword, m))?;
     let caller = auth.0.clone();
     db.run(move |conn| require(authz::may_administer_city(&Principal::load(conn, &caller)?)))
         .await?;

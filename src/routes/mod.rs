@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Deserializer};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Everything under `/api/v1`.
 pub fn api_v1(cfg: &mut ServiceConfig) {
@@ -47,7 +47,10 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::B
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
-            ApiError::BadRequest("bad_request", format!("reading the body failed: {e}"))
+            ApiError::BadRequest(
+                ErrorCode::BadRequest,
+                format!("reading the body failed: {e}"),
+            )
         })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge(limit));

@@ -24,7 +24,7 @@ use crate::domain::{
     AssociationId, Category, DistrictId, HanId, HouseholdId, MemberId, PostId, PostStatus,
     Priority, QuestionId, QuestionKind, Tier, normalize,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::inbox_cache::InboxCache;
 use crate::routes::LongJson;
 
@@ -299,7 +299,7 @@ pub fn check_scope(
                 .get_result(conn)?;
             if found == 0 {
                 Err(ApiError::Validation(
-                    "unknown_scope",
+                    ErrorCode::UnknownScope,
                     "no such district".into(),
                 ))
             } else {
@@ -308,8 +308,9 @@ pub fn check_scope(
         }
         (Tier::Association, Some(association)) => {
             let association = AssociationId(association.to_string());
-            find_association(conn, &association)
-                .map_err(|_| ApiError::Validation("unknown_scope", "no such association".into()))?;
+            find_association(conn, &association).map_err(|_| {
+                ApiError::Validation(ErrorCode::UnknownScope, "no such association".into())
+            })?;
             for han in hans {
                 han_of(conn, &association, han)?;
             }
@@ -534,7 +535,7 @@ pub async fn edit_post(
             let (p, post) = managed_post(conn, &auth, &id)?;
             if post.status == PostStatus::Withdrawn {
                 return Err(ApiError::Conflict(
-                    "post_withdrawn",
+                    ErrorCode::PostWithdrawn,
                     "a withdrawn post cannot be edited".into(),
                 ));
             }
@@ -572,7 +573,7 @@ pub async fn publish_post(
             }
             if !queries::publish_now(conn, &id, at)? {
                 return Err(ApiError::Conflict(
-                    "not_publishable",
+                    ErrorCode::NotPublishable,
                     "only a draft or scheduled post can be published".into(),
                 ));
             }
@@ -697,7 +698,7 @@ pub fn encode_cursor(c: &InboxCursor) -> String {
 pub fn decode_cursor(raw: &str) -> Result<InboxCursor, ApiError> {
     let invalid = || {
         ApiError::BadRequest(
-            "invalid_cursor",
+            ErrorCode::InvalidCursor,
             "the cursor is not valid; start again without it".into(),
         )
     };
@@ -733,7 +734,7 @@ pub async fn inbox(
     let limit = params.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::BadRequest(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "limit must be from 1 to 100".into(),
         ));
     }
@@ -744,7 +745,7 @@ pub async fn inbox(
         .filter(|q| !q.is_empty());
     if search.as_ref().is_some_and(|q| q.chars().count() > 100) {
         return Err(ApiError::BadRequest(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "q must be at most 100 characters".into(),
         ));
     }
@@ -834,7 +835,7 @@ async fn record(
     let (place, detail) = found.ok_or(ApiError::NotFound("post"))?;
     if confirm && !detail.post.requires_confirmation {
         return Err(ApiError::Validation(
-            "confirmation_not_requested",
+            ErrorCode::ConfirmationNotRequested,
             "this post does not ask for confirmation".into(),
         ));
     }
@@ -931,7 +932,7 @@ pub async fn record_paper_confirmation(
         }
         if !post.requires_confirmation {
             return Err(ApiError::Validation(
-                "confirmation_not_requested",
+                ErrorCode::ConfirmationNotRequested,
                 "this post does not ask for confirmation".into(),
             ));
         }

@@ -20,7 +20,7 @@ use crate::db::queries::posts::{self as post_queries, ReceiptScope};
 use crate::db::queries::push::{self as queries, DeliveryCounts, Recipients};
 use crate::db::{Db, now, write_transaction};
 use crate::domain::{Category, PostId, PostStatus, PushSubscriptionId};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::push::VapidKey;
 use crate::routes::posts::{managed_post, receipt_scope};
 
@@ -311,7 +311,7 @@ pub async fn remind(
             };
             if !post.requires_confirmation {
                 return Err(ApiError::Validation(
-                    "confirmation_not_requested",
+                    ErrorCode::ConfirmationNotRequested,
                     "this post does not ask for confirmation".into(),
                 ));
             }

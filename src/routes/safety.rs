@@ -25,7 +25,7 @@ use crate::domain::{
     AssociationId, DistrictId, HanId, HouseholdId, MemberId, SafetyCheckId, SafetyStatus, Tier,
     normalize,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::routes::posts::{ScopeRequest, check_scope};
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -231,7 +231,7 @@ pub async fn list_checks(
     let limit = params.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::BadRequest(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "limit must be from 1 to 100".into(),
         ));
     }
@@ -425,7 +425,7 @@ pub async fn answer_check(
     }
     let status: SafetyStatus = r.status.parse().map_err(|_| {
         ApiError::Validation(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "status must be \"safe\" or \"needs_help\"".into(),
         )
     })?;
@@ -487,7 +487,7 @@ fn household_answered_for(
     require_visible(authz::may_answer_for(&p, &found), "household")?;
     if !reached {
         return Err(ApiError::Validation(
-            "household_not_in_audience",
+            ErrorCode::HouseholdNotInAudience,
             "this safety check does not reach that household".into(),
         ));
     }

@@ -16,7 +16,7 @@ use crate::db::queries::stats::{self, Counts, Rule, SafetyCounts, SnapshotOutcom
 use crate::db::schema::districts;
 use crate::db::{AnyConnection, Db, now};
 use crate::domain::{AssociationId, DistrictId, MemberId, Month, ProjectId, RequiredText};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(get_adoption)
@@ -45,10 +45,10 @@ fn requested_month(query: &MonthQuery, at: chrono::NaiveDateTime) -> Result<Mont
     let Some(text) = query.month.as_deref() else {
         return Ok(current);
     };
-    let month = Month::parse(text).map_err(|e| ApiError::Validation("invalid_month", e))?;
+    let month = Month::parse(text).map_err(|e| ApiError::Validation(ErrorCode::InvalidMonth, e))?;
     if month > current {
         return Err(ApiError::Validation(
-            "invalid_month",
+            ErrorCode::InvalidMonth,
             format!("{month} has not begun; the latest month is {current}"),
         ));
     }

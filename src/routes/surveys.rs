@@ -19,7 +19,7 @@ use crate::db::{AnyConnection, Db, now};
 use crate::domain::{
     HanId, HouseholdId, MemberId, PostId, PostStatus, QuestionId, QuestionKind, normalize,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::routes::posts::receipt_scope;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -89,7 +89,7 @@ fn parse_answers(raw: &str) -> Result<Answers, ApiError> {
 }
 
 fn invalid(message: String) -> ApiError {
-    ApiError::Validation("invalid_answer", message)
+    ApiError::Validation(ErrorCode::InvalidAnswer, message)
 }
 
 impl AnswerItem {
@@ -195,7 +195,7 @@ fn check_answers(
             .find(|q| q.id == item.question_id)
             .ok_or_else(|| {
                 ApiError::Validation(
-                    "unknown_question",
+                    ErrorCode::UnknownQuestion,
                     format!("question {} is not part of this post", item.question_id),
                 )
             })?;
@@ -211,13 +211,13 @@ fn check_answers(
         .find(|q| q.required && !answers.contains_key(&q.id))
     {
         return Err(ApiError::Validation(
-            "answer_required",
+            ErrorCode::AnswerRequired,
             format!("question {} needs an answer", q.id),
         ));
     }
     if answers.is_empty() {
         return Err(ApiError::Validation(
-            "answer_required",
+            ErrorCode::AnswerRequired,
             "answer at least one question".into(),
         ));
     }
@@ -306,7 +306,7 @@ pub async fn submit_answers(
             let deadline = survey.post.answers_until.or(survey.post.expires_at);
             if survey.post.status == PostStatus::Withdrawn || deadline.is_some_and(|d| d <= at) {
                 return Err(ApiError::Conflict(
-                    "answers_closed",
+                    ErrorCode::AnswersClosed,
                     "this survey no longer takes answers".into(),
                 ));
             }

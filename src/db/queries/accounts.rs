@@ -12,7 +12,7 @@ use crate::db::schema::{
 };
 use crate::db::{AnyConnection, new_id, now, write_transaction};
 use crate::domain::{AssociationId, HouseholdId, Login, MemberId, Role, RoleAssignmentId};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub fn find_login(
     conn: &mut AnyConnection,
@@ -295,7 +295,7 @@ pub fn register(
                         .first::<Option<crate::domain::HanId>>(conn)?
                         .ok_or_else(|| {
                             ApiError::Validation(
-                                "invitation_invalid",
+                                ErrorCode::InvitationInvalid,
                                 "this invitation names a household without a han".into(),
                             )
                         })?;
@@ -326,7 +326,10 @@ pub fn register(
 }
 
 fn login_taken() -> ApiError {
-    ApiError::Conflict("login_taken", "this login is already registered".into())
+    ApiError::Conflict(
+        ErrorCode::LoginTaken,
+        "this login is already registered".into(),
+    )
 }
 
 /// Counts one use of a valid invitation, or says why it cannot be used.
@@ -343,13 +346,13 @@ fn use_invitation(
         .optional()?
         .ok_or_else(|| {
             ApiError::Validation(
-                "invitation_invalid",
+                ErrorCode::InvitationInvalid,
                 "this invitation code is not valid".into(),
             )
         })?;
     if invitation.expires_at <= timestamp {
         return Err(ApiError::Validation(
-            "invitation_expired",
+            ErrorCode::InvitationExpired,
             "this invitation has expired; ask your 町会 for a new one".into(),
         ));
     }
@@ -362,7 +365,7 @@ fn use_invitation(
     .execute(conn)?;
     if used != 1 {
         return Err(ApiError::Validation(
-            "invitation_used_up",
+            ErrorCode::InvitationUsedUp,
             "this invitation has been used as often as allowed".into(),
         ));
     }

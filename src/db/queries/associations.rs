@@ -8,7 +8,7 @@ use crate::db::models::{Association, Han, Household};
 use crate::db::schema::{associations, districts, hans, households, members, role_assignments};
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, MemberId, Role};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub fn find_association(
     conn: &mut AnyConnection,
@@ -58,7 +58,7 @@ pub fn create_association(
             .get_result::<i64>(conn)?;
         if district_exists == 0 {
             return Err(ApiError::Validation(
-                "unknown_district",
+                ErrorCode::UnknownDistrict,
                 "no such district".into(),
             ));
         }
@@ -80,7 +80,7 @@ pub fn create_association(
             .map_err(|e| {
                 conflict_as(
                     e,
-                    "association_exists",
+                    ErrorCode::AssociationExists,
                     "the district already has an association of that name",
                 )
             })?;
@@ -109,14 +109,14 @@ pub fn update_association(
         .map_err(|e| {
             conflict_as(
                 e,
-                "association_exists",
+                ErrorCode::AssociationExists,
                 "the district already has an association of that name",
             )
         })?;
     find_association(conn, id)
 }
 
-pub fn conflict_as(e: diesel::result::Error, code: &'static str, message: &str) -> ApiError {
+pub fn conflict_as(e: diesel::result::Error, code: ErrorCode, message: &str) -> ApiError {
     match ApiError::from(e) {
         ApiError::Conflict(..) => ApiError::Conflict(code, message.to_string()),
         other => other,
@@ -148,7 +148,7 @@ pub fn create_han(
         .map_err(|e| {
             conflict_as(
                 e,
-                "han_exists",
+                ErrorCode::HanExists,
                 "the association already has a han of that name",
             )
         })?;
@@ -168,7 +168,10 @@ pub fn han_of(
         .first(conn)
         .optional()?
         .ok_or_else(|| {
-            ApiError::Validation("unknown_han", "no such han in this association".into())
+            ApiError::Validation(
+                ErrorCode::UnknownHan,
+                "no such han in this association".into(),
+            )
         })
 }
 
@@ -186,7 +189,7 @@ pub fn household_of(
         .optional()?
         .ok_or_else(|| {
             ApiError::Validation(
-                "unknown_household",
+                ErrorCode::UnknownHousehold,
                 "no such household in this association".into(),
             )
         })

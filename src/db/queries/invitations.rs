@@ -11,7 +11,7 @@ use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
     AssociationId, HanId, HouseholdId, InvitationId, JoinRequestId, MemberId, Role,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub fn insert_invitation(conn: &mut AnyConnection, invitation: &Invitation) -> QueryResult<()> {
     diesel::insert_into(invitations::table)
@@ -71,7 +71,7 @@ pub fn create_join_request(
             .get_result::<i64>(conn)?;
         if pending > 0 {
             return Err(ApiError::Conflict(
-                "already_requested",
+                ErrorCode::AlreadyRequested,
                 "you already have a pending join request".into(),
             ));
         }
@@ -166,7 +166,7 @@ pub fn approve_join_request(
         .execute(conn)?;
         if placed != 1 {
             return Err(ApiError::Conflict(
-                "already_member",
+                ErrorCode::AlreadyMember,
                 "the applicant already belongs to a household".into(),
             ));
         }
@@ -214,7 +214,7 @@ fn decide(
         Ok(())
     } else {
         Err(ApiError::Conflict(
-            "already_decided",
+            ErrorCode::AlreadyDecided,
             "this join request has already been decided".into(),
         ))
     }

@@ -17,7 +17,7 @@ use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
     AssociationId, DistrictId, HanId, HouseholdId, MemberId, PostId, PostStatus, Tier,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -877,7 +877,7 @@ pub fn household_in_audience(
     match audience_household(conn, Audience::of_post(post, post_hans), household)? {
         Some((found, true)) => Ok(found),
         _ => Err(ApiError::Validation(
-            "household_not_in_audience",
+            ErrorCode::HouseholdNotInAudience,
             "this post does not reach that household".into(),
         )),
     }

@@ -9,7 +9,7 @@ use crate::db::queries::associations::{association_of_member, han_of};
 use crate::db::schema::{hans, members, role_assignments};
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{AssociationId, HanId, MemberId, Role, RoleAssignmentId};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Roles an association hands over at the new term.
 pub const ASSOCIATION_ROLES: [Role; 3] = [Role::Officer, Role::Chair, Role::HanLeader];
@@ -29,7 +29,7 @@ fn scope_for(
 ) -> Result<String, ApiError> {
     if association_of_member(conn, &appointment.member_id)?.as_ref() != Some(association) {
         return Err(ApiError::Validation(
-            "not_a_member",
+            ErrorCode::NotAMember,
             "that member does not belong to this association".into(),
         ));
     }
@@ -66,7 +66,7 @@ pub fn appoint(
             .get_result::<i64>(conn)?;
         if held > 0 {
             return Err(ApiError::Conflict(
-                "role_held",
+                ErrorCode::RoleHeld,
                 "the member already holds this role".into(),
             ));
         }

@@ -19,7 +19,7 @@ use crate::db::{AnyConnection, new_id, now, write_transaction};
 use crate::domain::{
     AssociationId, DistrictId, HanId, HouseholdId, MemberId, SafetyCheckId, SafetyStatus,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The audience of a check with its hans.
 pub fn audience<'a>(check: &'a SafetyCheck, hans: &'a [HanId]) -> Audience<'a> {
@@ -222,7 +222,7 @@ fn answer_changes(
 
 pub fn closed() -> ApiError {
     ApiError::Conflict(
-        "safety_check_closed",
+        ErrorCode::SafetyCheckClosed,
         "this safety check is closed and takes no more answers".into(),
     )
 }
