@@ -210,14 +210,14 @@ pub async fn create_association(
 }
 
 /// One association.
-#[utoipa::path(tag = "associations", responses((status = 200, body = AssociationResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "associations", params(("id" = String, Path)), responses((status = 200, body = AssociationResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/associations/{id}")]
 pub async fn get_association(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let (_, association) = db
         .run(move |conn| caller_and_association(conn, &auth, &id))
         .await?;
@@ -236,15 +236,15 @@ pub struct UpdateAssociationRequest {
 }
 
 /// Rename an association or update its reported household counts (city staff).
-#[utoipa::path(tag = "associations", responses((status = 200, body = AssociationResponse), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "associations", params(("id" = String, Path)), responses((status = 200, body = AssociationResponse), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[patch("/associations/{id}")]
 pub async fn update_association(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     body: web::Json<UpdateAssociationRequest>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let body = body.into_inner();
     let changes = AssociationChangeset {
         name: body
@@ -309,14 +309,14 @@ pub struct HanList {
 }
 
 /// The hans (班) of an association (its officers and 班長).
-#[utoipa::path(tag = "roster", responses((status = 200, body = HanList), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "roster", params(("id" = String, Path)), responses((status = 200, body = HanList), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/associations/{id}/hans")]
 pub async fn list_hans(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let hans = db
         .run(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
@@ -338,15 +338,15 @@ pub struct CreateHanRequest {
 }
 
 /// Add a han (officers).
-#[utoipa::path(tag = "roster", responses((status = 201, body = HanResponse), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "roster", params(("id" = String, Path)), responses((status = 201, body = HanResponse), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/associations/{id}/hans")]
 pub async fn create_han(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     body: web::Json<CreateHanRequest>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let name = RequiredText::<50>::parse("name", &body.name)
         .map_err(ApiError::validation)?
         .into_inner();
@@ -433,14 +433,14 @@ fn visible_hans(
 }
 
 /// The households (世帯) of an association: all for its officers, a 班長's own han for them.
-#[utoipa::path(tag = "roster", responses((status = 200, body = HouseholdList), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "roster", params(("id" = String, Path)), responses((status = 200, body = HouseholdList), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/associations/{id}/households")]
 pub async fn list_households(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let rows = db
         .write(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
@@ -477,15 +477,15 @@ pub struct CreateHouseholdRequest {
 }
 
 /// Add a household (officers).
-#[utoipa::path(tag = "roster", responses((status = 201, body = HouseholdResponse), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "roster", params(("id" = String, Path)), responses((status = 201, body = HouseholdResponse), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/associations/{id}/households")]
 pub async fn create_household(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     body: web::Json<CreateHouseholdRequest>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let body = body.into_inner();
     let label = RequiredText::<100>::parse("label", &body.label)
         .map_err(ApiError::validation)?
@@ -529,16 +529,16 @@ pub struct UpdateHouseholdRequest {
 }
 
 /// Rename a household, move it to another han, or mark it paper (its association's officers).
-#[utoipa::path(tag = "roster", responses((status = 200, body = HouseholdResponse), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "roster", params(("id" = String, Path)), responses((status = 200, body = HouseholdResponse), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[patch("/households/{id}")]
 pub async fn update_household(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<HouseholdId>,
     body: web::Json<UpdateHouseholdRequest>,
     db: web::Data<Db>,
     inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = HouseholdId(path.into_inner());
+    let id = path.into_inner();
     let body = body.into_inner();
     let changes = HouseholdChangeset {
         label: body
@@ -601,14 +601,14 @@ pub struct MemberList {
 }
 
 /// The registered members of an association (its officers). Every read is audited.
-#[utoipa::path(tag = "roster", responses((status = 200, body = MemberList), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "roster", params(("id" = String, Path)), responses((status = 200, body = MemberList), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/associations/{id}/members")]
 pub async fn list_members(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let rows = audited_roster_read(&db, auth, id, "roster_members_read", |conn, a| {
         queries::list_members(conn, a)
     })
@@ -630,14 +630,14 @@ pub async fn list_members(
 }
 
 /// The roster as CSV for Excel: UTF-8 with a BOM; `household_id,han,label,paper,members`.
-#[utoipa::path(tag = "roster", responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "roster", params(("id" = String, Path)), responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/associations/{id}/roster.csv")]
 pub async fn export_roster(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let rows = audited_roster_read(&db, auth, id, "roster_exported", |conn, a| {
         queries::list_households(conn, a, None)
     })
@@ -659,15 +659,15 @@ pub async fn export_roster(
 }
 
 /// Load hans and households from CSV (`han,label,paper`; UTF-8 or Shift_JIS). All or nothing.
-#[utoipa::path(tag = "roster", request_body(content = String, content_type = "text/csv"), responses((status = 200, body = RosterImportReport), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "roster", params(("id" = String, Path)), request_body(content = String, content_type = "text/csv"), responses((status = 200, body = RosterImportReport), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/associations/{id}/roster.csv")]
 pub async fn import_roster(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     payload: web::Payload,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let body = read_body(payload, 1024 * 1024).await?;
     let records = parse_roster(&body).map_err(|e| {
         ApiError::Validation(ErrorCode::InvalidCsv, format!("{e}; nothing was imported"))
@@ -707,16 +707,16 @@ pub struct MovedMember {
 
 /// Move a member to another household of their association (its officers). Receipts they
 /// gave stay with the household they were in.
-#[utoipa::path(tag = "roster", responses((status = 200, body = MovedMember), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "roster", params(("id" = String, Path)), responses((status = 200, body = MovedMember), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[patch("/members/{id}")]
 pub async fn move_member(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<MemberId>,
     body: web::Json<MoveMemberRequest>,
     db: web::Data<Db>,
     inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
-    let member = MemberId(path.into_inner());
+    let member = path.into_inner();
     let household = HouseholdId(body.into_inner().household_id);
     let moved = db
         .write(move |conn| {

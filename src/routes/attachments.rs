@@ -106,7 +106,7 @@ async fn remove_if_unreferenced(
 /// type is read from its content and must match the Content-Type.
 #[utoipa::path(
     tag = "posts",
-    params(UploadParams),
+    params(UploadParams, ("id" = String, Path)),
     request_body(content(("application/pdf"), ("image/jpeg"), ("image/png"))),
     responses(
         (status = 201, body = AttachmentResponse),
@@ -123,7 +123,7 @@ async fn remove_if_unreferenced(
 #[allow(clippy::too_many_arguments)]
 pub async fn upload_attachment(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     params: web::Query<UploadParams>,
     req: HttpRequest,
     payload: web::Payload,
@@ -131,7 +131,7 @@ pub async fn upload_attachment(
     store: web::Data<AttachmentStore>,
     settings: web::Data<PostSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     let file_name = clean_file_name(&params.file_name)?;
     let declared = req
         .headers()
@@ -206,14 +206,14 @@ fn unsupported_type() -> ApiError {
 }
 
 /// A circular's attachments, oldest first (its audience and managers).
-#[utoipa::path(tag = "posts", responses((status = 200, body = AttachmentList), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 200, body = AttachmentList), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/posts/{id}/attachments")]
 pub async fn list_attachments(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     let items = db
         .run(move |conn| {
             accessible_post(conn, &auth, &id)?;
@@ -227,7 +227,7 @@ pub async fn list_attachments(
 
 /// Download an attachment, with its content type and file name (its audience and managers).
 #[utoipa::path(
-    tag = "posts",
+    tag = "posts", params(("id" = String, Path), ("attachment_id" = String, Path)),
     responses(
         (status = 200, content(("application/pdf"), ("image/jpeg"), ("image/png"))),
         (status = 404, body = crate::error::ErrorBody)
@@ -237,12 +237,11 @@ pub async fn list_attachments(
 #[get("/posts/{id}/attachments/{attachment_id}")]
 pub async fn download_attachment(
     auth: AuthMember,
-    path: web::Path<(String, String)>,
+    path: web::Path<(PostId, AttachmentId)>,
     db: web::Data<Db>,
     store: web::Data<AttachmentStore>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, attachment_id) = path.into_inner();
-    let (id, attachment_id) = (PostId(id), AttachmentId(attachment_id));
     let attachment = db
         .run(move |conn| {
             accessible_post(conn, &auth, &id)?;
@@ -263,16 +262,15 @@ pub async fn download_attachment(
 }
 
 /// Remove an attachment (its managers). The file goes once no attachment shares it.
-#[utoipa::path(tag = "posts", responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path), ("attachment_id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[delete("/posts/{id}/attachments/{attachment_id}")]
 pub async fn delete_attachment(
     auth: AuthMember,
-    path: web::Path<(String, String)>,
+    path: web::Path<(PostId, AttachmentId)>,
     db: web::Data<Db>,
     store: web::Data<AttachmentStore>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, attachment_id) = path.into_inner();
-    let (id, attachment_id) = (PostId(id), AttachmentId(attachment_id));
     let _writes = store.lock_writes().await;
     let sha256 = db
         .run(move |conn| {

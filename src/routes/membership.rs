@@ -92,15 +92,15 @@ fn invitation_response(invitation: Invitation, code: Option<String>) -> Invitati
 }
 
 /// Invite residents (or, for chairs, officers) to join; the code is shown once.
-#[utoipa::path(tag = "membership", responses((status = 201, body = InvitationResponse), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "membership", params(("id" = String, Path)), responses((status = 201, body = InvitationResponse), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/associations/{id}/invitations")]
 pub async fn create_invitation(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     body: web::Json<CreateInvitationRequest>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let body = body.into_inner();
     let role = body.role.unwrap_or(Role::Resident);
     if !matches!(
@@ -188,14 +188,14 @@ pub struct InvitationList {
 }
 
 /// An association's invitations, newest first (codes are never shown again).
-#[utoipa::path(tag = "membership", responses((status = 200, body = InvitationList), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "membership", params(("id" = String, Path)), responses((status = 200, body = InvitationList), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/associations/{id}/invitations")]
 pub async fn list_invitations(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let items = db
         .run(move |conn| {
             let (p, association) = caller_and_association(conn, &auth, &id)?;
@@ -212,14 +212,14 @@ pub async fn list_invitations(
 }
 
 /// Revoke an invitation (its association's officers).
-#[utoipa::path(tag = "membership", responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "membership", params(("id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[delete("/invitations/{id}")]
 pub async fn revoke_invitation(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<InvitationId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = InvitationId(path.into_inner());
+    let id = path.into_inner();
     db.write(move |conn| {
         let p = Principal::load(conn, &auth.0)?;
         let invitation = invitation_queries::find_invitation(conn, &id)?;
@@ -265,15 +265,15 @@ pub struct JoinRequestResponse {
 }
 
 /// Ask to join an association (町会加入申請), for a member not yet in a household.
-#[utoipa::path(tag = "membership", responses((status = 201, body = JoinRequestResponse), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "membership", params(("id" = String, Path)), responses((status = 201, body = JoinRequestResponse), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/associations/{id}/join-requests")]
 pub async fn create_join_request(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     body: web::Json<CreateJoinRequest>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let message = crate::domain::normalize(&body.message);
     if message.chars().count() > 500 {
         return Err(ApiError::validation(
@@ -317,14 +317,14 @@ pub struct JoinRequestList {
 }
 
 /// Join requests to an association, newest first (its officers).
-#[utoipa::path(tag = "membership", responses((status = 200, body = JoinRequestList), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "membership", params(("id" = String, Path)), responses((status = 200, body = JoinRequestList), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/associations/{id}/join-requests")]
 pub async fn list_join_requests(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let rows = audited_roster_read(&db, auth, id, "join_requests_read", |conn, a| {
         invitation_queries::list_join_requests(conn, a)
     })
@@ -375,16 +375,16 @@ fn decidable_request(
 }
 
 /// Approve a join request: the applicant joins a household as a resident.
-#[utoipa::path(tag = "membership", responses((status = 200, body = JoinDecision), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "membership", params(("id" = String, Path)), responses((status = 200, body = JoinDecision), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/join-requests/{id}/approve")]
 pub async fn approve_join_request(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<JoinRequestId>,
     body: Option<web::Json<ApproveJoinRequest>>,
     db: web::Data<Db>,
     inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = JoinRequestId(path.into_inner());
+    let id = path.into_inner();
     let body = body.map(web::Json::into_inner).unwrap_or_default();
     let household = db
         .write(move |conn| {
@@ -417,14 +417,14 @@ pub async fn approve_join_request(
 }
 
 /// Decline a join request.
-#[utoipa::path(tag = "membership", responses((status = 200, body = JoinDecision), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "membership", params(("id" = String, Path)), responses((status = 200, body = JoinDecision), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/join-requests/{id}/decline")]
 pub async fn decline_join_request(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<JoinRequestId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = JoinRequestId(path.into_inner());
+    let id = path.into_inner();
     let id = db
         .write(move |conn| {
             let (p, request) = decidable_request(conn, &auth, &id)?;
@@ -496,15 +496,15 @@ impl From<RoleAssignment> for RoleAssignmentResponse {
 }
 
 /// Appoint a member of the association as officer, chair or 班長.
-#[utoipa::path(tag = "membership", responses((status = 201, body = RoleAssignmentResponse), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "membership", params(("id" = String, Path)), responses((status = 201, body = RoleAssignmentResponse), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/associations/{id}/officers")]
 pub async fn appoint_officer(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     body: web::Json<AppointmentRequest>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let appointment = role_queries::Appointment::from(body.into_inner());
     let assignment = db
         .write(move |conn| {
@@ -531,14 +531,14 @@ pub struct RoleHistory {
 }
 
 /// Officers, chairs and 班長 of an association, current and past.
-#[utoipa::path(tag = "membership", responses((status = 200, body = RoleHistory), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "membership", params(("id" = String, Path)), responses((status = 200, body = RoleHistory), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/associations/{id}/roles")]
 pub async fn list_roles(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let rows = audited_roster_read(&db, auth, id, "roster_roles_read", |conn, a| {
         role_queries::role_history(conn, a)
     })
@@ -554,14 +554,14 @@ pub async fn list_roles(
 }
 
 /// End a role now; the row stays as history.
-#[utoipa::path(tag = "membership", responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "membership", params(("id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[delete("/role-assignments/{id}")]
 pub async fn end_role(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<RoleAssignmentId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = RoleAssignmentId(path.into_inner());
+    let id = path.into_inner();
     db.write(move |conn| {
         let p = Principal::load(conn, &auth.0)?;
         let assignment = role_queries::find_assignment(conn, &id)?
@@ -608,15 +608,15 @@ pub struct HandoverResponse {
 
 /// The yearly handover: every officer, chair and 班長 role of the association ends and the
 /// listed ones start, in one step.
-#[utoipa::path(tag = "membership", responses((status = 200, body = HandoverResponse), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "membership", params(("id" = String, Path)), responses((status = 200, body = HandoverResponse), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/associations/{id}/handover")]
 pub async fn hand_over(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<AssociationId>,
     body: web::Json<HandoverRequest>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = AssociationId(path.into_inner());
+    let id = path.into_inner();
     let body = body.into_inner();
     let current = crate::db::queries::members::fiscal_year(now());
     if !(current - 1..=current + 1).contains(&body.term_year) {
@@ -655,16 +655,16 @@ pub struct DistrictOfficerRequest {
 }
 
 /// Appoint a district (校下) officer (city staff).
-#[utoipa::path(tag = "membership", responses((status = 201, body = RoleAssignmentResponse), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "membership", params(("id" = String, Path)), responses((status = 201, body = RoleAssignmentResponse), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/districts/{id}/officers")]
 pub async fn appoint_district_officer(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<DistrictId>,
     body: web::Json<DistrictOfficerRequest>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
     use diesel::prelude::*;
-    let district = DistrictId(path.into_inner());
+    let district = path.into_inner();
     let member = MemberId(body.into_inner().member_id);
     let assignment = db
         .write(move |conn| {

@@ -451,15 +451,15 @@ pub fn managed_post(
 }
 
 /// One circular, with your read and confirmation state.
-#[utoipa::path(tag = "posts", responses((status = 200, body = PostResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 200, body = PostResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/posts/{id}")]
 pub async fn get_post(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     db: web::Data<Db>,
     inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     // A reader whose place, post and state are in memory needs no database.
     let cached = inbox_cache
         .cached_audience_post(&auth.0, &id, now())
@@ -508,16 +508,16 @@ pub struct EditPostRequest {
 }
 
 /// Edit a circular. A published one keeps its previous text as a version for its managers.
-#[utoipa::path(tag = "posts", request_body = EditPostRequest, responses((status = 200, body = PostResponse), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path)), request_body = EditPostRequest, responses((status = 200, body = PostResponse), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[patch("/posts/{id}")]
 pub async fn edit_post(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     body: LongJson<EditPostRequest>,
     db: web::Data<Db>,
     inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     let r = body.0;
     let edit = PostEdit {
         title: r
@@ -555,15 +555,15 @@ pub async fn edit_post(
 }
 
 /// Publish a draft or scheduled circular now.
-#[utoipa::path(tag = "posts", responses((status = 200, body = PostResponse), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 200, body = PostResponse), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/posts/{id}/publish")]
 pub async fn publish_post(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     db: web::Data<Db>,
     inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     let view = db
         .run(move |conn| {
             let (p, post) = managed_post(conn, &auth, &id)?;
@@ -586,15 +586,15 @@ pub async fn publish_post(
 }
 
 /// Withdraw a circular: it leaves every inbox; its record stays.
-#[utoipa::path(tag = "posts", responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/posts/{id}/withdraw")]
 pub async fn withdraw_post(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     db: web::Data<Db>,
     inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     db.run(move |conn| {
         managed_post(conn, &auth, &id)?;
         Ok(queries::withdraw(conn, &id)?)
@@ -631,14 +631,14 @@ pub struct VersionList {
 }
 
 /// Earlier versions of an edited circular, newest first (its managers).
-#[utoipa::path(tag = "posts", responses((status = 200, body = VersionList), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 200, body = VersionList), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/posts/{id}/versions")]
 pub async fn list_versions(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     let items = db
         .run(move |conn| {
             managed_post(conn, &auth, &id)?;
@@ -858,45 +858,29 @@ async fn record(
 }
 
 /// Mark a circular opened. Repeating it changes nothing.
-#[utoipa::path(tag = "posts", responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/posts/{id}/read")]
 pub async fn mark_read(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     db: web::Data<Db>,
     inbox_cache: web::Data<InboxCache>,
     writer: web::Data<GroupCommit>,
 ) -> Result<HttpResponse, ApiError> {
-    record(
-        auth,
-        PostId(path.into_inner()),
-        db,
-        inbox_cache,
-        writer,
-        false,
-    )
-    .await
+    record(auth, path.into_inner(), db, inbox_cache, writer, false).await
 }
 
 /// Confirm a circular (確認) for your household. Repeating it changes nothing.
-#[utoipa::path(tag = "posts", responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/posts/{id}/confirm")]
 pub async fn confirm_post(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     db: web::Data<Db>,
     inbox_cache: web::Data<InboxCache>,
     writer: web::Data<GroupCommit>,
 ) -> Result<HttpResponse, ApiError> {
-    record(
-        auth,
-        PostId(path.into_inner()),
-        db,
-        inbox_cache,
-        writer,
-        true,
-    )
-    .await
+    record(auth, path.into_inner(), db, inbox_cache, writer, true).await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -907,16 +891,16 @@ pub struct PaperConfirmationRequest {
 
 /// Record a paper household's confirmation after handing over the printed circular
 /// (officers, or the 班長 of that household's han).
-#[utoipa::path(tag = "posts", responses((status = 204), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 204), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/posts/{id}/paper-confirmations")]
 pub async fn record_paper_confirmation(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     body: web::Json<PaperConfirmationRequest>,
     db: web::Data<Db>,
     inbox_cache: web::Data<InboxCache>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     let household = HouseholdId(body.into_inner().household_id);
     let confirmed = household.clone();
     db.write(move |conn| {
@@ -1072,27 +1056,27 @@ fn load_receipts(
 }
 
 /// Read and confirmation counts by household, and the households not yet confirmed.
-#[utoipa::path(tag = "posts", responses((status = 200, body = ReceiptsResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 200, body = ReceiptsResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/posts/{id}/receipts")]
 pub async fn get_receipts(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     let (_, _, receipts) = db.run(move |conn| load_receipts(conn, &auth, &id)).await?;
     Ok(HttpResponse::Ok().json(ReceiptsResponse::from(receipts)))
 }
 
 /// The visit list as CSV for Excel (UTF-8 with BOM): han, household, paper, read.
-#[utoipa::path(tag = "posts", responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/posts/{id}/receipts.csv")]
 pub async fn export_receipts(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     let (_, _, receipts) = db.run(move |conn| load_receipts(conn, &auth, &id)).await?;
     let rows = receipts.unconfirmed.into_iter().map(|u| {
         vec![

@@ -196,14 +196,14 @@ pub async fn list_subscriptions(
 }
 
 /// Stop notifications to one of your browsers or devices.
-#[utoipa::path(tag = "push", responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "push", params(("id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[delete("/push/subscriptions/{id}")]
 pub async fn unsubscribe(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PushSubscriptionId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PushSubscriptionId(path.into_inner());
+    let id = path.into_inner();
     let deleted = db
         .run(move |conn| Ok(queries::unsubscribe(conn, &auth.0, &id)?))
         .await?;
@@ -262,14 +262,14 @@ pub async fn set_preferences(
 }
 
 /// Notification figures for a post (its managers).
-#[utoipa::path(tag = "push", responses((status = 200, body = DeliveryCounts), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "push", params(("id" = String, Path)), responses((status = 200, body = DeliveryCounts), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/posts/{id}/deliveries")]
 pub async fn post_deliveries(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     let counts = db
         .run(move |conn| {
             managed_post(conn, &auth, &id)?;
@@ -288,15 +288,15 @@ pub struct ReminderResponse {
 }
 
 /// Remind the households that have not confirmed (within what you may see of the audience).
-#[utoipa::path(tag = "push", responses((status = 202, body = ReminderResponse), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "push", params(("id" = String, Path)), responses((status = 202, body = ReminderResponse), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/posts/{id}/reminders")]
 pub async fn remind(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     db: web::Data<Db>,
     wake: web::Data<Arc<Notify>>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     let response = db
         .write(move |conn| {
             let p = Principal::load(conn, &auth.0)?;

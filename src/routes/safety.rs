@@ -353,19 +353,15 @@ fn seen_check(
     })
 }
 
-fn id_from(path: web::Path<String>) -> SafetyCheckId {
-    SafetyCheckId(path.into_inner())
-}
-
 /// One safety check, with your household's answer.
-#[utoipa::path(tag = "safety", responses((status = 200, body = SafetyCheckResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "safety", params(("id" = String, Path)), responses((status = 200, body = SafetyCheckResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/safety-checks/{id}")]
 pub async fn get_check(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<SafetyCheckId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id_from(path);
+    let id = path.into_inner();
     let response = db
         .run(move |conn| {
             let seen = seen_check(conn, &auth, &id)?;
@@ -403,16 +399,16 @@ pub struct AnswerRequest {
 /// Answer a safety check for your household, or as an officer or 班長 for a household you
 /// visited. A later answer replaces the earlier one; every answer is kept in the history.
 /// Answered with 204 only once the answer is durably stored.
-#[utoipa::path(tag = "safety", request_body = AnswerRequest, responses((status = 204), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "safety", params(("id" = String, Path)), request_body = AnswerRequest, responses((status = 204), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/safety-checks/{id}/answers")]
 pub async fn answer_check(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<SafetyCheckId>,
     body: web::Json<AnswerRequest>,
     db: web::Data<Db>,
     writer: web::Data<GroupCommit>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id_from(path);
+    let id = path.into_inner();
     let r = body.into_inner();
     let note = r.note.as_deref().map(clean_text).filter(|n| !n.is_empty());
     if note
@@ -701,14 +697,14 @@ fn build_status(
 /// Live status of a safety check. Officers and 班長 see their households per han, with
 /// those needing help and those not yet answered listed; district officers counts per
 /// association; city staff counts per district, never a household.
-#[utoipa::path(tag = "safety", responses((status = 200, body = SafetyStatusResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "safety", params(("id" = String, Path)), responses((status = 200, body = SafetyStatusResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/safety-checks/{id}/status")]
 pub async fn get_status(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<SafetyCheckId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id_from(path);
+    let id = path.into_inner();
     let response = db
         .run(move |conn| {
             let seen = seen_check(conn, &auth, &id)?;
@@ -756,15 +752,14 @@ pub struct HistoryResponse {
 }
 
 /// Every answer of one household (its officers and 班長).
-#[utoipa::path(tag = "safety", responses((status = 200, body = HistoryResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "safety", params(("id" = String, Path), ("household_id" = String, Path)), responses((status = 200, body = HistoryResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/safety-checks/{id}/households/{household_id}/answers")]
 pub async fn get_history(
     auth: AuthMember,
-    path: web::Path<(String, String)>,
+    path: web::Path<(SafetyCheckId, HouseholdId)>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, household) = path.into_inner();
-    let (id, household) = (SafetyCheckId(id), HouseholdId(household));
     let response = db
         .run(move |conn| {
             let seen = seen_check(conn, &auth, &id)?;
@@ -816,15 +811,15 @@ pub struct SafetyReminderResponse {
 
 /// Remind the households that have not answered, within what you may follow (an urgent
 /// push to their members only).
-#[utoipa::path(tag = "safety", responses((status = 202, body = SafetyReminderResponse), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "safety", params(("id" = String, Path)), responses((status = 202, body = SafetyReminderResponse), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/safety-checks/{id}/reminders")]
 pub async fn remind_unanswered(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<SafetyCheckId>,
     db: web::Data<Db>,
     wake: web::Data<Arc<Notify>>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id_from(path);
+    let id = path.into_inner();
     let response = db
         .run(move |conn| {
             let seen = seen_check(conn, &auth, &id)?;
@@ -869,14 +864,14 @@ pub async fn remind_unanswered(
 
 /// Close a safety check (whoever started it, or an admin). Its record and answers stay;
 /// later answers are refused.
-#[utoipa::path(tag = "safety", responses((status = 204), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "safety", params(("id" = String, Path)), responses((status = 204), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/safety-checks/{id}/close")]
 pub async fn close_check(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<SafetyCheckId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id_from(path);
+    let id = path.into_inner();
     db.run(move |conn| {
         let seen = seen_check(conn, &auth, &id)?;
         require(authz::may_close_safety_check(&seen.principal, &seen.check))?;

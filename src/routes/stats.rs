@@ -548,12 +548,12 @@ pub struct DistrictStatsResponse {
 #[get("/districts/{id}/stats")]
 pub async fn get_district_stats(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<DistrictId>,
     query: web::Query<MonthQuery>,
     settings: web::Data<StatsSettings>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let district = DistrictId(path.into_inner());
+    let district = path.into_inner();
     let month = requested_month(&query, now())?;
     let rule = Rule::from(settings.get_ref());
     let response = db
@@ -616,12 +616,12 @@ fn load_district(
 #[get("/districts/{id}/stats.csv")]
 pub async fn get_district_stats_csv(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<DistrictId>,
     query: web::Query<MonthQuery>,
     settings: web::Data<StatsSettings>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let district = DistrictId(path.into_inner());
+    let district = path.into_inner();
     let month = requested_month(&query, now())?;
     let rule = Rule::from(settings.get_ref());
     let stats = db
@@ -899,11 +899,11 @@ pub async fn create_project(
 #[patch("/projects/{id}")]
 pub async fn update_project(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<ProjectId>,
     body: web::Json<UpdateProjectRequest>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ProjectId(path.into_inner());
+    let id = path.into_inner();
     let body = body.into_inner();
     let name = body
         .name
@@ -956,10 +956,10 @@ pub async fn update_project(
 #[delete("/projects/{id}")]
 pub async fn delete_project(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<ProjectId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = ProjectId(path.into_inner());
+    let id = path.into_inner();
     db.write(move |conn| {
         let p = Principal::load(conn, &auth.0)?;
         require(authz::may_see_city_stats(&p))?;

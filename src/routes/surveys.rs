@@ -289,15 +289,15 @@ fn household_survey(
 
 /// Answer a circular's questions for your household. A later answer, by you or another
 /// member of your household, replaces it until the deadline (answers_until, else the expiry).
-#[utoipa::path(tag = "posts", responses((status = 200, body = AnswersResponse), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 200, body = AnswersResponse), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[put("/posts/{id}/answers")]
 pub async fn submit_answers(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     body: web::Json<SubmitAnswersRequest>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     let items = body.into_inner().answers;
     let answers = db
         .run(move |conn| {
@@ -327,14 +327,14 @@ pub async fn submit_answers(
 }
 
 /// Your household's answer to a circular's questions.
-#[utoipa::path(tag = "posts", responses((status = 200, body = AnswersResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 200, body = AnswersResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/posts/{id}/answers/mine")]
 pub async fn get_my_answers(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     let answers = db
         .run(move |conn| {
             let survey = household_survey(conn, &auth, &id)?;
@@ -420,14 +420,14 @@ pub struct TallyResponse {
 
 /// Live tallies of a circular's answers: its officers and 班長 over their own households,
 /// with the short texts; city staff and district officers who manage it, counts only.
-#[utoipa::path(tag = "posts", responses((status = 200, body = TallyResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 200, body = TallyResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/posts/{id}/tally")]
 pub async fn get_tally(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     let tally = db
         .run(move |conn| {
             let s = followed_survey(conn, &auth, &id)?;
@@ -503,14 +503,14 @@ fn tally_questions(
 /// The answers as CSV for Excel (UTF-8 with BOM), one line per household that answered:
 /// household, han, label, then one column per question. For officers and 班長, over their
 /// own households.
-#[utoipa::path(tag = "posts", responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/posts/{id}/answers.csv")]
 pub async fn export_answers(
     auth: AuthMember,
-    path: web::Path<String>,
+    path: web::Path<PostId>,
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PostId(path.into_inner());
+    let id = path.into_inner();
     let (header, lines) = db
         .write(move |conn| {
             let s = followed_survey(conn, &auth, &id)?;
