@@ -182,7 +182,7 @@ fn write_file(root: &Path, bytes: &[u8]) -> io::Result<String> {
         return Ok(sha256);
     }
     fs::create_dir_all(&dir)?;
-    let temp = dir.join(format!(".upload-{}", crate::db::new_id()));
+    let temp = dir.join(format!(".upload-{}", crate::domain::new_id()));
     let written = File::create_new(&temp).and_then(|mut file| {
         file.write_all(bytes)?;
         file.sync_all()?;

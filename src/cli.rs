@@ -1,5 +1,6 @@
 //! The `kairan` command line: serve (the default), migrate, import, admin, backup, stats, demo.
 
+use crate::domain::AuditAction;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,10 +8,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
-use crate::audit::record_for;
 use crate::auth::password::{check_new_password, hash_password};
 use crate::backup::backup_to;
 use crate::configuration::{Settings, get_configuration};
+use crate::db::queries::audit::record_for;
 use crate::db::queries::{accounts, districts, members, stats};
 use crate::db::{AnyConnectionManager, DatabaseUrl, write_transaction};
 use crate::demo::{DemoOptions, Refusal, Scale, check_push_endpoint};
@@ -270,7 +271,7 @@ async fn create_admin(
             record_for(
                 conn,
                 None,
-                "role_granted",
+                AuditAction::RoleGranted,
                 "member",
                 Some(member.id.as_str()),
                 None,

@@ -1,5 +1,4 @@
 pub mod attachments;
-pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod backup;

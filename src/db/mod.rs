@@ -364,11 +364,6 @@ pub fn now() -> chrono::NaiveDateTime {
     chrono::SubsecRound::trunc_subsecs(now, 6)
 }
 
-/// A new time-ordered id.
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

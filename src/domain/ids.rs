@@ -3,6 +3,11 @@
 use diesel_derive_newtype::DieselNewType;
 use serde::{Deserialize, Serialize};
 
+/// A new time-ordered id.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 macro_rules! id_type {
     ($($name:ident),* $(,)?) => {$(
         #[derive(
@@ -15,7 +20,7 @@ macro_rules! id_type {
 
         impl $name {
             pub fn generate() -> Self {
-                Self(crate::db::new_id())
+                Self(new_id())
             }
 
             pub fn as_str(&self) -> &str {

@@ -1,5 +1,8 @@
 //! Parsed, validated values ("parse, don't validate").
 
+#[macro_use]
+mod enums;
+mod audit;
 mod ids;
 mod login;
 mod month;
@@ -7,6 +10,7 @@ mod post;
 mod role;
 mod text;
 
+pub use audit::AuditAction;
 pub use ids::*;
 pub use login::Login;
 pub use month::Month;

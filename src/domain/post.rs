@@ -1,68 +1,25 @@
 //! The vocabulary of circulars.
 
-use serde::{Deserialize, Serialize};
-
-/// An enum stored and sent as snake_case text.
-macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
-            diesel::AsExpression, diesel::FromSqlRow,
-        )]
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        // utoipa cannot read the variant renames through the macro; this tells it the same.
-        #[serde(rename_all = "snake_case")]
-        pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
-        }
-
-        impl $name {
-            pub const ALL: &[$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = String;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                $name::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.as_str() == s)
-                    .ok_or_else(|| format!("unknown {} '{s}'", stringify!($name)))
-            }
-        }
-
-        crate::text_enum!($name);
-    };
-}
-
-string_enum!(
+crate::string_enum!(
     /// Who a post is for: the whole city, one district, or one association (or some of its hans).
     Tier { City => "city", District => "district", Association => "association" }
 );
 
-string_enum!(
+crate::string_enum!(
     /// A household's answer to a safety check (安否確認): 無事 or 要支援.
     SafetyStatus { Safe => "safe", NeedsHelp => "needs_help" }
 );
 
-string_enum!(
+crate::string_enum!(
     PostStatus { Draft => "draft", Scheduled => "scheduled", Published => "published", Withdrawn => "withdrawn" }
 );
 
-string_enum!(
+crate::string_enum!(
     /// Urgent posts (disaster, safety) always notify and are shown first by clients.
     Priority { Normal => "normal", Urgent => "urgent" }
 );
 
-string_enum!(
+crate::string_enum!(
     /// お知らせ, 行事, 防災, ごみ, 募集, アンケート, その他.
     Category {
         Notice => "notice",
@@ -75,7 +32,7 @@ string_enum!(
     }
 );
 
-string_enum!(
+crate::string_enum!(
     /// Survey and attendance questions (アンケート, 出欠).
     QuestionKind {
         SingleChoice => "single_choice",
@@ -96,7 +53,7 @@ mod tests {
         serde_json::from_value(schema["enum"].clone()).unwrap()
     }
 
-    fn sent_values<T: Serialize>(all: &[T]) -> Vec<String> {
+    fn sent_values<T: serde::Serialize>(all: &[T]) -> Vec<String> {
         all.iter()
             .map(|v| {
                 serde_json::to_value(v)

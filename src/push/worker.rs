@@ -2,6 +2,7 @@
 //! Rows are claimed in the database, so a restart or a second process never loses or
 //! doubles a delivery.
 
+use crate::domain::new_id;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,8 +10,8 @@ use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 
 use crate::configuration::PushSettings;
+use crate::db::Db;
 use crate::db::queries::push::{claim_batch, record_outcomes, release_claims};
-use crate::db::{Db, new_id};
 use crate::error::ApiError;
 use crate::push::sender::WebPushSender;
 

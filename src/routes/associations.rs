@@ -1,17 +1,18 @@
 //! Associations (町会) and their roster: hans, households, members, CSV in and out.
 
+use crate::domain::AuditAction;
 use actix_web::{HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::audit;
 use crate::auth::AuthMember;
 use crate::authz::{self, Principal, require};
 use crate::db::models::{Association, Han, Household};
 use crate::db::queries::associations::{
     self as queries, AssociationChangeset, HouseholdChangeset, HouseholdRow, RosterImportReport,
 };
+use crate::db::queries::audit;
 use crate::db::{AnyConnection, Db};
 use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, MemberId, RequiredText, Role};
 use crate::error::{ApiError, ErrorCode};
@@ -52,7 +53,7 @@ pub async fn audited_roster_read<R, F>(
     db: &Db,
     auth: AuthMember,
     id: AssociationId,
-    action: &'static str,
+    action: AuditAction,
     read: F,
 ) -> Result<Vec<R>, ApiError>
 where
@@ -197,7 +198,7 @@ pub async fn create_association(
             audit::record(
                 conn,
                 &p,
-                "association_created",
+                AuditAction::AssociationCreated,
                 "association",
                 Some(association.id.as_str()),
                 Some(&association.id),
@@ -273,7 +274,7 @@ pub async fn update_association(
             audit::record(
                 conn,
                 &p,
-                "association_updated",
+                AuditAction::AssociationUpdated,
                 "association",
                 Some(id.as_str()),
                 Some(&id),
@@ -359,7 +360,7 @@ pub async fn create_han(
             audit::record(
                 conn,
                 &p,
-                "han_created",
+                AuditAction::HanCreated,
                 "han",
                 Some(han.id.as_str()),
                 Some(&association.id),
@@ -453,7 +454,7 @@ pub async fn list_households(
             audit::record(
                 conn,
                 &p,
-                "roster_households_read",
+                AuditAction::RosterHouseholdsRead,
                 "association",
                 Some(id.as_str()),
                 Some(&id),
@@ -501,7 +502,7 @@ pub async fn create_household(
             audit::record(
                 conn,
                 &p,
-                "household_created",
+                AuditAction::HouseholdCreated,
                 "household",
                 Some(household.id.as_str()),
                 Some(&association.id),
@@ -564,7 +565,7 @@ pub async fn update_household(
             audit::record(
                 conn,
                 &p,
-                "household_updated",
+                AuditAction::HouseholdUpdated,
                 "household",
                 Some(id.as_str()),
                 Some(&updated.association_id),
@@ -609,7 +610,7 @@ pub async fn list_members(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let rows = audited_roster_read(&db, auth, id, "roster_members_read", |conn, a| {
+    let rows = audited_roster_read(&db, auth, id, AuditAction::RosterMembersRead, |conn, a| {
         queries::list_members(conn, a)
     })
     .await?;
@@ -638,7 +639,7 @@ pub async fn export_roster(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let rows = audited_roster_read(&db, auth, id, "roster_exported", |conn, a| {
+    let rows = audited_roster_read(&db, auth, id, AuditAction::RosterExported, |conn, a| {
         queries::list_households(conn, a, None)
     })
     .await?;
@@ -680,7 +681,7 @@ pub async fn import_roster(
             audit::record(
                 conn,
                 &p,
-                "roster_imported",
+                AuditAction::RosterImported,
                 "association",
                 Some(id.as_str()),
                 Some(&id),
@@ -730,7 +731,7 @@ pub async fn move_member(
             audit::record(
                 conn,
                 &p,
-                "member_moved",
+                AuditAction::MemberMoved,
                 "member",
                 Some(member.as_str()),
                 Some(&association),

@@ -1,3 +1,4 @@
+use crate::domain::new_id;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use secrecy::{ExposeSecret, SecretString};
@@ -10,8 +11,8 @@ use crate::auth::password::check_new_password;
 use crate::auth::{AuthMember, JwtKeys, PasswordService, client_address};
 use crate::authz::{Principal, RoleGrant};
 use crate::configuration::AuthSettings;
+use crate::db::Db;
 use crate::db::queries::accounts::{self, RefreshOutcome, Registration};
-use crate::db::{Db, new_id};
 use crate::domain::{
     AssociationId, DistrictId, HanId, HouseholdId, Login, MemberId, RequiredText,
     normalize_invitation_code,

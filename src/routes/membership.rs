@@ -1,6 +1,7 @@
 //! Joining and roles: invitations, join requests (町会加入申請), officers, the yearly handover,
 //! district officers, city staff, and the audit log.
 
+use crate::domain::AuditAction;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Duration, Utc};
@@ -8,13 +9,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::audit;
 use crate::auth::jwt::sha256_hex;
 use crate::auth::password::check_new_password;
 use crate::auth::{AuthMember, PasswordService};
 use crate::authz::{self, Principal, require, require_visible};
 use crate::db::models::{AuditEntry, Invitation, RoleAssignment};
 use crate::db::queries::associations::{association_of_member, household_of};
+use crate::db::queries::audit;
 use crate::db::queries::{accounts, invitations as invitation_queries, roles as role_queries};
 use crate::db::schema::{audit_log, districts};
 use crate::db::{Db, now};
@@ -167,7 +168,7 @@ pub async fn create_invitation(
             audit::record(
                 conn,
                 &p,
-                "invitation_created",
+                AuditAction::InvitationCreated,
                 "invitation",
                 Some(invitation.id.as_str()),
                 Some(&association.id),
@@ -231,7 +232,7 @@ pub async fn revoke_invitation(
         audit::record(
             conn,
             &p,
-            "invitation_revoked",
+            AuditAction::InvitationRevoked,
             "invitation",
             Some(id.as_str()),
             Some(&invitation.association_id),
@@ -325,7 +326,7 @@ pub async fn list_join_requests(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let rows = audited_roster_read(&db, auth, id, "join_requests_read", |conn, a| {
+    let rows = audited_roster_read(&db, auth, id, AuditAction::JoinRequestsRead, |conn, a| {
         invitation_queries::list_join_requests(conn, a)
     })
     .await?;
@@ -399,7 +400,7 @@ pub async fn approve_join_request(
             audit::record(
                 conn,
                 &p,
-                "join_request_approved",
+                AuditAction::JoinRequestApproved,
                 "join_request",
                 Some(id.as_str()),
                 Some(&request.association_id),
@@ -433,7 +434,7 @@ pub async fn decline_join_request(
             audit::record(
                 conn,
                 &p,
-                "join_request_declined",
+                AuditAction::JoinRequestDeclined,
                 "join_request",
                 Some(id.as_str()),
                 Some(&request.association_id),
@@ -511,7 +512,7 @@ pub async fn appoint_officer(
             let (p, association) = caller_and_association(conn, &auth, &id)?;
             require(authz::may_assign_roles(&p, &association.id))?;
             let assignment = role_queries::appoint(conn, &association.id, appointment, &p.member_id)?;
-            audit::record(conn, &p, "role_granted", "member", Some(assignment.member_id.as_str()), Some(&association.id), serde_json::json!({"role": assignment.role.as_str(), "scope_id": assignment.scope_id}))?;
+            audit::record(conn, &p, AuditAction::RoleGranted, "member", Some(assignment.member_id.as_str()), Some(&association.id), serde_json::json!({"role": assignment.role.as_str(), "scope_id": assignment.scope_id}))?;
             Ok(assignment)
         })
         .await?;
@@ -539,7 +540,7 @@ pub async fn list_roles(
     db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let rows = audited_roster_read(&db, auth, id, "roster_roles_read", |conn, a| {
+    let rows = audited_roster_read(&db, auth, id, AuditAction::RosterRolesRead, |conn, a| {
         role_queries::role_history(conn, a)
     })
     .await?;
@@ -579,7 +580,7 @@ pub async fn end_role(
         audit::record(
             conn,
             &p,
-            "role_ended",
+            AuditAction::RoleEnded,
             "member",
             Some(assignment.member_id.as_str()),
             association.as_ref(),
@@ -638,7 +639,7 @@ pub async fn hand_over(
             let (p, association) = caller_and_association(conn, &auth, &id)?;
             require(authz::may_assign_roles(&p, &association.id))?;
             let (ended, started) = role_queries::hand_over(conn, &association.id, body.term_year, appointments, &p.member_id)?;
-            audit::record(conn, &p, "roles_handed_over", "association", Some(id.as_str()), Some(&id), serde_json::json!({"ended": ended, "started": started.len(), "term_year": body.term_year}))?;
+            audit::record(conn, &p, AuditAction::RolesHandedOver, "association", Some(id.as_str()), Some(&id), serde_json::json!({"ended": ended, "started": started.len(), "term_year": body.term_year}))?;
             Ok((ended, started))
         })
         .await?;
@@ -691,7 +692,7 @@ pub async fn appoint_district_officer(
             audit::record(
                 conn,
                 &p,
-                "role_granted",
+                AuditAction::RoleGranted,
                 "member",
                 Some(member.as_str()),
                 None,
@@ -765,7 +766,7 @@ pub async fn create_staff(
             audit::record(
                 conn,
                 &p,
-                "role_granted",
+                AuditAction::RoleGranted,
                 "member",
                 Some(member.id.as_str()),
                 None,

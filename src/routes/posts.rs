@@ -1,5 +1,6 @@
 //! Circulars (回覧): posting, the inbox, reading and confirming, receipts.
 
+use crate::domain::AuditAction;
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, get, patch, post, web};
@@ -926,10 +927,10 @@ pub async fn record_paper_confirmation(
         require(allowed)?;
         queries::record_paper_confirmation(conn, &id, &household, &p.member_id)?;
         let detail = serde_json::json!({"post_id": id.as_str()});
-        crate::audit::record(
+        crate::db::queries::audit::record(
             conn,
             &p,
-            "paper_confirmation_recorded",
+            AuditAction::PaperConfirmationRecorded,
             "household",
             Some(household.as_str()),
             Some(&found.association_id),
@@ -1042,10 +1043,10 @@ fn load_receipts(
     if list {
         let detail =
             serde_json::json!({"post_id": id.as_str(), "rows": receipts.unconfirmed.len()});
-        crate::audit::record(
+        crate::db::queries::audit::record(
             conn,
             &p,
-            "receipts_read",
+            AuditAction::ReceiptsRead,
             "post",
             Some(id.as_str()),
             p.association_id.as_ref(),
@@ -1148,7 +1149,7 @@ mod random_cursors {
             let raw: String = (0..rng.random_range(0..120))
                 .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
                 .collect();
-            let inner = format!("{}|{}", rng.random::<i64>(), crate::db::new_id());
+            let inner = format!("{}|{}", rng.random::<i64>(), crate::domain::new_id());
             for candidate in [raw, URL_SAFE_NO_PAD.encode(inner)] {
                 if let Ok(cursor) = decode_cursor(&candidate) {
                     let again = decode_cursor(&encode_cursor(&cursor)).map_err(|e| e.to_string());

@@ -1,6 +1,7 @@
 //! Web Push: the server's public key, members' subscriptions and preferences, delivery
 //! figures and reminders for a post.
 
+use crate::domain::AuditAction;
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
@@ -327,10 +328,10 @@ pub async fn remind(
             })?;
             let detail =
                 serde_json::json!({"post_id": id.as_str(), "households": households.len()});
-            crate::audit::record(
+            crate::db::queries::audit::record(
                 conn,
                 &p,
-                "reminder_sent",
+                AuditAction::ReminderSent,
                 "post",
                 Some(id.as_str()),
                 p.association_id.as_ref(),

@@ -1,6 +1,7 @@
 //! Safety checks (安否確認): start one for a scope, answer for a household, follow the live
 //! status, remind the unanswered, close.
 
+use crate::domain::AuditAction;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -718,10 +719,10 @@ pub async fn get_status(
                     "rows": response.unanswered.len() + response.help.len() + response.help_withdrawn.len(),
                 });
                 write_transaction(conn, |conn| {
-                    crate::audit::record(
+                    crate::db::queries::audit::record(
                         conn,
                         &seen.principal,
-                        "safety_status_read",
+                        AuditAction::SafetyStatusRead,
                         "safety_check",
                         Some(id.as_str()),
                         seen.principal.association_id.as_ref(),
@@ -782,10 +783,10 @@ pub async fn get_history(
                 .collect();
             let detail = serde_json::json!({"safety_check_id": id.as_str()});
             write_transaction(conn, |conn| {
-                crate::audit::record(
+                crate::db::queries::audit::record(
                     conn,
                     &seen.principal,
-                    "safety_history_read",
+                    AuditAction::SafetyHistoryRead,
                     "household",
                     Some(household.as_str()),
                     Some(&found.association_id),
@@ -841,10 +842,10 @@ pub async fn remind_unanswered(
                     "safety_check_id": id.as_str(),
                     "households": households.len(),
                 });
-                crate::audit::record(
+                crate::db::queries::audit::record(
                     conn,
                     &seen.principal,
-                    "safety_reminder_sent",
+                    AuditAction::SafetyReminderSent,
                     "safety_check",
                     Some(id.as_str()),
                     seen.principal.association_id.as_ref(),
@@ -880,10 +881,10 @@ pub async fn close_check(
                 return Err(queries::closed());
             }
             let detail = serde_json::json!({"safety_check_id": id.as_str()});
-            crate::audit::record(
+            crate::db::queries::audit::record(
                 conn,
                 &seen.principal,
-                "safety_check_closed",
+                AuditAction::SafetyCheckClosed,
                 "safety_check",
                 Some(id.as_str()),
                 seen.principal.association_id.as_ref(),

@@ -2,6 +2,7 @@
 //! one district's figures for its officers, snapshots, and the projects behind target 3.
 //! Counts and rates only: no member, household or answer ever leaves here.
 
+use crate::domain::AuditAction;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -879,10 +880,10 @@ pub async fn create_project(
             let p = Principal::load(conn, &auth.0)?;
             require(authz::may_see_city_stats(&p))?;
             project_queries::insert_project(conn, &project)?;
-            crate::audit::record(
+            crate::db::queries::audit::record(
                 conn,
                 &p,
-                "project_recorded",
+                AuditAction::ProjectRecorded,
                 "project",
                 Some(project.id.as_str()),
                 None,
@@ -936,10 +937,10 @@ pub async fn update_project(
             }
             project.updated_at = now();
             project_queries::update_project(conn, &project)?;
-            crate::audit::record(
+            crate::db::queries::audit::record(
                 conn,
                 &p,
-                "project_updated",
+                AuditAction::ProjectUpdated,
                 "project",
                 Some(project.id.as_str()),
                 None,
@@ -966,10 +967,10 @@ pub async fn delete_project(
         if project_queries::delete_project(conn, &id)? == 0 {
             return Err(ApiError::NotFound("project"));
         }
-        crate::audit::record(
+        crate::db::queries::audit::record(
             conn,
             &p,
-            "project_deleted",
+            AuditAction::ProjectDeleted,
             "project",
             Some(id.as_str()),
             None,

@@ -2,6 +2,7 @@
 //! answers once and may change its answer until the deadline; those who follow the post see
 //! live tallies and export the answers as CSV.
 
+use crate::domain::AuditAction;
 use std::collections::{BTreeMap, HashSet};
 
 use actix_web::{HttpResponse, get, put, web};
@@ -519,10 +520,10 @@ pub async fn export_answers(
             }
             let rows = queries::responses(conn, &s.post, &s.hans, &s.scope)?;
             let detail = serde_json::json!({"post_id": id.as_str(), "rows": rows.len()});
-            crate::audit::record(
+            crate::db::queries::audit::record(
                 conn,
                 &s.principal,
-                "survey_answers_exported",
+                AuditAction::SurveyAnswersExported,
                 "post",
                 Some(id.as_str()),
                 s.principal.association_id.as_ref(),

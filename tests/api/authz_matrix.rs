@@ -246,7 +246,7 @@ async fn districts_and_associations_are_readable_by_any_member() {
         ANY_MEMBER,
     )
     .await;
-    let unknown = kairan::db::new_id();
+    let unknown = kairan::domain::new_id();
     m.row(
         Method::GET,
         &format!("/api/v1/associations/{unknown}"),
@@ -308,7 +308,7 @@ async fn only_city_staff_and_admin_create_and_change_associations() {
         .post_as(
             staff,
             "/api/v1/associations",
-            &json!({"district_id": kairan::db::new_id(), "name": "幻町会", "member_households": 1}),
+            &json!({"district_id": kairan::domain::new_id(), "name": "幻町会", "member_households": 1}),
         )
         .await;
     assert_eq!(unknown_district.status(), 422);
@@ -337,7 +337,7 @@ async fn only_city_staff_and_admin_create_and_change_associations() {
     let unknown = app
         .patch_as(
             staff,
-            &format!("/api/v1/associations/{}", kairan::db::new_id()),
+            &format!("/api/v1/associations/{}", kairan::domain::new_id()),
             &json!({"member_households": 1}),
         )
         .await;
@@ -489,7 +489,7 @@ async fn households_are_listed_to_officers_whole_and_to_han_leaders_for_their_ha
     m.cell(
         Who::Admin,
         Method::PATCH,
-        &format!("/api/v1/households/{}", kairan::db::new_id()),
+        &format!("/api/v1/households/{}", kairan::domain::new_id()),
         Some(json!({"paper": true})),
         404,
     )
@@ -672,7 +672,7 @@ async fn invitations_are_managed_by_the_associations_officers() {
     m.cell(
         Who::Admin,
         Method::DELETE,
-        &format!("/api/v1/invitations/{}", kairan::db::new_id()),
+        &format!("/api/v1/invitations/{}", kairan::domain::new_id()),
         None,
         404,
     )
@@ -757,7 +757,7 @@ async fn join_requests_are_sent_by_members_without_household_and_decided_by_offi
     m.cell(
         Who::Admin,
         Method::POST,
-        &format!("/api/v1/join-requests/{}/approve", kairan::db::new_id()),
+        &format!("/api/v1/join-requests/{}/approve", kairan::domain::new_id()),
         Some(json!({})),
         404,
     )
@@ -1278,7 +1278,7 @@ async fn roles_hans_and_households_of_another_association_are_refused() {
         Who::CityStaff,
         Method::POST,
         &format!("/api/v1/districts/{}/officers", city.district_1),
-        Some(json!({"member_id": kairan::db::new_id()})),
+        Some(json!({"member_id": kairan::domain::new_id()})),
         422,
     )
     .await;
@@ -1379,7 +1379,7 @@ async fn safety_checks_follow_the_posting_rules_and_the_status_rules() {
     m.cell(
         Who::Admin,
         Method::GET,
-        &format!("/api/v1/safety-checks/{}/status", kairan::db::new_id()),
+        &format!("/api/v1/safety-checks/{}/status", kairan::domain::new_id()),
         None,
         404,
     )

@@ -77,7 +77,7 @@ impl Drop for TestDatabase {
 }
 
 fn uuid_simple() -> String {
-    kairan::db::new_id().replace('-', "")
+    kairan::domain::new_id().replace('-', "")
 }
 
 fn replace_database_name(url: &str, name: &str) -> String {

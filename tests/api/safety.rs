@@ -421,7 +421,7 @@ async fn officers_and_the_han_leader_answer_for_households_they_visit() {
         &app,
         &city.officer_a,
         &check,
-        json!({"status": "safe", "household_id": kairan::db::new_id()}),
+        json!({"status": "safe", "household_id": kairan::domain::new_id()}),
     )
     .await;
     assert_eq!(unknown.status(), 404);
@@ -506,7 +506,7 @@ async fn bad_input_gets_a_clear_error_and_stores_nothing() {
     let unknown = answer(
         &app,
         &city.resident_h1,
-        &kairan::db::new_id(),
+        &kairan::domain::new_id(),
         json!({"status": "safe"}),
     )
     .await;
@@ -554,7 +554,7 @@ async fn bad_input_gets_a_clear_error_and_stores_nothing() {
         ),
         (
             &city.staff,
-            json!({"scope": {"kind": "association", "id": kairan::db::new_id()}, "message": "x"}),
+            json!({"scope": {"kind": "association", "id": kairan::domain::new_id()}, "message": "x"}),
             422,
             "unknown_scope",
         ),
@@ -795,7 +795,7 @@ async fn viewers_see_only_what_their_role_allows() {
     let unknown = app
         .get_as(
             &city.staff,
-            &format!("/api/v1/safety-checks/{}/status", kairan::db::new_id()),
+            &format!("/api/v1/safety-checks/{}/status", kairan::domain::new_id()),
         )
         .await;
     assert_eq!(unknown.status(), 404);

@@ -13,7 +13,8 @@ use kairan::db::schema::{
     safety_answer_history, safety_answers, safety_check_hans, safety_checks,
     stats_district_safety_months, stats_months,
 };
-use kairan::db::{AnyConnection, new_id, now};
+use kairan::db::{AnyConnection, now};
+use kairan::domain::new_id;
 use kairan::domain::*;
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -349,7 +349,7 @@ fn every_table_round_trips_one_row() {
         answer
     );
     let record = SafetyAnswerRecord {
-        id: kairan::db::new_id(),
+        id: kairan::domain::new_id(),
         safety_check_id: check.id.clone(),
         household_id: household.id.clone(),
         status: SafetyStatus::Safe,

@@ -362,7 +362,7 @@ async fn tampered_tokens_are_refused() {
 
     // Claims swapped for a stranger's (a valid-looking payload with the old signature).
     let mut other = claims(&admin);
-    other["sub"] = json!(kairan::db::new_id());
+    other["sub"] = json!(kairan::domain::new_id());
     assert_refused(
         &app,
         "payload replaced",
@@ -417,7 +417,7 @@ async fn tokens_for_unknown_or_deleted_members_are_refused() {
     let (app, _) = app_with_admin().await;
     let ring = key_ring(&app);
 
-    let stranger = kairan::db::new_id();
+    let stranger = kairan::domain::new_id();
     assert_refused(
         &app,
         "sub of no member",
@@ -476,7 +476,7 @@ async fn every_protected_endpoint_refuses_missing_garbage_and_expired_tokens() {
     expired["nbf"] = json!(now() - 2000);
     expired["exp"] = json!(now() - 1000);
     let expired = hs256(&ring.active_kid, &expired, &ring.secret);
-    let id = kairan::db::new_id();
+    let id = kairan::domain::new_id();
     let endpoints = [
         ("GET", "/api/v1/me".to_string()),
         ("POST", "/api/v1/auth/logout".to_string()),

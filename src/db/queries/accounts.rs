@@ -1,5 +1,7 @@
 //! Sign-in, refresh tokens, rate-limit counters and registration.
 
+use crate::domain::AuditAction;
+use crate::domain::new_id;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -10,7 +12,7 @@ use crate::db::queries::members::fiscal_year;
 use crate::db::schema::{
     households, invitations, login_failures, members, refresh_tokens, role_assignments,
 };
-use crate::db::{AnyConnection, new_id, now, write_transaction};
+use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{AssociationId, HouseholdId, Login, MemberId, Role, RoleAssignmentId};
 use crate::error::{ApiError, ErrorCode};
 
@@ -277,10 +279,10 @@ pub fn register(
             )?;
             if let Some(role) = invitation.role {
                 let detail = serde_json::json!({"role": role.as_str(), "invitation_id": invitation.id.as_str()});
-                crate::audit::record_for(
+                crate::db::queries::audit::record_for(
                     conn,
                     invitation.created_by.as_ref(),
-                    "role_granted_by_invitation",
+                    AuditAction::RoleGrantedByInvitation,
                     "member",
                     Some(member_id.as_str()),
                     Some(&invitation.association_id),

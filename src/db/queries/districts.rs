@@ -2,8 +2,9 @@ use diesel::prelude::*;
 
 use crate::db::models::District;
 use crate::db::schema::districts;
-use crate::db::{AnyConnection, new_id, now, write_transaction};
+use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::DistrictId;
+use crate::domain::new_id;
 use crate::import::DistrictRecord;
 
 pub fn list_districts(conn: &mut AnyConnection) -> QueryResult<Vec<District>> {

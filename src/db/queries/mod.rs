@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod associations;
 pub mod attachments;
+pub mod audit;
 pub mod districts;
 pub mod idempotency;
 pub mod invitations;

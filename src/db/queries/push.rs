@@ -1,5 +1,6 @@
 //! The push outbox: subscriptions, jobs and their deliveries, claimed by the worker.
 
+use crate::domain::new_id;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text, Timestamp};
@@ -10,7 +11,7 @@ use crate::db::schema::{
     associations, households, members, muted_categories, push_deliveries, push_jobs,
     push_subscriptions,
 };
-use crate::db::{AnyConnection, new_id, now, write_transaction};
+use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
     AssociationId, Category, DistrictId, HouseholdId, MemberId, PostId, PushSubscriptionId, Tier,
 };

@@ -1,6 +1,7 @@
 //! Safety checks (安否確認): starting one (with its urgent push), answers and their history,
 //! the live status.
 
+use crate::domain::new_id;
 use std::collections::HashSet;
 
 use chrono::NaiveDateTime;
@@ -15,7 +16,7 @@ use crate::db::schema::{
     associations, hans, households, members, safety_answer_history, safety_answers,
     safety_check_audiences, safety_check_hans, safety_checks,
 };
-use crate::db::{AnyConnection, new_id, now, write_transaction};
+use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
     AssociationId, DistrictId, HanId, HouseholdId, MemberId, SafetyCheckId, SafetyStatus,
 };

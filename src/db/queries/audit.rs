@@ -1,5 +1,5 @@
-//! The audit log: roster reads, exports, role changes and admin actions, written in the same
-//! transaction as what they record.
+//! The audit log: roster reads, exports, role changes and admin actions, written by the use
+//! case in the same transaction as what it records.
 
 use diesel::prelude::*;
 
@@ -7,12 +7,12 @@ use crate::authz::Principal;
 use crate::db::models::AuditEntry;
 use crate::db::schema::audit_log;
 use crate::db::{AnyConnection, now};
-use crate::domain::{AssociationId, AuditEntryId, MemberId};
+use crate::domain::{AssociationId, AuditAction, AuditEntryId, MemberId};
 
 pub fn record(
     conn: &mut AnyConnection,
     actor: &Principal,
-    action: &str,
+    action: AuditAction,
     target_kind: &str,
     target_id: Option<&str>,
     association_id: Option<&AssociationId>,
@@ -41,7 +41,7 @@ pub fn record(
 pub fn record_for(
     conn: &mut AnyConnection,
     actor: Option<&MemberId>,
-    action: &str,
+    action: AuditAction,
     target_kind: &str,
     target_id: Option<&str>,
     association_id: Option<&AssociationId>,
@@ -51,7 +51,7 @@ pub fn record_for(
         .values(AuditEntry {
             id: AuditEntryId::generate(),
             actor_id: actor.cloned(),
-            action: action.to_string(),
+            action: action.as_str().to_string(),
             target_kind: target_kind.to_string(),
             target_id: target_id.map(str::to_string),
             association_id: association_id.cloned(),
