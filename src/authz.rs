@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use crate::db::AnyConnection;
 use crate::db::schema::{associations, households, members, role_assignments};
-use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, MemberId, Role};
+use crate::domain::{
+    AssociationId, AudienceKey, DistrictId, HanId, HouseholdId, MemberId, Role, member_keys,
+};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -44,8 +46,8 @@ pub struct Membership {
 }
 
 impl Membership {
-    pub fn audience_keys(&self) -> Vec<String> {
-        crate::db::queries::posts::member_keys(
+    pub fn audience_keys(&self) -> Vec<AudienceKey> {
+        member_keys(
             self.household_id.as_ref(),
             self.district_id.as_ref(),
             self.association_id.as_ref(),
@@ -93,8 +95,8 @@ impl Membership {
 }
 
 impl Principal {
-    pub fn audience_keys(&self) -> Vec<String> {
-        crate::db::queries::posts::member_keys(
+    pub fn audience_keys(&self) -> Vec<AudienceKey> {
+        member_keys(
             self.household_id.as_ref(),
             self.district_id.as_ref(),
             self.association_id.as_ref(),

@@ -4,15 +4,12 @@
 //! file is never half-written. PostgreSQL is backed up with its own tools (docs/operations.md).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use tokio::sync::watch;
 
-use crate::db::{AnyConnection, Db};
-use crate::telemetry::spawn_blocking_with_tracing;
+use crate::db::AnyConnection;
 
 const SCHEDULED_PREFIX: &str = "kairan-";
 const SCHEDULED_SUFFIX: &str = ".sqlite3";
@@ -120,33 +117,4 @@ pub fn scheduled_backups(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     }
     found.sort();
     Ok(found)
-}
-
-/// Backs up every `interval` until stopped. A failed backup is logged and tried again at the
-/// next tick; it never stops the server.
-pub async fn run_scheduled_backups(
-    db: Db,
-    dir: PathBuf,
-    interval: Duration,
-    keep: usize,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    while !*stop.borrow() {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = stop.changed() => continue,
-        }
-        let (db, dir) = (db.clone(), dir.clone());
-        let done = spawn_blocking_with_tracing(move || -> anyhow::Result<PathBuf> {
-            let mut conn = db.get()?;
-            scheduled_backup(&mut conn, &dir, keep)
-        })
-        .await;
-        match done {
-            Ok(Ok(path)) => tracing::info!(file = %path.display(), "scheduled backup written"),
-            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "scheduled backup failed"),
-            Err(e) => tracing::error!(error = %e, "scheduled backup task failed"),
-        }
-    }
 }

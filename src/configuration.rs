@@ -8,7 +8,7 @@ use config::{Config, Environment as EnvSource, File, FileFormat};
 use serde::Deserialize;
 use serde_aux::field_attributes::deserialize_number_from_string;
 
-use crate::db::DatabaseUrl;
+use crate::db::url::DatabaseUrl;
 
 /// Compiled in, so the binary runs from any directory.
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");

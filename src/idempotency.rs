@@ -7,13 +7,11 @@
 //!   in flight gets 409. An answer marked `Cache-Control: no-store` (tokens, invitation
 //!   codes) is recorded without its body, and a repeat gets 409 instead of the secret.
 //! - The claim for the key is inserted by the request's first committed write transaction
-//!   (`crate::db::write_transaction`), so the key and what the request created commit
-//!   together: a concurrent duplicate fails on the key's primary key and rolls back, and a
-//!   crash can never leave a creation without its key. The answer is stored just after.
-//!   The claim travels from the request's task (task-local) to the blocking thread that runs
-//!   the query (thread-local, installed by `Db::run`).
+//!   (the request's `db::write_hook`, which storage runs in its outermost write transaction),
+//!   so the key and what the request created commit together: a concurrent duplicate fails
+//!   on the key's primary key and rolls back, and a crash can never leave a creation without
+//!   its key. The answer is stored just after.
 
-use std::cell::RefCell;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -23,13 +21,14 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
+use diesel::QueryResult;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
-use tokio::sync::watch;
 
 use crate::auth::AuthMember;
 use crate::db::models::IdempotencyKey;
 use crate::db::queries::idempotency as queries;
+use crate::db::write_hook::{WriteHook, with_write_hook};
 use crate::db::{AnyConnection, Db, now};
 use crate::domain::MemberId;
 use crate::error::{ApiError, ErrorCode};
@@ -58,86 +57,39 @@ pub struct ClaimSlot {
 
 pub type SharedSlot = Arc<Mutex<ClaimSlot>>;
 
-tokio::task_local! {
-    static REQUEST_SLOT: SharedSlot;
-}
-
-thread_local! {
-    static THREAD_SLOT: RefCell<Option<SharedSlot>> = const { RefCell::new(None) };
-}
-
-fn lock(slot: &SharedSlot) -> MutexGuard<'_, ClaimSlot> {
+fn lock(slot: &Mutex<ClaimSlot>) -> MutexGuard<'_, ClaimSlot> {
     slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The claim of the request being served on this task, if it carries a key.
-pub fn current_request_slot() -> Option<SharedSlot> {
-    REQUEST_SLOT.try_with(Clone::clone).ok()
-}
-
-/// Makes `slot` visible to write transactions on this thread until the guard drops.
-pub fn install_on_thread(slot: Option<SharedSlot>) -> ThreadSlotGuard {
-    THREAD_SLOT.with(|cell| *cell.borrow_mut() = slot);
-    ThreadSlotGuard
-}
-
-pub struct ThreadSlotGuard;
-
-impl Drop for ThreadSlotGuard {
-    fn drop(&mut self) {
-        THREAD_SLOT.with(|cell| *cell.borrow_mut() = None);
-    }
-}
-
-/// Called by the outermost write transaction: inserts the request's claim if it is not
-/// committed yet. Returns the slot so the caller can mark it committed.
-pub fn claim_in_transaction(
-    conn: &mut AnyConnection,
-) -> Result<Option<SharedSlot>, diesel::result::Error> {
-    let Some(slot) = THREAD_SLOT.with(|cell| cell.borrow().clone()) else {
-        return Ok(None);
-    };
-    let record = {
-        let state = lock(&slot);
-        if state.committed {
-            return Ok(None);
-        }
-        state.record.clone()
-    };
-    match queries::insert_claim(conn, &record) {
-        Ok(()) => Ok(Some(slot)),
-        Err(e) => {
-            if matches!(
-                e,
-                diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _
-                )
-            ) {
-                lock(&slot).lost_race = true;
+/// The claim is inserted by the request's first committed write transaction.
+impl WriteHook for Mutex<ClaimSlot> {
+    fn write(&self, conn: &mut AnyConnection) -> QueryResult<bool> {
+        let record = {
+            let state = lock(self);
+            if state.committed {
+                return Ok(false);
             }
-            Err(e)
+            state.record.clone()
+        };
+        match queries::insert_claim(conn, &record) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                if matches!(
+                    e,
+                    diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _
+                    )
+                ) {
+                    lock(self).lost_race = true;
+                }
+                Err(e)
+            }
         }
     }
-}
 
-pub fn mark_committed(slot: &SharedSlot) {
-    lock(slot).committed = true;
-}
-
-/// Deletes expired keys every `interval` until stopped.
-pub async fn prune_expired_keys(db: Db, interval: Duration, mut stop: watch::Receiver<bool>) {
-    let mut ticker = tokio::time::interval(interval);
-    while !*stop.borrow() {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = stop.changed() => continue,
-        }
-        match db.run(|conn| Ok(queries::prune(conn, now())?)).await {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "pruned expired idempotency keys"),
-            Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed; will retry"),
-        }
+    fn committed(&self) {
+        lock(self).committed = true;
     }
 }
 
@@ -282,7 +234,7 @@ pub async fn middleware(
         committed: false,
         lost_race: false,
     }));
-    let response = REQUEST_SLOT.scope(slot.clone(), next.call(req)).await?;
+    let response = with_write_hook(slot.clone(), next.call(req)).await?;
     let (committed, lost_race) = {
         let state = lock(&slot);
         (state.committed, state.lost_race)

@@ -8,6 +8,7 @@
 //! as soon as the change commits. Every entry also expires after `posts.inbox_cache_ttl_ms`,
 //! so changes made by another process sharing the database show within that time.
 
+use crate::domain::AudienceKey;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -38,7 +39,7 @@ pub struct InboxCache {
     posts_generation: AtomicU64,
     roster_generation: AtomicU64,
     receipts_generation: AtomicU64,
-    feeds: RwLock<HashMap<String, Feed>>,
+    feeds: RwLock<HashMap<AudienceKey, Feed>>,
     places: RwLock<HashMap<MemberId, Place>>,
     posts: RwLock<HashMap<PostId, CachedPost>>,
     /// Per household, because a confirmation by one member shows for all of them.
@@ -251,7 +252,7 @@ impl InboxCache {
         Ok((read, confirmed))
     }
 
-    fn cached_feed(&self, key: &str) -> Option<Feed> {
+    fn cached_feed(&self, key: &AudienceKey) -> Option<Feed> {
         let generation = self.posts_generation.load(Ordering::Acquire);
         read(&self.feeds)
             .get(key)
@@ -262,7 +263,7 @@ impl InboxCache {
     fn feed(
         &self,
         conn: &mut AnyConnection,
-        key: &str,
+        key: &AudienceKey,
         at: NaiveDateTime,
     ) -> Result<Feed, ApiError> {
         let generation = self.posts_generation.load(Ordering::Acquire);
@@ -278,7 +279,7 @@ impl InboxCache {
             entries: entries.into(),
             complete,
         };
-        write(&self.feeds).insert(key.to_owned(), feed.clone());
+        write(&self.feeds).insert(key.clone(), feed.clone());
         Ok(feed)
     }
 
@@ -287,7 +288,7 @@ impl InboxCache {
     pub fn page(
         &self,
         conn: &mut AnyConnection,
-        keys: &[String],
+        keys: &[AudienceKey],
         after: Option<&InboxCursor>,
         limit: usize,
         at: NaiveDateTime,

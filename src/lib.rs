@@ -11,6 +11,7 @@ pub mod error;
 pub mod idempotency;
 pub mod import;
 pub mod inbox_cache;
+pub mod jobs;
 pub mod openapi;
 pub mod push;
 pub mod routes;

@@ -53,7 +53,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let (_, api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(crate::startup::routes)
+        .configure(crate::routes::all)
         .split_for_parts();
     let mut api = api;
     document_idempotency_key(&mut api);

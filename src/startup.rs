@@ -13,30 +13,27 @@ use actix_web::{App, HttpServer, ResponseError, web};
 use tokio::sync::{Notify, watch};
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
-use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::attachments::AttachmentStore;
 use crate::auth::{JwtKeys, PasswordService};
-use crate::backup::run_scheduled_backups;
 use crate::configuration::Settings;
 use crate::db::group_commit::GroupCommit;
 use crate::db::queries::districts::{count_districts, import_districts};
-use crate::db::queries::posts::publish_due;
-use crate::db::queries::stats::{Rule, take_snapshots};
-use crate::db::{Backend, Db, now};
+use crate::db::{Backend, Db};
 use crate::error::{
     ApiError, ErrorCode, KnownRoutes, json_error_handler, no_route, path_error_handler,
     query_error_handler,
 };
-use crate::idempotency::{self, IdempotencyConfig, prune_expired_keys};
+use crate::idempotency::{self, IdempotencyConfig};
 use crate::import::{KANAZAWA_DISTRICTS_CSV, parse_districts};
 use crate::inbox_cache::InboxCache;
+use crate::jobs;
 use crate::openapi::document;
 use crate::push::VapidKey;
 use crate::push::sender::WebPushSender;
 use crate::push::worker::PushWorker;
-use crate::routes::{self, health};
+use crate::routes;
 use crate::telemetry::spawn_blocking_with_tracing;
 
 /// Writes per group-commit transaction, and writes waiting for one (see db::group_commit).
@@ -108,21 +105,21 @@ impl Application {
         };
         let server = run(listener, db.clone(), services, &settings)?;
         let (stop_background, stopped) = watch::channel(false);
-        let mut background = vec![tokio::spawn(publish_scheduled_posts(
+        let mut background = vec![tokio::spawn(jobs::publish_scheduled_posts(
             db.clone(),
-            settings.posts.scheduler_interval_secs,
+            Duration::from_secs(settings.posts.scheduler_interval_secs),
             wake_push,
             inbox_cache.clone(),
             stopped.clone(),
         ))];
-        background.push(tokio::spawn(prune_expired_keys(
+        background.push(tokio::spawn(jobs::prune_expired_keys(
             db.clone(),
             Duration::from_secs(settings.idempotency.prune_interval_secs),
             stopped.clone(),
         )));
         if settings.backup.interval_secs > 0 {
             if db.backend() == Backend::Sqlite {
-                background.push(tokio::spawn(run_scheduled_backups(
+                background.push(tokio::spawn(jobs::run_scheduled_backups(
                     db.clone(),
                     settings.server.data_dir.join("backups"),
                     Duration::from_secs(settings.backup.interval_secs),
@@ -134,7 +131,7 @@ impl Application {
             }
         }
         if settings.stats.worker {
-            background.push(tokio::spawn(take_stats_snapshots(
+            background.push(tokio::spawn(jobs::take_stats_snapshots(
                 db.clone(),
                 settings.stats.clone(),
                 stopped.clone(),
@@ -241,61 +238,6 @@ pub async fn prepare_database(settings: Settings, seed: bool) -> anyhow::Result<
     .await?
 }
 
-/// Publishes scheduled circulars when they fall due. The schedule lives in the database, so a
-/// restart loses nothing: posts that fell due while the server was down go out at start.
-async fn publish_scheduled_posts(
-    db: Db,
-    interval_secs: u64,
-    wake_push: Arc<Notify>,
-    inbox_cache: Arc<InboxCache>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(interval_secs));
-    while !*stop.borrow() {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = stop.changed() => continue,
-        }
-        match db.run(|conn| Ok(publish_due(conn, now())?)).await {
-            Ok(published) if !published.is_empty() => {
-                tracing::info!(count = published.len(), "published scheduled posts");
-                inbox_cache.posts_changed();
-                wake_push.notify_one();
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "publishing scheduled posts failed; will retry"),
-        }
-    }
-}
-
-/// The month-end task: refreshes the current month's figures and freezes finished months
-/// (after their circulars' 72 hours), catching up on months missed while stopped.
-async fn take_stats_snapshots(
-    db: Db,
-    settings: crate::configuration::StatsSettings,
-    mut stop: watch::Receiver<bool>,
-) {
-    let rule = Rule::from(&settings);
-    let mut ticker = tokio::time::interval(Duration::from_secs(settings.refresh_interval_secs));
-    while !*stop.borrow() {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = stop.changed() => continue,
-        }
-        match db
-            .run(move |conn| Ok(take_snapshots(conn, rule, now())?))
-            .await
-        {
-            Ok(taken) => {
-                for (month, outcome) in taken {
-                    tracing::debug!(%month, ?outcome, "adoption figures stored");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "taking adoption snapshots failed; will retry"),
-        }
-    }
-}
-
 /// Headers every answer carries: no MIME sniffing, no framing, no referrer leaking ids,
 /// and HTTPS pinned once a proxy terminates TLS in front of us. (No CSP: the API answers
 /// JSON, and the Swagger UI page needs its scripts.)
@@ -338,13 +280,6 @@ fn cors_refusal_as_json<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHa
     Ok(ErrorHandlerResponse::Response(
         res.into_response(json).map_into_right_body(),
     ))
-}
-
-/// Every route, for the server and for the OpenAPI document alike.
-pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(health::livez)
-        .service(health::readyz)
-        .service(utoipa_actix_web::scope("/api/v1").configure(routes::api_v1));
 }
 
 fn run(
@@ -408,7 +343,7 @@ fn run(
             .app_data(known_routes.clone())
             .service(docs)
             .into_utoipa_app()
-            .configure(routes)
+            .configure(routes::all)
             .into_app()
             .default_service(web::to(no_route))
     })

@@ -7,8 +7,11 @@ pub mod group_commit;
 pub mod models;
 pub mod queries;
 pub mod schema;
+pub mod url;
+pub mod write_hook;
 
-use std::path::PathBuf;
+pub use url::{Backend, DatabaseUrl};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,58 +48,6 @@ macro_rules! with_backend {
             $crate::db::AnyConnection::Sqlite($sq) => $sq_body,
         }
     };
-}
-
-/// A database location, parsed from its URL. The scheme decides the backend; anything else
-/// is refused, so a typo never becomes a new empty SQLite file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    Sqlite(PathBuf),
-    Postgres(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl DatabaseUrl {
-    pub fn parse(url: &str) -> Result<Self, String> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self::Postgres(url.to_string()));
-        }
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            if path.is_empty() || path.contains(":memory:") || path.starts_with("file:") {
-                return Err(
-                    "sqlite:// needs a file path, e.g. sqlite://data/kairan.sqlite3".into(),
-                );
-            }
-            return Ok(Self::Sqlite(PathBuf::from(path)));
-        }
-        let scheme = url.split_once(':').map_or(url, |(s, _)| s);
-        Err(format!(
-            "unsupported database URL scheme '{scheme}': use sqlite://PATH or postgres://USER@HOST/DB"
-        ))
-    }
-
-    pub fn backend(&self) -> Backend {
-        match self {
-            Self::Sqlite(_) => Backend::Sqlite,
-            Self::Postgres(_) => Backend::Postgres,
-        }
-    }
-
-    /// For logs: no password.
-    pub fn redacted(&self) -> String {
-        match self {
-            Self::Sqlite(path) => format!("sqlite://{}", path.display()),
-            Self::Postgres(url) => match (url.find("://"), url.rfind('@')) {
-                (Some(start), Some(at)) if at > start => format!("postgres://…{}", &url[at..]),
-                _ => url.clone(),
-            },
-        }
-    }
 }
 
 /// Opens connections of the right backend and sets SQLite up for a server.
@@ -212,10 +163,10 @@ impl Db {
             return Err(ApiError::database_down());
         }
         let pool = self.pool.clone();
-        let idempotency_slot = crate::idempotency::current_request_slot();
+        let hook = write_hook::current_request_hook();
         let breaker = self.breaker.clone();
         spawn_blocking_with_tracing(move || {
-            let _slot = crate::idempotency::install_on_thread(idempotency_slot);
+            let _hook = write_hook::install_on_thread(hook);
             let result = pool
                 .get()
                 .map_err(|e| {
@@ -298,7 +249,7 @@ pub fn revert_all_migrations(conn: &mut AnyConnection) -> anyhow::Result<()> {
 /// A transaction that writes. On SQLite it takes the write lock at the start
 /// (`BEGIN IMMEDIATE`), so concurrent writers queue on `busy_timeout` instead of one failing
 /// when it upgrades a read lock; nested calls become savepoints as usual. The outermost one
-/// also records the request's Idempotency-Key, if any, so key and changes commit together.
+/// also runs the request's write hook, if any (its Idempotency-Key), so both commit together.
 pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
@@ -311,16 +262,16 @@ where
     if depth.is_some() {
         return conn.transaction(f);
     }
-    let mut claimed = None;
+    let mut hook_wrote = None;
     let body = |conn: &mut AnyConnection| {
-        claimed = crate::idempotency::claim_in_transaction(conn)?;
+        hook_wrote = write_hook::run_on_thread(conn)?;
         f(conn)
     };
     let result = outermost_write_transaction(conn, body);
     if result.is_ok()
-        && let Some(slot) = &claimed
+        && let Some(hook) = &hook_wrote
     {
-        crate::idempotency::mark_committed(slot);
+        hook.committed();
     }
     result
 }
@@ -362,38 +313,4 @@ where
 pub fn now() -> chrono::NaiveDateTime {
     let now = chrono::Utc::now().naive_utc();
     chrono::SubsecRound::trunc_subsecs(now, 6)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn url_scheme_picks_the_backend() {
-        assert_eq!(
-            DatabaseUrl::parse("sqlite://data/x.db").unwrap(),
-            DatabaseUrl::Sqlite(PathBuf::from("data/x.db"))
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite:///var/lib/x.db").unwrap(),
-            DatabaseUrl::Sqlite(PathBuf::from("/var/lib/x.db"))
-        );
-        assert_eq!(
-            DatabaseUrl::parse("postgresql://u@h/d").unwrap().backend(),
-            Backend::Postgres
-        );
-        assert!(
-            DatabaseUrl::parse("mysql://u@h/d")
-                .unwrap_err()
-                .contains("'mysql'")
-        );
-        assert!(DatabaseUrl::parse("data/x.db").is_err());
-        assert!(DatabaseUrl::parse("sqlite://:memory:").is_err());
-    }
-
-    #[test]
-    fn redacted_url_hides_the_password() {
-        let url = DatabaseUrl::parse("postgres://kairan:s3cret@db:5432/kairan").unwrap();
-        assert!(!url.redacted().contains("s3cret"));
-    }
 }

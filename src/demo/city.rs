@@ -18,12 +18,12 @@ use crate::db::models::{
     SafetyCheckAudience, SurveyQuestion, SurveyResponse,
 };
 use crate::db::queries::members::fiscal_year;
-use crate::db::queries::posts::{Audience as Reach, post_keys};
 use crate::db::schema::{
     associations, hans, household_receipts, households, members, post_audiences, post_hans,
     post_reads, posts, push_subscriptions, role_assignments, safety_answer_history, safety_answers,
     safety_check_audiences, safety_checks, survey_questions, survey_responses,
 };
+use crate::domain::Audience as Reach;
 use crate::domain::{
     AssociationId, Category, DistrictId, HanId, HouseholdId, MemberId, PostId, PostStatus,
     Priority, PushSubscriptionId, QuestionId, QuestionKind, Role, RoleAssignmentId, SafetyCheckId,
@@ -700,7 +700,7 @@ impl<'a> Builder<'a> {
             created_at: at - Duration::hours(1),
             updated_at: at,
         };
-        for key in post_keys(&post, &hans) {
+        for key in post.audience(&hans).keys() {
             self.pending.audiences.push(PostAudience {
                 scope_key: key,
                 published_at: at,

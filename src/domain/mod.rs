@@ -2,6 +2,7 @@
 
 #[macro_use]
 mod enums;
+mod audience;
 mod audit;
 mod ids;
 mod login;
@@ -10,6 +11,7 @@ mod post;
 mod role;
 mod text;
 
+pub use audience::{Audience, AudienceKey, ReceiptScope, Scope, member_keys};
 pub use audit::AuditAction;
 pub use ids::*;
 pub use login::Login;

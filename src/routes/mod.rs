@@ -19,8 +19,15 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::{ApiError, ErrorCode};
 
+/// Every route, for the server and for the OpenAPI document alike.
+pub fn all(cfg: &mut ServiceConfig) {
+    cfg.service(health::livez)
+        .service(health::readyz)
+        .service(utoipa_actix_web::scope("/api/v1").configure(api_v1));
+}
+
 /// Everything under `/api/v1`.
-pub fn api_v1(cfg: &mut ServiceConfig) {
+fn api_v1(cfg: &mut ServiceConfig) {
     auth::config(cfg);
     districts::config(cfg);
     associations::config(cfg);

@@ -17,13 +17,13 @@ use crate::db::group_commit::GroupCommit;
 use crate::db::models::{Post, PostVersion, SurveyQuestion};
 use crate::db::queries::associations::{find_association, han_of};
 use crate::db::queries::posts::{
-    self as queries, InboxCursor, InboxQuery, PostDetail, PostEdit, ReceiptScope, Receipts,
+    self as queries, InboxCursor, InboxQuery, PostDetail, PostEdit, Receipts,
 };
 use crate::db::schema::districts;
 use crate::db::{AnyConnection, Db, now};
 use crate::domain::{
     AssociationId, Category, DistrictId, HanId, HouseholdId, MemberId, PostId, PostStatus,
-    Priority, QuestionId, QuestionKind, Tier, normalize,
+    Priority, QuestionId, QuestionKind, ReceiptScope, Tier, normalize,
 };
 use crate::error::{ApiError, ErrorCode};
 use crate::inbox_cache::InboxCache;

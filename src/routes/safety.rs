@@ -17,7 +17,7 @@ use crate::auth::AuthMember;
 use crate::authz::{self, Membership, Principal, require, require_visible};
 use crate::db::group_commit::GroupCommit;
 use crate::db::models::{SafetyAnswer, SafetyCheck};
-use crate::db::queries::posts::{Audience, ReceiptScope, audience_household};
+use crate::db::queries::posts::audience_household;
 use crate::db::queries::push::{self as push_queries, Recipients};
 use crate::db::queries::safety::{self as queries, StatusRow};
 use crate::db::schema::{associations, districts, members};
@@ -26,6 +26,7 @@ use crate::domain::{
     AssociationId, DistrictId, HanId, HouseholdId, MemberId, SafetyCheckId, SafetyStatus, Tier,
     normalize,
 };
+use crate::domain::{Audience, AudienceKey, ReceiptScope};
 use crate::error::{ApiError, ErrorCode};
 use crate::routes::posts::{ScopeRequest, check_scope};
 
@@ -255,8 +256,9 @@ pub async fn list_checks(
 }
 
 /// Whether the check reaches a household with these keys.
-fn reaches(check: &SafetyCheck, hans: &[HanId], household_keys: &[String]) -> bool {
-    queries::audience(check, hans)
+fn reaches(check: &SafetyCheck, hans: &[HanId], household_keys: &[AudienceKey]) -> bool {
+    check
+        .audience(hans)
         .keys()
         .iter()
         .any(|k| household_keys.contains(k))
@@ -479,7 +481,7 @@ fn household_answered_for(
     let visible = view_of(conn, &p, check, hans)?.is_some() || p.member_id == check.started_by;
     require_visible(visible, "safety check")?;
     let household = household.ok_or(ApiError::NotFound("safety check"))?;
-    let (found, reached) = audience_household(conn, queries::audience(check, hans), household)?
+    let (found, reached) = audience_household(conn, check.audience(hans), household)?
         .ok_or(ApiError::NotFound("household"))?;
     require_visible(authz::may_answer_for(&p, &found), "household")?;
     if !reached {
@@ -570,7 +572,7 @@ fn scoped<'a>(
     check: &'a SafetyCheck,
     hans: &'a [HanId],
 ) -> (Audience<'a>, ReceiptScope, bool) {
-    let audience = queries::audience(check, hans);
+    let audience = check.audience(hans);
     match view {
         View::Hans(led) => (audience, ReceiptScope::Hans(led.clone()), true),
         View::Association(a) => (audience, ReceiptScope::Association(a.clone()), true),
@@ -765,7 +767,7 @@ pub async fn get_history(
         .run(move |conn| {
             let seen = seen_check(conn, &auth, &id)?;
             let (found, reached) =
-                audience_household(conn, queries::audience(&seen.check, &seen.hans), &household)?
+                audience_household(conn, seen.check.audience(&seen.hans), &household)?
                     .ok_or(ApiError::NotFound("household"))?;
             require_visible(
                 reached && authz::may_answer_for(&seen.principal, &found),

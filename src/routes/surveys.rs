@@ -14,9 +14,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::AuthMember;
 use crate::authz::{self, Principal};
 use crate::db::models::{Post, SurveyQuestion, SurveyResponse};
-use crate::db::queries::posts::{self, ReceiptScope};
+use crate::db::queries::posts;
 use crate::db::queries::surveys as queries;
 use crate::db::{AnyConnection, Db, now};
+use crate::domain::ReceiptScope;
 use crate::domain::{
     HanId, HouseholdId, MemberId, PostId, PostStatus, QuestionId, QuestionKind, normalize,
 };

@@ -314,7 +314,7 @@ fn every_table_round_trips_one_row() {
         check_han
     );
     let audience = SafetyCheckAudience {
-        scope_key: format!("han:{}", han.id),
+        scope_key: AudienceKey::han(&han.id),
         safety_check_id: check.id.clone(),
     };
     diesel::insert_into(safety_check_audiences::table)

@@ -9,6 +9,7 @@ use crate::domain::{
     AttachmentId, Category, HanId, HouseholdId, MemberId, PostId, PostStatus, Priority, QuestionId,
     QuestionKind, Tier,
 };
+use crate::domain::{Audience, AudienceKey};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
 #[diesel(table_name = posts, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -34,6 +35,17 @@ pub struct Post {
     pub updated_at: NaiveDateTime,
 }
 
+impl Post {
+    /// Who the post is for, with the hans it is limited to.
+    pub fn audience<'a>(&'a self, hans: &'a [HanId]) -> Audience<'a> {
+        Audience {
+            tier: self.tier,
+            scope_id: self.scope_id.as_deref(),
+            hans,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = post_hans, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct PostHan {
@@ -44,7 +56,7 @@ pub struct PostHan {
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = post_audiences, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct PostAudience {
-    pub scope_key: String,
+    pub scope_key: AudienceKey,
     pub published_at: NaiveDateTime,
     pub post_id: PostId,
     pub expires_at: Option<NaiveDateTime>,

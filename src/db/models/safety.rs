@@ -4,7 +4,9 @@ use diesel::prelude::*;
 use crate::db::schema::{
     safety_answer_history, safety_answers, safety_check_audiences, safety_check_hans, safety_checks,
 };
-use crate::domain::{HanId, HouseholdId, MemberId, SafetyCheckId, SafetyStatus, Tier};
+use crate::domain::{
+    Audience, AudienceKey, HanId, HouseholdId, MemberId, SafetyCheckId, SafetyStatus, Tier,
+};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
 #[diesel(table_name = safety_checks, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -20,6 +22,17 @@ pub struct SafetyCheck {
     pub closed_by: Option<MemberId>,
 }
 
+impl SafetyCheck {
+    /// Who the check is for, with the hans it is limited to.
+    pub fn audience<'a>(&'a self, hans: &'a [HanId]) -> Audience<'a> {
+        Audience {
+            tier: self.tier,
+            scope_id: self.scope_id.as_deref(),
+            hans,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = safety_check_hans, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct SafetyCheckHan {
@@ -30,7 +43,7 @@ pub struct SafetyCheckHan {
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = safety_check_audiences, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct SafetyCheckAudience {
-    pub scope_key: String,
+    pub scope_key: AudienceKey,
     pub safety_check_id: SafetyCheckId,
 }
 

@@ -15,72 +15,12 @@ use crate::db::schema::{
 };
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
-    AssociationId, DistrictId, HanId, HouseholdId, MemberId, PostId, PostStatus, Tier,
+    AssociationId, Audience, AudienceKey, DistrictId, HanId, HouseholdId, MemberId, PostId,
+    PostStatus, ReceiptScope, Tier,
 };
 use crate::error::{ApiError, ErrorCode};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-
-/// The audience keys of a member: the city, their district, association and han. A member
-/// outside any household (staff, or awaiting a join request) is in no audience.
-pub fn member_keys(
-    household: Option<&HouseholdId>,
-    district: Option<&DistrictId>,
-    association: Option<&AssociationId>,
-    han: Option<&HanId>,
-) -> Vec<String> {
-    if household.is_none() {
-        return Vec::new();
-    }
-    let mut keys = vec!["city".to_string()];
-    if let Some(d) = district {
-        keys.push(format!("district:{d}"));
-    }
-    if let Some(a) = association {
-        keys.push(format!("association:{a}"));
-    }
-    if let Some(h) = han {
-        keys.push(format!("han:{h}"));
-    }
-    keys
-}
-
-/// Who something is for: a tier with its district or association, and maybe some hans of
-/// that association. Posts and safety checks share this one audience rule.
-#[derive(Debug, Clone, Copy)]
-pub struct Audience<'a> {
-    pub tier: Tier,
-    pub scope_id: Option<&'a str>,
-    pub hans: &'a [HanId],
-}
-
-impl<'a> Audience<'a> {
-    pub fn of_post(post: &'a Post, hans: &'a [HanId]) -> Self {
-        Self {
-            tier: post.tier,
-            scope_id: post.scope_id.as_deref(),
-            hans,
-        }
-    }
-
-    /// The inbox keys the audience is indexed under.
-    pub fn keys(&self) -> Vec<String> {
-        match (self.tier, self.scope_id) {
-            (Tier::City, _) => vec!["city".into()],
-            (Tier::District, Some(d)) => vec![format!("district:{d}")],
-            (Tier::Association, Some(a)) if self.hans.is_empty() => {
-                vec![format!("association:{a}")]
-            }
-            (Tier::Association, Some(_)) => self.hans.iter().map(|h| format!("han:{h}")).collect(),
-            _ => Vec::new(),
-        }
-    }
-}
-
-/// The audience keys of a post.
-pub fn post_keys(post: &Post, hans: &[HanId]) -> Vec<String> {
-    Audience::of_post(post, hans).keys()
-}
 
 pub fn post_hans_of(conn: &mut AnyConnection, post: &PostId) -> QueryResult<Vec<HanId>> {
     post_hans::table
@@ -98,12 +38,12 @@ pub struct PostDetail {
     pub hans: Vec<HanId>,
     pub author_name: String,
     pub questions: Vec<SurveyQuestion>,
-    pub audience: Vec<(String, Option<NaiveDateTime>)>,
+    pub audience: Vec<(AudienceKey, Option<NaiveDateTime>)>,
 }
 
 impl PostDetail {
     /// Whether the post is published and in any of a member's audience keys at `at`.
-    pub fn in_audience(&self, keys: &[String], at: NaiveDateTime) -> bool {
+    pub fn in_audience(&self, keys: &[AudienceKey], at: NaiveDateTime) -> bool {
         self.post.status == PostStatus::Published
             && self.audience.iter().any(|(key, expires_at)| {
                 expires_at.is_none_or(|t| t > at) && keys.iter().any(|k| k == key)
@@ -177,7 +117,7 @@ fn notify_audience(conn: &mut AnyConnection, post: &Post, hans: &[HanId]) -> Que
     push::enqueue(
         conn,
         &job,
-        push::Recipients::Audience(Audience::of_post(post, hans)),
+        push::Recipients::Audience(post.audience(hans)),
         Some(post.category),
     )
     .map(drop)
@@ -185,7 +125,7 @@ fn notify_audience(conn: &mut AnyConnection, post: &Post, hans: &[HanId]) -> Que
 
 fn index_audience(conn: &mut AnyConnection, post: &Post, hans: &[HanId]) -> QueryResult<()> {
     let published_at = post.published_at.unwrap_or_else(now);
-    for key in post_keys(post, hans) {
+    for key in post.audience(hans).keys() {
         diesel::insert_into(post_audiences::table)
             .values(PostAudience {
                 scope_key: key,
@@ -349,7 +289,7 @@ pub fn versions(conn: &mut AnyConnection, id: &PostId) -> QueryResult<Vec<PostVe
 pub fn reaches(
     conn: &mut AnyConnection,
     id: &PostId,
-    keys: &[String],
+    keys: &[AudienceKey],
     at: NaiveDateTime,
 ) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
@@ -373,7 +313,7 @@ pub struct InboxCursor {
 }
 
 pub struct InboxQuery {
-    pub keys: Vec<String>,
+    pub keys: Vec<AudienceKey>,
     pub member: MemberId,
     pub household: Option<HouseholdId>,
     pub unread_only: bool,
@@ -414,7 +354,7 @@ pub struct FeedEntry {
 /// The newest `limit` unexpired posts of one audience key, newest first.
 pub fn feed(
     conn: &mut AnyConnection,
-    key: &str,
+    key: &AudienceKey,
     limit: usize,
     at: NaiveDateTime,
 ) -> QueryResult<Vec<FeedEntry>> {
@@ -705,13 +645,6 @@ pub fn record_paper_confirmation(
     })
 }
 
-/// Which of a post's households to count: the whole audience, or the part one caller may see.
-pub enum ReceiptScope {
-    Audience,
-    Association(AssociationId),
-    Hans(Vec<HanId>),
-}
-
 /// Narrows a boxed query over households and their associations to the households a post
 /// reaches, within a caller's scope: the one audience rule for receipts, tallies and CSVs.
 pub fn within_audience<Q>(query: Q, post: &Post, post_hans: &[HanId], scope: &ReceiptScope) -> Q
@@ -720,7 +653,7 @@ where
         + methods::FilterDsl<Eq<households::association_id, AssociationId>, Output = Q>
         + methods::FilterDsl<EqAny<households::han_id, Vec<HanId>>, Output = Q>,
 {
-    within(query, Audience::of_post(post, post_hans), scope)
+    within(query, post.audience(post_hans), scope)
 }
 
 /// `within_audience` for any audience (a post's, a safety check's).
@@ -852,18 +785,9 @@ pub fn audience_household(
         .first::<(crate::db::models::Household, DistrictId)>(conn)
         .optional()?;
     Ok(row.map(|(found, district)| {
-        let scope = audience.scope_id.unwrap_or_default();
-        let in_scope = match audience.tier {
-            Tier::City => true,
-            Tier::District => district.as_str() == scope,
-            Tier::Association => found.association_id.as_str() == scope,
-        };
-        let in_hans = audience.hans.is_empty()
-            || found
-                .han_id
-                .as_ref()
-                .is_some_and(|h| audience.hans.contains(h));
-        (found, in_scope && in_hans)
+        let reached =
+            audience.reaches_household(&found.association_id, &district, found.han_id.as_ref());
+        (found, reached)
     }))
 }
 
@@ -874,7 +798,7 @@ pub fn household_in_audience(
     post_hans: &[HanId],
     household: &HouseholdId,
 ) -> Result<crate::db::models::Household, ApiError> {
-    match audience_household(conn, Audience::of_post(post, post_hans), household)? {
+    match audience_household(conn, post.audience(post_hans), household)? {
         Some((found, true)) => Ok(found),
         _ => Err(ApiError::Validation(
             ErrorCode::HouseholdNotInAudience,

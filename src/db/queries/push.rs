@@ -6,12 +6,12 @@ use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text, Timestamp};
 
 use crate::db::models::{Post, PushJob, PushSubscription};
-use crate::db::queries::posts::Audience;
 use crate::db::schema::{
     associations, households, members, muted_categories, push_deliveries, push_jobs,
     push_subscriptions,
 };
 use crate::db::{AnyConnection, now, write_transaction};
+use crate::domain::Audience;
 use crate::domain::{
     AssociationId, Category, DistrictId, HouseholdId, MemberId, PostId, PushSubscriptionId, Tier,
 };

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use crate::db::models::{
     PushJob, SafetyAnswer, SafetyAnswerRecord, SafetyCheck, SafetyCheckAudience, SafetyCheckHan,
 };
-use crate::db::queries::posts::{Audience, ReceiptScope, within};
+use crate::db::queries::posts::within;
 use crate::db::queries::push::{self, Recipients};
 use crate::db::schema::{
     associations, hans, households, members, safety_answer_history, safety_answers,
@@ -20,17 +20,10 @@ use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
     AssociationId, DistrictId, HanId, HouseholdId, MemberId, SafetyCheckId, SafetyStatus,
 };
+use crate::domain::{Audience, AudienceKey, ReceiptScope};
 use crate::error::{ApiError, ErrorCode};
 
 /// The audience of a check with its hans.
-pub fn audience<'a>(check: &'a SafetyCheck, hans: &'a [HanId]) -> Audience<'a> {
-    Audience {
-        tier: check.tier,
-        scope_id: check.scope_id.as_deref(),
-        hans,
-    }
-}
-
 /// The urgent notification of a check (kind `safety_check` or `safety_reminder`).
 pub fn check_job(check: &SafetyCheck, kind: &str) -> PushJob {
     // The payload stays small; the client fetches the check for the whole message.
@@ -73,7 +66,7 @@ pub fn create_check(
                 })
                 .execute(conn)?;
         }
-        let audience = audience(check, hans);
+        let audience = check.audience(hans);
         for key in audience.keys() {
             diesel::insert_into(safety_check_audiences::table)
                 .values(SafetyCheckAudience {
@@ -123,7 +116,7 @@ pub fn answer_of(
 /// ones first, then newest first, with the household's answer.
 pub fn list_checks(
     conn: &mut AnyConnection,
-    keys: &[String],
+    keys: &[AudienceKey],
     member: &MemberId,
     household: Option<&HouseholdId>,
     limit: i64,

@@ -5,8 +5,9 @@ use diesel::upsert::excluded;
 
 use crate::db::AnyConnection;
 use crate::db::models::{Post, SurveyQuestion, SurveyResponse};
-use crate::db::queries::posts::{ReceiptScope, within_audience};
+use crate::db::queries::posts::within_audience;
 use crate::db::schema::{associations, hans, households, survey_questions, survey_responses};
+use crate::domain::ReceiptScope;
 use crate::domain::{HanId, HouseholdId, PostId};
 
 pub fn questions_of(conn: &mut AnyConnection, post: &PostId) -> QueryResult<Vec<SurveyQuestion>> {

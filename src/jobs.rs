@@ -1,0 +1,121 @@
+//! The periodic background jobs a server runs beside its requests: scheduled publishing,
+//! the adoption figures, pruning idempotency keys, SQLite backups. Each is one step run on a
+//! ticker until the server stops; the work itself lives with its rule.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::backup::scheduled_backup;
+use crate::configuration::StatsSettings;
+use crate::db::queries::idempotency::prune;
+use crate::db::queries::posts::publish_due;
+use crate::db::queries::stats::{Rule, take_snapshots};
+use crate::db::{Db, now};
+use crate::inbox_cache::InboxCache;
+use crate::telemetry::spawn_blocking_with_tracing;
+
+/// Runs `step` every `interval` (the first at `first`) until `stop` turns true.
+async fn every<F, Fut>(
+    first: Instant,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+    mut step: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut ticker = tokio::time::interval_at(first, interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    while !*stop.borrow() {
+        tokio::select! {
+            _ = ticker.tick() => step().await,
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Publishes scheduled circulars when they fall due. The schedule lives in the database, so a
+/// restart loses nothing: posts that fell due while the server was down go out at start.
+pub async fn publish_scheduled_posts(
+    db: Db,
+    interval: Duration,
+    wake_push: Arc<Notify>,
+    inbox_cache: Arc<InboxCache>,
+    stop: watch::Receiver<bool>,
+) {
+    every(Instant::now(), interval, stop, || async {
+        match db.run(|conn| Ok(publish_due(conn, now())?)).await {
+            Ok(published) if !published.is_empty() => {
+                tracing::info!(count = published.len(), "published scheduled posts");
+                inbox_cache.posts_changed();
+                wake_push.notify_one();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "publishing scheduled posts failed; will retry"),
+        }
+    })
+    .await;
+}
+
+/// The month-end task: refreshes the current month's figures and freezes finished months
+/// (after their circulars' 72 hours), catching up on months missed while stopped.
+pub async fn take_stats_snapshots(db: Db, settings: StatsSettings, stop: watch::Receiver<bool>) {
+    let rule = Rule::from(&settings);
+    let interval = Duration::from_secs(settings.refresh_interval_secs);
+    every(Instant::now(), interval, stop, || async {
+        match db
+            .run(move |conn| Ok(take_snapshots(conn, rule, now())?))
+            .await
+        {
+            Ok(taken) => {
+                for (month, outcome) in taken {
+                    tracing::debug!(%month, ?outcome, "adoption figures stored");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "taking adoption snapshots failed; will retry"),
+        }
+    })
+    .await;
+}
+
+/// Deletes expired idempotency keys.
+pub async fn prune_expired_keys(db: Db, interval: Duration, stop: watch::Receiver<bool>) {
+    every(Instant::now(), interval, stop, || async {
+        match db.run(|conn| Ok(prune(conn, now())?)).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "pruned expired idempotency keys"),
+            Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed; will retry"),
+        }
+    })
+    .await;
+}
+
+/// A SQLite backup every `interval`, the first one interval after start, keeping `keep`. A
+/// failed backup is logged and tried again at the next tick; it never stops the server.
+pub async fn run_scheduled_backups(
+    db: Db,
+    dir: PathBuf,
+    interval: Duration,
+    keep: usize,
+    stop: watch::Receiver<bool>,
+) {
+    every(Instant::now() + interval, interval, stop, || async {
+        let (db, dir) = (db.clone(), dir.clone());
+        let done = spawn_blocking_with_tracing(move || -> anyhow::Result<PathBuf> {
+            let mut conn = db.get()?;
+            scheduled_backup(&mut conn, &dir, keep)
+        })
+        .await;
+        match done {
+            Ok(Ok(path)) => tracing::info!(file = %path.display(), "scheduled backup written"),
+            Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "scheduled backup failed"),
+            Err(e) => tracing::error!(error = %e, "scheduled backup task failed"),
+        }
+    })
+    .await;
+}
