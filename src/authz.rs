@@ -1,14 +1,12 @@
-//! Authorization: who may do what. Every handler asks here; every rule is one small named
-//! function over a `Principal` loaded fresh from the database, so a role ended at handover
-//! stops working at once.
+//! Authorization: who may do what. Every use case asks here; every rule is one small named
+//! function over a `Principal` (loaded fresh from the database by `db::queries::principals`,
+//! so a role ended at handover stops working at once) and facts already resolved. No SQL.
 
-use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::AnyConnection;
-use crate::db::schema::{associations, households, members, role_assignments};
 use crate::domain::{
-    AssociationId, AudienceKey, DistrictId, HanId, HouseholdId, MemberId, Role, member_keys,
+    AssociationId, Audience, AudienceKey, DistrictId, HanId, HouseholdId, MemberId, ReceiptScope,
+    Role, Scope, Tier, member_keys,
 };
 use crate::error::ApiError;
 
@@ -54,44 +52,6 @@ impl Membership {
             self.han_id.as_ref(),
         )
     }
-
-    /// A deleted or disabled member is treated as not signed in.
-    pub fn load(conn: &mut AnyConnection, member_id: &MemberId) -> Result<Self, ApiError> {
-        let (login, display_name, household_id, han_id, association_id, district_id) =
-            members::table
-                // Flat joins: SQLite materializes a parenthesized (nested) join in full.
-                .left_join(households::table)
-                .left_join(associations::table.on(associations::id.eq(households::association_id)))
-                .filter(members::id.eq(member_id))
-                .filter(members::disabled.eq(false))
-                .select((
-                    members::login,
-                    members::display_name,
-                    members::household_id,
-                    households::han_id.nullable(),
-                    households::association_id.nullable(),
-                    associations::district_id.nullable(),
-                ))
-                .first::<(
-                    String,
-                    String,
-                    Option<HouseholdId>,
-                    Option<HanId>,
-                    Option<AssociationId>,
-                    Option<DistrictId>,
-                )>(conn)
-                .optional()?
-                .ok_or_else(ApiError::invalid_token)?;
-        Ok(Self {
-            member_id: member_id.clone(),
-            login,
-            display_name,
-            household_id,
-            han_id,
-            association_id,
-            district_id,
-        })
-    }
 }
 
 impl Principal {
@@ -102,38 +62,6 @@ impl Principal {
             self.association_id.as_ref(),
             self.han_id.as_ref(),
         )
-    }
-
-    /// The member and the roles they hold now.
-    pub fn load(conn: &mut AnyConnection, member_id: &MemberId) -> Result<Self, ApiError> {
-        let m = Membership::load(conn, member_id)?;
-        let roles = role_assignments::table
-            .filter(role_assignments::member_id.eq(member_id))
-            .filter(role_assignments::ended_at.is_null())
-            .select((
-                role_assignments::role,
-                role_assignments::scope_id,
-                role_assignments::term_year,
-            ))
-            .order(role_assignments::started_at.asc())
-            .load::<(Role, Option<String>, i32)>(conn)?
-            .into_iter()
-            .map(|(role, scope_id, term_year)| RoleGrant {
-                role,
-                scope_id,
-                term_year,
-            })
-            .collect();
-        Ok(Self {
-            member_id: m.member_id,
-            login: m.login,
-            display_name: m.display_name,
-            household_id: m.household_id,
-            han_id: m.han_id,
-            association_id: m.association_id,
-            district_id: m.district_id,
-            roles,
-        })
     }
 
     fn holds(&self, role: Role, scope: &str) -> bool {
@@ -261,45 +189,66 @@ pub fn may_request_to_join(p: &Principal) -> bool {
     !p.is_city_staff() && !p.is_admin()
 }
 
-/// Post to a tier: officers to their association (班長 to their own hans), district officers
-/// to their district, city staff to the city or any district.
-pub fn may_post(
-    p: &Principal,
-    tier: crate::domain::Tier,
-    scope: Option<&str>,
-    hans: &[HanId],
-) -> bool {
-    use crate::domain::Tier;
+/// Post to a scope: officers to their association (班長 to their own hans), district
+/// officers to their district, city staff to the city or any district.
+pub fn may_post(p: &Principal, scope: &Scope, hans: &[HanId]) -> bool {
     if p.is_admin() {
         return true;
     }
-    match (tier, scope) {
-        (Tier::City, _) => p.is_city_staff(),
-        (Tier::District, Some(district)) => {
-            p.is_city_staff() || p.holds(Role::DistrictOfficer, district)
+    match scope {
+        Scope::City => p.is_city_staff(),
+        Scope::District(district) => {
+            p.is_city_staff() || p.holds(Role::DistrictOfficer, district.as_str())
         }
-        (Tier::Association, Some(association)) => {
-            p.is_officer_of(&AssociationId(association.to_string()))
+        Scope::Association(association) => {
+            p.is_officer_of(association)
                 || (!hans.is_empty() && hans.iter().all(|h| p.leads_han(h)))
         }
-        _ => false,
     }
 }
 
 /// Edit, withdraw and follow a post: its author, and whoever may post to its audience as a
 /// whole (so a new officer can take over a predecessor's circulars).
-pub fn may_manage_post(p: &Principal, post: &crate::db::models::Post) -> bool {
-    p.member_id == post.author_id || may_post(p, post.tier, post.scope_id.as_deref(), &[])
+pub fn may_manage_post(p: &Principal, author: &MemberId, audience: Audience<'_>) -> bool {
+    &p.member_id == author
+        || Scope::parse(audience.tier, audience.scope_id.map(str::to_string))
+            .is_ok_and(|scope| may_post(p, &scope, &[]))
 }
 
 /// Close a safety check: whoever started it, or an admin.
-pub fn may_close_safety_check(p: &Principal, check: &crate::db::models::SafetyCheck) -> bool {
-    p.is_admin() || p.member_id == check.started_by
+pub fn may_close_safety_check(p: &Principal, started_by: &MemberId) -> bool {
+    p.is_admin() || &p.member_id == started_by
 }
 
 /// Answer a safety check for a household after a visit: an officer of its association, or
 /// the 班長 of its han.
-pub fn may_answer_for(p: &Principal, household: &crate::db::models::Household) -> bool {
-    may_manage_roster(p, &household.association_id)
-        || household.han_id.as_ref().is_some_and(|h| p.leads_han(h))
+pub fn may_answer_for(p: &Principal, association: &AssociationId, han: Option<&HanId>) -> bool {
+    may_manage_roster(p, association) || han.is_some_and(|h| p.leads_han(h))
+}
+
+/// The households of an audience a caller may list, house by house: officers their own
+/// association's (when the audience reaches it), 班長 their hans' (within the audience's
+/// hans). None: counts at most. Receipts, survey answers and safety status share this rule.
+pub fn household_view(p: &Principal, audience: Audience<'_>) -> Option<ReceiptScope> {
+    let association = p.association_id.as_ref()?;
+    let reached = match audience.tier {
+        Tier::City => true,
+        Tier::District => p
+            .district_id
+            .as_ref()
+            .is_some_and(|d| audience.scope_id == Some(d.as_str())),
+        Tier::Association => audience.scope_id == Some(association.as_str()),
+    };
+    if !reached {
+        return None;
+    }
+    if may_manage_roster(p, association) {
+        return Some(ReceiptScope::Association(association.clone()));
+    }
+    let led: Vec<HanId> = p
+        .led_hans()
+        .into_iter()
+        .filter(|h| audience.hans.is_empty() || audience.hans.contains(h))
+        .collect();
+    (!led.is_empty()).then_some(ReceiptScope::Hans(led))
 }

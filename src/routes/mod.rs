@@ -17,7 +17,24 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Deserializer};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::domain::{Scope, Tier};
 use crate::error::{ApiError, ErrorCode};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeRequest {
+    /// city, district or association.
+    pub kind: Tier,
+    /// The district or association; none for the city.
+    pub id: Option<String>,
+}
+
+impl ScopeRequest {
+    /// Parsed at the edge: a city has no id, a district or association needs one.
+    pub fn parse(self) -> Result<Scope, ApiError> {
+        Scope::parse(self.kind, self.id).map_err(ApiError::validation)
+    }
+}
 
 /// Every route, for the server and for the OpenAPI document alike.
 pub fn all(cfg: &mut ServiceConfig) {

@@ -15,19 +15,19 @@ use crate::auth::AuthMember;
 use crate::authz::{self, Principal, require};
 use crate::db::group_commit::GroupCommit;
 use crate::db::models::{Post, PostVersion, SurveyQuestion};
-use crate::db::queries::associations::{find_association, han_of};
+use crate::db::queries::associations::check_scope;
 use crate::db::queries::posts::{
     self as queries, InboxCursor, InboxQuery, PostDetail, PostEdit, Receipts,
 };
-use crate::db::schema::districts;
 use crate::db::{AnyConnection, Db, now};
 use crate::domain::{
-    AssociationId, Category, DistrictId, HanId, HouseholdId, MemberId, PostId, PostStatus,
-    Priority, QuestionId, QuestionKind, ReceiptScope, Tier, normalize,
+    Category, HanId, HouseholdId, MemberId, PostId, PostStatus, Priority, QuestionId, QuestionKind,
+    ReceiptScope, Tier, normalize,
 };
 use crate::error::{ApiError, ErrorCode};
 use crate::inbox_cache::InboxCache;
 use crate::routes::LongJson;
+use crate::routes::ScopeRequest;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(create_post)
@@ -52,15 +52,6 @@ const MAX_QUESTIONS: usize = 20;
 /// Far more 班 than any association has; bounds the audience query.
 const MAX_HAN_IDS: usize = 100;
 const MAX_OPTIONS: usize = 20;
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScopeRequest {
-    /// city, district or association.
-    pub kind: Tier,
-    /// The district or association; none for the city.
-    pub id: Option<String>,
-}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -274,52 +265,6 @@ fn questions_from(
         .collect()
 }
 
-/// Checks that the scope exists and that the hans belong to it.
-pub fn check_scope(
-    conn: &mut AnyConnection,
-    tier: Tier,
-    scope: Option<&str>,
-    hans: &[HanId],
-) -> Result<(), ApiError> {
-    use diesel::prelude::*;
-    if tier != Tier::Association && !hans.is_empty() {
-        return Err(ApiError::validation(
-            "han_ids are only for association posts",
-        ));
-    }
-    match (tier, scope) {
-        (Tier::City, None) => Ok(()),
-        (Tier::City, Some(_)) => Err(ApiError::validation("a city post has no scope id")),
-        (_, None) => Err(ApiError::validation(
-            "scope.id is required for district and association posts",
-        )),
-        (Tier::District, Some(district)) => {
-            let found: i64 = districts::table
-                .find(DistrictId(district.to_string()))
-                .count()
-                .get_result(conn)?;
-            if found == 0 {
-                Err(ApiError::Validation(
-                    ErrorCode::UnknownScope,
-                    "no such district".into(),
-                ))
-            } else {
-                Ok(())
-            }
-        }
-        (Tier::Association, Some(association)) => {
-            let association = AssociationId(association.to_string());
-            find_association(conn, &association).map_err(|_| {
-                ApiError::Validation(ErrorCode::UnknownScope, "no such association".into())
-            })?;
-            for han in hans {
-                han_of(conn, &association, han)?;
-            }
-            Ok(())
-        }
-    }
-}
-
 /// Post a circular to the city, a district, an association or some of its hans.
 #[utoipa::path(tag = "posts", request_body = CreatePostRequest, responses((status = 201, body = PostResponse), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/posts")]
@@ -363,7 +308,7 @@ pub async fn create_post(
             "answers_until must be after the post is published",
         ));
     }
-    let scope_id = r.scope.id.filter(|s| !s.is_empty());
+    let scope = r.scope.parse()?;
     if r.han_ids.len() > MAX_HAN_IDS {
         return Err(ApiError::validation(format!(
             "han_ids may name at most {MAX_HAN_IDS} hans"
@@ -374,17 +319,16 @@ pub async fn create_post(
     hans.dedup();
     let id = PostId::generate();
     let questions = questions_from(&id, r.questions)?;
-    let tier = r.scope.kind;
     let view = db
         .run(move |conn| {
             let p = Principal::load(conn, &auth.0)?;
-            check_scope(conn, tier, scope_id.as_deref(), &hans)?;
-            require(authz::may_post(&p, tier, scope_id.as_deref(), &hans))?;
+            check_scope(conn, &scope, &hans)?;
+            require(authz::may_post(&p, &scope, &hans))?;
             let post = Post {
                 id,
                 author_id: p.member_id.clone(),
-                tier,
-                scope_id,
+                tier: scope.tier(),
+                scope_id: scope.id().map(str::to_string),
                 title,
                 body,
                 category: r.category.unwrap_or(Category::Notice),
@@ -423,7 +367,7 @@ pub fn accessible_post(
 ) -> Result<Access, ApiError> {
     let principal = Principal::load(conn, &auth.0)?;
     let post = queries::find_post(conn, id)?.ok_or(ApiError::NotFound("post"))?;
-    let manager = authz::may_manage_post(&principal, &post);
+    let manager = authz::may_manage_post(&principal, &post.author_id, post.audience(&[]));
     let keys = principal.audience_keys();
     let in_audience =
         post.status == PostStatus::Published && queries::reaches(conn, id, &keys, now())?;
@@ -910,8 +854,8 @@ pub async fn record_paper_confirmation(
             .filter(|post| post.status == PostStatus::Published)
             .ok_or(ApiError::NotFound("post"))?;
         let hans = queries::post_hans_of(conn, &id)?;
-        let visible =
-            authz::may_manage_post(&p, &post) || receipt_scope(&p, &post, &hans).is_some();
+        let visible = authz::may_manage_post(&p, &post.author_id, post.audience(&[]))
+            || receipt_scope(&p, &post, &hans).is_some();
         if !visible {
             return Err(ApiError::NotFound("post"));
         }
@@ -949,34 +893,7 @@ pub fn receipt_scope(p: &Principal, post: &Post, post_hans: &[HanId]) -> Option<
     if p.is_admin() {
         return Some(ReceiptScope::Audience);
     }
-    let in_audience_association = |a: &AssociationId| match post.tier {
-        Tier::City => true,
-        Tier::District => {
-            p.district_id
-                .as_ref()
-                .is_some_and(|d| Some(d.as_str()) == post.scope_id.as_deref())
-                && p.association_id.as_ref() == Some(a)
-        }
-        Tier::Association => post.scope_id.as_deref() == Some(a.as_str()),
-    };
-    if let Some(association) = p
-        .association_id
-        .as_ref()
-        .filter(|a| authz::may_manage_roster(p, a) && in_audience_association(a))
-    {
-        return Some(ReceiptScope::Association(association.clone()));
-    }
-    let led: Vec<HanId> = p
-        .led_hans()
-        .into_iter()
-        .filter(|h| post_hans.is_empty() || post_hans.contains(h))
-        .filter(|_| {
-            p.association_id
-                .as_ref()
-                .is_some_and(in_audience_association)
-        })
-        .collect();
-    (!led.is_empty()).then_some(ReceiptScope::Hans(led))
+    authz::household_view(p, post.audience(post_hans))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -1036,7 +953,9 @@ fn load_receipts(
     let hans = queries::post_hans_of(conn, id)?;
     let (scope, list) = match receipt_scope(&p, &post, &hans) {
         Some(scope) => (scope, true),
-        None if authz::may_manage_post(&p, &post) => (ReceiptScope::Audience, false),
+        None if authz::may_manage_post(&p, &post.author_id, post.audience(&[])) => {
+            (ReceiptScope::Audience, false)
+        }
         None => return Err(ApiError::NotFound("post")),
     };
     let receipts = queries::receipts(conn, &post, &hans, &scope, list)?;

@@ -308,7 +308,9 @@ pub async fn remind(
             let hans = post_queries::post_hans_of(conn, &id)?;
             let scope = match receipt_scope(&p, &post, &hans) {
                 Some(scope) => scope,
-                None if authz::may_manage_post(&p, &post) => ReceiptScope::Audience,
+                None if authz::may_manage_post(&p, &post.author_id, post.audience(&[])) => {
+                    ReceiptScope::Audience
+                }
                 None => return Err(ApiError::NotFound("post")),
             };
             if !post.requires_confirmation {

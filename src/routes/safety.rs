@@ -17,6 +17,7 @@ use crate::auth::AuthMember;
 use crate::authz::{self, Membership, Principal, require, require_visible};
 use crate::db::group_commit::GroupCommit;
 use crate::db::models::{SafetyAnswer, SafetyCheck};
+use crate::db::queries::associations::check_scope;
 use crate::db::queries::posts::audience_household;
 use crate::db::queries::push::{self as push_queries, Recipients};
 use crate::db::queries::safety::{self as queries, StatusRow};
@@ -28,7 +29,7 @@ use crate::domain::{
 };
 use crate::domain::{Audience, AudienceKey, ReceiptScope};
 use crate::error::{ApiError, ErrorCode};
-use crate::routes::posts::{ScopeRequest, check_scope};
+use crate::routes::ScopeRequest;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(start_check)
@@ -171,21 +172,20 @@ pub async fn start_check(
             "message must be at most {MAX_MESSAGE_CHARS} characters"
         )));
     }
-    let tier = r.scope.kind;
-    let scope_id = r.scope.id.filter(|s| !s.is_empty());
+    let scope = r.scope.parse()?;
     let mut hans: Vec<HanId> = r.han_ids.into_iter().map(HanId).collect();
     hans.sort();
     hans.dedup();
     let (response, deliveries) = db
         .run(move |conn| {
             let p = Principal::load(conn, &auth.0)?;
-            check_scope(conn, tier, scope_id.as_deref(), &hans)?;
-            require(authz::may_post(&p, tier, scope_id.as_deref(), &hans))?;
+            check_scope(conn, &scope, &hans)?;
+            require(authz::may_post(&p, &scope, &hans))?;
             let check = SafetyCheck {
                 id: SafetyCheckId::generate(),
                 started_by: p.member_id.clone(),
-                tier,
-                scope_id,
+                tier: scope.tier(),
+                scope_id: scope.id().map(str::to_string),
                 message,
                 started_at: now(),
                 closed_at: None,
@@ -282,26 +282,12 @@ fn view_of(
     check: &SafetyCheck,
     hans: &[HanId],
 ) -> Result<Option<View>, ApiError> {
-    let scope = check.scope_id.as_deref();
-    let association_reached = |a: &AssociationId, district: Option<&DistrictId>| match check.tier {
-        Tier::City => true,
-        Tier::District => district.is_some_and(|d| Some(d.as_str()) == scope),
-        Tier::Association => scope == Some(a.as_str()),
-    };
-    if let Some(a) = &p.association_id {
-        let reached = association_reached(a, p.district_id.as_ref());
-        if reached && authz::may_manage_roster(p, a) {
-            return Ok(Some(View::Association(a.clone())));
-        }
-        let led: Vec<HanId> = p
-            .led_hans()
-            .into_iter()
-            .filter(|h| hans.is_empty() || hans.contains(h))
-            .collect();
-        if reached && !led.is_empty() {
-            return Ok(Some(View::Hans(led)));
-        }
+    match authz::household_view(p, check.audience(hans)) {
+        Some(ReceiptScope::Hans(led)) => return Ok(Some(View::Hans(led))),
+        Some(ReceiptScope::Association(a)) => return Ok(Some(View::Association(a))),
+        Some(ReceiptScope::Audience) | None => {}
     }
+    let scope = check.scope_id.as_deref();
     let check_district = match (check.tier, scope) {
         (Tier::District, Some(d)) => Some(DistrictId(d.to_string())),
         (Tier::Association, Some(a)) => associations::table
@@ -483,7 +469,10 @@ fn household_answered_for(
     let household = household.ok_or(ApiError::NotFound("safety check"))?;
     let (found, reached) = audience_household(conn, check.audience(hans), household)?
         .ok_or(ApiError::NotFound("household"))?;
-    require_visible(authz::may_answer_for(&p, &found), "household")?;
+    require_visible(
+        authz::may_answer_for(&p, &found.association_id, found.han_id.as_ref()),
+        "household",
+    )?;
     if !reached {
         return Err(ApiError::Validation(
             ErrorCode::HouseholdNotInAudience,
@@ -770,7 +759,12 @@ pub async fn get_history(
                 audience_household(conn, seen.check.audience(&seen.hans), &household)?
                     .ok_or(ApiError::NotFound("household"))?;
             require_visible(
-                reached && authz::may_answer_for(&seen.principal, &found),
+                reached
+                    && authz::may_answer_for(
+                        &seen.principal,
+                        &found.association_id,
+                        found.han_id.as_ref(),
+                    ),
                 "household",
             )?;
             let items = queries::history(conn, &id, &household)?
@@ -877,7 +871,10 @@ pub async fn close_check(
     let id = path.into_inner();
     db.run(move |conn| {
         let seen = seen_check(conn, &auth, &id)?;
-        require(authz::may_close_safety_check(&seen.principal, &seen.check))?;
+        require(authz::may_close_safety_check(
+            &seen.principal,
+            &seen.check.started_by,
+        ))?;
         write_transaction(conn, |conn| {
             if !queries::close_check(conn, &id, &seen.principal.member_id)? {
                 return Err(queries::closed());

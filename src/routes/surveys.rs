@@ -374,7 +374,9 @@ fn followed_survey(
     let hans = posts::post_hans_of(conn, id)?;
     let (scope, personal) = match receipt_scope(&principal, &post, &hans) {
         Some(scope) => (scope, true),
-        None if authz::may_manage_post(&principal, &post) => (ReceiptScope::Audience, false),
+        None if authz::may_manage_post(&principal, &post.author_id, post.audience(&[])) => {
+            (ReceiptScope::Audience, false)
+        }
         None => return Err(ApiError::NotFound("post")),
     };
     let questions = queries::questions_of(conn, id)?;

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use crate::db::models::{Association, Han, Household};
 use crate::db::schema::{associations, districts, hans, households, members, role_assignments};
 use crate::db::{AnyConnection, now, write_transaction};
-use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, MemberId, Role};
+use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, MemberId, Role, Scope};
 use crate::error::{ApiError, ErrorCode};
 
 pub fn find_association(
@@ -114,6 +114,38 @@ pub fn update_association(
             )
         })?;
     find_association(conn, id)
+}
+
+/// Checks that a scope exists and that the hans belong to it.
+pub fn check_scope(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    hans: &[HanId],
+) -> Result<(), ApiError> {
+    let unknown =
+        |what: &str| ApiError::Validation(ErrorCode::UnknownScope, format!("no such {what}"));
+    match scope {
+        Scope::Association(association) => {
+            find_association(conn, association).map_err(|_| unknown("association"))?;
+            for han in hans {
+                han_of(conn, association, han)?;
+            }
+            return Ok(());
+        }
+        _ if !hans.is_empty() => {
+            return Err(ApiError::validation(
+                "han_ids are only for association posts",
+            ));
+        }
+        Scope::City => {}
+        Scope::District(district) => {
+            let found: i64 = districts::table.find(district).count().get_result(conn)?;
+            if found == 0 {
+                return Err(unknown("district"));
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn conflict_as(e: diesel::result::Error, code: ErrorCode, message: &str) -> ApiError {

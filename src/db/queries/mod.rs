@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod invitations;
 pub mod members;
 pub mod posts;
+pub mod principals;
 pub mod projects;
 pub mod push;
 pub mod roles;
