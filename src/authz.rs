@@ -226,6 +226,15 @@ pub fn may_answer_for(p: &Principal, association: &AssociationId, han: Option<&H
     may_manage_roster(p, association) || han.is_some_and(|h| p.leads_han(h))
 }
 
+/// The part of an audience whose receipts a caller may list: everything for an admin, else
+/// `household_view`. None: counts only, or no access.
+pub fn receipt_scope(p: &Principal, audience: Audience<'_>) -> Option<ReceiptScope> {
+    if p.is_admin() {
+        return Some(ReceiptScope::Audience);
+    }
+    household_view(p, audience)
+}
+
 /// The households of an audience a caller may list, house by house: officers their own
 /// association's (when the audience reaches it), 班長 their hans' (within the audience's
 /// hans). None: counts at most. Receipts, survey answers and safety status share this rule.

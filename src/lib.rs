@@ -1,3 +1,4 @@
+pub mod actions;
 pub mod attachments;
 pub mod auth;
 pub mod authz;

@@ -15,6 +15,7 @@ use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::actions::Services;
 use crate::attachments::AttachmentStore;
 use crate::auth::{JwtKeys, PasswordService};
 use crate::configuration::Settings;
@@ -51,13 +52,11 @@ pub struct Application {
 }
 
 /// What handlers share besides the database.
-struct Services {
+struct Shared {
     keys: JwtKeys,
     passwords: PasswordService,
     vapid: VapidKey,
-    wake_push: Arc<Notify>,
-    inbox_cache: Arc<InboxCache>,
-    group_commit: GroupCommit,
+    services: Services,
 }
 
 impl Application {
@@ -91,17 +90,20 @@ impl Application {
             Duration::from_millis(settings.posts.inbox_cache_ttl_ms),
             settings.posts.inbox_cache_posts,
         ));
-        let services = Services {
+        let services = Shared {
             keys,
             passwords,
             vapid,
-            wake_push: wake_push.clone(),
-            inbox_cache: inbox_cache.clone(),
-            group_commit: GroupCommit::start(
-                db.clone(),
-                GROUP_COMMIT_MAX_BATCH,
-                GROUP_COMMIT_QUEUE,
-            )?,
+            services: Services {
+                db: db.clone(),
+                wake_push: wake_push.clone(),
+                inbox_cache: inbox_cache.clone(),
+                group_commit: GroupCommit::start(
+                    db.clone(),
+                    GROUP_COMMIT_MAX_BATCH,
+                    GROUP_COMMIT_QUEUE,
+                )?,
+            },
         };
         let server = run(listener, db.clone(), services, &settings)?;
         let (stop_background, stopped) = watch::channel(false);
@@ -285,16 +287,17 @@ fn cors_refusal_as_json<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHa
 fn run(
     listener: TcpListener,
     db: Db,
-    services: Services,
+    services: Shared,
     settings: &Settings,
 ) -> anyhow::Result<Server> {
     let db = web::Data::new(db);
     let keys = web::Data::new(services.keys);
     let passwords = web::Data::new(services.passwords);
     let vapid = web::Data::new(services.vapid);
-    let wake_push = web::Data::new(services.wake_push);
-    let inbox_cache = web::Data::from(services.inbox_cache);
-    let group_commit = web::Data::new(services.group_commit);
+    let wake_push = web::Data::new(services.services.wake_push.clone());
+    let inbox_cache = web::Data::from(services.services.inbox_cache.clone());
+    let group_commit = web::Data::new(services.services.group_commit.clone());
+    let services = web::Data::new(services.services);
     let push_settings = web::Data::new(settings.push.clone());
     let post_settings = web::Data::new(settings.posts.clone());
     let attachment_store = web::Data::new(AttachmentStore::new(&settings.server.data_dir));
@@ -328,6 +331,7 @@ fn run(
             .app_data(query_config.clone())
             .app_data(path_config.clone())
             .app_data(db.clone())
+            .app_data(services.clone())
             .app_data(keys.clone())
             .app_data(passwords.clone())
             .app_data(auth_settings.clone())

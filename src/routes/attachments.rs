@@ -15,10 +15,10 @@ use crate::configuration::PostSettings;
 use crate::db::models::Attachment;
 use crate::db::queries::attachments as queries;
 
+use crate::actions::access::{accessible_post, managed_post};
 use crate::db::{AnyConnection, Db, now, write_transaction};
 use crate::domain::{AttachmentId, PostId, PostStatus};
 use crate::error::{ApiError, ErrorCode};
-use crate::routes::posts::{accessible_post, managed_post};
 use crate::routes::read_body;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -70,7 +70,7 @@ pub struct AttachmentList {
 
 /// The caller manages the post and it can take one more attachment.
 fn check_room(conn: &mut AnyConnection, auth: &AuthMember, id: &PostId) -> Result<(), ApiError> {
-    let (_, post) = managed_post(conn, auth, id)?;
+    let (_, post) = managed_post(conn, &auth.0, id)?;
     if post.status == PostStatus::Withdrawn {
         return Err(ApiError::Conflict(
             ErrorCode::PostWithdrawn,
@@ -216,7 +216,7 @@ pub async fn list_attachments(
     let id = path.into_inner();
     let items = db
         .run(move |conn| {
-            accessible_post(conn, &auth, &id)?;
+            accessible_post(conn, &auth.0, &id)?;
             Ok(queries::list_attachments(conn, &id)?)
         })
         .await?;
@@ -244,7 +244,7 @@ pub async fn download_attachment(
     let (id, attachment_id) = path.into_inner();
     let attachment = db
         .run(move |conn| {
-            accessible_post(conn, &auth, &id)?;
+            accessible_post(conn, &auth.0, &id)?;
             queries::find_attachment(conn, &id, &attachment_id)?
                 .ok_or(ApiError::NotFound("attachment"))
         })
@@ -275,7 +275,7 @@ pub async fn delete_attachment(
     let sha256 = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                managed_post(conn, &auth, &id)?;
+                managed_post(conn, &auth.0, &id)?;
                 let attachment = queries::find_attachment(conn, &id, &attachment_id)?
                     .ok_or(ApiError::NotFound("attachment"))?;
                 queries::delete_attachment(conn, &attachment.id)?;

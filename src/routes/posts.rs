@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::actions::Services;
+use crate::actions::access::{accessible_post, managed_post};
+use crate::actions::receipts::{self, Receipt};
 use crate::auth::AuthMember;
 use crate::authz::{self, Principal, require};
-use crate::db::group_commit::GroupCommit;
 use crate::db::models::{Post, PostVersion, SurveyQuestion};
 use crate::db::queries::associations::check_scope;
 use crate::db::queries::posts::{
@@ -350,51 +352,6 @@ pub async fn create_post(
     Ok(HttpResponse::Created().json(PostResponse::from(view)))
 }
 
-/// The caller's relation to a post: may they see it, and may they manage it.
-pub struct Access {
-    pub principal: Principal,
-    pub post: Post,
-    pub in_audience: bool,
-    pub manager: bool,
-}
-
-/// Loads a post the caller may see: its audience (published, unexpired) or its managers.
-/// Anyone else gets 404, as if it did not exist.
-pub fn accessible_post(
-    conn: &mut AnyConnection,
-    auth: &AuthMember,
-    id: &PostId,
-) -> Result<Access, ApiError> {
-    let principal = Principal::load(conn, &auth.0)?;
-    let post = queries::find_post(conn, id)?.ok_or(ApiError::NotFound("post"))?;
-    let manager = authz::may_manage_post(&principal, &post.author_id, post.audience(&[]));
-    let keys = principal.audience_keys();
-    let in_audience =
-        post.status == PostStatus::Published && queries::reaches(conn, id, &keys, now())?;
-    if manager || in_audience {
-        Ok(Access {
-            principal,
-            post,
-            in_audience,
-            manager,
-        })
-    } else {
-        Err(ApiError::NotFound("post"))
-    }
-}
-
-pub fn managed_post(
-    conn: &mut AnyConnection,
-    auth: &AuthMember,
-    id: &PostId,
-) -> Result<(Principal, Post), ApiError> {
-    let access = accessible_post(conn, auth, id)?;
-    if !access.manager {
-        return Err(ApiError::NotFound("post"));
-    }
-    Ok((access.principal, access.post))
-}
-
 /// One circular, with your read and confirmation state.
 #[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 200, body = PostResponse), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/posts/{id}")]
@@ -430,7 +387,7 @@ pub async fn get_post(
                 });
             }
             // Managers may see a post outside its audience, or before it is published.
-            let access = accessible_post(conn, &auth, &id)?;
+            let access = accessible_post(conn, &auth.0, &id)?;
             let p = access.principal;
             load_view(conn, &p.member_id, p.household_id.as_ref(), access.post)
         })
@@ -477,7 +434,7 @@ pub async fn edit_post(
     };
     let view = db
         .run(move |conn| {
-            let (p, post) = managed_post(conn, &auth, &id)?;
+            let (p, post) = managed_post(conn, &auth.0, &id)?;
             if post.status == PostStatus::Withdrawn {
                 return Err(ApiError::Conflict(
                     ErrorCode::PostWithdrawn,
@@ -511,7 +468,7 @@ pub async fn publish_post(
     let id = path.into_inner();
     let view = db
         .run(move |conn| {
-            let (p, post) = managed_post(conn, &auth, &id)?;
+            let (p, post) = managed_post(conn, &auth.0, &id)?;
             let at = now();
             if post.expires_at.is_some_and(|e| e <= at) {
                 return Err(ApiError::validation("the post has already expired"));
@@ -541,7 +498,7 @@ pub async fn withdraw_post(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     db.run(move |conn| {
-        managed_post(conn, &auth, &id)?;
+        managed_post(conn, &auth.0, &id)?;
         Ok(queries::withdraw(conn, &id)?)
     })
     .await?;
@@ -586,7 +543,7 @@ pub async fn list_versions(
     let id = path.into_inner();
     let items = db
         .run(move |conn| {
-            managed_post(conn, &auth, &id)?;
+            managed_post(conn, &auth.0, &id)?;
             Ok(queries::versions(conn, &id)?)
         })
         .await?;
@@ -757,62 +714,16 @@ pub async fn inbox(
     Ok(HttpResponse::Ok().json(InboxPage { items, next_cursor }))
 }
 
-/// Inbox rows for posts from the cache, with the member's read and confirmation state.
-/// Records a read (and a confirmation) for a member of the post's audience.
-async fn record(
-    auth: AuthMember,
-    id: PostId,
-    db: web::Data<Db>,
-    inbox_cache: web::Data<InboxCache>,
-    writer: web::Data<GroupCommit>,
-    confirm: bool,
-) -> Result<HttpResponse, ApiError> {
-    let post_id = id.clone();
-    let found = match inbox_cache.cached_audience_post(&auth.0, &id, now()) {
-        Some(found) => Some(found),
-        None => {
-            let cache = inbox_cache.clone();
-            db.run(move |conn| cache.audience_post(conn, &auth.0, &id, now()))
-                .await?
-        }
-    };
-    // Managers may look at a post without being among its readers: they get 404 too.
-    let (place, detail) = found.ok_or(ApiError::NotFound("post"))?;
-    if confirm && !detail.post.requires_confirmation {
-        return Err(ApiError::Validation(
-            ErrorCode::ConfirmationNotRequested,
-            "this post does not ask for confirmation".into(),
-        ));
-    }
-    let member = place.member_id.clone();
-    let household = place
-        .household_id
-        .clone()
-        .ok_or(ApiError::NotFound("post"))?;
-    // Many readers at once share one durable commit.
-    let changed = household.clone();
-    writer
-        .write(move |conn| {
-            Ok(queries::record_read(
-                conn, &post_id, &member, &household, confirm,
-            )?)
-        })
-        .await?;
-    inbox_cache.receipts_changed(&changed);
-    Ok(HttpResponse::NoContent().finish())
-}
-
 /// Mark a circular opened. Repeating it changes nothing.
 #[utoipa::path(tag = "posts", params(("id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/posts/{id}/read")]
 pub async fn mark_read(
     auth: AuthMember,
     path: web::Path<PostId>,
-    db: web::Data<Db>,
-    inbox_cache: web::Data<InboxCache>,
-    writer: web::Data<GroupCommit>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    record(auth, path.into_inner(), db, inbox_cache, writer, false).await
+    receipts::record(&services, &auth.0, path.into_inner(), Receipt::Read).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Confirm a circular (確認) for your household. Repeating it changes nothing.
@@ -821,11 +732,10 @@ pub async fn mark_read(
 pub async fn confirm_post(
     auth: AuthMember,
     path: web::Path<PostId>,
-    db: web::Data<Db>,
-    inbox_cache: web::Data<InboxCache>,
-    writer: web::Data<GroupCommit>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    record(auth, path.into_inner(), db, inbox_cache, writer, true).await
+    receipts::record(&services, &auth.0, path.into_inner(), Receipt::Confirm).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -842,58 +752,11 @@ pub async fn record_paper_confirmation(
     auth: AuthMember,
     path: web::Path<PostId>,
     body: web::Json<PaperConfirmationRequest>,
-    db: web::Data<Db>,
-    inbox_cache: web::Data<InboxCache>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
     let household = HouseholdId(body.into_inner().household_id);
-    let confirmed = household.clone();
-    db.write(move |conn| {
-        let p = Principal::load(conn, &auth.0)?;
-        let post = queries::find_post(conn, &id)?
-            .filter(|post| post.status == PostStatus::Published)
-            .ok_or(ApiError::NotFound("post"))?;
-        let hans = queries::post_hans_of(conn, &id)?;
-        let visible = authz::may_manage_post(&p, &post.author_id, post.audience(&[]))
-            || receipt_scope(&p, &post, &hans).is_some();
-        if !visible {
-            return Err(ApiError::NotFound("post"));
-        }
-        if !post.requires_confirmation {
-            return Err(ApiError::Validation(
-                ErrorCode::ConfirmationNotRequested,
-                "this post does not ask for confirmation".into(),
-            ));
-        }
-        let found = queries::household_in_audience(conn, &post, &hans, &household)?;
-        let allowed = authz::may_manage_roster(&p, &found.association_id)
-            || found.han_id.as_ref().is_some_and(|h| p.leads_han(h));
-        require(allowed)?;
-        queries::record_paper_confirmation(conn, &id, &household, &p.member_id)?;
-        let detail = serde_json::json!({"post_id": id.as_str()});
-        crate::db::queries::audit::record(
-            conn,
-            &p,
-            AuditAction::PaperConfirmationRecorded,
-            "household",
-            Some(household.as_str()),
-            Some(&found.association_id),
-            detail,
-        )?;
-        Ok(())
-    })
-    .await?;
-    inbox_cache.receipts_changed(&confirmed);
+    receipts::record_paper_confirmation(&services, &auth.0, path.into_inner(), household).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// The part of a post's audience whose households a caller may list: officers their
-/// association's, 班長 their hans'. None: counts only, or no access.
-pub fn receipt_scope(p: &Principal, post: &Post, post_hans: &[HanId]) -> Option<ReceiptScope> {
-    if p.is_admin() {
-        return Some(ReceiptScope::Audience);
-    }
-    authz::household_view(p, post.audience(post_hans))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -951,7 +814,7 @@ fn load_receipts(
         .filter(|post| post.status != PostStatus::Draft)
         .ok_or(ApiError::NotFound("post"))?;
     let hans = queries::post_hans_of(conn, id)?;
-    let (scope, list) = match receipt_scope(&p, &post, &hans) {
+    let (scope, list) = match authz::receipt_scope(&p, post.audience(&hans)) {
         Some(scope) => (scope, true),
         None if authz::may_manage_post(&p, &post.author_id, post.audience(&[])) => {
             (ReceiptScope::Audience, false)

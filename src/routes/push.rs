@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::actions::access::managed_post;
 use crate::auth::AuthMember;
 use crate::authz::{self, Principal};
 use crate::configuration::PushSettings;
@@ -24,7 +25,6 @@ use crate::domain::ReceiptScope;
 use crate::domain::{Category, PostId, PostStatus, PushSubscriptionId};
 use crate::error::{ApiError, ErrorCode};
 use crate::push::VapidKey;
-use crate::routes::posts::{managed_post, receipt_scope};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(vapid_public_key)
@@ -274,7 +274,7 @@ pub async fn post_deliveries(
     let id = path.into_inner();
     let counts = db
         .run(move |conn| {
-            managed_post(conn, &auth, &id)?;
+            managed_post(conn, &auth.0, &id)?;
             Ok(queries::post_delivery_counts(conn, &id)?)
         })
         .await?;
@@ -306,7 +306,7 @@ pub async fn remind(
                 .filter(|post| post.status == PostStatus::Published)
                 .ok_or(ApiError::NotFound("post"))?;
             let hans = post_queries::post_hans_of(conn, &id)?;
-            let scope = match receipt_scope(&p, &post, &hans) {
+            let scope = match authz::receipt_scope(&p, post.audience(&hans)) {
                 Some(scope) => scope,
                 None if authz::may_manage_post(&p, &post.author_id, post.audience(&[])) => {
                     ReceiptScope::Audience

@@ -22,7 +22,6 @@ use crate::domain::{
     HanId, HouseholdId, MemberId, PostId, PostStatus, QuestionId, QuestionKind, normalize,
 };
 use crate::error::{ApiError, ErrorCode};
-use crate::routes::posts::receipt_scope;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(submit_answers)
@@ -372,7 +371,7 @@ fn followed_survey(
         .filter(|post| post.status != PostStatus::Draft)
         .ok_or(ApiError::NotFound("post"))?;
     let hans = posts::post_hans_of(conn, id)?;
-    let (scope, personal) = match receipt_scope(&principal, &post, &hans) {
+    let (scope, personal) = match authz::receipt_scope(&principal, post.audience(&hans)) {
         Some(scope) => (scope, true),
         None if authz::may_manage_post(&principal, &post.author_id, post.audience(&[])) => {
             (ReceiptScope::Audience, false)

@@ -1,0 +1,28 @@
+//! Use cases: one function per thing a user does (publish a circular, confirm it, answer a
+//! safety check, invite, hand over roles, …), shared by both front doors, the JSON routes in
+//! `routes/` and the pages in `web/`. Each takes the services, the caller and parsed input,
+//! and returns a view or an `ApiError`. It loads the caller, asks `authz`, reads and writes
+//! through `db::queries` (writes with their audit entries, in one transaction), and then does
+//! what must follow a commit (the inbox cache, the push worker), so no front door repeats it.
+
+pub mod access;
+pub mod receipts;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::db::Db;
+use crate::db::group_commit::GroupCommit;
+use crate::inbox_cache::InboxCache;
+
+/// What use cases work with besides their input: storage and the in-memory read model.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Db,
+    pub inbox_cache: Arc<InboxCache>,
+    /// Reads, confirmations and safety answers share durable commits here.
+    pub group_commit: GroupCommit,
+    /// Wakes the push worker after a commit that queued notifications.
+    pub wake_push: Arc<Notify>,
+}
