@@ -7,7 +7,9 @@ use diesel::prelude::*;
 use crate::db::models::{Association, Han, Household};
 use crate::db::schema::{associations, districts, hans, households, members, role_assignments};
 use crate::db::{AnyConnection, now, write_transaction};
-use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, MemberId, Role, Scope};
+use crate::domain::{
+    AssociationId, DistrictId, HanId, HouseholdId, MemberId, Role, RosterRecord, Scope,
+};
 use crate::error::{ApiError, ErrorCode};
 
 pub fn find_association(
@@ -410,7 +412,7 @@ pub struct RosterImportReport {
 pub fn import_roster(
     conn: &mut AnyConnection,
     association: &AssociationId,
-    records: &[crate::import::RosterRecord],
+    records: &[RosterRecord],
 ) -> Result<RosterImportReport, ApiError> {
     write_transaction(conn, |conn| {
         let mut report = RosterImportReport::default();
