@@ -69,6 +69,6 @@ macro_rules! string_enum {
             }
         }
 
-        crate::text_enum!($name);
+        $crate::text_enum!($name);
     };
 }

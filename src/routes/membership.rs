@@ -619,7 +619,7 @@ pub async fn hand_over(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let body = body.into_inner();
-    let current = crate::db::queries::members::fiscal_year(now());
+    let current = crate::domain::fiscal_year(now());
     if !(current - 1..=current + 1).contains(&body.term_year) {
         return Err(ApiError::validation(format!(
             "term_year must be {} to {}",

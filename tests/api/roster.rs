@@ -271,7 +271,7 @@ async fn handover_ends_the_old_officer_and_chair_and_starts_the_new_ones() {
             "次期会長",
         )
         .await;
-    let next_year = kairan::db::queries::members::fiscal_year(chrono::Utc::now().naive_utc()) + 1;
+    let next_year = kairan::domain::fiscal_year(chrono::Utc::now().naive_utc()) + 1;
 
     let answer = expect_json(
         app.post_as(
@@ -703,7 +703,7 @@ async fn a_handover_naming_a_stranger_changes_nothing() {
     let city = City::build(&app).await;
     let a = &city.association_a;
     let before = roles(&app, &city).await;
-    let next_year = kairan::db::queries::members::fiscal_year(chrono::Utc::now().naive_utc()) + 1;
+    let next_year = kairan::domain::fiscal_year(chrono::Utc::now().naive_utc()) + 1;
     let response = app
         .post_as(
             &city.chair_a,

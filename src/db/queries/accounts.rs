@@ -7,13 +7,12 @@ use diesel::prelude::*;
 use crate::db::models::{
     Household, Invitation, LoginFailure, Member, RefreshToken, RoleAssignment,
 };
-use crate::db::queries::members::fiscal_year;
 use crate::db::schema::{
     households, invitations, login_failures, members, refresh_tokens, role_assignments,
 };
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
-    AssociationId, HouseholdId, InvitationId, Login, MemberId, Role, RoleAssignmentId,
+    AssociationId, HouseholdId, InvitationId, Login, MemberId, Role, RoleAssignmentId, fiscal_year,
 };
 use crate::error::{ApiError, ErrorCode};
 

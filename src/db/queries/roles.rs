@@ -8,7 +8,7 @@ use crate::db::queries::accounts::grant_for_term;
 use crate::db::queries::associations::{association_of_member, han_of};
 use crate::db::schema::{hans, members, role_assignments};
 use crate::db::{AnyConnection, now, write_transaction};
-use crate::domain::{AssociationId, HanId, MemberId, Role, RoleAssignmentId};
+use crate::domain::{AssociationId, HanId, MemberId, Role, RoleAssignmentId, fiscal_year};
 use crate::error::{ApiError, ErrorCode};
 
 /// Roles an association hands over at the new term.
@@ -77,7 +77,7 @@ pub fn appoint(
             Some(scope),
             Some(granted_by.clone()),
             timestamp,
-            super::members::fiscal_year(timestamp),
+            fiscal_year(timestamp),
         )?)
     })
 }
