@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod auth;
 pub mod districts;
 pub mod health;
+pub mod invitations;
 pub mod membership;
 pub mod posts;
 pub mod push;
@@ -48,6 +49,7 @@ fn api_v1(cfg: &mut ServiceConfig) {
     auth::config(cfg);
     districts::config(cfg);
     associations::config(cfg);
+    invitations::config(cfg);
     membership::config(cfg);
     posts::config(cfg);
     push::config(cfg);
