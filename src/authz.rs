@@ -168,6 +168,18 @@ pub fn may_appoint_district_officers(p: &Principal) -> bool {
     p.is_admin() || p.is_city_staff()
 }
 
+/// End a role: an association's roles whoever may assign them there, a district officer's
+/// whoever appoints district officers, any other role an admin.
+pub fn may_end_role(p: &Principal, role: Role, association: Option<&AssociationId>) -> bool {
+    match (association, role) {
+        (Some(association), Role::Officer | Role::Chair | Role::HanLeader) => {
+            may_assign_roles(p, association)
+        }
+        (_, Role::DistrictOfficer) => may_appoint_district_officers(p),
+        _ => may_administer_city(p),
+    }
+}
+
 /// The city's adoption dashboard and the projects behind target 3: counts and rates only.
 pub fn may_see_city_stats(p: &Principal) -> bool {
     p.is_admin() || p.is_city_staff()

@@ -9,6 +9,7 @@ pub mod access;
 pub mod invitations;
 pub mod join_requests;
 pub mod receipts;
+pub mod roles;
 
 use std::sync::Arc;
 

@@ -9,6 +9,7 @@ pub mod invitations;
 pub mod membership;
 pub mod posts;
 pub mod push;
+pub mod roles;
 pub mod safety;
 pub mod stats;
 pub mod surveys;
@@ -50,6 +51,7 @@ fn api_v1(cfg: &mut ServiceConfig) {
     districts::config(cfg);
     associations::config(cfg);
     invitations::config(cfg);
+    roles::config(cfg);
     membership::config(cfg);
     posts::config(cfg);
     push::config(cfg);

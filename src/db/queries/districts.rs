@@ -15,6 +15,12 @@ pub fn list_districts(conn: &mut AnyConnection) -> QueryResult<Vec<District>> {
         .load(conn)
 }
 
+/// Whether a district of that id was ever registered (archived ones included).
+pub fn district_exists(conn: &mut AnyConnection, id: &DistrictId) -> QueryResult<bool> {
+    let found: i64 = districts::table.find(id).count().get_result(conn)?;
+    Ok(found > 0)
+}
+
 pub fn count_districts(conn: &mut AnyConnection) -> QueryResult<i64> {
     districts::table.count().get_result(conn)
 }
