@@ -6,6 +6,7 @@
 //! what must follow a commit (the inbox cache, the push worker), so no front door repeats it.
 
 pub mod access;
+pub mod admin;
 pub mod invitations;
 pub mod join_requests;
 pub mod receipts;

@@ -1,12 +1,12 @@
 //! HTTP handlers, thin: parse, authorise, one `Db::run`, map to a response.
 
+pub mod admin;
 pub mod associations;
 pub mod attachments;
 pub mod auth;
 pub mod districts;
 pub mod health;
 pub mod invitations;
-pub mod membership;
 pub mod posts;
 pub mod push;
 pub mod roles;
@@ -52,7 +52,7 @@ fn api_v1(cfg: &mut ServiceConfig) {
     associations::config(cfg);
     invitations::config(cfg);
     roles::config(cfg);
-    membership::config(cfg);
+    admin::config(cfg);
     posts::config(cfg);
     push::config(cfg);
     safety::config(cfg);
