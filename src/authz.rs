@@ -153,6 +153,25 @@ pub fn may_see_hans(
     may_manage_roster(p, association) || hans_of_association.iter().any(|h| p.leads_han(h))
 }
 
+/// The hans whose households a caller may list in an association: all (None) for its
+/// officers, the hans they lead there for 班長; 403 for anyone else.
+pub fn listable_hans(
+    p: &Principal,
+    association: &AssociationId,
+    hans_of_association: &[HanId],
+) -> Result<Option<Vec<HanId>>, ApiError> {
+    if may_manage_roster(p, association) {
+        return Ok(None);
+    }
+    let led: Vec<HanId> = p
+        .led_hans()
+        .into_iter()
+        .filter(|h| hans_of_association.contains(h))
+        .collect();
+    require(!led.is_empty())?;
+    Ok(Some(led))
+}
+
 /// Appoint officers, chairs and 班長, and hand over at the new term.
 pub fn may_assign_roles(p: &Principal, association: &AssociationId) -> bool {
     p.is_admin() || p.is_city_staff() || p.is_chair_of(association)

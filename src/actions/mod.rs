@@ -7,10 +7,12 @@
 
 pub mod access;
 pub mod admin;
+pub mod associations;
 pub mod invitations;
 pub mod join_requests;
 pub mod receipts;
 pub mod roles;
+pub mod roster;
 
 use std::sync::Arc;
 

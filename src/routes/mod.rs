@@ -10,6 +10,7 @@ pub mod invitations;
 pub mod posts;
 pub mod push;
 pub mod roles;
+pub mod roster;
 pub mod safety;
 pub mod stats;
 pub mod surveys;
@@ -50,6 +51,7 @@ fn api_v1(cfg: &mut ServiceConfig) {
     auth::config(cfg);
     districts::config(cfg);
     associations::config(cfg);
+    roster::config(cfg);
     invitations::config(cfg);
     roles::config(cfg);
     admin::config(cfg);
