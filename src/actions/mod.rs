@@ -8,6 +8,7 @@
 pub mod access;
 pub mod admin;
 pub mod associations;
+pub mod districts;
 pub mod invitations;
 pub mod join_requests;
 pub mod receipts;
