@@ -153,6 +153,25 @@ pub fn may_see_hans(
     may_manage_roster(p, association) || hans_of_association.iter().any(|h| p.leads_han(h))
 }
 
+/// The hans whose households a caller may list in an association: all (None) for its
+/// officers, the hans they lead there for 班長; 403 for anyone else.
+pub fn listable_hans(
+    p: &Principal,
+    association: &AssociationId,
+    hans_of_association: &[HanId],
+) -> Result<Option<Vec<HanId>>, ApiError> {
+    if may_manage_roster(p, association) {
+        return Ok(None);
+    }
+    let led: Vec<HanId> = p
+        .led_hans()
+        .into_iter()
+        .filter(|h| hans_of_association.contains(h))
+        .collect();
+    require(!led.is_empty())?;
+    Ok(Some(led))
+}
+
 /// Appoint officers, chairs and 班長, and hand over at the new term.
 pub fn may_assign_roles(p: &Principal, association: &AssociationId) -> bool {
     p.is_admin() || p.is_city_staff() || p.is_chair_of(association)
@@ -166,6 +185,18 @@ pub fn may_invite_officers(p: &Principal, association: &AssociationId) -> bool {
 /// Appoint district officers.
 pub fn may_appoint_district_officers(p: &Principal) -> bool {
     p.is_admin() || p.is_city_staff()
+}
+
+/// End a role: an association's roles whoever may assign them there, a district officer's
+/// whoever appoints district officers, any other role an admin.
+pub fn may_end_role(p: &Principal, role: Role, association: Option<&AssociationId>) -> bool {
+    match (association, role) {
+        (Some(association), Role::Officer | Role::Chair | Role::HanLeader) => {
+            may_assign_roles(p, association)
+        }
+        (_, Role::DistrictOfficer) => may_appoint_district_officers(p),
+        _ => may_administer_city(p),
+    }
 }
 
 /// The city's adoption dashboard and the projects behind target 3: counts and rates only.

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::domain::normalize;
+use crate::domain::{DistrictRecord, RosterRecord, normalize};
 
 /// A problem in an input file, with the line it is on.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -38,18 +38,6 @@ pub fn decode_text(bytes: &[u8]) -> Result<Cow<'_, str>, ImportError> {
         ));
     }
     Ok(text)
-}
-
-/// One district as read from the city's list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DistrictRecord {
-    pub code: String,
-    pub name: String,
-    pub name_kana: Option<String>,
-    pub kominkan: Option<String>,
-    pub reported_associations: Option<i32>,
-    pub reported_households: Option<i32>,
-    pub checked: bool,
 }
 
 #[derive(Deserialize)]
@@ -211,15 +199,6 @@ mod tests {
     fn binary_garbage_is_refused() {
         assert!(parse_districts(&[0xff, 0xfe, 0x00, 0x81]).is_err());
     }
-}
-
-/// One household line of an association's roster: its han (empty for none), label, paper.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RosterRecord {
-    pub line: u64,
-    pub han: Option<String>,
-    pub label: String,
-    pub paper: bool,
 }
 
 #[derive(Deserialize)]

@@ -1,10 +1,13 @@
-//! Guards several use cases share: loading a post the caller may see or manage.
+//! Guards several use cases share: loading a post the caller may see or manage, an
+//! association and the caller's standing in it, and the audited roster read.
 
-use crate::authz::{self, Principal};
-use crate::db::models::Post;
+use crate::actions::Services;
+use crate::authz::{self, Principal, require};
+use crate::db::models::{Association, Post};
 use crate::db::queries::posts as queries;
+use crate::db::queries::{associations, audit};
 use crate::db::{AnyConnection, now};
-use crate::domain::{MemberId, PostId, PostStatus};
+use crate::domain::{AssociationId, AuditAction, MemberId, PostId, PostStatus};
 use crate::error::ApiError;
 
 /// The caller's relation to a post: may they see it, and may they manage it.
@@ -50,4 +53,73 @@ pub fn managed_post(
         return Err(ApiError::NotFound("post"));
     }
     Ok((access.principal, access.post))
+}
+
+/// Loads the caller and an association that must exist (404 otherwise).
+pub fn caller_and_association(
+    conn: &mut AnyConnection,
+    caller: &MemberId,
+    id: &AssociationId,
+) -> Result<(Principal, Association), ApiError> {
+    let principal = Principal::load(conn, caller)?;
+    let association = associations::find_association(conn, id)?;
+    Ok((principal, association))
+}
+
+/// Loads the caller and an association whose roster they keep: 404 for an unknown
+/// association, 403 for anyone but its officers.
+pub fn roster_keeper(
+    conn: &mut AnyConnection,
+    caller: &MemberId,
+    id: &AssociationId,
+) -> Result<(Principal, Association), ApiError> {
+    let (principal, association) = caller_and_association(conn, caller, id)?;
+    require(authz::may_manage_roster(&principal, &association.id))?;
+    Ok((principal, association))
+}
+
+/// Records that the caller was shown part of an association's roster, and how many rows.
+pub fn record_roster_read(
+    conn: &mut AnyConnection,
+    p: &Principal,
+    action: AuditAction,
+    association: &AssociationId,
+    rows: usize,
+) -> Result<(), ApiError> {
+    let detail = serde_json::json!({"rows": rows});
+    audit::record(
+        conn,
+        p,
+        action,
+        "association",
+        Some(association.as_str()),
+        Some(association),
+        detail,
+    )?;
+    Ok(())
+}
+
+/// Reads part of an association's roster for its officers and records the read in the audit
+/// log, in one transaction (404 for an unknown association, 403 for anyone else).
+pub async fn audited_roster_read<R, F>(
+    services: &Services,
+    caller: &MemberId,
+    association: AssociationId,
+    action: AuditAction,
+    read: F,
+) -> Result<Vec<R>, ApiError>
+where
+    F: FnOnce(&mut AnyConnection, &AssociationId) -> diesel::QueryResult<Vec<R>> + Send + 'static,
+    R: Send + 'static,
+{
+    let caller = caller.clone();
+    services
+        .db
+        .write(move |conn| {
+            let (p, association) = roster_keeper(conn, &caller, &association)?;
+            let rows = read(conn, &association.id)?;
+            record_roster_read(conn, &p, action, &association.id, rows.len())?;
+            Ok(rows)
+        })
+        .await
 }

@@ -6,7 +6,14 @@
 //! what must follow a commit (the inbox cache, the push worker), so no front door repeats it.
 
 pub mod access;
+pub mod admin;
+pub mod associations;
+pub mod districts;
+pub mod invitations;
+pub mod join_requests;
 pub mod receipts;
+pub mod roles;
+pub mod roster;
 
 use std::sync::Arc;
 

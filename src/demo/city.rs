@@ -17,13 +17,13 @@ use crate::db::models::{
     PushSubscription, RoleAssignment, SafetyAnswer, SafetyAnswerRecord, SafetyCheck,
     SafetyCheckAudience, SurveyQuestion, SurveyResponse,
 };
-use crate::db::queries::members::fiscal_year;
 use crate::db::schema::{
     associations, hans, household_receipts, households, members, post_audiences, post_hans,
     post_reads, posts, push_subscriptions, role_assignments, safety_answer_history, safety_answers,
     safety_check_audiences, safety_checks, survey_questions, survey_responses,
 };
 use crate::domain::Audience as Reach;
+use crate::domain::fiscal_year;
 use crate::domain::{
     AssociationId, Category, DistrictId, HanId, HouseholdId, MemberId, PostId, PostStatus,
     Priority, PushSubscriptionId, QuestionId, QuestionKind, Role, RoleAssignmentId, SafetyCheckId,

@@ -2,20 +2,33 @@
 
 #[macro_use]
 mod enums;
+mod appointment;
+mod association;
 mod audience;
 mod audit;
+mod district;
 mod ids;
+mod joining;
 mod login;
 mod month;
 mod post;
 mod role;
+mod roster;
 mod text;
 
+pub use appointment::{
+    ASSOCIATION_ROLES, Appointment, AppointmentRefusal, Handover, HandoverPlan, ScopedAppointment,
+    association_scopes, fiscal_year,
+};
+pub use association::{household_count, optional_name};
 pub use audience::{Audience, AudienceKey, ReceiptScope, Scope, member_keys};
 pub use audit::AuditAction;
+pub use district::DistrictRecord;
 pub use ids::*;
+pub use joining::{InvitationTerms, JoinRequestStatus, Placement, join_message};
 pub use login::Login;
 pub use month::Month;
 pub use post::{Category, PostStatus, Priority, QuestionKind, SafetyStatus, Tier};
 pub use role::Role;
+pub use roster::RosterRecord;
 pub use text::{RequiredText, new_invitation_code, normalize, normalize_invitation_code};

@@ -11,10 +11,11 @@ use crate::auth::password::check_new_password;
 use crate::auth::{AuthMember, JwtKeys, PasswordService, client_address};
 use crate::authz::{Principal, RoleGrant};
 use crate::configuration::AuthSettings;
-use crate::db::Db;
-use crate::db::queries::accounts::{self, RefreshOutcome, Registration};
+use crate::db::queries::accounts::{self, RefreshOutcome, Registered, Registration};
+use crate::db::queries::audit;
+use crate::db::{AnyConnection, Db};
 use crate::domain::{
-    AssociationId, DistrictId, HanId, HouseholdId, Login, MemberId, RequiredText,
+    AssociationId, AuditAction, DistrictId, HanId, HouseholdId, Login, MemberId, RequiredText,
     normalize_invitation_code,
 };
 use crate::error::{ApiError, ErrorCode};
@@ -282,10 +283,36 @@ pub async fn register(
         invitation_code_hash,
     };
     let member = db
-        .run(move |conn| accounts::register(conn, registration))
+        .write(move |conn| {
+            let registered = accounts::register(conn, registration)?;
+            record_invited_role(conn, &registered)?;
+            Ok(registered.member_id)
+        })
         .await?;
     let pair = issue_pair(&db, &keys, &settings, member, None).await?;
     Ok(HttpResponse::Created().insert_header(no_store()).json(pair))
+}
+
+/// The audit entry for a role an invitation gave, in the registration's transaction; its
+/// actor is the officer who issued the invitation.
+fn record_invited_role(conn: &mut AnyConnection, registered: &Registered) -> Result<(), ApiError> {
+    let Some(invited) = &registered.invited_role else {
+        return Ok(());
+    };
+    let detail = serde_json::json!({
+        "role": invited.role.as_str(),
+        "invitation_id": invited.invitation_id.as_str(),
+    });
+    audit::record_for(
+        conn,
+        invited.issued_by.as_ref(),
+        AuditAction::RoleGrantedByInvitation,
+        "member",
+        Some(registered.member_id.as_str()),
+        Some(&invited.association_id),
+        detail,
+    )?;
+    Ok(())
 }
 
 #[derive(Serialize, ToSchema)]

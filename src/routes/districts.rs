@@ -1,12 +1,12 @@
+//! Districts (校下): the city's list.
+
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::actions::{Services, districts};
 use crate::auth::AuthMember;
-use crate::authz::Principal;
-use crate::db::Db;
 use crate::db::models::District;
-use crate::db::queries::districts::list_districts;
 use crate::domain::DistrictId;
 use crate::error::ApiError;
 
@@ -46,13 +46,11 @@ pub struct DistrictList {
 /// The city's districts (校下), by code; archived ones are left out.
 #[utoipa::path(tag = "districts", responses((status = 200, body = DistrictList), (status = 401, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/districts")]
-pub async fn get_districts(auth: AuthMember, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
-    let districts = db
-        .run(move |conn| {
-            Principal::load(conn, &auth.0)?;
-            Ok(list_districts(conn)?)
-        })
-        .await?;
+pub async fn get_districts(
+    auth: AuthMember,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    let districts = districts::list(&services, &auth.0).await?;
     Ok(HttpResponse::Ok().json(DistrictList {
         items: districts.into_iter().map(DistrictResponse::from).collect(),
     }))

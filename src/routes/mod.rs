@@ -1,13 +1,16 @@
 //! HTTP handlers, thin: parse, authorise, one `Db::run`, map to a response.
 
+pub mod admin;
 pub mod associations;
 pub mod attachments;
 pub mod auth;
 pub mod districts;
 pub mod health;
-pub mod membership;
+pub mod invitations;
 pub mod posts;
 pub mod push;
+pub mod roles;
+pub mod roster;
 pub mod safety;
 pub mod stats;
 pub mod surveys;
@@ -48,7 +51,10 @@ fn api_v1(cfg: &mut ServiceConfig) {
     auth::config(cfg);
     districts::config(cfg);
     associations::config(cfg);
-    membership::config(cfg);
+    roster::config(cfg);
+    invitations::config(cfg);
+    roles::config(cfg);
+    admin::config(cfg);
     posts::config(cfg);
     push::config(cfg);
     safety::config(cfg);

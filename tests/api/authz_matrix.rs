@@ -884,7 +884,7 @@ async fn handover_is_for_the_chair_city_staff_and_admin() {
     let city = City::build(&app).await;
     let mut m = Matrix::new(&app, &city);
     let path = format!("/api/v1/associations/{}/handover", city.association_a);
-    let next_year = kairan::db::queries::members::fiscal_year(chrono::Utc::now().naive_utc()) + 1;
+    let next_year = kairan::domain::fiscal_year(chrono::Utc::now().naive_utc()) + 1;
 
     let expected = [401, 403, 403, 403, 403, 200, 403, 403, 403, 200, 200, 403];
     for (who, status) in Who::ALL.into_iter().zip(expected) {

@@ -271,7 +271,7 @@ async fn handover_ends_the_old_officer_and_chair_and_starts_the_new_ones() {
             "次期会長",
         )
         .await;
-    let next_year = kairan::db::queries::members::fiscal_year(chrono::Utc::now().naive_utc()) + 1;
+    let next_year = kairan::domain::fiscal_year(chrono::Utc::now().naive_utc()) + 1;
 
     let answer = expect_json(
         app.post_as(
@@ -703,7 +703,7 @@ async fn a_handover_naming_a_stranger_changes_nothing() {
     let city = City::build(&app).await;
     let a = &city.association_a;
     let before = roles(&app, &city).await;
-    let next_year = kairan::db::queries::members::fiscal_year(chrono::Utc::now().naive_utc()) + 1;
+    let next_year = kairan::domain::fiscal_year(chrono::Utc::now().naive_utc()) + 1;
     let response = app
         .post_as(
             &city.chair_a,
@@ -725,6 +725,48 @@ async fn a_handover_naming_a_stranger_changes_nothing() {
         .await
         .status(),
         200
+    );
+}
+
+#[tokio::test]
+async fn a_role_given_by_an_invitation_is_audited_in_the_name_of_its_issuer() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let a = &city.association_a;
+    let (invitation, code) = app
+        .invite(&city.chair_a, a, json!({"role": "officer"}))
+        .await;
+    let officer = app
+        .register_actor(Some(&code), "invited-officer@kairan.test", "招待役員")
+        .await;
+    let log = audit_log(&app, &city).await;
+    let entry = log
+        .iter()
+        .find(|e| {
+            e["action"] == "role_granted_by_invitation" && e["target_id"] == officer.id.as_str()
+        })
+        .unwrap_or_else(|| panic!("an entry for the officer's invitation: {log:?}"));
+    assert_eq!(entry["actor_id"], city.chair_a.id.as_str());
+    assert_eq!(entry["association_id"], a.as_str());
+    assert_eq!(entry["detail"]["role"], "officer");
+    assert_eq!(entry["detail"]["invitation_id"], invitation.as_str());
+
+    // A resident's invitation gives no role beyond resident: nothing of the kind is logged.
+    let resident = app
+        .new_resident(
+            &city.officer_a,
+            a,
+            None,
+            "invited-resident@kairan.test",
+            "招待住民",
+        )
+        .await;
+    let log = audit_log(&app, &city).await;
+    assert!(
+        !log.iter()
+            .any(|e| e["action"] == "role_granted_by_invitation"
+                && e["target_id"] == resident.id.as_str()),
+        "{log:?}"
     );
 }
 

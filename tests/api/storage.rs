@@ -216,7 +216,7 @@ fn every_table_round_trips_one_row() {
         association_id: association.id.clone(),
         member_id: member.id.clone(),
         message: "よろしくお願いします".into(),
-        status: "pending".into(),
+        status: JoinRequestStatus::Pending,
         household_id: None,
         decided_by: None,
         decided_at: None,

@@ -6,8 +6,8 @@ use crate::db::schema::{
     role_assignments,
 };
 use crate::domain::{
-    AssociationId, AuditEntryId, HouseholdId, InvitationId, JoinRequestId, MemberId, Role,
-    RoleAssignmentId,
+    AssociationId, AuditEntryId, HouseholdId, InvitationId, JoinRequestId, JoinRequestStatus,
+    MemberId, Role, RoleAssignmentId,
 };
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
@@ -60,7 +60,7 @@ pub struct JoinRequest {
     pub association_id: AssociationId,
     pub member_id: MemberId,
     pub message: String,
-    pub status: String,
+    pub status: JoinRequestStatus,
     pub household_id: Option<HouseholdId>,
     pub decided_by: Option<MemberId>,
     pub decided_at: Option<NaiveDateTime>,

@@ -1,6 +1,5 @@
 //! Sign-in, refresh tokens, rate-limit counters and registration.
 
-use crate::domain::AuditAction;
 use crate::domain::new_id;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -8,12 +7,13 @@ use diesel::prelude::*;
 use crate::db::models::{
     Household, Invitation, LoginFailure, Member, RefreshToken, RoleAssignment,
 };
-use crate::db::queries::members::fiscal_year;
 use crate::db::schema::{
     households, invitations, login_failures, members, refresh_tokens, role_assignments,
 };
 use crate::db::{AnyConnection, now, write_transaction};
-use crate::domain::{AssociationId, HouseholdId, Login, MemberId, Role, RoleAssignmentId};
+use crate::domain::{
+    AssociationId, HouseholdId, InvitationId, Login, MemberId, Role, RoleAssignmentId, fiscal_year,
+};
 use crate::error::{ApiError, ErrorCode};
 
 pub fn find_login(
@@ -220,12 +220,27 @@ pub struct Registration {
     pub invitation_code_hash: Option<String>,
 }
 
+/// A role beyond resident that an invitation gave on registration: what its audit entry
+/// names.
+pub struct InvitedRole {
+    pub role: Role,
+    pub invitation_id: InvitationId,
+    /// The officer who issued the invitation.
+    pub issued_by: Option<MemberId>,
+    pub association_id: AssociationId,
+}
+
+pub struct Registered {
+    pub member_id: MemberId,
+    pub invited_role: Option<InvitedRole>,
+}
+
 /// Creates the member, and with an invitation their household and roles, in one
 /// transaction: a refused registration leaves no trace and uses up nothing.
 pub fn register(
     conn: &mut AnyConnection,
     registration: Registration,
-) -> Result<MemberId, ApiError> {
+) -> Result<Registered, ApiError> {
     write_transaction(conn, |conn| {
         let taken = members::table
             .filter(members::login.eq(registration.login.as_str()))
@@ -268,6 +283,14 @@ pub fn register(
                 ApiError::Conflict(..) => login_taken(),
                 other => other,
             })?;
+        let invited_role = invitation.as_ref().and_then(|invitation| {
+            invitation.role.map(|role| InvitedRole {
+                role,
+                invitation_id: invitation.id.clone(),
+                issued_by: invitation.created_by.clone(),
+                association_id: invitation.association_id.clone(),
+            })
+        });
         if let (Some(invitation), Some(household_id)) = (invitation, household_id) {
             grant(
                 conn,
@@ -277,18 +300,6 @@ pub fn register(
                 None,
                 timestamp,
             )?;
-            if let Some(role) = invitation.role {
-                let detail = serde_json::json!({"role": role.as_str(), "invitation_id": invitation.id.as_str()});
-                crate::db::queries::audit::record_for(
-                    conn,
-                    invitation.created_by.as_ref(),
-                    AuditAction::RoleGrantedByInvitation,
-                    "member",
-                    Some(member_id.as_str()),
-                    Some(&invitation.association_id),
-                    detail,
-                )?;
-            }
             match invitation.role {
                 Some(Role::HanLeader) => {
                     let han = households::table
@@ -323,7 +334,10 @@ pub fn register(
                 _ => {}
             }
         }
-        Ok(member_id)
+        Ok(Registered {
+            member_id,
+            invited_role,
+        })
     })
 }
 

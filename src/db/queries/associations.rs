@@ -1,13 +1,16 @@
 //! Associations (町会), their hans (班) and households (世帯), and the member roster.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 
 use crate::db::models::{Association, Han, Household};
+use crate::db::queries::districts::district_exists;
 use crate::db::schema::{associations, districts, hans, households, members, role_assignments};
 use crate::db::{AnyConnection, now, write_transaction};
-use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, MemberId, Role, Scope};
+use crate::domain::{
+    AssociationId, DistrictId, HanId, HouseholdId, MemberId, Role, RosterRecord, Scope,
+};
 use crate::error::{ApiError, ErrorCode};
 
 pub fn find_association(
@@ -51,12 +54,12 @@ pub fn create_association(
     new: NewAssociation,
 ) -> Result<Association, ApiError> {
     write_transaction(conn, |conn| {
-        let district_exists = districts::table
+        let open_districts = districts::table
             .find(&new.district_id)
             .filter(districts::archived.eq(false))
             .count()
             .get_result::<i64>(conn)?;
-        if district_exists == 0 {
+        if open_districts == 0 {
             return Err(ApiError::Validation(
                 ErrorCode::UnknownDistrict,
                 "no such district".into(),
@@ -139,8 +142,7 @@ pub fn check_scope(
         }
         Scope::City => {}
         Scope::District(district) => {
-            let found: i64 = districts::table.find(district).count().get_result(conn)?;
-            if found == 0 {
+            if !district_exists(conn, district)? {
                 return Err(unknown("district"));
             }
         }
@@ -397,6 +399,22 @@ pub fn association_of_member(
         .optional()
 }
 
+/// Which of these members live in a household of the association.
+pub fn members_of(
+    conn: &mut AnyConnection,
+    association: &AssociationId,
+    ids: &[MemberId],
+) -> QueryResult<HashSet<MemberId>> {
+    Ok(members::table
+        .inner_join(households::table)
+        .filter(members::id.eq_any(ids.to_vec()))
+        .filter(households::association_id.eq(association))
+        .select(members::id)
+        .load::<MemberId>(conn)?
+        .into_iter()
+        .collect())
+}
+
 #[derive(Debug, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct RosterImportReport {
     pub hans_added: usize,
@@ -410,7 +428,7 @@ pub struct RosterImportReport {
 pub fn import_roster(
     conn: &mut AnyConnection,
     association: &AssociationId,
-    records: &[crate::import::RosterRecord],
+    records: &[RosterRecord],
 ) -> Result<RosterImportReport, ApiError> {
     write_transaction(conn, |conn| {
         let mut report = RosterImportReport::default();

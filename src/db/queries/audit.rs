@@ -61,3 +61,20 @@ pub fn record_for(
         .execute(conn)
         .map(drop)
 }
+
+/// The newest entries first, of one association or of all.
+pub fn list(
+    conn: &mut AnyConnection,
+    association: Option<&AssociationId>,
+    limit: i64,
+) -> QueryResult<Vec<AuditEntry>> {
+    let mut query = audit_log::table
+        .select(AuditEntry::as_select())
+        .order((audit_log::created_at.desc(), audit_log::id.desc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some(association) = association {
+        query = query.filter(audit_log::association_id.eq(association.clone()));
+    }
+    query.load(conn)
+}

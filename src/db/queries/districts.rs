@@ -1,11 +1,11 @@
+//! Districts (校下): the list members see, and the city's list as loaded at start-up.
+
 use diesel::prelude::*;
 
 use crate::db::models::District;
 use crate::db::schema::districts;
 use crate::db::{AnyConnection, now, write_transaction};
-use crate::domain::DistrictId;
-use crate::domain::new_id;
-use crate::import::DistrictRecord;
+use crate::domain::{DistrictId, DistrictRecord, new_id};
 
 pub fn list_districts(conn: &mut AnyConnection) -> QueryResult<Vec<District>> {
     districts::table
@@ -13,6 +13,12 @@ pub fn list_districts(conn: &mut AnyConnection) -> QueryResult<Vec<District>> {
         .order(districts::code.asc())
         .select(District::as_select())
         .load(conn)
+}
+
+/// Whether a district of that id was ever registered (archived ones included).
+pub fn district_exists(conn: &mut AnyConnection, id: &DistrictId) -> QueryResult<bool> {
+    let found: i64 = districts::table.find(id).count().get_result(conn)?;
+    Ok(found > 0)
 }
 
 pub fn count_districts(conn: &mut AnyConnection) -> QueryResult<i64> {

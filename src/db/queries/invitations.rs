@@ -9,7 +9,8 @@ use crate::db::queries::associations::{han_of, household_of};
 use crate::db::schema::{invitations, join_requests, members};
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
-    AssociationId, HanId, HouseholdId, InvitationId, JoinRequestId, MemberId, Role,
+    AssociationId, HanId, HouseholdId, InvitationId, JoinRequestId, JoinRequestStatus, MemberId,
+    Role,
 };
 use crate::error::{ApiError, ErrorCode};
 
@@ -53,10 +54,6 @@ pub fn revoke_invitation(conn: &mut AnyConnection, id: &InvitationId) -> QueryRe
     .map(drop)
 }
 
-pub const PENDING: &str = "pending";
-pub const APPROVED: &str = "approved";
-pub const DECLINED: &str = "declined";
-
 pub fn create_join_request(
     conn: &mut AnyConnection,
     association: &AssociationId,
@@ -66,7 +63,7 @@ pub fn create_join_request(
     write_transaction(conn, |conn| {
         let pending = join_requests::table
             .filter(join_requests::member_id.eq(member))
-            .filter(join_requests::status.eq(PENDING))
+            .filter(join_requests::status.eq(JoinRequestStatus::Pending))
             .count()
             .get_result::<i64>(conn)?;
         if pending > 0 {
@@ -80,7 +77,7 @@ pub fn create_join_request(
             association_id: association.clone(),
             member_id: member.clone(),
             message,
-            status: PENDING.into(),
+            status: JoinRequestStatus::Pending,
             household_id: None,
             decided_by: None,
             decided_at: None,
@@ -93,16 +90,28 @@ pub fn create_join_request(
     })
 }
 
+/// A join request with the applicant's name.
+pub struct JoinRequestRow {
+    pub request: JoinRequest,
+    pub display_name: String,
+}
+
 pub fn list_join_requests(
     conn: &mut AnyConnection,
     association: &AssociationId,
-) -> QueryResult<Vec<(JoinRequest, String)>> {
-    join_requests::table
+) -> QueryResult<Vec<JoinRequestRow>> {
+    Ok(join_requests::table
         .inner_join(members::table)
         .filter(join_requests::association_id.eq(association))
         .select((JoinRequest::as_select(), members::display_name))
         .order(join_requests::created_at.desc())
-        .load(conn)
+        .load::<(JoinRequest, String)>(conn)?
+        .into_iter()
+        .map(|(request, display_name)| JoinRequestRow {
+            request,
+            display_name,
+        })
+        .collect())
 }
 
 pub fn find_join_request(
@@ -147,7 +156,7 @@ pub fn approve_join_request(
         decide(
             conn,
             request,
-            APPROVED,
+            JoinRequestStatus::Approved,
             decided_by,
             Some(&household_id),
             timestamp,
@@ -187,13 +196,20 @@ pub fn decline_join_request(
     request: &JoinRequest,
     decided_by: &MemberId,
 ) -> Result<(), ApiError> {
-    decide(conn, request, DECLINED, decided_by, None, now())
+    decide(
+        conn,
+        request,
+        JoinRequestStatus::Declined,
+        decided_by,
+        None,
+        now(),
+    )
 }
 
 fn decide(
     conn: &mut AnyConnection,
     request: &JoinRequest,
-    status: &str,
+    status: JoinRequestStatus,
     decided_by: &MemberId,
     household: Option<&HouseholdId>,
     timestamp: NaiveDateTime,
@@ -201,7 +217,7 @@ fn decide(
     let updated = diesel::update(
         join_requests::table
             .find(&request.id)
-            .filter(join_requests::status.eq(PENDING)),
+            .filter(join_requests::status.eq(JoinRequestStatus::Pending)),
     )
     .set((
         join_requests::status.eq(status),

@@ -5,62 +5,26 @@ use diesel::prelude::*;
 
 use crate::db::models::RoleAssignment;
 use crate::db::queries::accounts::grant_for_term;
-use crate::db::queries::associations::{association_of_member, han_of};
 use crate::db::schema::{hans, members, role_assignments};
 use crate::db::{AnyConnection, now, write_transaction};
-use crate::domain::{AssociationId, HanId, MemberId, Role, RoleAssignmentId};
+use crate::domain::{
+    ASSOCIATION_ROLES, AssociationId, HanId, HandoverPlan, MemberId, Role, RoleAssignmentId,
+    ScopedAppointment, association_scopes, fiscal_year,
+};
 use crate::error::{ApiError, ErrorCode};
 
-/// Roles an association hands over at the new term.
-pub const ASSOCIATION_ROLES: [Role; 3] = [Role::Officer, Role::Chair, Role::HanLeader];
-
-pub struct Appointment {
-    pub member_id: MemberId,
-    pub role: Role,
-    /// The han, for a 班長.
-    pub scope_id: Option<String>,
-}
-
-/// Checks an appointment fits the association and gives its scope.
-fn scope_for(
-    conn: &mut AnyConnection,
-    association: &AssociationId,
-    appointment: &Appointment,
-) -> Result<String, ApiError> {
-    if association_of_member(conn, &appointment.member_id)?.as_ref() != Some(association) {
-        return Err(ApiError::Validation(
-            ErrorCode::NotAMember,
-            "that member does not belong to this association".into(),
-        ));
-    }
-    match appointment.role {
-        Role::Officer | Role::Chair => Ok(association.to_string()),
-        Role::HanLeader => {
-            let han = appointment.scope_id.clone().ok_or_else(|| {
-                ApiError::validation("a han_leader needs scope_id: the han they lead")
-            })?;
-            Ok(han_of(conn, association, &HanId(han))?.id.to_string())
-        }
-        other => Err(ApiError::validation(format!(
-            "an association can appoint officer, chair or han_leader, not {}",
-            other.as_str()
-        ))),
-    }
-}
-
+/// Starts a checked appointment, unless the member holds that role there already.
 pub fn appoint(
     conn: &mut AnyConnection,
-    association: &AssociationId,
-    appointment: Appointment,
+    appointment: &ScopedAppointment,
     granted_by: &MemberId,
 ) -> Result<RoleAssignment, ApiError> {
     write_transaction(conn, |conn| {
-        let scope = scope_for(conn, association, &appointment)?;
         let timestamp = now();
         let held = role_assignments::table
             .filter(role_assignments::member_id.eq(&appointment.member_id))
             .filter(role_assignments::role.eq(appointment.role))
-            .filter(role_assignments::scope_id.eq(&scope))
+            .filter(role_assignments::scope_id.eq(&appointment.scope_id))
             .filter(role_assignments::ended_at.is_null())
             .count()
             .get_result::<i64>(conn)?;
@@ -74,28 +38,12 @@ pub fn appoint(
             conn,
             &appointment.member_id,
             appointment.role,
-            Some(scope),
+            Some(appointment.scope_id.clone()),
             Some(granted_by.clone()),
             timestamp,
-            super::members::fiscal_year(timestamp),
+            fiscal_year(timestamp),
         )?)
     })
-}
-
-/// Scopes (the association and its hans) whose roles belong to an association.
-fn association_scopes(
-    conn: &mut AnyConnection,
-    association: &AssociationId,
-) -> QueryResult<Vec<String>> {
-    let mut scopes: Vec<String> = hans::table
-        .filter(hans::association_id.eq(association))
-        .select(hans::id)
-        .load::<HanId>(conn)?
-        .into_iter()
-        .map(|h| h.0)
-        .collect();
-    scopes.push(association.to_string());
-    Ok(scopes)
 }
 
 pub struct RoleHistoryRow {
@@ -108,7 +56,11 @@ pub fn role_history(
     conn: &mut AnyConnection,
     association: &AssociationId,
 ) -> QueryResult<Vec<RoleHistoryRow>> {
-    let scopes = association_scopes(conn, association)?;
+    let hans: Vec<HanId> = hans::table
+        .filter(hans::association_id.eq(association))
+        .select(hans::id)
+        .load(conn)?;
+    let scopes = association_scopes(association, &hans);
     Ok(role_assignments::table
         .inner_join(members::table.on(members::id.eq(role_assignments::member_id)))
         .filter(role_assignments::scope_id.eq_any(scopes))
@@ -171,41 +123,33 @@ pub fn end_assignment(
     .execute(conn)
 }
 
-/// The yearly handover: every current officer, chair and 班長 role of the association ends
-/// and the new ones start, in one transaction; the old rows stay as history.
+/// Carries out a handover in one transaction: the current roles of its scopes end, the new
+/// ones start; the old rows stay as history. Answers how many ended and what started.
 pub fn hand_over(
     conn: &mut AnyConnection,
-    association: &AssociationId,
-    term_year: i32,
-    appointments: Vec<Appointment>,
+    plan: &HandoverPlan,
     granted_by: &MemberId,
-) -> Result<(usize, Vec<RoleAssignment>), ApiError> {
+) -> QueryResult<(usize, Vec<RoleAssignment>)> {
     write_transaction(conn, |conn| {
         let timestamp = now();
-        let mut scoped = Vec::with_capacity(appointments.len());
-        for appointment in appointments {
-            let scope = scope_for(conn, association, &appointment)?;
-            scoped.push((appointment, scope));
-        }
-        let scopes = association_scopes(conn, association)?;
         let ended = diesel::update(
             role_assignments::table
-                .filter(role_assignments::scope_id.eq_any(scopes))
+                .filter(role_assignments::scope_id.eq_any(plan.ending_scopes.clone()))
                 .filter(role_assignments::role.eq_any(ASSOCIATION_ROLES))
                 .filter(role_assignments::ended_at.is_null()),
         )
         .set(role_assignments::ended_at.eq(timestamp))
         .execute(conn)?;
-        let mut started = Vec::with_capacity(scoped.len());
-        for (appointment, scope) in scoped {
+        let mut started = Vec::with_capacity(plan.starting.len());
+        for appointment in &plan.starting {
             started.push(grant_for_term(
                 conn,
                 &appointment.member_id,
                 appointment.role,
-                Some(scope),
+                Some(appointment.scope_id.clone()),
                 Some(granted_by.clone()),
                 timestamp,
-                term_year,
+                plan.term_year,
             )?);
         }
         Ok((ended, started))
