@@ -292,3 +292,9 @@ pub fn household_view(p: &Principal, audience: Audience<'_>) -> Option<ReceiptSc
         .collect();
     (!led.is_empty()).then_some(ReceiptScope::Hans(led))
 }
+
+/// Print one-time sign-in QR codes for the members of an association (which ends their
+/// other sign-ins): its officers and chair, or an admin.
+pub fn may_issue_sign_in_codes(p: &Principal, association: &AssociationId) -> bool {
+    may_manage_roster(p, association)
+}

@@ -1,6 +1,5 @@
 //! The `kairan` command line: serve (the default), migrate, import, admin, backup, stats, demo.
 
-use crate::domain::AuditAction;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,14 +7,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
+use crate::actions::sessions::{self, AdminOrigin};
 use crate::auth::password::{check_new_password, hash_password};
 use crate::backup::backup_to;
 use crate::configuration::{Settings, get_configuration};
-use crate::db::queries::audit::record_for;
-use crate::db::queries::{accounts, districts, members, stats};
-use crate::db::{AnyConnectionManager, DatabaseUrl, write_transaction};
+use crate::db::queries::{districts, stats};
+use crate::db::{AnyConnectionManager, DatabaseUrl};
 use crate::demo::{DemoOptions, Refusal, Scale, check_push_endpoint};
-use crate::domain::{Login, Month, RequiredText, Role};
+use crate::domain::{Login, Month, RequiredText};
 use crate::import::parse_districts;
 use crate::startup::{Application, prepare_database};
 use crate::telemetry::init_subscriber;
@@ -185,20 +184,21 @@ pub fn main() -> ExitCode {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let url = settings.database_url()?;
     let app = Application::build(settings.clone()).await?;
-    let db = app.db();
-    let has_admin = tokio::task::spawn_blocking(move || -> anyhow::Result<bool> {
-        Ok(members::admin_exists(&mut *db.get()?)?)
-    })
-    .await??;
     let host = settings.socket_addr()?.ip();
-    let base = format!("http://{host}:{}", app.port());
+    let base = match settings.web.public_url.trim_end_matches('/') {
+        "" => format!("http://{host}:{}", app.port()),
+        configured => configured.to_string(),
+    };
     println!(
         "kairan is listening on {base} (database: {})",
         url.redacted()
     );
+    println!("  Pages: {base}/");
     println!("  API documentation: {base}/api/v1/docs/");
-    if !has_admin {
-        println!("  No city admin yet. Create one with:");
+    if let Some(setup) = app.setup_path() {
+        println!("  No city admin yet. Open this one-time link to create one:");
+        println!("    {base}{setup}");
+        println!("  or use the command line:");
         println!("    cargo run --release -- admin create --login you@example.jp");
     }
     app.run_until_signalled().await?;
@@ -264,22 +264,8 @@ async fn create_admin(
     let member = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let hash = hash_password(&settings.password, &password)?;
         let conn = &mut *db.get()?;
-        write_transaction(conn, |conn| {
-            let member =
-                accounts::create_staff(conn, &login, &display_name, &hash, Role::Admin, None)?;
-            let detail = serde_json::json!({"role": "admin", "via": "command line"});
-            record_for(
-                conn,
-                None,
-                AuditAction::RoleGranted,
-                "member",
-                Some(member.id.as_str()),
-                None,
-                detail,
-            )?;
-            Ok::<_, crate::error::ApiError>(member)
-        })
-        .map_err(|e| anyhow::anyhow!("{e}"))
+        sessions::create_admin(conn, &login, &display_name, &hash, AdminOrigin::CommandLine)
+            .map_err(|e| anyhow::anyhow!("{e}"))
     })
     .await??;
     println!("created city admin {} (id {})", member.login, member.id);

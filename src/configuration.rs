@@ -25,6 +25,39 @@ pub struct Settings {
     pub stats: StatsSettings,
     pub idempotency: IdempotencySettings,
     pub backup: BackupSettings,
+    pub web: WebSettings,
+}
+
+/// The pages: browser sessions, cookies, sign-in QR codes (config/default.toml explains each).
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebSettings {
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub session_ttl_days: u64,
+    pub secure_cookies: SecureCookies,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub sign_in_code_ttl_days: u64,
+    /// Empty: the address the request came to.
+    pub public_url: String,
+}
+
+impl WebSettings {
+    pub fn session_ttl_secs(&self) -> u64 {
+        self.session_ttl_days.saturating_mul(86_400)
+    }
+
+    pub fn sign_in_code_ttl_secs(&self) -> u64 {
+        self.sign_in_code_ttl_days.saturating_mul(86_400)
+    }
+}
+
+/// When session cookies carry `Secure`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SecureCookies {
+    /// When the request came over TLS (or a proxy says so with X-Forwarded-Proto).
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -409,6 +442,21 @@ impl Settings {
             problems.push("push.max_attempts and push.send_timeout_secs must be at least 1, push.claim_secs at least 10".into());
         }
         problems.extend(self.stats.problems());
+        if !(1..=3650).contains(&self.web.session_ttl_days)
+            || !(1..=365).contains(&self.web.sign_in_code_ttl_days)
+        {
+            problems.push(
+                "web.session_ttl_days must be 1 to 3650 and web.sign_in_code_ttl_days 1 to 365"
+                    .into(),
+            );
+        }
+        let public_url = self.web.public_url.trim_end_matches('/');
+        if !public_url.is_empty() && !is_origin(public_url) {
+            problems.push(format!(
+                "web.public_url '{}' must be scheme://host[:port], such as https://kairan.example.jp",
+                self.web.public_url
+            ));
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             problems.push(format!(
                 "log.filter '{}' is not a valid filter",

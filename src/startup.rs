@@ -21,6 +21,7 @@ use crate::auth::{JwtKeys, PasswordService};
 use crate::configuration::Settings;
 use crate::db::group_commit::GroupCommit;
 use crate::db::queries::districts::{count_districts, import_districts};
+use crate::db::queries::members::admin_exists;
 use crate::db::{Backend, Db};
 use crate::error::{
     ApiError, ErrorCode, KnownRoutes, json_error_handler, no_route, path_error_handler,
@@ -36,6 +37,9 @@ use crate::push::sender::WebPushSender;
 use crate::push::worker::PushWorker;
 use crate::routes;
 use crate::telemetry::spawn_blocking_with_tracing;
+use crate::web::log::RedactedRootSpan;
+use crate::web::setup::SetupLink;
+use secrecy::{ExposeSecret, SecretString};
 
 /// Writes per group-commit transaction, and writes waiting for one (see db::group_commit).
 const GROUP_COMMIT_MAX_BATCH: usize = 512;
@@ -49,6 +53,8 @@ pub struct Application {
     push_worker: Arc<PushWorker>,
     stop_background: watch::Sender<bool>,
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// While no city admin exists: the one-time set-up page's token.
+    setup_token: Option<SecretString>,
 }
 
 /// What handlers share besides the database.
@@ -57,6 +63,7 @@ struct Shared {
     passwords: PasswordService,
     vapid: VapidKey,
     services: Services,
+    setup_link: SetupLink,
 }
 
 impl Application {
@@ -90,6 +97,7 @@ impl Application {
             Duration::from_millis(settings.posts.inbox_cache_ttl_ms),
             settings.posts.inbox_cache_posts,
         ));
+        let (setup_link, setup_token) = open_setup_if_needed(&db).await?;
         let services = Shared {
             keys,
             passwords,
@@ -104,6 +112,7 @@ impl Application {
                     GROUP_COMMIT_QUEUE,
                 )?,
             },
+            setup_link,
         };
         let server = run(listener, db.clone(), services, &settings)?;
         let (stop_background, stopped) = watch::channel(false);
@@ -150,7 +159,15 @@ impl Application {
             push_worker,
             stop_background,
             background,
+            setup_token,
         })
+    }
+
+    /// The set-up page's path while no city admin exists (`/setup/<token>`), to print.
+    pub fn setup_path(&self) -> Option<String> {
+        self.setup_token
+            .as_ref()
+            .map(|token| format!("/setup/{}", token.expose_secret()))
     }
 
     pub fn port(&self) -> u16 {
@@ -192,6 +209,20 @@ impl Application {
         }
         served
     }
+}
+
+/// A set-up link when the database has no city admin yet.
+async fn open_setup_if_needed(db: &Db) -> anyhow::Result<(SetupLink, Option<SecretString>)> {
+    let has_admin = db
+        .run(|conn| Ok(admin_exists(conn)?))
+        .await
+        .map_err(|e| anyhow::anyhow!("checking for a city admin: {e}"))?;
+    Ok(if has_admin {
+        (SetupLink::closed(), None)
+    } else {
+        let (link, token) = SetupLink::open();
+        (link, Some(token))
+    })
 }
 
 /// SIGTERM (service managers) or Ctrl-C (a terminal): both stop gracefully.
@@ -297,6 +328,7 @@ fn run(
     let wake_push = web::Data::new(services.services.wake_push.clone());
     let inbox_cache = web::Data::from(services.services.inbox_cache.clone());
     let group_commit = web::Data::new(services.services.group_commit.clone());
+    let setup_link = web::Data::new(services.setup_link);
     let services = web::Data::new(services.services);
     let push_settings = web::Data::new(settings.push.clone());
     let post_settings = web::Data::new(settings.posts.clone());
@@ -310,6 +342,7 @@ fn run(
             .max(settings.server.json_limit_bytes),
     });
     let stats_settings = web::Data::new(settings.stats.clone());
+    let web_settings = web::Data::new(settings.web.clone());
     let json_config = web::JsonConfig::default()
         .limit(settings.server.json_limit_bytes)
         .error_handler(json_error_handler);
@@ -326,7 +359,7 @@ fn run(
             .wrap(cors(&cors_origins))
             .wrap(ErrorHandlers::new().handler(StatusCode::BAD_REQUEST, cors_refusal_as_json))
             .wrap(security_headers())
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<RedactedRootSpan>::new())
             .app_data(json_config.clone())
             .app_data(query_config.clone())
             .app_data(path_config.clone())
@@ -345,10 +378,13 @@ fn run(
             .app_data(idempotency.clone())
             .app_data(stats_settings.clone())
             .app_data(known_routes.clone())
+            .app_data(web_settings.clone())
+            .app_data(setup_link.clone())
             .service(docs)
             .into_utoipa_app()
             .configure(routes::all)
             .into_app()
+            .configure(crate::web::config)
             .default_service(web::to(no_route))
     })
     // Signals are handled in run_until_signalled, so Ctrl-C is as graceful as SIGTERM.

@@ -11,9 +11,11 @@ pub mod associations;
 pub mod districts;
 pub mod invitations;
 pub mod join_requests;
+pub mod preferences;
 pub mod receipts;
 pub mod roles;
 pub mod roster;
+pub mod sessions;
 
 use std::sync::Arc;
 

@@ -515,3 +515,51 @@ diesel::allow_tables_to_appear_in_same_query!(
     stats_association_safety_months,
     projects,
 );
+
+// The web pages' sessions, sign-in QR codes and members' display preferences.
+
+diesel::table! {
+    web_sessions (id) {
+        id -> Text,
+        member_id -> Text,
+        token_hash -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sign_in_codes (id) {
+        id -> Text,
+        member_id -> Text,
+        token_hash -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    member_preferences (member_id) {
+        member_id -> Text,
+        language -> Text,
+        text_size -> Text,
+        high_contrast -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(web_sessions -> members (member_id));
+diesel::joinable!(member_preferences -> members (member_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    members,
+    web_sessions,
+    sign_in_codes,
+    member_preferences,
+);

@@ -29,6 +29,8 @@ crate::string_enum!(
         RosterImported => "roster_imported",
         RosterMembersRead => "roster_members_read",
         RosterRolesRead => "roster_roles_read",
+        SignInCodeIssued => "sign_in_code_issued",
+        SignInCodeUsed => "sign_in_code_used",
         SafetyCheckClosed => "safety_check_closed",
         SafetyHistoryRead => "safety_history_read",
         SafetyReminderSent => "safety_reminder_sent",

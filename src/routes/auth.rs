@@ -1,3 +1,5 @@
+//! Sign-in, tokens, registration and the signed-in member (`/me`).
+
 use crate::domain::new_id;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -6,18 +8,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::actions::sessions;
 use crate::auth::jwt::{random_token, sha256_hex};
-use crate::auth::password::check_new_password;
 use crate::auth::{AuthMember, JwtKeys, PasswordService, client_address};
 use crate::authz::{Principal, RoleGrant};
 use crate::configuration::AuthSettings;
-use crate::db::queries::accounts::{self, RefreshOutcome, Registered, Registration};
-use crate::db::queries::audit;
-use crate::db::{AnyConnection, Db};
-use crate::domain::{
-    AssociationId, AuditAction, DistrictId, HanId, HouseholdId, Login, MemberId, RequiredText,
-    normalize_invitation_code,
-};
+use crate::db::Db;
+use crate::db::queries::accounts::{self, RefreshOutcome};
+use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, Login, MemberId, RequiredText};
 use crate::error::{ApiError, ErrorCode};
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -84,13 +82,6 @@ fn pair(
     })
 }
 
-fn invalid_credentials() -> ApiError {
-    ApiError::Unauthorized(
-        ErrorCode::InvalidCredentials,
-        "the login or the password is wrong",
-    )
-}
-
 /// Sign in with a login id and password.
 #[utoipa::path(
     tag = "auth",
@@ -111,53 +102,14 @@ pub async fn sign_in(
     settings: web::Data<AuthSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { login, password } = body.into_inner();
-    let address = client_address(&req, settings.behind_proxy);
-    let login_key = Login::parse(&login)
-        .map(Login::into_inner)
-        .unwrap_or_else(|_| normalize_failed_login(&login));
-    let (per_account, per_address) = (
-        settings.max_failures_per_account_hour,
-        settings.max_failures_per_address_hour,
-    );
-    let found = {
-        let (login_key, address) = (login_key.clone(), address.clone());
-        db.run(move |conn| {
-            if let Some(retry_after_secs) =
-                accounts::sign_in_blocked_for(conn, &login_key, &address, per_account, per_address)?
-            {
-                return Err(ApiError::TooManyRequests { retry_after_secs });
-            }
-            match Login::parse(&login_key) {
-                Ok(login) => Ok(accounts::find_login(conn, &login)?),
-                Err(_) => Ok(None),
-            }
-        })
-        .await?
+    let credentials = sessions::Credentials {
+        login,
+        password,
+        client_address: client_address(&req, settings.behind_proxy),
     };
-    let (member, stored_hash) = match found {
-        Some((member, hash, false)) => (Some(member), Some(hash)),
-        _ => (None, None),
-    };
-    let verified = passwords.verify(stored_hash, password).await?;
-    match member {
-        Some(member) if verified => {
-            let key = login_key.clone();
-            db.run(move |conn| Ok(accounts::clear_failures(conn, &key)?))
-                .await?;
-            let pair = issue_pair(&db, &keys, &settings, member, None).await?;
-            Ok(HttpResponse::Ok().insert_header(no_store()).json(pair))
-        }
-        _ => {
-            db.run(move |conn| Ok(accounts::record_failure(conn, &login_key, &address)?))
-                .await?;
-            Err(invalid_credentials())
-        }
-    }
-}
-
-/// Keys failures of unparseable logins too, capped so the table cannot be fed huge strings.
-fn normalize_failed_login(raw: &str) -> String {
-    raw.trim().to_lowercase().chars().take(254).collect()
+    let member = sessions::sign_in(&db, &passwords, &settings, credentials).await?;
+    let pair = issue_pair(&db, &keys, &settings, member, None).await?;
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(pair))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -270,49 +222,14 @@ pub async fn register(
     let display_name = RequiredText::<100>::parse("display_name", &display_name)
         .map_err(ApiError::validation)?
         .into_inner();
-    check_new_password(&password, Some(login.as_str()))
-        .map_err(|m| ApiError::Validation(ErrorCode::WeakPassword, m))?;
-    let invitation_code_hash = invitation_code
-        .filter(|c| !c.trim().is_empty())
-        .map(|c| sha256_hex(&normalize_invitation_code(&c)));
-    let password_hash = passwords.hash(password).await?;
-    let registration = Registration {
-        login,
+    let account = sessions::NewAccount {
+        invitation_code,
         display_name,
-        password_hash,
-        invitation_code_hash,
+        credentials: Some((login, password)),
     };
-    let member = db
-        .write(move |conn| {
-            let registered = accounts::register(conn, registration)?;
-            record_invited_role(conn, &registered)?;
-            Ok(registered.member_id)
-        })
-        .await?;
+    let member = sessions::register(&db, &passwords, account).await?;
     let pair = issue_pair(&db, &keys, &settings, member, None).await?;
     Ok(HttpResponse::Created().insert_header(no_store()).json(pair))
-}
-
-/// The audit entry for a role an invitation gave, in the registration's transaction; its
-/// actor is the officer who issued the invitation.
-fn record_invited_role(conn: &mut AnyConnection, registered: &Registered) -> Result<(), ApiError> {
-    let Some(invited) = &registered.invited_role else {
-        return Ok(());
-    };
-    let detail = serde_json::json!({
-        "role": invited.role.as_str(),
-        "invitation_id": invited.invitation_id.as_str(),
-    });
-    audit::record_for(
-        conn,
-        invited.issued_by.as_ref(),
-        AuditAction::RoleGrantedByInvitation,
-        "member",
-        Some(registered.member_id.as_str()),
-        Some(&invited.association_id),
-        detail,
-    )?;
-    Ok(())
 }
 
 #[derive(Serialize, ToSchema)]

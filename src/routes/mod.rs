@@ -12,6 +12,7 @@ pub mod push;
 pub mod roles;
 pub mod roster;
 pub mod safety;
+pub mod sign_in_codes;
 pub mod stats;
 pub mod surveys;
 
@@ -61,6 +62,7 @@ fn api_v1(cfg: &mut ServiceConfig) {
     surveys::config(cfg);
     attachments::config(cfg);
     stats::config(cfg);
+    sign_in_codes::config(cfg);
 }
 
 /// For PATCH fields where null (clear) differs from absent (keep).

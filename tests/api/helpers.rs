@@ -100,6 +100,8 @@ pub struct TestApp {
     pub inbox_cache: std::sync::Arc<kairan::inbox_cache::InboxCache>,
     pub client: reqwest::Client,
     pub database: TestDatabase,
+    /// The one-time set-up page while the database has no admin (`/setup/<token>`).
+    pub setup_path: Option<String>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -121,6 +123,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let db = app.db();
     let push = app.push_worker();
     let inbox_cache = app.inbox_cache();
+    let setup_path = app.setup_path();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
@@ -133,6 +136,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
             .build()
             .unwrap(),
         database,
+        setup_path,
     }
 }
 

@@ -5,6 +5,7 @@
 mod auth;
 mod authz_matrix;
 mod backup;
+mod browser;
 mod cli;
 mod cors;
 mod crash;
@@ -18,6 +19,7 @@ mod idempotency;
 mod limits;
 mod members;
 mod outage;
+mod pages;
 mod posts;
 mod process;
 mod push;

@@ -6,6 +6,7 @@ mod membership;
 mod posts;
 mod safety;
 mod stats;
+mod web;
 
 pub use community::*;
 pub use idempotency::*;
@@ -13,3 +14,4 @@ pub use membership::*;
 pub use posts::*;
 pub use safety::*;
 pub use stats::*;
+pub use web::*;

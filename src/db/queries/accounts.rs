@@ -8,7 +8,8 @@ use crate::db::models::{
     Household, Invitation, LoginFailure, Member, RefreshToken, RoleAssignment,
 };
 use crate::db::schema::{
-    households, invitations, login_failures, members, refresh_tokens, role_assignments,
+    associations, households, invitations, login_failures, members, refresh_tokens,
+    role_assignments,
 };
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
@@ -214,9 +215,9 @@ pub fn revoke_own_token(
 }
 
 pub struct Registration {
-    pub login: Login,
+    /// None: a member without a password, who signs in by sign-in QR codes.
+    pub credentials: Option<(Login, String)>,
     pub display_name: String,
-    pub password_hash: String,
     pub invitation_code_hash: Option<String>,
 }
 
@@ -235,6 +236,12 @@ pub struct Registered {
     pub invited_role: Option<InvitedRole>,
 }
 
+/// The stored login of a member without one: unique, and never a valid `Login`, so no
+/// password sign-in can reach it.
+fn login_placeholder(member: &MemberId) -> String {
+    format!("qr:{member}")
+}
+
 /// Creates the member, and with an invitation their household and roles, in one
 /// transaction: a refused registration leaves no trace and uses up nothing.
 pub fn register(
@@ -242,12 +249,14 @@ pub fn register(
     registration: Registration,
 ) -> Result<Registered, ApiError> {
     write_transaction(conn, |conn| {
-        let taken = members::table
-            .filter(members::login.eq(registration.login.as_str()))
-            .count()
-            .get_result::<i64>(conn)?;
-        if taken > 0 {
-            return Err(login_taken());
+        if let Some((login, _)) = &registration.credentials {
+            let taken = members::table
+                .filter(members::login.eq(login.as_str()))
+                .count()
+                .get_result::<i64>(conn)?;
+            if taken > 0 {
+                return Err(login_taken());
+            }
         }
         let timestamp = now();
         let invitation = match &registration.invitation_code_hash {
@@ -255,6 +264,10 @@ pub fn register(
             None => None,
         };
         let member_id = MemberId::generate();
+        let (login, password_hash) = match registration.credentials {
+            Some((login, hash)) => (Some(login.into_inner()), Some(hash)),
+            None => (None, None),
+        };
         let household_id = match &invitation {
             Some(invitation) => Some(match &invitation.household_id {
                 Some(household) => household.clone(),
@@ -271,8 +284,9 @@ pub fn register(
             .values(Member {
                 id: member_id.clone(),
                 household_id: household_id.clone(),
-                login: registration.login.into_inner(),
-                password_hash: registration.password_hash,
+                login: login.unwrap_or_else(|| login_placeholder(&member_id)),
+                // An empty hash verifies no password.
+                password_hash: password_hash.unwrap_or_default(),
                 display_name: registration.display_name,
                 disabled: false,
                 created_at: timestamp,
@@ -360,18 +374,8 @@ fn use_invitation(
         .select(Invitation::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| {
-            ApiError::Validation(
-                ErrorCode::InvitationInvalid,
-                "this invitation code is not valid".into(),
-            )
-        })?;
-    if invitation.expires_at <= timestamp {
-        return Err(ApiError::Validation(
-            ErrorCode::InvitationExpired,
-            "this invitation has expired; ask your 町会 for a new one".into(),
-        ));
-    }
+        .ok_or_else(invitation_invalid)?;
+    check_invitation(&invitation, timestamp)?;
     let used = diesel::update(
         invitations::table
             .filter(invitations::id.eq(&invitation.id))
@@ -380,12 +384,58 @@ fn use_invitation(
     .set(invitations::uses.eq(invitations::uses + 1))
     .execute(conn)?;
     if used != 1 {
-        return Err(ApiError::Validation(
-            ErrorCode::InvitationUsedUp,
-            "this invitation has been used as often as allowed".into(),
-        ));
+        return Err(invitation_used_up());
     }
     Ok(invitation)
+}
+
+fn invitation_invalid() -> ApiError {
+    ApiError::Validation(
+        ErrorCode::InvitationInvalid,
+        "this invitation code is not valid".into(),
+    )
+}
+
+fn invitation_used_up() -> ApiError {
+    ApiError::Validation(
+        ErrorCode::InvitationUsedUp,
+        "this invitation has been used as often as allowed".into(),
+    )
+}
+
+/// Whether an invitation can still be used at `timestamp`: not revoked, not expired, not
+/// used up.
+fn check_invitation(invitation: &Invitation, timestamp: NaiveDateTime) -> Result<(), ApiError> {
+    if invitation.revoked_at.is_some() {
+        return Err(invitation_invalid());
+    }
+    if invitation.expires_at <= timestamp {
+        return Err(ApiError::Validation(
+            ErrorCode::InvitationExpired,
+            "this invitation has expired; ask your 町会 for a new one".into(),
+        ));
+    }
+    if invitation.uses >= invitation.max_uses {
+        return Err(invitation_used_up());
+    }
+    Ok(())
+}
+
+/// The association an invitation code would join, or why it cannot be used; uses nothing.
+pub fn invitation_association(
+    conn: &mut AnyConnection,
+    code_hash: &str,
+) -> Result<String, ApiError> {
+    let (invitation, association_name) = invitations::table
+        .inner_join(associations::table)
+        .filter(invitations::code_hash.eq(code_hash))
+        .filter(associations::archived.eq(false))
+        .select((Invitation::as_select(), associations::name))
+        .first::<(Invitation, String)>(conn)
+        .optional()?
+        .ok_or_else(invitation_invalid)?;
+    check_invitation(&invitation, now())?;
+    Ok(association_name)
 }
 
 pub fn create_household(

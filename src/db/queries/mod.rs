@@ -16,3 +16,4 @@ pub mod roles;
 pub mod safety;
 pub mod stats;
 pub mod surveys;
+pub mod web;

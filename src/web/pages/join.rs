@@ -1,0 +1,146 @@
+//! `/join/{code}`: the invitation's association, a field `お名前` and button `参加する`; a
+//! login and password are optional (without them this phone stays signed in, and later
+//! sign-ins use QR codes an officer prints).
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::actions::sessions::{self, NewAccount};
+use crate::auth::PasswordService;
+use crate::db::Db;
+use crate::domain::{Login, RequiredText};
+use crate::error::{ApiError, ErrorCode};
+use crate::web::CsrfForm;
+use crate::web::page::{Page, redirect};
+use crate::web::session;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.route("/join/{code}", web::get().to(show))
+        .route("/join/{code}", web::post().to(submit));
+}
+
+#[derive(Template)]
+#[template(path = "join.html")]
+struct JoinPage<'a> {
+    page: &'a Page,
+    association: &'a str,
+    form: &'a JoinForm,
+    errors: JoinErrors,
+}
+
+#[derive(Default)]
+struct JoinErrors {
+    name: Option<&'static str>,
+    login: Option<&'static str>,
+    password: Option<&'static str>,
+}
+
+impl JoinErrors {
+    fn any(&self) -> bool {
+        self.name.is_some() || self.login.is_some() || self.password.is_some()
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct JoinForm {
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default, skip_serializing)]
+    password: Option<SecretString>,
+}
+
+async fn association_of(db: &Db, code: String) -> Result<String, ApiError> {
+    db.run(move |conn| sessions::invitation_association(conn, &code))
+        .await
+}
+
+async fn show(
+    page: Page,
+    code: web::Path<String>,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let association = association_of(&db, code.into_inner()).await?;
+    page.render(&JoinPage {
+        page: &page,
+        association: &association,
+        form: &JoinForm::default(),
+        errors: JoinErrors::default(),
+    })
+}
+
+async fn submit(
+    form: CsrfForm<JoinForm>,
+    req: HttpRequest,
+    page: Page,
+    code: web::Path<String>,
+    db: web::Data<Db>,
+    passwords: web::Data<PasswordService>,
+) -> Result<HttpResponse, ApiError> {
+    let (code, form) = (code.into_inner(), form.0);
+    let association = association_of(&db, code.clone()).await?;
+    let (account, mut errors) = parse(&page, &form, code);
+    if let Some(account) = account.filter(|_| !errors.any()) {
+        match sessions::register(&db, &passwords, account).await {
+            Ok(member) => {
+                let cookies = session::start(&req, member).await?;
+                return Ok(redirect("/", cookies));
+            }
+            Err(e) if e.code() == ErrorCode::LoginTaken => {
+                errors.login = Some(page.t("join.login_taken"));
+            }
+            Err(e) if e.code() == ErrorCode::WeakPassword => {
+                errors.password = Some(page.t("join.weak_password"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let view = JoinPage {
+        page: &page,
+        association: &association,
+        form: &form,
+        errors,
+    };
+    page.render_with(StatusCode::UNPROCESSABLE_ENTITY, &view)
+}
+
+/// The account the form asks for, with an error per field that does not parse.
+fn parse(page: &Page, form: &JoinForm, code: String) -> (Option<NewAccount>, JoinErrors) {
+    let mut errors = JoinErrors::default();
+    let name = RequiredText::<100>::parse("display_name", &form.display_name)
+        .map_err(|_| errors.name = Some(page.t("join.name_required")))
+        .ok();
+    let password = form
+        .password
+        .clone()
+        .filter(|p| !p.expose_secret().is_empty());
+    let credentials = match (form.login.trim(), password) {
+        ("", None) => None,
+        ("", Some(_)) => {
+            errors.login = Some(page.t("join.both_required"));
+            None
+        }
+        (_, None) => {
+            errors.password = Some(page.t("join.both_required"));
+            None
+        }
+        (login, Some(password)) => match Login::parse(login) {
+            Ok(login) => Some((login, password)),
+            Err(_) => {
+                errors.login = Some(page.t("join.login_invalid"));
+                None
+            }
+        },
+    };
+    let account = name.map(|name| NewAccount {
+        invitation_code: Some(code),
+        display_name: name.into_inner(),
+        credentials,
+    });
+    (account, errors)
+}

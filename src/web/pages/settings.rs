@@ -1,0 +1,96 @@
+//! `/settings`: text size, language, high contrast, notifications (`通知を受け取る`, a
+//! script), the home-screen guide, and sign-out (`ログアウト`).
+
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::actions::preferences::{self, Preferences};
+use crate::db::Db;
+use crate::domain::{Language, TextSize};
+use crate::error::ApiError;
+use crate::web::CsrfForm;
+use crate::web::page::{Page, redirect};
+use crate::web::session::{self, PageMember};
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.route("/settings", web::get().to(show))
+        .route("/settings", web::post().to(save));
+}
+
+pub struct SizeOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage<'a> {
+    page: &'a Page,
+    sizes: Vec<SizeOption>,
+    saved: bool,
+}
+
+#[derive(Deserialize)]
+struct SavedQuery {
+    saved: Option<String>,
+}
+
+async fn show(
+    _member: PageMember,
+    page: Page,
+    query: web::Query<SavedQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let current = page.preferences.text_size;
+    let sizes = [
+        (TextSize::Standard, "settings.size_standard"),
+        (TextSize::Large, "settings.size_large"),
+        (TextSize::ExtraLarge, "settings.size_x_large"),
+    ]
+    .into_iter()
+    .map(|(size, key)| SizeOption {
+        value: size.as_str(),
+        label: page.t(key),
+        checked: size == current,
+    })
+    .collect();
+    page.render(&SettingsPage {
+        page: &page,
+        sizes,
+        saved: query.saved.is_some(),
+    })
+}
+
+#[derive(Deserialize)]
+struct SettingsForm {
+    language: String,
+    text_size: String,
+    high_contrast: Option<String>,
+}
+
+async fn save(
+    form: CsrfForm<SettingsForm>,
+    req: HttpRequest,
+    member: PageMember,
+    db: web::Data<Db>,
+) -> Result<HttpResponse, ApiError> {
+    let form = form.0;
+    let prefs = Preferences {
+        language: form
+            .language
+            .parse::<Language>()
+            .map_err(ApiError::validation)?,
+        text_size: form
+            .text_size
+            .parse::<TextSize>()
+            .map_err(ApiError::validation)?,
+        high_contrast: form.high_contrast.is_some(),
+    };
+    let principal = member.0.principal.clone();
+    db.run(move |conn| preferences::save(conn, &principal, prefs))
+        .await?;
+    let cookie = session::language_cookie(&req, prefs.language);
+    Ok(redirect("/settings?saved=1", vec![cookie]))
+}
