@@ -1,4 +1,4 @@
-//! The system text of the pages in six languages, from `src/web/i18n/<language>.toml`
+//! The system text of the pages in six languages, from `src/web/i18n/<area>/<language>.toml`
 //! (files a translator edits; compiled in). Circulars are never translated.
 
 use std::collections::HashMap;
@@ -6,24 +6,45 @@ use std::sync::LazyLock;
 
 use crate::domain::Language;
 
-/// The translation files, by language. A test checks each has every key of `ja.toml`.
-pub const FILES: &[(Language, &str)] = &[
-    (Language::Ja, include_str!("i18n/ja.toml")),
-    (Language::JaEasy, include_str!("i18n/ja-easy.toml")),
-    (Language::En, include_str!("i18n/en.toml")),
-    (Language::Vi, include_str!("i18n/vi.toml")),
-    (Language::ZhHans, include_str!("i18n/zh-Hans.toml")),
-    (Language::Ko, include_str!("i18n/ko.toml")),
-];
+/// The translation files: one folder per area of the site (`common`, `inbox`, …), one file
+/// per language in each, so a new page brings its own texts. A test checks each language has
+/// every key of Japanese.
+macro_rules! translation_files {
+    ($($area:literal),+ $(,)?) => {
+        &[
+            (Language::Ja, &[$(include_str!(concat!("i18n/", $area, "/ja.toml"))),+]),
+            (Language::JaEasy, &[$(include_str!(concat!("i18n/", $area, "/ja-easy.toml"))),+]),
+            (Language::En, &[$(include_str!(concat!("i18n/", $area, "/en.toml"))),+]),
+            (Language::Vi, &[$(include_str!(concat!("i18n/", $area, "/vi.toml"))),+]),
+            (Language::ZhHans, &[$(include_str!(concat!("i18n/", $area, "/zh-Hans.toml"))),+]),
+            (Language::Ko, &[$(include_str!(concat!("i18n/", $area, "/ko.toml"))),+]),
+        ]
+    };
+}
+
+pub const FILES: &[(Language, &[&str])] = translation_files!["common"];
 
 type Catalog = HashMap<String, String>;
 
 static CATALOGS: LazyLock<HashMap<Language, Catalog>> = LazyLock::new(|| {
     FILES
         .iter()
-        .map(|(language, text)| (*language, parse(text).unwrap_or_default()))
+        .map(|(language, texts)| (*language, parse_all(texts).unwrap_or_default()))
         .collect()
 });
+
+/// The catalog of one language from its files; a key given twice is an error.
+pub fn parse_all(texts: &[&str]) -> Result<Catalog, String> {
+    let mut catalog = Catalog::new();
+    for text in texts {
+        for (key, value) in parse(text)? {
+            if catalog.insert(key.clone(), value).is_some() {
+                return Err(format!("{key} is given twice"));
+            }
+        }
+    }
+    Ok(catalog)
+}
 
 /// `[section] key = "text"` becomes `section.key`.
 pub fn parse(text: &str) -> Result<Catalog, String> {
@@ -90,10 +111,10 @@ mod tests {
 
     #[test]
     fn every_language_has_every_key_and_no_other() {
-        let reference = parse(FILES[0].1).unwrap();
-        assert!(reference.len() > 50, "ja.toml has the keys");
-        for (language, text) in FILES {
-            let catalog = parse(text).unwrap_or_else(|e| panic!("{language:?}: {e}"));
+        let reference = parse_all(FILES[0].1).unwrap();
+        assert!(reference.len() > 50, "the Japanese files have the keys");
+        for (language, texts) in FILES {
+            let catalog = parse_all(texts).unwrap_or_else(|e| panic!("{language:?}: {e}"));
             let mut missing: Vec<_> = reference
                 .keys()
                 .filter(|k| !catalog.contains_key(*k))

@@ -81,7 +81,7 @@ impl Page {
         }
     }
 
-    /// A translated text of the system (`src/web/i18n/*.toml`).
+    /// A translated text of the system (`src/web/i18n/<area>/<language>.toml`).
     pub fn t(&self, key: &str) -> &'static str {
         i18n::text(self.language, key)
     }
