@@ -23,7 +23,6 @@ pub use session::{MaybeMember, PageMember};
 /// Every page and asset. Mount after the API so `/api/…` keeps its JSON answers.
 pub fn config(cfg: &mut ServiceConfig) {
     assets::config(cfg);
-    session::config(cfg);
     cfg.service(
         actix_web::web::scope("")
             .wrap(actix_web::middleware::from_fn(page::middleware))

@@ -10,14 +10,12 @@ use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
-use actix_web::web::{self, ServiceConfig};
+use actix_web::web;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use chrono::Duration;
 use secrecy::ExposeSecret;
-use serde::Serialize;
 
 use crate::actions::preferences::{self, Preferences};
-use crate::auth::JwtKeys;
 use crate::auth::jwt::{random_token, sha256_hex};
 use crate::authz::Principal;
 use crate::configuration::{SecureCookies, WebSettings};
@@ -25,7 +23,6 @@ use crate::db::queries::web as web_queries;
 use crate::db::{Db, now};
 use crate::domain::{Language, MemberId};
 use crate::error::ApiError;
-use crate::web::csrf::CsrfHeader;
 
 pub const SESSION_COOKIE: &str = "kairan_session";
 /// The language a visitor chose, and a mirror of a member's, for pages drawn before the
@@ -302,30 +299,4 @@ pub fn already_read(req: &HttpRequest) -> Option<Rc<SignedIn>> {
     req.extensions()
         .get::<CachedSession>()
         .and_then(|c| c.0.clone())
-}
-
-pub fn config(cfg: &mut ServiceConfig) {
-    cfg.route("/session/api-token", web::post().to(api_token));
-}
-
-#[derive(Serialize)]
-struct ApiToken {
-    access_token: String,
-    expires_in: u64,
-}
-
-/// A short-lived API access token for the session's member, so page scripts can use the
-/// JSON API (push subscriptions) with the same rules. Needs the session's CSRF header.
-async fn api_token(
-    _csrf: CsrfHeader,
-    req: HttpRequest,
-    keys: web::Data<JwtKeys>,
-) -> Result<HttpResponse, ApiError> {
-    let signed_in = current(&req).await?.ok_or_else(ApiError::invalid_token)?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(ApiToken {
-            access_token: keys.issue(&signed_in.principal.member_id)?,
-            expires_in: keys.access_ttl_secs,
-        }))
 }

@@ -2,6 +2,7 @@
 //! PageMember, CsrfForm) → parse → the same action as the JSON route → a template or a
 //! redirect.
 
+mod api_token;
 mod first_admin;
 mod join;
 mod login;
@@ -23,6 +24,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     settings::config(cfg);
     signin::config(cfg);
     first_admin::config(cfg);
+    api_token::config(cfg);
 }
 
 /// `/`: a member's first section, by role; visitors sign in.
