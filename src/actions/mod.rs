@@ -12,10 +12,14 @@ pub mod districts;
 pub mod invitations;
 pub mod join_requests;
 pub mod preferences;
+pub mod projects;
 pub mod receipts;
 pub mod roles;
 pub mod roster;
+pub mod safety;
 pub mod sessions;
+pub mod stats;
+pub mod stats_view;
 
 use std::sync::Arc;
 

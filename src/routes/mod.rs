@@ -8,6 +8,7 @@ pub mod districts;
 pub mod health;
 pub mod invitations;
 pub mod posts;
+pub mod projects;
 pub mod push;
 pub mod roles;
 pub mod roster;
@@ -62,6 +63,7 @@ fn api_v1(cfg: &mut ServiceConfig) {
     surveys::config(cfg);
     attachments::config(cfg);
     stats::config(cfg);
+    projects::config(cfg);
     sign_in_codes::config(cfg);
 }
 

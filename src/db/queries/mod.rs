@@ -16,4 +16,5 @@ pub mod roles;
 pub mod safety;
 pub mod stats;
 pub mod surveys;
+pub mod tally;
 pub mod web;
