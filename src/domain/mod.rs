@@ -18,7 +18,6 @@ mod role;
 mod roster;
 mod safety_status;
 mod tally;
-mod tally_safety;
 mod text;
 
 pub use appointment::{
@@ -43,10 +42,8 @@ pub use safety_status::{
     group_status,
 };
 pub use tally::{
-    ACTIVE_DAYS, AssociationTally, Counts, DistrictTally, MonthFacts, MonthPost, MonthTally,
-    RECEIPT_WINDOW_HOURS, Receipt, Rule, count, freezes_at, receipts_in_window, tally_month,
-};
-pub use tally_safety::{
-    MonthCheck, SAFETY_ANSWER_WINDOW_HOURS, SafetyCounts, SafetyFacts, tally_safety,
+    ACTIVE_DAYS, AssociationTally, Counts, DistrictTally, MonthCheck, MonthFacts, MonthPost,
+    MonthTally, ReceiptCounts, Rule, SafetyCounts, SafetyFacts, count, freezes_at,
+    receipts_in_window, tally_month,
 };
 pub use text::{RequiredText, new_invitation_code, normalize, normalize_invitation_code};

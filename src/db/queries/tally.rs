@@ -15,7 +15,8 @@ use crate::db::schema::{
 };
 use crate::domain::{
     ACTIVE_DAYS, AssociationId, DistrictId, HanId, HouseholdId, Month, MonthCheck, MonthFacts,
-    MonthPost, PostId, PostStatus, Rule, SafetyCheckId, SafetyFacts, count, receipts_in_window,
+    MonthPost, PostId, PostStatus, ReceiptCounts, Rule, SafetyCheckId, SafetyFacts, count,
+    receipts_in_window,
 };
 
 /// Everything the month's tally counts, as of `at`.
@@ -154,10 +155,7 @@ fn hans_of_posts(
 /// Each circular's reads and confirmations within the window, per association. Receipts
 /// are read one circular at a time by primary-key prefix, without a join: the plan cannot
 /// turn into a scan of every household per circular, and only the counts stay in memory.
-fn month_receipts(
-    conn: &mut AnyConnection,
-    posts: &[MonthPost],
-) -> QueryResult<HashMap<PostId, HashMap<AssociationId, (i32, i32)>>> {
+fn month_receipts(conn: &mut AnyConnection, posts: &[MonthPost]) -> QueryResult<ReceiptCounts> {
     let mut counted = HashMap::new();
     if posts.is_empty() {
         return Ok(counted);
