@@ -283,7 +283,7 @@ async fn snapshot_stats(settings: Settings, month: Option<String>) -> anyhow::Re
             Ok(month)
         })
         .transpose()?;
-    let rule = stats::Rule::from(&settings.stats);
+    let rule = crate::domain::Rule::from(&settings.stats);
     let db = prepare_database(settings, true).await?;
     let taken = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let conn = &mut *db.get()?;
