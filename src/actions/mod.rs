@@ -11,6 +11,7 @@ pub mod associations;
 pub mod districts;
 pub mod invitations;
 pub mod join_requests;
+pub mod officer;
 pub mod preferences;
 pub mod receipts;
 pub mod roles;
