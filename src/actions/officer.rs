@@ -10,7 +10,7 @@ use crate::db::models::{Association, Han};
 use crate::db::queries::associations::{self as roster, find_association};
 use crate::db::queries::invitations::count_pending_join_requests;
 use crate::domain::{AssociationId, AuditAction, HanId, MemberId, Role};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// What an officer or 班長 sees first.
 pub struct Desk {
@@ -84,7 +84,11 @@ fn han_members(
     han: &HanId,
 ) -> Result<(Han, Vec<SheetMember>), ApiError> {
     require(authz::may_issue_sign_in_codes(p, association))?;
-    let han = roster::han_of(conn, association, han)?;
+    // The 班 is named by the path here, not by a form: another association's is not found.
+    let han = roster::han_of(conn, association, han).map_err(|e| match e.code() {
+        ErrorCode::UnknownHan => ApiError::NotFound("han"),
+        _ => e,
+    })?;
     let households = roster::list_households(conn, association, Some(&[han.id.clone()]))?;
     let mut members = Vec::new();
     for row in roster::list_members(conn, association)? {
