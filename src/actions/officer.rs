@@ -89,7 +89,8 @@ fn han_members(
         ErrorCode::UnknownHan => ApiError::NotFound("han"),
         _ => e,
     })?;
-    let households = roster::list_households(conn, association, Some(&[han.id.clone()]))?;
+    let households =
+        roster::list_households(conn, association, Some(std::slice::from_ref(&han.id)))?;
     let mut members = Vec::new();
     for row in roster::list_members(conn, association)? {
         let Some(household) = households

@@ -134,6 +134,15 @@ struct CardPage<'a> {
     expires: String,
 }
 
+/// The terms the form asks for; the limits are the domain's (`InvitationTerms::parse`).
+fn terms(form: &InvitationForm) -> Option<InvitationTerms> {
+    let role = form.role.parse::<Role>().ok()?;
+    let uses = form.uses.trim().parse::<i64>().ok()?;
+    let days = Duration::try_days(form.days.trim().parse::<i64>().ok()?)?;
+    let expires = now().checked_add_signed(days)?;
+    InvitationTerms::parse(Some(role), Some(uses), Some(expires), now()).ok()
+}
+
 async fn create(
     form: CsrfForm<InvitationForm>,
     req: HttpRequest,
@@ -143,37 +152,14 @@ async fn create(
     settings: web::Data<WebSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let desk = desk_of(&services, &member).await?;
-    let form = form.0;
-    let role = form.role.parse::<Role>().ok();
-    let uses = form.uses.trim().parse::<i64>().ok();
-    let days = form
-        .days
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|d| (1..=90).contains(d));
-    let expires = days.map(|d| now() + Duration::days(d));
-    let terms = match (role, uses, expires) {
-        (Some(role), Some(uses), Some(expires)) => {
-            InvitationTerms::parse(Some(role), Some(uses), Some(expires), now()).ok()
-        }
-        _ => None,
-    };
-    let Some(terms) = terms else {
+    let Some(terms) = terms(&form.0) else {
         let error = Some(page.t("officer.invitation_invalid"));
-        return render(
-            &services,
-            &member,
-            &page,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            error,
-            false,
-        )
-        .await;
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return render(&services, &member, &page, status, error, false).await;
     };
     let caller = &member.0.principal.member_id;
-    let issued =
-        invitations::create(&services, caller, desk.association.id.clone(), terms, None).await?;
+    let association = desk.association.id.clone();
+    let issued = invitations::create(&services, caller, association, terms, None).await?;
     let link = format!("{}/join/{}", public_base_url(&req, &settings), issued.code);
     page.render(&CardPage {
         page: &page,

@@ -104,7 +104,7 @@ async fn approve(
     let han = form.0.han;
     let approval = Approval {
         household: None,
-        han: (!han.is_empty()).then(|| HanId(han)),
+        han: (!han.is_empty()).then_some(HanId(han)),
     };
     let caller = &member.0.principal.member_id;
     join_requests::approve(&services, caller, id.into_inner(), approval).await?;

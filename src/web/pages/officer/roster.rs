@@ -30,6 +30,32 @@ struct HanGroup<'a> {
     households: Vec<&'a HouseholdRow>,
 }
 
+/// The households under their 班, in the 班's order; those in none last.
+fn by_han<'a>(desk: &'a Desk, rows: &'a [HouseholdRow]) -> Vec<HanGroup<'a>> {
+    let mut groups: Vec<HanGroup<'a>> = desk
+        .hans
+        .iter()
+        .map(|han| HanGroup {
+            name: Some(&han.name),
+            households: rows
+                .iter()
+                .filter(|r| r.household.han_id.as_ref() == Some(&han.id))
+                .collect(),
+        })
+        .collect();
+    let without: Vec<&HouseholdRow> = rows
+        .iter()
+        .filter(|r| r.household.han_id.is_none())
+        .collect();
+    if !without.is_empty() {
+        groups.push(HanGroup {
+            name: None,
+            households: without,
+        });
+    }
+    groups
+}
+
 #[derive(Default)]
 struct RosterErrors {
     han_name: Option<&'static str>,
@@ -62,27 +88,7 @@ async fn render(
     let desk = desk_of(services, member).await?;
     let caller = &member.0.principal.member_id;
     let rows = roster::list_households(services, caller, desk.association.id.clone()).await?;
-    let mut groups: Vec<HanGroup<'_>> = desk
-        .hans
-        .iter()
-        .map(|han| HanGroup {
-            name: Some(&han.name),
-            households: rows
-                .iter()
-                .filter(|r| r.household.han_id.as_ref() == Some(&han.id))
-                .collect(),
-        })
-        .collect();
-    let without: Vec<&HouseholdRow> = rows
-        .iter()
-        .filter(|r| r.household.han_id.is_none())
-        .collect();
-    if !without.is_empty() {
-        groups.push(HanGroup {
-            name: None,
-            households: without,
-        });
-    }
+    let groups = by_han(&desk, &rows);
     let view = RosterPage {
         page,
         desk: &desk,
@@ -178,7 +184,7 @@ async fn add_household(
     };
     let new = NewHousehold {
         label,
-        han: (!form.han.is_empty()).then(|| HanId(form.han)),
+        han: (!form.han.is_empty()).then_some(HanId(form.han)),
         paper: form.paper.is_some(),
     };
     let caller = &member.0.principal.member_id;

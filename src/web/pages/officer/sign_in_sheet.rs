@@ -12,6 +12,7 @@ use secrecy::ExposeSecret;
 use super::{desk_of, jst};
 use crate::actions::Services;
 use crate::actions::officer::{self, SheetMember};
+use crate::actions::sessions::IssuedSignInCode;
 use crate::configuration::WebSettings;
 use crate::db::models::Han;
 use crate::domain::{HanId, MemberId};
@@ -86,6 +87,16 @@ struct SheetPage<'a> {
     expires: String,
 }
 
+fn card(base: &str, member: SheetMember, code: &IssuedSignInCode) -> Result<Card, ApiError> {
+    let url = format!("{base}/signin/{}", code.token.expose_secret());
+    Ok(Card {
+        qr: qr::svg(&url)?,
+        name: member.display_name,
+        household: member.household,
+        url,
+    })
+}
+
 /// The chosen members: every `member` field of the form (checkboxes share the name).
 fn chosen(fields: Vec<(String, String)>) -> Vec<MemberId> {
     fields
@@ -110,37 +121,23 @@ async fn issue(
         return show_choice(&services, &member, &page, han.into_inner(), error).await;
     }
     let desk = desk_of(&services, &member).await?;
-    let caller = &member.0.principal.member_id;
-    let ttl = settings.sign_in_code_ttl_secs();
-    let association = desk.association.id;
-    let (han, issued) = officer::issue_han_sign_in_codes(
-        &services,
-        caller,
-        association,
-        han.into_inner(),
-        chosen,
-        ttl,
-    )
-    .await?;
+    let (caller, ttl) = (
+        &member.0.principal.member_id,
+        settings.sign_in_code_ttl_secs(),
+    );
+    let (association, han) = (desk.association.id, han.into_inner());
+    let (han, issued) =
+        officer::issue_han_sign_in_codes(&services, caller, association, han, chosen, ttl).await?;
     let base = public_base_url(&req, &settings);
-    let expires = issued
-        .first()
-        .map(|(_, code)| jst(&code.expires_at))
-        .unwrap_or_default();
-    let mut cards = Vec::new();
-    for (member, code) in issued {
-        let url = format!("{base}/signin/{}", code.token.expose_secret());
-        cards.push(Card {
-            qr: qr::svg(&url)?,
-            name: member.display_name,
-            household: member.household,
-            url,
-        });
-    }
+    let expires = issued.first().map(|(_, code)| jst(&code.expires_at));
+    let cards = issued
+        .into_iter()
+        .map(|(member, code)| card(&base, member, &code))
+        .collect::<Result<_, _>>()?;
     page.render(&SheetPage {
         page: &page,
         han: &han,
         cards,
-        expires,
+        expires: expires.unwrap_or_default(),
     })
 }
