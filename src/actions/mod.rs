@@ -13,6 +13,7 @@ pub mod districts;
 pub mod inbox;
 pub mod invitations;
 pub mod join_requests;
+pub mod officer;
 pub mod posts;
 pub mod preferences;
 pub mod projects;

@@ -33,6 +33,7 @@ macro_rules! asset {
 /// Every file under `src/web/static/` except the service worker. Add a line per new file.
 const FILES: &[Asset] = &[
     asset!("app.css", "text/css; charset=utf-8"),
+    asset!("officer.css", "text/css; charset=utf-8"),
     asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("read-aloud.js", "text/javascript; charset=utf-8"),
     asset!("icon.svg", "image/svg+xml"),

@@ -13,11 +13,11 @@ use crate::fixtures::{PASSWORD, expect_json, str_field};
 use crate::helpers::{TestApp, error_code, spawn_app};
 
 /// What a browser asks for, so errors come as pages.
-const HTML: &str = "text/html,application/xhtml+xml,*/*;q=0.8";
+pub const HTML: &str = "text/html,application/xhtml+xml,*/*;q=0.8";
 
 /// A browser's cookie jar, by hand.
 #[derive(Default)]
-struct Jar(BTreeMap<String, String>);
+pub struct Jar(pub BTreeMap<String, String>);
 
 impl Jar {
     fn header(&self) -> String {
@@ -47,7 +47,7 @@ impl Jar {
         set
     }
 
-    async fn get(&mut self, app: &TestApp, path: &str) -> (Answer, String) {
+    pub async fn get(&mut self, app: &TestApp, path: &str) -> (Answer, String) {
         let response = app
             .client
             .get(app.url(path))
@@ -64,7 +64,7 @@ impl Jar {
         (answer, response.text().await.unwrap())
     }
 
-    async fn post(
+    pub async fn post(
         &mut self,
         app: &TestApp,
         path: &str,
@@ -86,9 +86,9 @@ impl Jar {
 }
 
 /// A page's status and headers (its body comes beside it).
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl Answer {
@@ -101,7 +101,7 @@ impl Answer {
 }
 
 /// The CSRF token a page gives its forms.
-fn csrf_of(body: &str) -> String {
+pub fn csrf_of(body: &str) -> String {
     let start = body.find("data-csrf=\"").expect("the page names its token") + 11;
     body[start..].split('"').next().unwrap().to_string()
 }

@@ -235,3 +235,15 @@ fn decide(
         ))
     }
 }
+
+/// How many join requests to an association wait for a decision.
+pub fn count_pending_join_requests(
+    conn: &mut AnyConnection,
+    association: &AssociationId,
+) -> QueryResult<i64> {
+    join_requests::table
+        .filter(join_requests::association_id.eq(association))
+        .filter(join_requests::status.eq(JoinRequestStatus::Pending))
+        .count()
+        .get_result(conn)
+}

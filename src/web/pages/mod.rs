@@ -6,6 +6,7 @@ mod api_token;
 mod first_admin;
 mod join;
 mod login;
+mod officer;
 mod settings;
 mod signin;
 
@@ -20,6 +21,7 @@ use crate::web::session::MaybeMember;
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.route("/", web::get().to(home));
     login::config(cfg);
+    officer::config(cfg);
     join::config(cfg);
     settings::config(cfg);
     signin::config(cfg);

@@ -1,0 +1,193 @@
+//! `/officer/roster`: the 班 and their households (paper households marked, member counts);
+//! a 班長 sees only their 班. Officers add a 班 or a household here.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web::{self, ServiceConfig};
+use askama::Template;
+use serde::Deserialize;
+
+use super::desk_of;
+use crate::actions::Services;
+use crate::actions::officer::Desk;
+use crate::actions::roster::{self, NewHousehold};
+use crate::db::queries::associations::HouseholdRow;
+use crate::domain::{HanId, RequiredText};
+use crate::error::ApiError;
+use crate::web::CsrfForm;
+use crate::web::page::{Page, redirect};
+use crate::web::session::PageMember;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.route("/officer/roster", web::get().to(show))
+        .route("/officer/roster/hans", web::post().to(add_han))
+        .route("/officer/roster/households", web::post().to(add_household));
+}
+
+/// A 班 (or the households in none) with its households.
+struct HanGroup<'a> {
+    name: Option<&'a str>,
+    households: Vec<&'a HouseholdRow>,
+}
+
+/// The households under their 班, in the 班's order; those in none last.
+fn by_han<'a>(desk: &'a Desk, rows: &'a [HouseholdRow]) -> Vec<HanGroup<'a>> {
+    let mut groups: Vec<HanGroup<'a>> = desk
+        .hans
+        .iter()
+        .map(|han| HanGroup {
+            name: Some(&han.name),
+            households: rows
+                .iter()
+                .filter(|r| r.household.han_id.as_ref() == Some(&han.id))
+                .collect(),
+        })
+        .collect();
+    let without: Vec<&HouseholdRow> = rows
+        .iter()
+        .filter(|r| r.household.han_id.is_none())
+        .collect();
+    if !without.is_empty() {
+        groups.push(HanGroup {
+            name: None,
+            households: without,
+        });
+    }
+    groups
+}
+
+#[derive(Default)]
+struct RosterErrors {
+    han_name: Option<&'static str>,
+    label: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "officer/roster.html")]
+struct RosterPage<'a> {
+    page: &'a Page,
+    desk: &'a Desk,
+    groups: Vec<HanGroup<'a>>,
+    errors: RosterErrors,
+    added: bool,
+}
+
+#[derive(Deserialize)]
+struct Added {
+    added: Option<String>,
+}
+
+async fn render(
+    services: &Services,
+    member: &PageMember,
+    page: &Page,
+    status: StatusCode,
+    errors: RosterErrors,
+    added: bool,
+) -> Result<HttpResponse, ApiError> {
+    let desk = desk_of(services, member).await?;
+    let caller = &member.0.principal.member_id;
+    let rows = roster::list_households(services, caller, desk.association.id.clone()).await?;
+    let groups = by_han(&desk, &rows);
+    let view = RosterPage {
+        page,
+        desk: &desk,
+        groups,
+        errors,
+        added,
+    };
+    page.render_with(status, &view)
+}
+
+async fn show(
+    member: PageMember,
+    page: Page,
+    query: web::Query<Added>,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    let added = query.added.is_some();
+    render(
+        &services,
+        &member,
+        &page,
+        StatusCode::OK,
+        RosterErrors::default(),
+        added,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct HanForm {
+    #[serde(default)]
+    name: String,
+}
+
+async fn add_han(
+    form: CsrfForm<HanForm>,
+    member: PageMember,
+    page: Page,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    let desk = desk_of(&services, &member).await?;
+    let Ok(name) = RequiredText::<50>::parse("name", &form.0.name) else {
+        let errors = RosterErrors {
+            han_name: Some(page.t("officer.han_name_required")),
+            ..Default::default()
+        };
+        return render(
+            &services,
+            &member,
+            &page,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors,
+            false,
+        )
+        .await;
+    };
+    let caller = &member.0.principal.member_id;
+    roster::create_han(&services, caller, desk.association.id, name).await?;
+    Ok(redirect("/officer/roster?added=1", Vec::new()))
+}
+
+#[derive(Deserialize)]
+struct HouseholdForm {
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    han: String,
+    paper: Option<String>,
+}
+
+async fn add_household(
+    form: CsrfForm<HouseholdForm>,
+    member: PageMember,
+    page: Page,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    let desk = desk_of(&services, &member).await?;
+    let form = form.0;
+    let Ok(label) = RequiredText::<100>::parse("label", &form.label) else {
+        let errors = RosterErrors {
+            label: Some(page.t("officer.label_required")),
+            ..Default::default()
+        };
+        return render(
+            &services,
+            &member,
+            &page,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors,
+            false,
+        )
+        .await;
+    };
+    let new = NewHousehold {
+        label,
+        han: (!form.han.is_empty()).then_some(HanId(form.han)),
+        paper: form.paper.is_some(),
+    };
+    let caller = &member.0.principal.member_id;
+    roster::create_household(&services, caller, desk.association.id, new).await?;
+    Ok(redirect("/officer/roster?added=1", Vec::new()))
+}
