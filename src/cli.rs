@@ -138,7 +138,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Command::Backup { .. } = cli.command.as_ref().unwrap_or(&Command::Serve)
+    if let Some(Command::Backup { .. }) = cli.command.as_ref()
         && let Ok(DatabaseUrl::Postgres(_)) = settings.database_url()
     {
         eprintln!(
@@ -147,8 +147,14 @@ pub fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    let command = cli.command.unwrap_or(Command::Serve);
+    if !matches!(command, Command::Serve)
+        && let Ok(url) = settings.database_url()
+    {
+        announce_database(&url);
+    }
     let result = runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::Backup { file } => backup_database(settings, file).await,
@@ -183,6 +189,10 @@ pub fn main() -> ExitCode {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let url = settings.database_url()?;
+    let _lock = match &url {
+        DatabaseUrl::Sqlite(path) => Some(crate::files::lock_database(path)?),
+        DatabaseUrl::Postgres(_) => None,
+    };
     let app = Application::build(settings.clone()).await?;
     let host = settings.socket_addr()?.ip();
     let base = match settings.web.public_url.trim_end_matches('/') {
@@ -324,6 +334,19 @@ async fn demo(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         progress: std::io::stderr().is_terminal(),
     };
     crate::demo::run(settings, options).await
+}
+
+/// Commands say which database they work on, so one run with the wrong data folder shows
+/// at once instead of quietly making a second, empty city.
+fn announce_database(url: &DatabaseUrl) {
+    match url {
+        DatabaseUrl::Sqlite(path) if !path.exists() => println!(
+            "database: {} (new: it did not exist; set KAIRAN_SERVER__DATA_DIR or \
+             KAIRAN_DATABASE__URL as for the server to use its database)",
+            url.redacted()
+        ),
+        _ => println!("database: {}", url.redacted()),
+    }
 }
 
 fn read_admin_password() -> anyhow::Result<SecretString> {

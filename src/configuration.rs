@@ -10,6 +10,9 @@ use serde_aux::field_attributes::deserialize_number_from_string;
 
 use crate::db::url::DatabaseUrl;
 
+mod strict;
+pub use strict::variable_name;
+
 /// Compiled in, so the binary runs from any directory.
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
@@ -300,6 +303,21 @@ pub fn load(
     with_env: bool,
 ) -> Result<Settings, SettingsError> {
     let env_file = config_dir.join(format!("{}.toml", environment.as_str()));
+    let known = strict::known_keys(DEFAULT_TOML).map_err(SettingsError)?;
+    let mut unknown = Vec::new();
+    if env_file.exists() {
+        unknown.extend(strict::file_problems(&env_file, &known));
+    }
+    if with_env {
+        let names = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+        unknown.extend(strict::variable_problems(names, &known));
+    }
+    if !unknown.is_empty() {
+        return Err(SettingsError(format!(
+            "configuration names settings that do not exist (docs/configuration.md lists them all):\n  - {}",
+            unknown.join("\n  - ")
+        )));
+    }
     let mut builder = Config::builder()
         .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
         .add_source(File::from(env_file).required(false));

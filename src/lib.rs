@@ -9,6 +9,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod files;
 pub mod idempotency;
 pub mod import;
 pub mod inbox_cache;

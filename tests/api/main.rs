@@ -18,6 +18,7 @@ mod helpers;
 mod idempotency;
 mod limits;
 mod members;
+mod operator;
 mod outage;
 mod pages;
 mod posts;

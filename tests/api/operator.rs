@@ -1,0 +1,117 @@
+//! The operator's first hour: typos refused, the database named, one server per SQLite file.
+
+use std::process::{Command, Stdio};
+
+use crate::cli::{kairan, stderr, stdout};
+use crate::helpers::TestDatabase;
+use crate::process::{Served, ServerEnv};
+
+#[test]
+fn a_mistyped_variable_stops_start_up_with_a_suggestion() {
+    let database = TestDatabase::fresh();
+    for (variable, suggestion) in [
+        (
+            "KAIRAN_SERVER__DATADIR",
+            "did you mean `KAIRAN_SERVER__DATA_DIR`?",
+        ),
+        ("KAIRAN_SERVR__BIND", "did you mean `KAIRAN_SERVER__BIND`?"),
+    ] {
+        let output = kairan(&database, &["serve"], &[(variable, "/srv/kairan")]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{variable}: {}",
+            stderr(&output)
+        );
+        let message = stderr(&output);
+        assert!(
+            message.contains(&format!("unknown environment variable {variable}")),
+            "{message}"
+        );
+        assert!(message.contains(suggestion), "{message}");
+    }
+}
+
+#[test]
+fn a_mistyped_key_in_a_configuration_file_stops_start_up_with_a_suggestion() {
+    let database = TestDatabase::fresh();
+    let config = tempfile::tempdir().unwrap();
+    std::fs::write(
+        config.path().join("test.toml"),
+        "[server]\nbnd = \"0.0.0.0:8080\"\n",
+    )
+    .unwrap();
+    let output = kairan(
+        &database,
+        &["migrate"],
+        &[("KAIRAN_CONFIG_DIR", config.path().to_str().unwrap())],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("test.toml: unknown key `server.bnd`"),
+        "{message}"
+    );
+    assert!(message.contains("did you mean `server.bind`?"), "{message}");
+}
+
+#[test]
+fn commands_say_which_database_they_opened_and_whether_it_is_new() {
+    let database = TestDatabase::fresh();
+    let first = kairan(&database, &["migrate"], &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let printed = stdout(&first);
+    let shown = database
+        .url
+        .split('@')
+        .next_back()
+        .unwrap_or_default()
+        .to_string();
+    assert!(printed.contains("database: "), "{printed}");
+    assert!(printed.contains(&shown), "{printed}");
+    if database.url.starts_with("sqlite") {
+        assert!(printed.contains("(new: it did not exist"), "{printed}");
+        let again = kairan(&database, &["migrate"], &[]);
+        assert!(!stdout(&again).contains("(new"), "{}", stdout(&again));
+    }
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_sqlite_database_refuses_to_start() {
+    let database = TestDatabase::fresh();
+    if !database.url.starts_with("sqlite") {
+        return; // PostgreSQL serves several processes by design.
+    }
+    let env = ServerEnv::new(database.data_dir.path(), &database.url);
+    let first = Served::start(&env).await;
+    let mut second_env = env.clone();
+    second_env.set(
+        "KAIRAN_SERVER__BIND",
+        &format!("127.0.0.1:{}", crate::process::free_port()),
+    );
+    let second = Command::new(env!("CARGO_BIN_EXE_kairan"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(
+            second_env
+                .vars
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let message = stderr(&second);
+    assert!(
+        message.contains(&format!("another kairan server (process {})", first.pid())),
+        "{message}"
+    );
+    assert!(message.contains("kairan.sqlite3.lock"), "{message}");
+
+    // The lock goes with the process: a restart after kill -9 is not blocked.
+    first.kill9();
+    let restarted = Served::start(&env).await;
+    drop(restarted);
+}
