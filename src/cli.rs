@@ -243,8 +243,8 @@ async fn backup_database(settings: Settings, file: PathBuf) -> anyhow::Result<()
 }
 
 async fn import_district_file(settings: Settings, file: PathBuf) -> anyhow::Result<()> {
-    let bytes =
-        std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let bytes = std::fs::read(&file)
+        .map_err(|e| anyhow::anyhow!(crate::files::explain(&file, "read", &e)))?;
     let records = parse_districts(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
     let db = prepare_database(settings, false).await?;

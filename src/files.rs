@@ -55,6 +55,32 @@ pub fn lock_database(database: &Path) -> anyhow::Result<DatabaseLock> {
     Ok(DatabaseLock { _file: file, path })
 }
 
+/// Before SQLite opens a database: the file and its journals must be writable by this user
+/// (after a first run as root they are not, and SQLite would only say "readonly database").
+pub fn check_sqlite_files(database: &Path) -> Result<(), String> {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = database.as_os_str().to_owned();
+        name.push(suffix);
+        let file = PathBuf::from(name);
+        if file.exists()
+            && let Err(e) = OpenOptions::new().write(true).open(&file)
+        {
+            return Err(explain(&file, "write to the database file", &e));
+        }
+    }
+    Ok(())
+}
+
+/// SQLite's own words ("unable to open database file") plus the file and what to do.
+pub fn sqlite_error(database: &Path, error: impl std::fmt::Display) -> String {
+    let mut text = format!(
+        "cannot open the SQLite database {}: {error}",
+        database.display()
+    );
+    text.push_str(&permission_hint(database));
+    text
+}
+
 /// "cannot <action> <path>: <error>", and for a permission problem who owns the file, its
 /// mode, who kairan runs as, and the command that fixes it.
 pub fn explain(path: &Path, action: &str, error: &std::io::Error) -> String {

@@ -115,3 +115,50 @@ async fn a_second_server_on_the_same_sqlite_database_refuses_to_start() {
     let restarted = Served::start(&env).await;
     drop(restarted);
 }
+
+/// After a first run as root, the service user cannot write the database: the message names
+/// the file, its owner and mode, the user kairan runs as, and the command that fixes it.
+#[test]
+fn a_database_left_by_root_is_named_with_its_owner_and_the_fix() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let database = TestDatabase::fresh();
+    let as_root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    if !database.url.starts_with("sqlite") || !as_root {
+        return; // Needs root to play both users, and a database file.
+    }
+    let made = kairan(&database, &["migrate"], &[]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let folder = database.data_dir.path();
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_kairan"))
+        .arg("migrate")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("KAIRAN_ENVIRONMENT", "test")
+        .env("KAIRAN_SERVER__DATA_DIR", folder)
+        .env("KAIRAN_DATABASE__URL", &database.url)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    let file = folder.join("kairan.sqlite3");
+    assert!(
+        message.contains(&format!(
+            "cannot write to the database file {}",
+            file.display()
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("owned by uid 0 with mode "),
+        "{message}"
+    );
+    assert!(message.contains("kairan runs as uid 65534"), "{message}");
+    assert!(
+        message.contains(&format!("sudo chown -R 65534 {}", folder.display())),
+        "{message}"
+    );
+}
