@@ -9,13 +9,14 @@ use secrecy::SecretString;
 
 use crate::actions::sessions::{self, AdminOrigin};
 use crate::auth::password::{check_new_password, hash_password};
-use crate::backup::backup_to;
+use crate::backup::{backup_to, partial_backup_path};
 use crate::configuration::{Settings, get_configuration};
 use crate::db::queries::{districts, stats};
 use crate::db::{AnyConnectionManager, DatabaseUrl};
 use crate::demo::{DemoOptions, Refusal, Scale, check_push_endpoint};
 use crate::domain::{Login, Month, RequiredText};
 use crate::import::parse_districts;
+use crate::progress::{self, Activity};
 use crate::startup::{Application, prepare_database};
 use crate::telemetry::init_subscriber;
 
@@ -143,7 +144,7 @@ pub fn main() -> ExitCode {
     {
         eprintln!(
             "kairan: `kairan backup` copies SQLite databases only. This server uses PostgreSQL: \
-             back it up with pg_dump (or pg_basebackup with WAL archiving); see docs/operations.md."
+             back it up with pg_dump (or pg_basebackup with WAL archiving); see docs/deploy.md."
         );
         return ExitCode::from(2);
     }
@@ -209,7 +210,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!("  No city admin yet. Open this one-time link to create one:");
         println!("    {base}{setup}");
         println!("  or use the command line:");
-        println!("    cargo run --release -- admin create --login you@example.jp");
+        println!(
+            "    {} admin create --login you@example.jp",
+            crate::hints::command()
+        );
     }
     app.run_until_signalled().await?;
     Ok(())
@@ -231,14 +235,26 @@ async fn backup_database(settings: Settings, file: PathBuf) -> anyhow::Result<()
             path.display()
         );
     }
+    let expected = match &url {
+        DatabaseUrl::Sqlite(path) => progress::file_size(path),
+        DatabaseUrl::Postgres(_) => 0,
+    };
     let manager = AnyConnectionManager::new(url, &settings.database);
+    let activity = Activity::start("backing up", std::io::stderr().is_terminal());
+    activity.watch_file(partial_backup_path(&file), expected, "backing up");
     let target = file.clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let mut conn = manager.establish()?;
         backup_to(&mut conn, &target)
     })
     .await??;
-    println!("backed up the database to {}", file.display());
+    let took = activity.finish();
+    println!(
+        "backed up the database to {} ({} in {})",
+        file.display(),
+        progress::bytes(progress::file_size(&file)),
+        progress::duration(took)
+    );
     Ok(())
 }
 
@@ -248,13 +264,21 @@ async fn import_district_file(settings: Settings, file: PathBuf) -> anyhow::Resu
     let records = parse_districts(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
     let db = prepare_database(settings, false).await?;
+    let activity = Activity::start(
+        &format!("importing {} districts", records.len()),
+        std::io::stderr().is_terminal(),
+    );
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         Ok(districts::import_districts(&mut *db.get()?, &records)?)
     })
     .await??;
+    let took = activity.finish();
     println!(
-        "districts: {} added, {} updated, {} unchanged",
-        report.inserted, report.updated, report.unchanged
+        "districts: {} added, {} updated, {} unchanged (in {})",
+        report.inserted,
+        report.updated,
+        report.unchanged,
+        progress::duration(took)
     );
     Ok(())
 }
@@ -295,6 +319,10 @@ async fn snapshot_stats(settings: Settings, month: Option<String>) -> anyhow::Re
         .transpose()?;
     let rule = stats::Rule::from(&settings.stats);
     let db = prepare_database(settings, true).await?;
+    let activity = Activity::start(
+        "computing the monthly figures",
+        std::io::stderr().is_terminal(),
+    );
     let taken = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let conn = &mut *db.get()?;
         Ok(match month {
@@ -303,9 +331,11 @@ async fn snapshot_stats(settings: Settings, month: Option<String>) -> anyhow::Re
         })
     })
     .await??;
+    let took = activity.finish();
     if taken.is_empty() {
         println!("every month with data is already frozen");
     }
+    let count = taken.len();
     for (month, outcome) in taken {
         let what = match outcome {
             stats::SnapshotOutcome::Frozen => "frozen",
@@ -316,6 +346,10 @@ async fn snapshot_stats(settings: Settings, month: Option<String>) -> anyhow::Re
         };
         println!("{month}: {what}");
     }
+    println!(
+        "stats: {count} month(s) computed in {}",
+        progress::duration(took)
+    );
     Ok(())
 }
 

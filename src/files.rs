@@ -1,6 +1,6 @@
 //! Files on disk, worded for the operator: which file, who owns it, and what to do.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
@@ -28,9 +28,9 @@ pub fn lock_database(database: &Path) -> anyhow::Result<DatabaseLock> {
         .truncate(false)
         .open(&path)
         .map_err(|e| anyhow::anyhow!(explain(&path, "open the lock file", &e)))?;
-    match file.try_lock() {
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
             let holder = match holder.trim() {
@@ -44,8 +44,8 @@ pub fn lock_database(database: &Path) -> anyhow::Result<DatabaseLock> {
                 path.display()
             );
         }
-        Err(TryLockError::Error(e)) => {
-            anyhow::bail!(explain(&path, "lock", &e));
+        Err(e) => {
+            anyhow::bail!(explain(&path, "lock", &std::io::Error::from(e)));
         }
     }
     file.set_len(0)
