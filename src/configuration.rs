@@ -11,10 +11,18 @@ use serde_aux::field_attributes::deserialize_number_from_string;
 use crate::db::url::DatabaseUrl;
 
 mod strict;
-pub use strict::variable_name;
+pub use strict::{OTHER_VARIABLES, variable_name};
+
+/// Every setting's `section.key`, as the built-in defaults name them (and `auth.keys`).
+pub fn setting_keys() -> Result<std::collections::BTreeSet<String>, SettingsError> {
+    strict::known_keys(DEFAULT_TOML).map_err(SettingsError)
+}
 
 /// Compiled in, so the binary runs from any directory.
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+/// Also compiled in: a service started from `/` (systemd) has no `config/` folder, and its
+/// logs must still be JSON.
+const PRODUCTION_TOML: &str = include_str!("../config/production.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -176,7 +184,7 @@ pub struct AuthSettings {
 
 impl AuthSettings {
     /// Hashing slots: a hash takes a core for tens of milliseconds, so by default half the
-    /// cores stay free for requests while sign-ins flood (DESIGN.md §9).
+    /// cores stay free for requests while sign-ins flood (docs/design.md §9).
     pub fn hash_slots(&self) -> usize {
         match self.hash_concurrency {
             0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
@@ -318,9 +326,13 @@ pub fn load(
             unknown.join("\n  - ")
         )));
     }
-    let mut builder = Config::builder()
-        .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
-        .add_source(File::from(env_file).required(false));
+    let mut builder = Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+    builder = match environment {
+        AppEnvironment::Production if !env_file.exists() => {
+            builder.add_source(File::from_str(PRODUCTION_TOML, FileFormat::Toml))
+        }
+        _ => builder.add_source(File::from(env_file).required(false)),
+    };
     if with_env {
         builder = builder.add_source(
             EnvSource::with_prefix("KAIRAN")

@@ -8,7 +8,7 @@ use config::{Config, File, FileFormat, Map, Value, ValueKind};
 
 /// Variables kairan reads itself, besides `KAIRAN_<SECTION>__<KEY>` settings (the test
 /// harness's own are here so a developer's shell with them set still starts the server).
-const OTHER_VARIABLES: &[&str] = &[
+pub const OTHER_VARIABLES: &[&str] = &[
     "KAIRAN_ENVIRONMENT",
     "KAIRAN_CONFIG_DIR",
     "KAIRAN_ADMIN_PASSWORD",

@@ -11,6 +11,7 @@ mod cors;
 mod crash;
 mod demo;
 mod districts;
+mod docs;
 mod errors;
 mod fixtures;
 mod health;

@@ -152,13 +152,97 @@ fn a_database_left_by_root_is_named_with_its_owner_and_the_fix() {
         )),
         "{message}"
     );
-    assert!(
-        message.contains("owned by uid 0 with mode "),
-        "{message}"
-    );
+    assert!(message.contains("owned by uid 0 with mode "), "{message}");
     assert!(message.contains("kairan runs as uid 65534"), "{message}");
     assert!(
         message.contains(&format!("sudo chown -R 65534 {}", folder.display())),
         "{message}"
     );
+}
+
+/// The unit in docs/deploy.md, as systemd would run it: its environment (with the data
+/// folder and port moved into the test's), its umask, from `/` with no `config/` folder.
+#[tokio::test]
+async fn the_systemd_unit_starts_with_json_logs_and_private_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let deploy =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/deploy.md")).unwrap();
+    let unit = deploy
+        .split("```ini\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/deploy.md has a systemd unit");
+    let umask = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("UMask="))
+        .expect("the unit sets a umask");
+    assert_eq!(umask, "0077");
+    let data = tempfile::tempdir().unwrap();
+    let folder = data.path().join("kairan");
+    let port = crate::process::free_port();
+    let mut vars: Vec<(String, String)> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("Environment="))
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            let v = v
+                .replace("/var/lib/kairan", &folder.display().to_string())
+                .replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
+            (k.to_string(), v)
+        })
+        .collect();
+    assert!(vars.contains(&("KAIRAN_ENVIRONMENT".into(), "production".into())));
+    // The unit's own database is SQLite in its data folder; the PostgreSQL suite swaps it.
+    let database = TestDatabase::fresh();
+    if database.url.starts_with("postgres") {
+        vars.retain(|(k, _)| k != "KAIRAN_DATABASE__URL");
+        vars.push(("KAIRAN_DATABASE__URL".into(), database.url.clone()));
+    }
+    let log = data.path().join("stderr.log");
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("umask {umask} && exec \"$0\" serve")])
+        .arg(env!("CARGO_BIN_EXE_kairan"))
+        .current_dir("/")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let ready = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{status}: {}", std::fs::read_to_string(&log).unwrap());
+        }
+        assert!(std::time::Instant::now() < deadline, "did not come up");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    crate::process::signal(child.id(), "TERM");
+    assert!(child.wait().unwrap().success());
+
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = logged.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "the server logs its start");
+    for line in lines {
+        let entry: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(entry["level"].is_string(), "{line}");
+    }
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o077;
+    assert_eq!(mode(&folder), 0, "the data folder is private");
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0, "{} is private", path.display());
+    }
 }
