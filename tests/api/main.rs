@@ -16,6 +16,7 @@ mod errors;
 mod fixtures;
 mod health;
 mod helpers;
+mod house;
 mod idempotency;
 mod limits;
 mod members;
