@@ -20,6 +20,7 @@ mod limits;
 mod members;
 mod outage;
 mod pages;
+mod pages_safety;
 mod posts;
 mod process;
 mod push;

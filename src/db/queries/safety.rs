@@ -20,7 +20,7 @@ use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
     AssociationId, DistrictId, HanId, HouseholdId, MemberId, SafetyCheckId, SafetyStatus, StatusRow,
 };
-use crate::domain::{Audience, AudienceKey, ReceiptScope};
+use crate::domain::{Audience, AudienceKey, ReceiptScope, Tier};
 use crate::error::{ApiError, ErrorCode};
 
 /// The urgent notification of a check (kind `safety_check` or `safety_reminder`).
@@ -380,4 +380,31 @@ pub fn district_names(
         .load::<(DistrictId, String)>(conn)?
         .into_iter()
         .collect())
+}
+
+/// Open checks that reach a district: the city's, the district's, and its associations'
+/// (whole or some hans), newest first.
+pub fn open_checks_reaching(
+    conn: &mut AnyConnection,
+    district: &DistrictId,
+) -> QueryResult<Vec<SafetyCheck>> {
+    let its_associations = associations::table
+        .filter(associations::district_id.eq(district.clone()))
+        .select(associations::id.nullable());
+    safety_checks::table
+        .filter(safety_checks::closed_at.is_null())
+        .filter(
+            safety_checks::tier
+                .eq(Tier::City)
+                .or(safety_checks::tier
+                    .eq(Tier::District)
+                    .and(safety_checks::scope_id.eq(Some(district.as_str().to_string()))))
+                .or(safety_checks::tier
+                    .eq(Tier::Association)
+                    .and(safety_checks::scope_id.eq_any(its_associations))),
+        )
+        .order((safety_checks::started_at.desc(), safety_checks::id.desc()))
+        .limit(20)
+        .select(SafetyCheck::as_select())
+        .load(conn)
 }

@@ -2,9 +2,12 @@
 //! PageMember, CsrfForm) → parse → the same action as the JSON route → a template or a
 //! redirect.
 
+mod city;
+mod district;
 mod first_admin;
 mod join;
 mod login;
+mod safety;
 mod settings;
 mod signin;
 
@@ -23,6 +26,9 @@ pub fn config(cfg: &mut ServiceConfig) {
     settings::config(cfg);
     signin::config(cfg);
     first_admin::config(cfg);
+    safety::config(cfg);
+    city::config(cfg);
+    district::config(cfg);
 }
 
 /// `/`: a member's first section, by role; visitors sign in.
