@@ -99,6 +99,9 @@ pub struct NewAnswer {
     pub note: Option<String>,
     /// Answer for this household (officers, or the 班長 of its han); one's own when none.
     pub household: Option<HouseholdId>,
+    /// The same answer as the household's current one stores nothing (pages, whose offline
+    /// queue may send a form twice); the API keeps every answer in the history.
+    pub repeat_is_noop: bool,
 }
 
 /// Starts a check for the city, a district, an association or some of its hans (same rules
@@ -292,7 +295,7 @@ pub async fn answer(
     id: SafetyCheckId,
     new: NewAnswer,
 ) -> Result<(), ApiError> {
-    let caller = caller.clone();
+    let (caller, new_repeat) = (caller.clone(), new.repeat_is_noop);
     // Reads and checks on the pool, concurrently; only the write goes to the group commit.
     let answer = services
         .db
@@ -315,7 +318,7 @@ pub async fn answer(
             if check.closed_at.is_some() {
                 return Err(queries::closed());
             }
-            Ok(SafetyAnswer {
+            let answer = SafetyAnswer {
                 safety_check_id: id,
                 household_id: household,
                 status: new.status,
@@ -323,12 +326,14 @@ pub async fn answer(
                 answered_by: m.member_id,
                 on_behalf: !own,
                 answered_at: now(),
-            })
+            };
+            Ok(answer)
         })
         .await?;
+    let once = new_repeat;
     services
         .group_commit
-        .write(move |conn| queries::record_answer(conn, &answer))
+        .write(move |conn| queries::record_answer(conn, &answer, once))
         .await
 }
 

@@ -8,7 +8,7 @@ use crate::domain::{Month, Projection};
 pub const WIDTH: i64 = 640;
 pub const HEIGHT: i64 = 320;
 const LEFT: f64 = 48.0;
-const RIGHT: f64 = 624.0;
+const RIGHT: f64 = 596.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 280.0;
 
@@ -138,7 +138,7 @@ mod tests {
         assert_eq!(chart.y_ticks.last().unwrap().label, "70");
         assert!(chart.target_y.parse::<f64>().unwrap() > TOP);
         let line = chart.projection.unwrap();
-        assert_eq!(line[2], "624.0");
+        assert_eq!(line[2], "596.0");
         // 2 a month: 6 + 2 × 21 = 48 by March 2028, drawn where 48 of 70 is.
         let expected = BOTTOM - (BOTTOM - TOP) * 48.0 / 70.0;
         assert_eq!(line[3], format!("{expected:.1}"));

@@ -57,7 +57,12 @@ async fn answers_with(options: Options) {
     browser.heading("安否確認").await;
     browser.expect_text("ご無事ですか。").await;
     browser.expect_text("まだ回答していません。").await;
-    browser.assert_accessible("/safety/{id}").await;
+    if options.javascript {
+        browser.assert_accessible("/safety/{id}").await;
+        browser.zoom(2.0).await;
+        browser.assert_accessible("/safety/{id} at 200 %").await;
+        browser.zoom(1.0).await;
+    }
     browser
         .fill("伝えたいこと（なくてもかまいません）", "足をけがしました")
         .await;
@@ -82,8 +87,8 @@ async fn answers_with(options: Options) {
         .expect_text("この安否確認は終了しました。回答は受け付けていません。")
         .await;
     assert!(
-        !browser.main_text().await.contains("無事です"),
-        "no answer buttons on a closed check"
+        !browser.main_text().await.contains("伝えたいこと"),
+        "no answer form on a closed check"
     );
     browser.close().await;
 }
@@ -121,7 +126,8 @@ async fn a_safety_answer_made_offline_is_stored_once_when_the_network_is_back() 
         .await
         .expect("click");
     browser.expect_text("回答を保存しました。").await;
-    assert_eq!(status_as_officer(&app, &city, &check).await["answered"], 0);
+    // The page's own post failed; the service worker (which DevTools' offline emulation
+    // does not cut off) may send the queued answer at once or when the page is back online.
 
     browser.offline(false).await;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -166,7 +172,7 @@ async fn city_staff_see_the_districts_toward_62_with_a_chart_and_a_resident_is_r
     let api = expect_json(app.get_as(&city.staff, "/api/v1/stats/adoption").await, 200).await;
     assert_eq!(json!(active), api["active_districts"]);
     browser
-        .by_role("img", "利用している校下の数（月ごと）と目標までの見通し")
+        .by_role("image", "利用している校下の数（月ごと）と目標までの見通し")
         .await;
     browser.link("CSVファイルをダウンロード").await;
     // The CSV is the API's file.
@@ -241,7 +247,7 @@ async fn an_officer_follows_the_status_page_with_the_visit_list() {
     let app = spawn_app().await;
     let city = City::build(&app).await;
     let check = start_check(&app, &city).await;
-    let Some(browser) = Browser::open(&app, Options::without_javascript()).await else {
+    let Some(browser) = Browser::open(&app, Options::default()).await else {
         return;
     };
     sign_in(&browser, &city.officer_a).await;

@@ -150,8 +150,14 @@ pub fn list_checks(
 }
 
 /// Stores a household's answer and keeps it in the history. Runs in the answer's own
-/// savepoint of a group commit: a check closed meanwhile refuses it here.
-pub fn record_answer(conn: &mut AnyConnection, answer: &SafetyAnswer) -> Result<(), ApiError> {
+/// savepoint of a group commit: a check closed meanwhile refuses it here. With
+/// `repeat_is_noop`, an answer the same as the household's current one (status, note, who,
+/// on whose behalf) stores nothing: a form sent twice by the offline queue counts once.
+pub fn record_answer(
+    conn: &mut AnyConnection,
+    answer: &SafetyAnswer,
+    repeat_is_noop: bool,
+) -> Result<(), ApiError> {
     let check = safety_checks::table
         .find(&answer.safety_check_id)
         .select(safety_checks::closed_at);
@@ -164,6 +170,19 @@ pub fn record_answer(conn: &mut AnyConnection, answer: &SafetyAnswer) -> Result<
     .ok_or(ApiError::NotFound("safety check"))?;
     if closed_at.is_some() {
         return Err(closed());
+    }
+    if repeat_is_noop
+        && answer_of(conn, &answer.safety_check_id, &answer.household_id)?.is_some_and(|a| {
+            (a.status, &a.note, &a.answered_by, a.on_behalf)
+                == (
+                    answer.status,
+                    &answer.note,
+                    &answer.answered_by,
+                    answer.on_behalf,
+                )
+        })
+    {
+        return Ok(());
     }
     crate::with_backend!(conn,
         pg(c) => diesel::insert_into(safety_answers::table)

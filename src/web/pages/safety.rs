@@ -120,7 +120,7 @@ struct AnswerForm {
     note: Option<String>,
 }
 
-/// Idempotent, as the offline queue needs: the same answer again stores the same answer.
+/// Idempotent, as the offline queue needs: the same answer again stores nothing.
 async fn answer(
     form: CsrfForm<AnswerForm>,
     member: PageMember,
@@ -143,6 +143,7 @@ async fn answer(
         status,
         note,
         household: None,
+        repeat_is_noop: true,
     };
     safety::answer(&services, caller, id.clone(), new).await?;
     Ok(redirect(&format!("/safety/{id}?answered=1"), Vec::new()))
