@@ -87,6 +87,10 @@ pub struct CheckView {
     pub starter_name: Option<String>,
     /// The caller's household's answer.
     pub answer: Option<SafetyAnswer>,
+    /// The check reaches the caller's household, which may answer it.
+    pub for_household: bool,
+    /// The caller may follow its status (`status`).
+    pub status_visible: bool,
 }
 
 /// An answer, parsed.
@@ -95,6 +99,9 @@ pub struct NewAnswer {
     pub note: Option<String>,
     /// Answer for this household (officers, or the 班長 of its han); one's own when none.
     pub household: Option<HouseholdId>,
+    /// The same answer as the household's current one stores nothing (pages, whose offline
+    /// queue may send a form twice); the API keeps every answer in the history.
+    pub repeat_is_noop: bool,
 }
 
 /// Starts a check for the city, a district, an association or some of its hans (same rules
@@ -127,11 +134,15 @@ pub async fn start(
                 Some(h) => queries::answer_of(conn, &check.id, h)?,
                 None => None,
             };
+            let for_household = reaches(&check, &new.hans, &p.audience_keys());
+            let status_visible = status_view(conn, &p, &check, &new.hans)?.is_some();
             let view = CheckView {
                 check,
                 hans: new.hans,
                 starter_name: Some(p.display_name.clone()),
                 answer,
+                for_household,
+                status_visible,
             };
             Ok((view, deliveries))
         })
@@ -159,11 +170,15 @@ pub async fn list(
                 .map(|(check, answer)| {
                     let hans = queries::hans_of(conn, &check.id)?;
                     let name = queries::display_name(conn, &check.started_by)?;
+                    let for_household = reaches(&check, &hans, &keys);
                     Ok(CheckView {
                         check,
                         hans,
                         starter_name: Some(name),
                         answer,
+                        for_household,
+                        // Asked of `get`, where it matters: a list stays a list.
+                        status_visible: false,
                     })
                 })
                 .collect()
@@ -263,6 +278,8 @@ pub async fn get(
                 hans: seen.hans,
                 starter_name,
                 answer,
+                for_household: seen.in_audience && seen.principal.household_id.is_some(),
+                status_visible: seen.view.is_some(),
             })
         })
         .await
@@ -278,7 +295,7 @@ pub async fn answer(
     id: SafetyCheckId,
     new: NewAnswer,
 ) -> Result<(), ApiError> {
-    let caller = caller.clone();
+    let (caller, new_repeat) = (caller.clone(), new.repeat_is_noop);
     // Reads and checks on the pool, concurrently; only the write goes to the group commit.
     let answer = services
         .db
@@ -301,7 +318,7 @@ pub async fn answer(
             if check.closed_at.is_some() {
                 return Err(queries::closed());
             }
-            Ok(SafetyAnswer {
+            let answer = SafetyAnswer {
                 safety_check_id: id,
                 household_id: household,
                 status: new.status,
@@ -309,12 +326,14 @@ pub async fn answer(
                 answered_by: m.member_id,
                 on_behalf: !own,
                 answered_at: now(),
-            })
+            };
+            Ok(answer)
         })
         .await?;
+    let once = new_repeat;
     services
         .group_commit
-        .write(move |conn| queries::record_answer(conn, &answer))
+        .write(move |conn| queries::record_answer(conn, &answer, once))
         .await
 }
 
@@ -379,6 +398,45 @@ fn scoped<'a>(
     }
 }
 
+/// The status of a check as `view` allows; a read that lists households is audited.
+fn follow(
+    conn: &mut AnyConnection,
+    p: &Principal,
+    check: &SafetyCheck,
+    hans: &[HanId],
+    view: &StatusView,
+) -> Result<SafetyStatusResponse, ApiError> {
+    let (audience, scope, grouping) = scoped(view, check, hans);
+    let rows = queries::status_rows(conn, &check.id, audience, &scope)?;
+    let names = if grouping == Grouping::District {
+        let mut ids: Vec<DistrictId> = rows.iter().map(|r| r.district_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        queries::district_names(conn, ids)?
+    } else {
+        BTreeMap::new()
+    };
+    let response = group_status(&rows, grouping, check.closed_at.is_some(), &names);
+    if grouping == Grouping::Han {
+        let detail = serde_json::json!({
+            "safety_check_id": check.id.as_str(),
+            "rows": response.listed(),
+        });
+        write_transaction(conn, |conn| {
+            audit::record(
+                conn,
+                p,
+                AuditAction::SafetyStatusRead,
+                "safety_check",
+                Some(check.id.as_str()),
+                p.association_id.as_ref(),
+                detail,
+            )
+        })?;
+    }
+    Ok(response)
+}
+
 /// Live status of a check. Officers and 班長 see their households per han, with those
 /// needing help and those not yet answered listed (an audited read); district officers
 /// counts per association; city staff counts per district, never a household.
@@ -393,36 +451,33 @@ pub async fn status(
         .run(move |conn| {
             let seen = seen_check(conn, &caller, &id)?;
             let view = seen.view.ok_or(ApiError::NotFound("safety check"))?;
-            let (audience, scope, grouping) = scoped(&view, &seen.check, &seen.hans);
-            let rows = queries::status_rows(conn, &id, audience, &scope)?;
-            let names = if grouping == Grouping::District {
-                let mut ids: Vec<DistrictId> = rows.iter().map(|r| r.district_id.clone()).collect();
-                ids.sort();
-                ids.dedup();
-                queries::district_names(conn, ids)?
-            } else {
-                BTreeMap::new()
-            };
-            let closed = seen.check.closed_at.is_some();
-            let response = group_status(&rows, grouping, closed, &names);
-            if grouping == Grouping::Han {
-                let detail = serde_json::json!({
-                    "safety_check_id": id.as_str(),
-                    "rows": response.listed(),
-                });
-                write_transaction(conn, |conn| {
-                    audit::record(
-                        conn,
-                        &seen.principal,
-                        AuditAction::SafetyStatusRead,
-                        "safety_check",
-                        Some(id.as_str()),
-                        seen.principal.association_id.as_ref(),
-                        detail,
-                    )
-                })?;
+            follow(conn, &seen.principal, &seen.check, &seen.hans, &view)
+        })
+        .await
+}
+
+/// The open checks reaching a district with their status, for its district officers (and
+/// the city): those the caller may follow, as `status` shows them.
+pub async fn open_in_district(
+    services: &Services,
+    caller: &MemberId,
+    district: DistrictId,
+) -> Result<Vec<(SafetyCheck, SafetyStatusResponse)>, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            let p = Principal::load(conn, &caller)?;
+            require(authz::may_see_district_stats(&p, &district))?;
+            let mut followed = Vec::new();
+            for check in queries::open_checks_reaching(conn, &district)? {
+                let hans = queries::hans_of(conn, &check.id)?;
+                if let Some(view) = status_view(conn, &p, &check, &hans)? {
+                    let status = follow(conn, &p, &check, &hans, &view)?;
+                    followed.push((check, status));
+                }
             }
-            Ok(response)
+            Ok(followed)
         })
         .await
 }

@@ -220,6 +220,7 @@ pub async fn answer_check(
         status,
         note,
         household: r.household_id.map(HouseholdId),
+        repeat_is_noop: false,
     };
     safety::answer(&services, &auth.0, path.into_inner(), new).await?;
     Ok(HttpResponse::NoContent().finish())

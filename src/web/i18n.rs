@@ -22,7 +22,7 @@ macro_rules! translation_files {
     };
 }
 
-pub const FILES: &[(Language, &[&str])] = translation_files!["common", "officer"];
+pub const FILES: &[(Language, &[&str])] = translation_files!["common", "officer", "safety", "city"];
 
 type Catalog = HashMap<String, String>;
 

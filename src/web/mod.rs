@@ -2,6 +2,7 @@
 //! on the same use cases as the JSON API. docs/web.md explains how a page is built.
 
 pub mod assets;
+pub mod chart;
 pub mod csrf;
 pub mod i18n;
 pub mod log;

@@ -177,7 +177,10 @@ fn handlers_are_at_most_40_lines() {
             }
         }
     }
-    assert!(long.is_empty(), "handlers over {MAX_HANDLER_LINES} lines: {long:#?}");
+    assert!(
+        long.is_empty(),
+        "handlers over {MAX_HANDLER_LINES} lines: {long:#?}"
+    );
 }
 
 #[test]

@@ -24,6 +24,7 @@ mod operator;
 mod outage;
 mod pages;
 mod pages_officer;
+mod pages_safety;
 mod posts;
 mod process;
 mod push;

@@ -20,7 +20,7 @@ use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
     AssociationId, DistrictId, HanId, HouseholdId, MemberId, SafetyCheckId, SafetyStatus, StatusRow,
 };
-use crate::domain::{Audience, AudienceKey, ReceiptScope};
+use crate::domain::{Audience, AudienceKey, ReceiptScope, Tier};
 use crate::error::{ApiError, ErrorCode};
 
 /// The urgent notification of a check (kind `safety_check` or `safety_reminder`).
@@ -150,8 +150,14 @@ pub fn list_checks(
 }
 
 /// Stores a household's answer and keeps it in the history. Runs in the answer's own
-/// savepoint of a group commit: a check closed meanwhile refuses it here.
-pub fn record_answer(conn: &mut AnyConnection, answer: &SafetyAnswer) -> Result<(), ApiError> {
+/// savepoint of a group commit: a check closed meanwhile refuses it here. With
+/// `repeat_is_noop`, an answer the same as the household's current one (status, note, who,
+/// on whose behalf) stores nothing: a form sent twice by the offline queue counts once.
+pub fn record_answer(
+    conn: &mut AnyConnection,
+    answer: &SafetyAnswer,
+    repeat_is_noop: bool,
+) -> Result<(), ApiError> {
     let check = safety_checks::table
         .find(&answer.safety_check_id)
         .select(safety_checks::closed_at);
@@ -164,6 +170,19 @@ pub fn record_answer(conn: &mut AnyConnection, answer: &SafetyAnswer) -> Result<
     .ok_or(ApiError::NotFound("safety check"))?;
     if closed_at.is_some() {
         return Err(closed());
+    }
+    if repeat_is_noop
+        && answer_of(conn, &answer.safety_check_id, &answer.household_id)?.is_some_and(|a| {
+            (a.status, &a.note, &a.answered_by, a.on_behalf)
+                == (
+                    answer.status,
+                    &answer.note,
+                    &answer.answered_by,
+                    answer.on_behalf,
+                )
+        })
+    {
+        return Ok(());
     }
     crate::with_backend!(conn,
         pg(c) => diesel::insert_into(safety_answers::table)
@@ -380,4 +399,31 @@ pub fn district_names(
         .load::<(DistrictId, String)>(conn)?
         .into_iter()
         .collect())
+}
+
+/// Open checks that reach a district: the city's, the district's, and its associations'
+/// (whole or some hans), newest first.
+pub fn open_checks_reaching(
+    conn: &mut AnyConnection,
+    district: &DistrictId,
+) -> QueryResult<Vec<SafetyCheck>> {
+    let its_associations = associations::table
+        .filter(associations::district_id.eq(district.clone()))
+        .select(associations::id.nullable());
+    safety_checks::table
+        .filter(safety_checks::closed_at.is_null())
+        .filter(
+            safety_checks::tier
+                .eq(Tier::City)
+                .or(safety_checks::tier
+                    .eq(Tier::District)
+                    .and(safety_checks::scope_id.eq(Some(district.as_str().to_string()))))
+                .or(safety_checks::tier
+                    .eq(Tier::Association)
+                    .and(safety_checks::scope_id.eq_any(its_associations))),
+        )
+        .order((safety_checks::started_at.desc(), safety_checks::id.desc()))
+        .limit(20)
+        .select(SafetyCheck::as_select())
+        .load(conn)
 }

@@ -3,10 +3,13 @@
 //! redirect.
 
 mod api_token;
+mod city;
+mod district;
 mod first_admin;
 mod join;
 mod login;
 mod officer;
+mod safety;
 mod settings;
 mod signin;
 
@@ -27,6 +30,9 @@ pub fn config(cfg: &mut ServiceConfig) {
     signin::config(cfg);
     first_admin::config(cfg);
     api_token::config(cfg);
+    safety::config(cfg);
+    city::config(cfg);
+    district::config(cfg);
 }
 
 /// `/`: a member's first section, by role; visitors sign in.

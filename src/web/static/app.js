@@ -141,9 +141,10 @@
     }
   }
 
-  // Posts a form through fetch; offline, hands it to the service worker's queue.
-  function queueForm(form) {
-    var body = new URLSearchParams(new FormData(form)).toString();
+  // Posts a form through fetch; offline, hands it to the service worker's queue. The
+  // pressed button's name and value go with it (a safety answer's 無事です / 支援が必要です).
+  function queueForm(form, submitter) {
+    var body = new URLSearchParams(new FormData(form, submitter || null)).toString();
     var url = form.action;
     return fetch(url, {
       method: "POST",
@@ -156,7 +157,11 @@
       } else {
         // Refused (the answer changed nothing): post it the ordinary way to show why.
         form.removeAttribute("data-offline-queue");
-        form.submit();
+        if (submitter && form.requestSubmit) {
+          form.requestSubmit(submitter);
+        } else {
+          form.submit();
+        }
       }
     }, function () {
       return tell({ type: "queue", url: url, body: body }).then(function (registration) {
@@ -201,7 +206,7 @@
       signOut(form, event);
     } else if (form.hasAttribute("data-offline-queue")) {
       event.preventDefault();
-      queueForm(form);
+      queueForm(form, event.submitter);
     }
   });
 

@@ -268,6 +268,7 @@ impl Browser {
             "combobox" => "select, [role=combobox]",
             "radio" => "input[type=radio], [role=radio]",
             "checkbox" => "input[type=checkbox], [role=checkbox]",
+            "image" => "img, svg[role=img], [role=img]",
             other => panic!("no candidates known for role {other}"),
         };
         self.find_named(candidates, Some(role), name).await

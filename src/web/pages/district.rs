@@ -1,0 +1,119 @@
+//! `/district` for 校下 (district) officers: their district's associations and adoption
+//! figures, and the status of the safety checks under way there (counts only). City staff
+//! may open any district with `?district=<id>`. Anyone else gets the 403 page.
+
+use actix_web::HttpResponse;
+use actix_web::web::{self, ServiceConfig};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::actions::Services;
+use crate::actions::safety;
+use crate::actions::stats::{self, Csv};
+use crate::actions::stats_view::DistrictStatsResponse;
+use crate::configuration::StatsSettings;
+use crate::db::models::SafetyCheck;
+use crate::db::now;
+use crate::domain::{DistrictId, Rule, SafetyStatusResponse};
+use crate::error::ApiError;
+use crate::web::page::Page;
+use crate::web::pages::city::percent;
+use crate::web::session::{PageMember, SignedIn};
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.route("/district", web::get().to(show))
+        .route("/district.csv", web::get().to(csv));
+}
+
+#[derive(Deserialize)]
+struct DistrictQuery {
+    district: Option<String>,
+    month: Option<String>,
+}
+
+impl DistrictQuery {
+    /// The district asked for, else the caller's own (the first they are an officer of).
+    /// Whether they may see it is the action's rule.
+    fn district(&self, member: &SignedIn) -> Result<DistrictId, ApiError> {
+        self.district
+            .clone()
+            .filter(|d| !d.is_empty())
+            .map(DistrictId)
+            .or_else(|| member.principal.officer_districts().into_iter().next())
+            .ok_or(ApiError::Forbidden)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "district.html")]
+struct DistrictPage<'a> {
+    page: &'a Page,
+    d: &'a DistrictStatsResponse,
+    checks: &'a [(SafetyCheck, SafetyStatusResponse)],
+    /// Other districts this officer may switch to.
+    others: Vec<DistrictId>,
+}
+
+impl DistrictPage<'_> {
+    fn rate(&self, v: &Option<f64>) -> String {
+        percent(*v)
+    }
+
+    fn heading(&self) -> String {
+        self.page
+            .tf("district.heading", "name", &self.d.district.name)
+    }
+
+    fn first_line<'b>(&self, check: &'b SafetyCheck) -> &'b str {
+        check.message.lines().next().unwrap_or_default()
+    }
+}
+
+async fn dashboard(
+    member: &SignedIn,
+    query: &DistrictQuery,
+    settings: &StatsSettings,
+    services: &Services,
+) -> Result<DistrictStatsResponse, ApiError> {
+    let district = query.district(member)?;
+    let month = query.month.as_deref().filter(|m| !m.is_empty());
+    let month = stats::requested_month(month, now())?;
+    let (caller, rule) = (&member.principal.member_id, Rule::from(settings));
+    stats::district_dashboard(services, caller, district, month, rule).await
+}
+
+async fn show(
+    member: PageMember,
+    page: Page,
+    query: web::Query<DistrictQuery>,
+    settings: web::Data<StatsSettings>,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    let d = dashboard(&member.0, &query, &settings, &services).await?;
+    let caller = &member.0.principal.member_id;
+    let checks = safety::open_in_district(&services, caller, d.district.id.clone()).await?;
+    let mut others = member.0.principal.officer_districts();
+    others.retain(|o| *o != d.district.id);
+    page.render(&DistrictPage {
+        page: &page,
+        d: &d,
+        checks: &checks,
+        others,
+    })
+}
+
+/// The API's district CSV (`/api/v1/districts/{id}/stats.csv`) for a signed-in browser.
+async fn csv(
+    member: PageMember,
+    query: web::Query<DistrictQuery>,
+    settings: web::Data<StatsSettings>,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    let d = dashboard(&member.0, &query, &settings, &services).await?;
+    let Csv {
+        file_name,
+        header,
+        rows,
+    } = stats::district_csv(&d);
+    crate::routes::csv_response(&file_name, &header, rows)
+}
