@@ -54,7 +54,8 @@ pub fn project(
     let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
     let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
     let deadline_x = f64::from(i32::try_from(deadline.ordinal()).ok()?);
-    let projected = mean_y + slope * (deadline_x - mean_x);
+    // A falling line stops at zero districts.
+    let projected = (mean_y + slope * (deadline_x - mean_x)).max(0.0);
     let round2 = |v: f64| (v * 100.0).round() / 100.0;
     let target = f64::from(i32::try_from(target).ok()?);
     Some(Projection {
@@ -67,9 +68,11 @@ pub fn project(
 }
 
 /// `(current − baseline) ÷ (target − baseline)`, to four places; none for an empty span.
+/// Below the baseline it is 0, not negative: right after set-up nothing is counted yet, and
+/// "−0.51 of the way" reads as broken.
 pub fn progress(current: i64, baseline: i64, target: i64) -> Option<f64> {
-    let span = i32::try_from(target - baseline).ok().filter(|s| *s != 0)?;
-    let done = i32::try_from(current - baseline).ok()?;
+    let span = i32::try_from(target - baseline).ok().filter(|s| *s > 0)?;
+    let done = i32::try_from((current - baseline).max(0)).ok()?;
     Some((f64::from(done) / f64::from(span) * 10_000.0).round() / 10_000.0)
 }
 
@@ -122,6 +125,14 @@ mod tests {
     }
 
     #[test]
+    fn a_falling_line_projects_no_fewer_than_zero_districts() {
+        let series = [(m("2026-01"), 40), (m("2026-02"), 20), (m("2026-03"), 0)];
+        let projection = project(&series, 12, m("2028-03"), 62).unwrap();
+        assert_eq!(projection.projected_at_deadline, 0.0);
+        assert!(!projection.on_track);
+    }
+
+    #[test]
     fn fewer_than_two_months_project_nothing() {
         assert!(project(&[], 12, m("2028-03"), 62).is_none());
         assert!(project(&[(m("2026-01"), 3)], 12, m("2028-03"), 62).is_none());
@@ -132,6 +143,12 @@ mod tests {
     fn progress_and_rates_round_to_four_places() {
         assert_eq!(progress(12, 2, 62), Some(0.1667));
         assert_eq!(progress(5, 5, 5), None);
+        assert_eq!(progress(0, 21, 62), Some(0.0), "never negative");
+        assert_eq!(
+            progress(70, 21, 62),
+            Some(1.1951),
+            "past the target it says so"
+        );
         assert_eq!(rate(1, 3), Some(0.3333));
         assert_eq!(rate(1, 0), None);
     }
