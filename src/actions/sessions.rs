@@ -123,6 +123,9 @@ pub async fn register(
         invitation_code_hash,
     };
     db.write(move |conn| {
+        if let Some(code_hash) = &registration.invitation_code_hash {
+            crate::actions::invitations::check_issuer(conn, code_hash)?;
+        }
         let registered = accounts::register(conn, registration)?;
         record_invited_role(conn, &registered)?;
         Ok(registered.member_id)
