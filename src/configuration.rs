@@ -161,6 +161,8 @@ pub struct AuthSettings {
     pub max_failures_per_account_hour: u32,
     #[serde(deserialize_with = "deserialize_number_from_string")]
     pub max_failures_per_address_hour: u32,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub max_registrations_per_address_hour: u32,
     /// Password hashes computed at once; 0: half the cores, at least one.
     #[serde(deserialize_with = "deserialize_number_from_string")]
     pub hash_concurrency: usize,

@@ -17,6 +17,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::actions::Services;
 use crate::attachments::AttachmentStore;
+use crate::auth::limiter::RegistrationLimiter;
 use crate::auth::{JwtKeys, PasswordService};
 use crate::configuration::Settings;
 use crate::db::group_commit::GroupCommit;
@@ -334,6 +335,9 @@ fn run(
     let post_settings = web::Data::new(settings.posts.clone());
     let attachment_store = web::Data::new(AttachmentStore::new(&settings.server.data_dir));
     let auth_settings = web::Data::new(settings.auth.clone());
+    let registrations = web::Data::new(RegistrationLimiter::per_hour(
+        settings.auth.max_registrations_per_address_hour,
+    ));
     let idempotency = web::Data::new(IdempotencyConfig {
         key_ttl: Duration::from_secs(settings.idempotency.key_ttl_secs),
         max_body_bytes: settings
@@ -368,6 +372,7 @@ fn run(
             .app_data(keys.clone())
             .app_data(passwords.clone())
             .app_data(auth_settings.clone())
+            .app_data(registrations.clone())
             .app_data(post_settings.clone())
             .app_data(attachment_store.clone())
             .app_data(vapid.clone())

@@ -1,6 +1,7 @@
 //! Who is asking: passwords, access tokens, refresh tokens, and the request extractor.
 
 pub mod jwt;
+pub mod limiter;
 pub mod password;
 
 use std::future::{Ready, ready};

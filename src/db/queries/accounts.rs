@@ -249,6 +249,12 @@ pub fn register(
     registration: Registration,
 ) -> Result<Registered, ApiError> {
     write_transaction(conn, |conn| {
+        // The invitation first: a bad code must not tell whether a login exists.
+        let timestamp = now();
+        let invitation = match &registration.invitation_code_hash {
+            Some(code_hash) => Some(use_invitation(conn, code_hash, timestamp)?),
+            None => None,
+        };
         if let Some((login, _)) = &registration.credentials {
             let taken = members::table
                 .filter(members::login.eq(login.as_str()))
@@ -258,11 +264,6 @@ pub fn register(
                 return Err(login_taken());
             }
         }
-        let timestamp = now();
-        let invitation = match &registration.invitation_code_hash {
-            Some(code_hash) => Some(use_invitation(conn, code_hash, timestamp)?),
-            None => None,
-        };
         let member_id = MemberId::generate();
         let (login, password_hash) = match registration.credentials {
             Some((login, hash)) => (Some(login.into_inner()), Some(hash)),

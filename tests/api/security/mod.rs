@@ -2,4 +2,4 @@
 //! before its fix.
 
 mod invitations;
-// mod registration;
+mod registration;

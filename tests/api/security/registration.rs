@@ -21,7 +21,9 @@ async fn registrations_from_one_address_are_limited() {
     let app = spawn_app_with(|s| s.auth.max_registrations_per_address_hour = 3).await;
     for n in 0..3 {
         let login = format!("bulk{n}@kairan.test");
-        let response = app.register(Some("BOGUS-CODE-1234"), &login, PASSWORD, "だれか").await;
+        let response = app
+            .register(Some("BOGUS-CODE-1234"), &login, PASSWORD, "だれか")
+            .await;
         assert_eq!(response.status(), 422, "attempt {n}");
     }
     let response = app
