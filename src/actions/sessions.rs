@@ -31,8 +31,9 @@ pub fn invalid_credentials() -> ApiError {
     )
 }
 
-/// Checks a login and password under the failure limits per account and per address
-/// (429 while over them); each failure counts, a success clears the account's failures.
+/// Checks a login and password under the failure limits per account from one address and
+/// per address over all accounts (429 while over them); each failure counts, a success
+/// clears the account's failures.
 pub async fn sign_in(
     db: &Db,
     passwords: &PasswordService,

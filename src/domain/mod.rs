@@ -11,6 +11,7 @@ mod ids;
 mod joining;
 mod login;
 mod month;
+pub mod network;
 mod post;
 mod preferences;
 mod role;

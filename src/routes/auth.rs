@@ -106,7 +106,7 @@ pub async fn sign_in(
     let credentials = sessions::Credentials {
         login,
         password,
-        client_address: client_address(&req, settings.behind_proxy),
+        client_address: client_address(&req, &settings.trusted_proxies),
     };
     let member = sessions::sign_in(&db, &passwords, &settings, credentials).await?;
     let pair = issue_pair(&db, &keys, &settings, member, None).await?;
@@ -230,7 +230,7 @@ pub async fn register(
         invitation_code,
         display_name,
         credentials: Some((login, password)),
-        client_address: client_address(&req, settings.behind_proxy),
+        client_address: client_address(&req, &settings.trusted_proxies),
     };
     let member = sessions::register(&db, &passwords, &limiter, account).await?;
     let pair = issue_pair(&db, &keys, &settings, member, None).await?;

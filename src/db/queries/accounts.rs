@@ -28,7 +28,8 @@ pub fn find_login(
         .optional()
 }
 
-/// Seconds until the caller may try again, when the account or the address is over its limit.
+/// Seconds until the caller may try again, when this account from this address, or the
+/// address over all accounts, is over its limit.
 pub fn sign_in_blocked_for(
     conn: &mut AnyConnection,
     login: &str,
@@ -49,7 +50,10 @@ pub fn sign_in_blocked_for(
             .limit(1)
             .into_boxed();
         query = if by_login {
-            query.filter(login_failures::login.eq(login.to_string()))
+            // Per account from this address: a guesser elsewhere cannot lock the owner out.
+            query
+                .filter(login_failures::login.eq(login.to_string()))
+                .filter(login_failures::client_address.eq(address.to_string()))
         } else {
             query.filter(login_failures::client_address.eq(address.to_string()))
         };

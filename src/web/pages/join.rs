@@ -88,7 +88,7 @@ async fn submit(
 ) -> Result<HttpResponse, ApiError> {
     let (code, form) = (code.into_inner(), form.0);
     let association = association_of(&db, code.clone()).await?;
-    let address = client_address(&req, settings.behind_proxy);
+    let address = client_address(&req, &settings.trusted_proxies);
     let (account, mut errors) = parse(&page, &form, code, address);
     if let Some(account) = account.filter(|_| !errors.any()) {
         match sessions::register(&db, &passwords, &limiter, account).await {

@@ -2,4 +2,5 @@
 //! before its fix.
 
 mod invitations;
+mod proxies;
 mod registration;
