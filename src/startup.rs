@@ -283,6 +283,29 @@ fn security_headers() -> actix_web::middleware::DefaultHeaders {
         .add(("Strict-Transport-Security", "max-age=31536000"))
 }
 
+/// The Swagger page's policy: its scripts and styles are files of its own; React sets styles.
+const SWAGGER_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// API answers carry personal data (rosters, receipts, member lists), so no cache keeps
+/// them unless a handler says otherwise; the Swagger page gets its content policy.
+async fn api_headers(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let docs = req.path().starts_with("/api/v1/docs");
+    let api = req.path().starts_with("/api/");
+    let mut res = next.call(req).await?;
+    let headers = res.headers_mut();
+    if docs {
+        let csp = header::HeaderValue::from_static(SWAGGER_CSP);
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    } else if api && !headers.contains_key(header::CACHE_CONTROL) {
+        let no_store = header::HeaderValue::from_static("no-store");
+        headers.insert(header::CACHE_CONTROL, no_store);
+    }
+    Ok(res)
+}
+
 /// CORS for the configured browser origins only; with none configured, no CORS headers at
 /// all. The API authenticates with bearer tokens, never cookies, so no credentials mode.
 fn cors(origins: &[String]) -> Condition<Cors> {
@@ -360,6 +383,7 @@ fn run(
         let docs = SwaggerUi::new("/api/v1/docs/{_:.*}").url("/api/v1/openapi.json", api.clone());
         App::new()
             .wrap(actix_web::middleware::from_fn(idempotency::middleware))
+            .wrap(actix_web::middleware::from_fn(api_headers))
             .wrap(cors(&cors_origins))
             .wrap(ErrorHandlers::new().handler(StatusCode::BAD_REQUEST, cors_refusal_as_json))
             .wrap(security_headers())
