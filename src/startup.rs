@@ -70,6 +70,9 @@ struct Shared {
 impl Application {
     /// Prepares the database, then binds (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let data_dir = &settings.server.data_dir;
+        crate::private_files::private_dir(data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", data_dir.display()))?;
         let db = prepare_database(settings.clone(), true).await?;
         let keys = JwtKeys::load(&settings.auth, &settings.server.data_dir)?;
         let password_settings = settings.password.clone();

@@ -92,6 +92,12 @@ impl AnyConnectionManager {
                     self.busy_timeout_ms
                 ))
                 .map_err(r2d2::Error::QueryError)?;
+                crate::private_files::private_sqlite(path).map_err(|e| {
+                    r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(format!(
+                        "cannot make {} private: {e}",
+                        path.display()
+                    )))
+                })?;
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
