@@ -42,8 +42,26 @@ const MAX_KEY_LEN: usize = 255;
 #[derive(Debug, Clone)]
 pub struct IdempotencyConfig {
     pub key_ttl: Duration,
-    /// Requests with a key are read whole to hash them; larger bodies are refused.
-    pub max_body_bytes: usize,
+    /// Requests with a key are read whole to hash them, each held to its endpoint's own
+    /// limit first (security review, finding 11): JSON bodies to this,
+    pub json_limit_bytes: usize,
+    /// attachment uploads to this,
+    pub attachment_max_bytes: usize,
+    /// and roster CSV imports to this.
+    pub csv_max_bytes: usize,
+}
+
+impl IdempotencyConfig {
+    /// The largest body the endpoint at `path` accepts: the raw-body uploads have their own.
+    fn body_limit(&self, path: &str) -> usize {
+        if path.ends_with("/attachments") {
+            self.attachment_max_bytes
+        } else if path.ends_with("/roster.csv") {
+            self.csv_max_bytes
+        } else {
+            self.json_limit_bytes
+        }
+    }
 }
 
 /// One request's claim on its key, shared between the middleware and the write transaction.
@@ -189,7 +207,15 @@ pub async fn middleware(
         let missing = anyhow::anyhow!("idempotency is not configured");
         return Ok(req.error_response(ApiError::Unexpected(missing)));
     };
-    let body = match read_body(&mut req.take_payload(), config.max_body_bytes).await {
+    let limit = config.body_limit(req.path());
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if announced.is_some_and(|length| length > limit) {
+        return Ok(req.error_response(ApiError::PayloadTooLarge(limit)));
+    }
+    let body = match read_body(&mut req.take_payload(), limit).await {
         Ok(body) => body,
         Err(e) => return Ok(req.error_response(e)),
     };

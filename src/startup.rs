@@ -366,10 +366,9 @@ fn run(
     ));
     let idempotency = web::Data::new(IdempotencyConfig {
         key_ttl: Duration::from_secs(settings.idempotency.key_ttl_secs),
-        max_body_bytes: settings
-            .posts
-            .attachment_max_bytes
-            .max(settings.server.json_limit_bytes),
+        json_limit_bytes: settings.server.json_limit_bytes,
+        attachment_max_bytes: settings.posts.attachment_max_bytes,
+        csv_max_bytes: crate::routes::roster::MAX_ROSTER_FILE_BYTES,
     });
     let stats_settings = web::Data::new(settings.stats.clone());
     let web_settings = web::Data::new(settings.web.clone());

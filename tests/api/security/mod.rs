@@ -4,6 +4,7 @@
 mod demo;
 mod files;
 mod headers;
+mod idempotency;
 mod invitations;
 mod proxies;
 mod registration;
