@@ -84,11 +84,11 @@ async fn submit(
     db: web::Data<Db>,
     passwords: web::Data<PasswordService>,
     limiter: web::Data<RegistrationLimiter>,
-    settings: web::Data<AuthSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let (code, form) = (code.into_inner(), form.0);
     let association = association_of(&db, code.clone()).await?;
-    let address = client_address(&req, &settings.trusted_proxies);
+    let proxies = req.app_data::<web::Data<AuthSettings>>();
+    let address = client_address(&req, proxies.map_or(&[], |s| &s.trusted_proxies));
     let (account, mut errors) = parse(&page, &form, code, address);
     if let Some(account) = account.filter(|_| !errors.any()) {
         match sessions::register(&db, &passwords, &limiter, account).await {
