@@ -37,6 +37,8 @@ pub const HEADER: &str = "idempotency-key";
 /// Set on an answer that repeats a stored one.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 const MAX_KEY_LEN: usize = 255;
+/// The body limit of POST /api/v1/posts (20,000 characters of Japanese, \u-escaped).
+const CIRCULAR_JSON_BYTES: usize = 256 * 1024;
 
 /// What the middleware needs besides the database.
 #[derive(Debug, Clone)]
@@ -58,6 +60,9 @@ impl IdempotencyConfig {
             self.attachment_max_bytes
         } else if path.ends_with("/roster.csv") {
             self.csv_max_bytes
+        } else if path == "/api/v1/posts" {
+            // A circular may be long: main's `routes::LONG_JSON_LIMIT` (256 KiB) for its body.
+            self.json_limit_bytes.max(CIRCULAR_JSON_BYTES)
         } else {
             self.json_limit_bytes
         }
