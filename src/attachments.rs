@@ -181,9 +181,10 @@ fn write_file(root: &Path, bytes: &[u8]) -> io::Result<String> {
     if path.is_file() {
         return Ok(sha256);
     }
-    fs::create_dir_all(&dir)?;
+    crate::private_files::private_dir(root)?;
+    crate::private_files::private_dir(&dir)?;
     let temp = dir.join(format!(".upload-{}", crate::domain::new_id()));
-    let written = File::create_new(&temp).and_then(|mut file| {
+    let written = private_new_file(&temp).and_then(|mut file| {
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&temp, &path)?;
@@ -193,6 +194,15 @@ fn write_file(root: &Path, bytes: &[u8]) -> io::Result<String> {
         let _ = fs::remove_file(&temp);
     }
     written.map(|()| sha256)
+}
+
+/// A new file readable by the owner only.
+fn private_new_file(path: &Path) -> io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 /// Makes the rename durable: on POSIX a new directory entry needs the folder synced.

@@ -182,6 +182,16 @@ pub fn may_invite_officers(p: &Principal, association: &AssociationId) -> bool {
     p.is_admin() || p.is_chair_of(association)
 }
 
+/// Issue an invitation that makes its user `role` in the association: residents and 班長
+/// whoever keeps the roster, officers and chairs the chair. Checked again when the
+/// invitation is used, so one outlives no issuer's term.
+pub fn may_issue_invitation(p: &Principal, role: Role, association: &AssociationId) -> bool {
+    match role {
+        Role::Officer | Role::Chair => may_invite_officers(p, association),
+        _ => may_manage_roster(p, association),
+    }
+}
+
 /// Appoint district officers.
 pub fn may_appoint_district_officers(p: &Principal) -> bool {
     p.is_admin() || p.is_city_staff()

@@ -37,6 +37,8 @@ pub fn backup_to(conn: &mut AnyConnection, target: &Path) -> anyhow::Result<()> 
         let _ = std::fs::remove_file(&partial);
     }
     written?;
+    crate::private_files::private_file(&partial)
+        .with_context(|| format!("cannot make {} private", partial.display()))?;
     std::fs::rename(&partial, target)
         .with_context(|| format!("cannot move the backup into {}", target.display()))?;
     sync_parent(target);
@@ -97,7 +99,7 @@ pub fn scheduled_backup(
     dir: &Path,
     keep: usize,
 ) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir)
+    crate::private_files::private_dir(dir)
         .map_err(|e| anyhow::anyhow!(crate::files::explain(dir, "create the folder", &e)))?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
     let target = dir.join(format!("{SCHEDULED_PREFIX}{stamp}{SCHEDULED_SUFFIX}"));

@@ -365,6 +365,8 @@ async fn demo(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         password,
         push_endpoint: check_push_endpoint(&args.push_endpoint)?,
         add_to_existing: args.add_to_existing,
+        production: std::env::var("KAIRAN_ENVIRONMENT")
+            .is_ok_and(|e| e.trim().eq_ignore_ascii_case("production")),
         progress: std::io::stderr().is_terminal(),
     };
     crate::demo::run(settings, options).await

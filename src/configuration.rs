@@ -172,13 +172,20 @@ pub struct AuthSettings {
     pub max_failures_per_account_hour: u32,
     #[serde(deserialize_with = "deserialize_number_from_string")]
     pub max_failures_per_address_hour: u32,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub max_registrations_per_address_hour: u32,
     /// Password hashes computed at once; 0: half the cores, at least one.
     #[serde(deserialize_with = "deserialize_number_from_string")]
     pub hash_concurrency: usize,
     #[serde(deserialize_with = "deserialize_number_from_string")]
     pub hash_queue_timeout_ms: u64,
-    /// Take the client address from Forwarded / X-Forwarded-For (only behind a trusted proxy).
-    #[serde(deserialize_with = "deserialize_bool_from_string")]
+    /// Reverse proxies (addresses or blocks such as 10.0.0.0/8) whose X-Forwarded-For or
+    /// Forwarded header names the client; empty: the TCP peer is the client.
+    #[serde(default, deserialize_with = "deserialize_list_from_string")]
+    pub trusted_proxies: Vec<String>,
+    /// Replaced by `trusted_proxies`; refused at start-up when on, so an old setting cannot
+    /// silently make every client look like the proxy.
+    #[serde(default, deserialize_with = "deserialize_bool_from_string")]
     pub behind_proxy: bool,
 }
 
@@ -375,6 +382,14 @@ impl Settings {
         }
         if self.server.json_limit_bytes < 1024 {
             problems.push("server.json_limit_bytes must be at least 1024".into());
+        }
+        if self.auth.behind_proxy {
+            problems.push("auth.behind_proxy is replaced by auth.trusted_proxies: list your reverse proxies' addresses (KAIRAN_AUTH__TRUSTED_PROXIES=127.0.0.1) and remove behind_proxy".into());
+        }
+        for block in &self.auth.trusted_proxies {
+            if let Err(problem) = crate::domain::network::IpBlock::parse(block) {
+                problems.push(format!("auth.trusted_proxies: {problem}"));
+            }
         }
         for origin in &self.server.cors_allowed_origins {
             if !is_origin(origin) {
@@ -660,5 +675,17 @@ mod tests {
         assert!(!is_origin("https://a.example.jp/"));
         assert!(!is_origin("a.example.jp"));
         assert!(!is_origin("*"));
+    }
+
+    #[test]
+    fn the_old_behind_proxy_switch_and_bad_proxy_blocks_are_refused() {
+        let mut settings = load(AppEnvironment::Local, Path::new("config"), false).unwrap();
+        settings.auth.trusted_proxies = vec!["127.0.0.1".into(), "10.0.0.0/8".into()];
+        assert!(settings.validate(AppEnvironment::Local).is_ok());
+        settings.auth.behind_proxy = true;
+        assert!(settings.validate(AppEnvironment::Local).is_err());
+        settings.auth.behind_proxy = false;
+        settings.auth.trusted_proxies = vec!["proxy.internal".into()];
+        assert!(settings.validate(AppEnvironment::Local).is_err());
     }
 }

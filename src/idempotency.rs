@@ -37,13 +37,36 @@ pub const HEADER: &str = "idempotency-key";
 /// Set on an answer that repeats a stored one.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 const MAX_KEY_LEN: usize = 255;
+/// The body limit of POST /api/v1/posts (20,000 characters of Japanese, \u-escaped).
+const CIRCULAR_JSON_BYTES: usize = 256 * 1024;
 
 /// What the middleware needs besides the database.
 #[derive(Debug, Clone)]
 pub struct IdempotencyConfig {
     pub key_ttl: Duration,
-    /// Requests with a key are read whole to hash them; larger bodies are refused.
-    pub max_body_bytes: usize,
+    /// Requests with a key are read whole to hash them, each held to its endpoint's own
+    /// limit first (security review, finding 11): JSON bodies to this,
+    pub json_limit_bytes: usize,
+    /// attachment uploads to this,
+    pub attachment_max_bytes: usize,
+    /// and roster CSV imports to this.
+    pub csv_max_bytes: usize,
+}
+
+impl IdempotencyConfig {
+    /// The largest body the endpoint at `path` accepts: the raw-body uploads have their own.
+    fn body_limit(&self, path: &str) -> usize {
+        if path.ends_with("/attachments") {
+            self.attachment_max_bytes
+        } else if path.ends_with("/roster.csv") {
+            self.csv_max_bytes
+        } else if path == "/api/v1/posts" {
+            // A circular may be long: main's `routes::LONG_JSON_LIMIT` (256 KiB) for its body.
+            self.json_limit_bytes.max(CIRCULAR_JSON_BYTES)
+        } else {
+            self.json_limit_bytes
+        }
+    }
 }
 
 /// One request's claim on its key, shared between the middleware and the write transaction.
@@ -189,7 +212,15 @@ pub async fn middleware(
         let missing = anyhow::anyhow!("idempotency is not configured");
         return Ok(req.error_response(ApiError::Unexpected(missing)));
     };
-    let body = match read_body(&mut req.take_payload(), config.max_body_bytes).await {
+    let limit = config.body_limit(req.path());
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if announced.is_some_and(|length| length > limit) {
+        return Ok(req.error_response(ApiError::PayloadTooLarge(limit)));
+    }
+    let body = match read_body(&mut req.take_payload(), limit).await {
         Ok(body) => body,
         Err(e) => return Ok(req.error_response(e)),
     };

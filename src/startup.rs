@@ -17,6 +17,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::actions::Services;
 use crate::attachments::AttachmentStore;
+use crate::auth::limiter::RegistrationLimiter;
 use crate::auth::{JwtKeys, PasswordService};
 use crate::configuration::Settings;
 use crate::db::group_commit::GroupCommit;
@@ -69,6 +70,9 @@ struct Shared {
 impl Application {
     /// Prepares the database, then binds (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let data_dir = &settings.server.data_dir;
+        crate::private_files::private_dir(data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", data_dir.display()))?;
         let db = prepare_database(settings.clone(), true).await?;
         let keys = JwtKeys::load(&settings.auth, &settings.server.data_dir)?;
         let password_settings = settings.password.clone();
@@ -292,6 +296,29 @@ fn security_headers() -> actix_web::middleware::DefaultHeaders {
         .add(("Strict-Transport-Security", "max-age=31536000"))
 }
 
+/// The Swagger page's policy: its scripts and styles are files of its own; React sets styles.
+const SWAGGER_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// API answers carry personal data (rosters, receipts, member lists), so no cache keeps
+/// them unless a handler says otherwise; the Swagger page gets its content policy.
+async fn api_headers(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let docs = req.path().starts_with("/api/v1/docs");
+    let api = req.path().starts_with("/api/");
+    let mut res = next.call(req).await?;
+    let headers = res.headers_mut();
+    if docs {
+        let csp = header::HeaderValue::from_static(SWAGGER_CSP);
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    } else if api && !headers.contains_key(header::CACHE_CONTROL) {
+        let no_store = header::HeaderValue::from_static("no-store");
+        headers.insert(header::CACHE_CONTROL, no_store);
+    }
+    Ok(res)
+}
+
 /// CORS for the configured browser origins only; with none configured, no CORS headers at
 /// all. The API authenticates with bearer tokens, never cookies, so no credentials mode.
 fn cors(origins: &[String]) -> Condition<Cors> {
@@ -344,12 +371,14 @@ fn run(
     let post_settings = web::Data::new(settings.posts.clone());
     let attachment_store = web::Data::new(AttachmentStore::new(&settings.server.data_dir));
     let auth_settings = web::Data::new(settings.auth.clone());
+    let registrations = web::Data::new(RegistrationLimiter::per_hour(
+        settings.auth.max_registrations_per_address_hour,
+    ));
     let idempotency = web::Data::new(IdempotencyConfig {
         key_ttl: Duration::from_secs(settings.idempotency.key_ttl_secs),
-        max_body_bytes: settings
-            .posts
-            .attachment_max_bytes
-            .max(settings.server.json_limit_bytes),
+        json_limit_bytes: settings.server.json_limit_bytes,
+        attachment_max_bytes: settings.posts.attachment_max_bytes,
+        csv_max_bytes: crate::routes::roster::MAX_ROSTER_FILE_BYTES,
     });
     let stats_settings = web::Data::new(settings.stats.clone());
     let web_settings = web::Data::new(settings.web.clone());
@@ -366,6 +395,7 @@ fn run(
         let docs = SwaggerUi::new("/api/v1/docs/{_:.*}").url("/api/v1/openapi.json", api.clone());
         App::new()
             .wrap(actix_web::middleware::from_fn(idempotency::middleware))
+            .wrap(actix_web::middleware::from_fn(api_headers))
             .wrap(cors(&cors_origins))
             .wrap(ErrorHandlers::new().handler(StatusCode::BAD_REQUEST, cors_refusal_as_json))
             .wrap(security_headers())
@@ -378,6 +408,7 @@ fn run(
             .app_data(keys.clone())
             .app_data(passwords.clone())
             .app_data(auth_settings.clone())
+            .app_data(registrations.clone())
             .app_data(post_settings.clone())
             .app_data(attachment_store.clone())
             .app_data(vapid.clone())

@@ -245,6 +245,7 @@ async fn fill(settings: &Settings, db: &Db, scale: Scale, push_base: String) {
             password: secrecy::SecretString::from(PASSWORD),
             push_endpoint: base,
             add_to_existing: false,
+            production: false,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         };
         kairan::demo::fill(&mut db2.get().unwrap(), &settings, &options, &hash)

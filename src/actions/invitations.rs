@@ -6,15 +6,15 @@ use crate::actions::access::roster_keeper;
 use crate::auth::jwt::sha256_hex;
 use crate::authz::{self, Principal, require};
 use crate::db::models::Invitation;
-use crate::db::now;
 use crate::db::queries::associations::household_of;
 use crate::db::queries::audit;
 use crate::db::queries::invitations as queries;
+use crate::db::{AnyConnection, now};
 use crate::domain::{
     AssociationId, AuditAction, HouseholdId, InvitationId, InvitationTerms, MemberId, Placement,
     new_invitation_code, normalize_invitation_code,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// A new invitation with its code, which is shown this once: only its hash is kept.
 pub struct IssuedInvitation {
@@ -38,9 +38,7 @@ pub async fn create(
         .db
         .write(move |conn| {
             let (p, association) = roster_keeper(conn, &caller, &association)?;
-            if terms.makes_officer() {
-                require(authz::may_invite_officers(&p, &association.id))?;
-            }
+            require(authz::may_issue_invitation(&p, terms.role, &association.id))?;
             let placement = match &household {
                 Some(household) => Placement::Household {
                     in_han: household_of(conn, &association.id, household)?
@@ -126,4 +124,74 @@ pub async fn revoke(
             Ok(())
         })
         .await
+}
+
+/// Whether an invitation's issuer may still issue what it grants. A plain resident
+/// invitation outlives its issuer's term (handouts on paper); a role-granting one does not.
+fn issuer_may_still_issue(
+    conn: &mut AnyConnection,
+    invitation: &Invitation,
+) -> Result<bool, ApiError> {
+    let Some(role) = invitation.role else {
+        return Ok(true);
+    };
+    let Some(issuer) = &invitation.created_by else {
+        return Ok(false);
+    };
+    match Principal::load(conn, issuer) {
+        Ok(p) => Ok(authz::may_issue_invitation(
+            &p,
+            role,
+            &invitation.association_id,
+        )),
+        // A disabled or removed issuer issues nothing any more.
+        Err(ApiError::Unauthorized(..) | ApiError::NotFound(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Refuses a role-granting invitation code whose issuer no longer holds the role that
+/// allowed it, as an invalid code (checked at registration, before anything is used up).
+pub fn check_issuer(conn: &mut AnyConnection, code_hash: &str) -> Result<(), ApiError> {
+    match queries::find_by_code_hash(conn, code_hash)? {
+        Some(invitation) if !issuer_may_still_issue(conn, &invitation)? => {
+            Err(ApiError::Validation(
+                ErrorCode::InvitationInvalid,
+                "this invitation code is not valid".into(),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// After roles end: revokes the association's open role-granting invitations whose issuers
+/// may no longer issue them, each audited in the name of whoever ended the roles.
+pub fn revoke_orphaned(
+    conn: &mut AnyConnection,
+    by: &Principal,
+    association: &AssociationId,
+) -> Result<Vec<Invitation>, ApiError> {
+    let mut revoked = Vec::new();
+    for mut invitation in queries::open_role_invitations(conn, association)? {
+        if issuer_may_still_issue(conn, &invitation)? {
+            continue;
+        }
+        queries::revoke_invitation(conn, &invitation.id)?;
+        invitation.revoked_at = Some(now());
+        let detail = serde_json::json!({
+            "reason": "issuer_role_ended",
+            "role": invitation.role.map(|r| r.as_str()),
+        });
+        audit::record(
+            conn,
+            by,
+            AuditAction::InvitationRevoked,
+            "invitation",
+            Some(invitation.id.as_str()),
+            Some(association),
+            detail,
+        )?;
+        revoked.push(invitation);
+    }
+    Ok(revoked)
 }

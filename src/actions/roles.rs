@@ -3,8 +3,9 @@
 
 use crate::actions::Services;
 use crate::actions::access::{audited_roster_read, caller_and_association};
+use crate::actions::invitations::revoke_orphaned;
 use crate::authz::{self, Principal, require, require_visible};
-use crate::db::models::{Association, RoleAssignment};
+use crate::db::models::{Association, Invitation, RoleAssignment};
 use crate::db::queries::associations::{association_of_member, list_hans, members_of};
 use crate::db::queries::districts::district_exists;
 use crate::db::queries::roles::{self as queries, RoleHistoryRow};
@@ -21,6 +22,8 @@ pub struct HandoverOutcome {
     /// Roles that ended.
     pub ended: usize,
     pub started: Vec<RoleAssignment>,
+    /// Role-granting invitations whose issuers lost the right to issue them.
+    pub revoked_invitations: Vec<Invitation>,
 }
 
 fn refused(refusal: AppointmentRefusal) -> ApiError {
@@ -136,6 +139,9 @@ pub async fn end(
                 association.as_ref(),
                 serde_json::json!({"role": assignment.role.as_str()}),
             )?;
+            if let Some(association) = &association {
+                revoke_orphaned(conn, &p, association)?;
+            }
             Ok(())
         })
         .await
@@ -180,7 +186,12 @@ pub async fn hand_over(
                 Some(&association.id),
                 detail,
             )?;
-            Ok(HandoverOutcome { ended, started })
+            let revoked_invitations = revoke_orphaned(conn, &p, &association.id)?;
+            Ok(HandoverOutcome {
+                ended,
+                started,
+                revoked_invitations,
+            })
         })
         .await
 }

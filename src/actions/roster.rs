@@ -259,6 +259,11 @@ pub async fn import_roster(
     association: AssociationId,
     file: &[u8],
 ) -> Result<RosterImportReport, ApiError> {
+    // Who may import first: a resident's file is refused unread (403, not 422).
+    let (who, id) = (caller.clone(), association.clone());
+    (services.db)
+        .run(move |conn| roster_keeper(conn, &who, &id).map(drop))
+        .await?;
     let records = parse_roster(file).map_err(|e| {
         ApiError::Validation(ErrorCode::InvalidCsv, format!("{e}; nothing was imported"))
     })?;

@@ -6,6 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::auth::PasswordService;
 use crate::auth::jwt::{random_token, sha256_hex};
+use crate::auth::limiter::RegistrationLimiter;
 use crate::auth::password::check_new_password;
 use crate::authz::{self, Principal};
 use crate::configuration::AuthSettings;
@@ -30,8 +31,9 @@ pub fn invalid_credentials() -> ApiError {
     )
 }
 
-/// Checks a login and password under the failure limits per account and per address
-/// (429 while over them); each failure counts, a success clears the account's failures.
+/// Checks a login and password under the failure limits per account from one address and
+/// per address over all accounts (429 while over them); each failure counts, a success
+/// clears the account's failures.
 pub async fn sign_in(
     db: &Db,
     passwords: &PasswordService,
@@ -96,15 +98,23 @@ pub struct NewAccount {
     /// Normalized, 1 to 100 characters (`RequiredText<100>`).
     pub display_name: String,
     pub credentials: Option<(Login, SecretString)>,
+    /// Counts toward the per-address registration limit.
+    pub client_address: String,
 }
 
 /// Creates the member (with an invitation: in its association's household), after the
-/// password rules, hashing off the request threads.
+/// per-address limit (429) and the password rules, hashing off the request threads. The
+/// invitation is checked before the login, so a bad code tells nothing about logins.
 pub async fn register(
     db: &Db,
     passwords: &PasswordService,
+    limiter: &RegistrationLimiter,
     account: NewAccount,
 ) -> Result<MemberId, ApiError> {
+    limiter
+        .0
+        .attempt(&account.client_address)
+        .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
     let credentials = match account.credentials {
         Some((login, password)) => {
             check_new_password(&password, Some(login.as_str()))
@@ -123,6 +133,9 @@ pub async fn register(
         invitation_code_hash,
     };
     db.write(move |conn| {
+        if let Some(code_hash) = &registration.invitation_code_hash {
+            crate::actions::invitations::check_issuer(conn, code_hash)?;
+        }
         let registered = accounts::register(conn, registration)?;
         record_invited_role(conn, &registered)?;
         Ok(registered.member_id)

@@ -1,6 +1,7 @@
 //! Who is asking: passwords, access tokens, refresh tokens, and the request extractor.
 
 pub mod jwt;
+pub mod limiter;
 pub mod password;
 
 use std::future::{Ready, ready};
@@ -9,6 +10,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use crate::domain::MemberId;
+use crate::domain::network::{IpBlock, client_of_chain, forwarded_chain};
 use crate::error::ApiError;
 
 pub use jwt::JwtKeys;
@@ -43,14 +45,21 @@ fn authenticate(req: &HttpRequest) -> Result<AuthMember, ApiError> {
     keys.verify(token).map(AuthMember)
 }
 
-/// The client's address for rate limiting: the peer, or the proxy's word for it when
-/// configured to trust one.
-pub fn client_address(req: &HttpRequest, behind_proxy: bool) -> String {
-    let info = req.connection_info();
-    let address = if behind_proxy {
-        info.realip_remote_addr()
-    } else {
-        info.peer_addr()
+/// The client's address for rate limiting: the TCP peer, or, when the peer is one of the
+/// configured trusted proxies, the right-most address of its forwarded chain that is not
+/// one of them (what the outermost trusted proxy saw). Anyone else's headers are ignored.
+pub fn client_address(req: &HttpRequest, trusted_proxies: &[String]) -> String {
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return "unknown".into();
     };
-    address.unwrap_or("unknown").to_string()
+    if trusted_proxies.is_empty() {
+        return peer.to_string();
+    }
+    let trusted: Vec<IpBlock> = trusted_proxies
+        .iter()
+        .filter_map(|b| IpBlock::parse(b).ok())
+        .collect();
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let chain = forwarded_chain(header("x-forwarded-for"), header("forwarded"));
+    client_of_chain(peer, &chain, &trusted).map_or_else(|| "unknown".into(), |ip| ip.to_string())
 }

@@ -94,6 +94,8 @@ impl AnyConnectionManager {
                     self.busy_timeout_ms
                 ))
                 .map_err(|e| refuse(files::sqlite_error(path, e)))?;
+                crate::private_files::private_sqlite(path)
+                    .map_err(|e| refuse(files::explain(path, "make the database private", &e)))?;
                 Ok(AnyConnection::Sqlite(conn))
             }
         }

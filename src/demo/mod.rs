@@ -92,8 +92,11 @@ pub struct DemoOptions {
     pub password: SecretString,
     /// Base URL of the loopback push service the subscriptions point at.
     pub push_endpoint: String,
-    /// Fill a database that already holds associations (never one with demo logins).
+    /// Fill a database that already holds associations (never one with demo logins, never
+    /// in production, never with the documented default password).
     pub add_to_existing: bool,
+    /// KAIRAN_ENVIRONMENT is production: a real city's database.
+    pub production: bool,
     pub progress: bool,
 }
 
@@ -192,6 +195,23 @@ pub fn fill(
         .get_result(conn)?;
     if demo_logins > 0 {
         return Err(Refusal("this database already holds a demo city".into()).into());
+    }
+    if existing > 0 && options.production {
+        return Err(Refusal(
+            "KAIRAN_ENVIRONMENT is production: kairan demo never adds a demo city to a \
+             production database"
+                .into(),
+        )
+        .into());
+    }
+    let default_password =
+        secrecy::ExposeSecret::expose_secret(&options.password) == DEFAULT_PASSWORD;
+    if existing > 0 && default_password {
+        return Err(Refusal(format!(
+            "this database holds real associations: add a demo city only with a --password \
+             of your own, never the documented \"{DEFAULT_PASSWORD}\""
+        ))
+        .into());
     }
     let wanted = options.scale.districts;
     let districts: Vec<DistrictRow> = districts::table

@@ -12,6 +12,7 @@ mod ids;
 mod joining;
 mod login;
 mod month;
+pub mod network;
 mod post;
 mod preferences;
 mod projection;

@@ -10,6 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actions::sessions;
 use crate::auth::jwt::{random_token, sha256_hex};
+use crate::auth::limiter::RegistrationLimiter;
 use crate::auth::{AuthMember, JwtKeys, PasswordService, client_address};
 use crate::authz::{Principal, RoleGrant};
 use crate::configuration::AuthSettings;
@@ -105,7 +106,7 @@ pub async fn sign_in(
     let credentials = sessions::Credentials {
         login,
         password,
-        client_address: client_address(&req, settings.behind_proxy),
+        client_address: client_address(&req, &settings.trusted_proxies),
     };
     let member = sessions::sign_in(&db, &passwords, &settings, credentials).await?;
     let pair = issue_pair(&db, &keys, &settings, member, None).await?;
@@ -202,11 +203,14 @@ pub struct RegisterRequest {
         (status = 201, body = TokenPair),
         (status = 409, description = "login_taken", body = crate::error::ErrorBody),
         (status = 422, description = "weak_password, invitation_invalid, invitation_expired, invitation_used_up, invalid_input", body = crate::error::ErrorBody),
+        (status = 429, description = "too_many_requests: registrations from this address over the hourly limit", body = crate::error::ErrorBody),
     )
 )]
 #[post("/auth/register")]
 pub async fn register(
+    req: HttpRequest,
     body: web::Json<RegisterRequest>,
+    limiter: web::Data<RegistrationLimiter>,
     db: web::Data<Db>,
     keys: web::Data<JwtKeys>,
     passwords: web::Data<PasswordService>,
@@ -226,8 +230,9 @@ pub async fn register(
         invitation_code,
         display_name,
         credentials: Some((login, password)),
+        client_address: client_address(&req, &settings.trusted_proxies),
     };
-    let member = sessions::register(&db, &passwords, account).await?;
+    let member = sessions::register(&db, &passwords, &limiter, account).await?;
     let pair = issue_pair(&db, &keys, &settings, member, None).await?;
     Ok(HttpResponse::Created().insert_header(no_store()).json(pair))
 }

@@ -58,7 +58,7 @@ pub struct InvitationResponse {
     pub revoked: bool,
 }
 
-fn invitation_response(invitation: Invitation, code: Option<String>) -> InvitationResponse {
+pub fn invitation_response(invitation: Invitation, code: Option<String>) -> InvitationResponse {
     InvitationResponse {
         id: invitation.id,
         association_id: invitation.association_id,

@@ -15,6 +15,7 @@ use crate::domain::{
     Appointment, AssociationId, DistrictId, HanId, Handover, MemberId, Role, RoleAssignmentId,
 };
 use crate::error::ApiError;
+use crate::routes::invitations::{InvitationResponse, invitation_response};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(appoint_officer)
@@ -140,6 +141,8 @@ pub struct HandoverResponse {
     /// Roles that ended.
     pub ended: usize,
     pub started: Vec<RoleAssignmentResponse>,
+    /// Role-granting invitations revoked because their issuers' roles ended.
+    pub revoked_invitations: Vec<InvitationResponse>,
 }
 
 /// The yearly handover: every officer, chair and 班長 role of the association ends and the
@@ -160,6 +163,9 @@ pub async fn hand_over(
     Ok(HttpResponse::Ok().json(HandoverResponse {
         ended: outcome.ended,
         started: outcome.started.into_iter().map(Into::into).collect(),
+        revoked_invitations: (outcome.revoked_invitations.into_iter())
+            .map(|i| invitation_response(i, None))
+            .collect(),
     }))
 }
 

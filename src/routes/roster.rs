@@ -27,7 +27,7 @@ pub fn config(cfg: &mut ServiceConfig) {
 }
 
 /// The largest roster file taken.
-const MAX_ROSTER_FILE_BYTES: usize = 1024 * 1024;
+pub const MAX_ROSTER_FILE_BYTES: usize = 1024 * 1024;
 
 #[derive(Serialize, ToSchema)]
 pub struct HanResponse {

@@ -31,6 +31,7 @@ mod push;
 mod push_service;
 mod roster;
 mod safety;
+mod security;
 mod shutdown;
 mod stats;
 mod storage;

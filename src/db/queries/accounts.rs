@@ -28,7 +28,8 @@ pub fn find_login(
         .optional()
 }
 
-/// Seconds until the caller may try again, when the account or the address is over its limit.
+/// Seconds until the caller may try again, when this account from this address, or the
+/// address over all accounts, is over its limit.
 pub fn sign_in_blocked_for(
     conn: &mut AnyConnection,
     login: &str,
@@ -49,7 +50,10 @@ pub fn sign_in_blocked_for(
             .limit(1)
             .into_boxed();
         query = if by_login {
-            query.filter(login_failures::login.eq(login.to_string()))
+            // Per account from this address: a guesser elsewhere cannot lock the owner out.
+            query
+                .filter(login_failures::login.eq(login.to_string()))
+                .filter(login_failures::client_address.eq(address.to_string()))
         } else {
             query.filter(login_failures::client_address.eq(address.to_string()))
         };
@@ -249,6 +253,12 @@ pub fn register(
     registration: Registration,
 ) -> Result<Registered, ApiError> {
     write_transaction(conn, |conn| {
+        // The invitation first: a bad code must not tell whether a login exists.
+        let timestamp = now();
+        let invitation = match &registration.invitation_code_hash {
+            Some(code_hash) => Some(use_invitation(conn, code_hash, timestamp)?),
+            None => None,
+        };
         if let Some((login, _)) = &registration.credentials {
             let taken = members::table
                 .filter(members::login.eq(login.as_str()))
@@ -258,11 +268,6 @@ pub fn register(
                 return Err(login_taken());
             }
         }
-        let timestamp = now();
-        let invitation = match &registration.invitation_code_hash {
-            Some(code_hash) => Some(use_invitation(conn, code_hash, timestamp)?),
-            None => None,
-        };
         let member_id = MemberId::generate();
         let (login, password_hash) = match registration.credentials {
             Some((login, hash)) => (Some(login.into_inner()), Some(hash)),

@@ -43,6 +43,33 @@ pub fn find_invitation(
         .optional()
 }
 
+pub fn find_by_code_hash(
+    conn: &mut AnyConnection,
+    code_hash: &str,
+) -> QueryResult<Option<Invitation>> {
+    invitations::table
+        .filter(invitations::code_hash.eq(code_hash))
+        .select(Invitation::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// An association's role-granting invitations that could still be used.
+pub fn open_role_invitations(
+    conn: &mut AnyConnection,
+    association: &AssociationId,
+) -> QueryResult<Vec<Invitation>> {
+    invitations::table
+        .filter(invitations::association_id.eq(association))
+        .filter(invitations::role.is_not_null())
+        .filter(invitations::revoked_at.is_null())
+        .filter(invitations::expires_at.gt(now()))
+        .filter(invitations::uses.lt(invitations::max_uses))
+        .select(Invitation::as_select())
+        .order(invitations::created_at.asc())
+        .load(conn)
+}
+
 pub fn revoke_invitation(conn: &mut AnyConnection, id: &InvitationId) -> QueryResult<()> {
     diesel::update(
         invitations::table

@@ -10,7 +10,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::actions::sessions::{self, NewAccount};
-use crate::auth::PasswordService;
+use crate::auth::limiter::RegistrationLimiter;
+use crate::auth::{PasswordService, client_address};
+use crate::configuration::AuthSettings;
 use crate::db::Db;
 use crate::domain::{Login, RequiredText};
 use crate::error::{ApiError, ErrorCode};
@@ -81,12 +83,15 @@ async fn submit(
     code: web::Path<String>,
     db: web::Data<Db>,
     passwords: web::Data<PasswordService>,
+    limiter: web::Data<RegistrationLimiter>,
 ) -> Result<HttpResponse, ApiError> {
     let (code, form) = (code.into_inner(), form.0);
     let association = association_of(&db, code.clone()).await?;
-    let (account, mut errors) = parse(&page, &form, code);
+    let proxies = req.app_data::<web::Data<AuthSettings>>();
+    let address = client_address(&req, proxies.map_or(&[], |s| &s.trusted_proxies));
+    let (account, mut errors) = parse(&page, &form, code, address);
     if let Some(account) = account.filter(|_| !errors.any()) {
-        match sessions::register(&db, &passwords, account).await {
+        match sessions::register(&db, &passwords, &limiter, account).await {
             Ok(member) => {
                 let cookies = session::start(&req, member).await?;
                 return Ok(redirect("/", cookies));
@@ -110,7 +115,12 @@ async fn submit(
 }
 
 /// The account the form asks for, with an error per field that does not parse.
-fn parse(page: &Page, form: &JoinForm, code: String) -> (Option<NewAccount>, JoinErrors) {
+fn parse(
+    page: &Page,
+    form: &JoinForm,
+    code: String,
+    client_address: String,
+) -> (Option<NewAccount>, JoinErrors) {
     let mut errors = JoinErrors::default();
     let name = RequiredText::<100>::parse("display_name", &form.display_name)
         .map_err(|_| errors.name = Some(page.t("join.name_required")))
@@ -141,6 +151,7 @@ fn parse(page: &Page, form: &JoinForm, code: String) -> (Option<NewAccount>, Joi
         invitation_code: Some(code),
         display_name: name.into_inner(),
         credentials,
+        client_address,
     });
     (account, errors)
 }

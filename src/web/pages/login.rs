@@ -104,7 +104,7 @@ async fn submit(
     let credentials = Credentials {
         login: login.clone(),
         password,
-        client_address: client_address(&req, settings.behind_proxy),
+        client_address: client_address(&req, &settings.trusted_proxies),
     };
     match sessions::sign_in(&db, &passwords, &settings, credentials).await {
         Ok(member) => {

@@ -1,0 +1,10 @@
+//! The security review's findings (issue 20), one test or more per finding, each failing
+//! before its fix.
+
+mod demo;
+mod files;
+mod headers;
+mod idempotency;
+mod invitations;
+mod proxies;
+mod registration;
