@@ -2,7 +2,9 @@
 //! PageMember, CsrfForm) → parse → the same action as the JSON route → a template or a
 //! redirect.
 
+mod circular;
 mod first_admin;
+mod inbox;
 mod join;
 mod login;
 mod settings;
@@ -23,6 +25,8 @@ pub fn config(cfg: &mut ServiceConfig) {
     settings::config(cfg);
     signin::config(cfg);
     first_admin::config(cfg);
+    inbox::config(cfg);
+    circular::config(cfg);
 }
 
 /// `/`: a member's first section, by role; visitors sign in.
