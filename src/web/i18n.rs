@@ -22,7 +22,7 @@ macro_rules! translation_files {
     };
 }
 
-pub const FILES: &[(Language, &[&str])] = translation_files!["common", "inbox"];
+pub const FILES: &[(Language, &[&str])] = translation_files!["common", "inbox", "compose"];
 
 type Catalog = HashMap<String, String>;
 

@@ -3,6 +3,7 @@
 //! redirect.
 
 mod circular;
+mod compose;
 mod first_admin;
 mod inbox;
 mod join;
@@ -27,6 +28,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     first_admin::config(cfg);
     inbox::config(cfg);
     circular::config(cfg);
+    compose::config(cfg);
 }
 
 /// `/`: a member's first section, by role; visitors sign in.

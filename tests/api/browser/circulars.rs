@@ -260,3 +260,94 @@ async fn a_circular_opened_before_stays_readable_offline() {
     browser.offline(false).await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn an_officer_composes_a_circular_without_javascript_that_reaches_a_residents_inbox() {
+    let app = spawn_app().await;
+    let town = Town::build(&app).await;
+    let officer = app
+        .new_resident(
+            &town.admin,
+            &town.association,
+            None,
+            "officer@kairan.test",
+            "役員一郎",
+        )
+        .await;
+    let appoint = json!({"member_id": officer.id, "role": "officer"});
+    let path = format!("/api/v1/associations/{}/officers", town.association);
+    expect_json(app.post_as(&town.admin, &path, &appoint).await, 201).await;
+    let Some(browser) = Browser::open(&app, Options::without_javascript()).await else {
+        return;
+    };
+    browser.goto("/login").await;
+    browser.fill("ログインID", "officer@kairan.test").await;
+    browser.fill("パスワード", PASSWORD).await;
+    browser.click_button("ログイン").await;
+    browser.heading("回覧板").await;
+    browser.goto("/officer/posts/new").await;
+    browser.heading("回覧を書く").await;
+    browser.fill("題名", "夏祭りのお手伝い募集").await;
+    browser
+        .fill("本文", "8月の夏祭りのお手伝いを募集します。")
+        .await;
+    browser
+        .by_role("checkbox", "「確認しました」を押してもらう")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // A survey with one choice is refused: the form comes back, filled in, and nothing is sent.
+    browser.fill("質問", "お手伝いできますか").await;
+    browser.fill("選択肢", "できる").await;
+    browser.click_button("回覧を送る").await;
+    browser.expect_text("送れませんでした").await;
+    let inbox = expect_json(app.get_as(&town.resident, "/api/v1/me/inbox").await, 200).await;
+    assert_eq!(inbox["items"], json!([]));
+    browser.fill("選択肢", "できる\nできない").await;
+    browser.click_button("回覧を送る").await;
+    browser.heading("夏祭りのお手伝い募集").await;
+
+    let inbox = expect_json(app.get_as(&town.resident, "/api/v1/me/inbox").await, 200).await;
+    assert_eq!(inbox["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(inbox["items"][0]["title"], "夏祭りのお手伝い募集");
+    assert_eq!(inbox["items"][0]["requires_confirmation"], true);
+    browser.heading("アンケート").await;
+    browser.by_role("radio", "できない").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_compose_page_is_accessible_and_refused_to_residents() {
+    let app = spawn_app().await;
+    Town::build(&app).await;
+    let Some(browser) = Browser::open(&app, Options::default()).await else {
+        return;
+    };
+    browser.goto("/login").await;
+    browser
+        .fill("ログインID", crate::fixtures::ADMIN_LOGIN)
+        .await;
+    browser
+        .fill("パスワード", crate::fixtures::ADMIN_PASSWORD)
+        .await;
+    browser.click_button("ログイン").await;
+    browser.goto("/officer/posts/new").await;
+    browser.heading("回覧を書く").await;
+    browser.assert_accessible("/officer/posts/new").await;
+    browser.zoom(2.0).await;
+    browser
+        .assert_accessible("/officer/posts/new at 200 %")
+        .await;
+    browser.close().await;
+
+    let Some(browser) = Browser::open(&app, Options::default()).await else {
+        return;
+    };
+    sign_in(&browser).await;
+    let status = browser
+        .execute("return fetch('/officer/posts/new', {headers: {accept: 'text/html'}}).then(r => r.status);")
+        .await;
+    assert_eq!(status, json!(403));
+    browser.close().await;
+}
