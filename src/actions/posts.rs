@@ -7,13 +7,13 @@ use crate::actions::Services;
 use crate::actions::access::{accessible_post, managed_post};
 use crate::authz::{self, Principal, require};
 use crate::db::models::{Post, PostVersion, SurveyQuestion};
-use crate::db::queries::associations::check_scope;
+use crate::db::queries::associations::{check_scope, find_association, list_hans};
 use crate::db::queries::inbox::read_state;
 use crate::db::queries::posts::{self as queries, PostDetail, PostEdit};
 use crate::db::{AnyConnection, now};
 use crate::domain::draft::{CheckedQuestion, PostDraft};
 use crate::domain::{
-    Category, HouseholdId, MemberId, PostId, PostStatus, Priority, QuestionId, Scope,
+    Category, HanId, HouseholdId, MemberId, PostId, PostStatus, Priority, QuestionId, Scope,
 };
 use crate::error::{ApiError, ErrorCode};
 
@@ -238,6 +238,63 @@ pub async fn versions(
         .run(move |conn| {
             managed_post(conn, &caller, &id)?;
             Ok(queries::versions(conn, &id)?)
+        })
+        .await
+}
+
+/// Where a circular can go, as offered to its author.
+pub struct AudienceChoice {
+    pub scope: Scope,
+    /// Only these 班 (for a 班長: the 班 they lead).
+    pub hans: Vec<HanId>,
+    /// The association's or 班's name; None for the district and the city.
+    pub name: Option<String>,
+}
+
+/// The audiences the caller may post to, around where they live: their association as a
+/// whole, each of its 班, their district and the city, each as `authz::may_post` allows.
+pub async fn audiences(
+    services: &Services,
+    caller: &MemberId,
+) -> Result<Vec<AudienceChoice>, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            let p = Principal::load(conn, &caller)?;
+            let mut choices = Vec::new();
+            if let Some(association) = &p.association_id {
+                let found = find_association(conn, association)?;
+                let scope = Scope::Association(association.clone());
+                if authz::may_post(&p, &scope, &[]) {
+                    choices.push(AudienceChoice {
+                        scope: scope.clone(),
+                        hans: Vec::new(),
+                        name: Some(found.name),
+                    });
+                }
+                for han in list_hans(conn, association)? {
+                    let hans = vec![han.id];
+                    if authz::may_post(&p, &scope, &hans) {
+                        choices.push(AudienceChoice {
+                            scope: scope.clone(),
+                            hans,
+                            name: Some(han.name),
+                        });
+                    }
+                }
+            }
+            let district = p.district_id.clone().map(Scope::District);
+            for scope in district.into_iter().chain([Scope::City]) {
+                if authz::may_post(&p, &scope, &[]) {
+                    choices.push(AudienceChoice {
+                        scope,
+                        hans: Vec::new(),
+                        name: None,
+                    });
+                }
+            }
+            Ok(choices)
         })
         .await
 }

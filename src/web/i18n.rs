@@ -22,7 +22,8 @@ macro_rules! translation_files {
     };
 }
 
-pub const FILES: &[(Language, &[&str])] = translation_files!["common", "officer", "safety", "city"];
+pub const FILES: &[(Language, &[&str])] =
+    translation_files!["common", "officer", "safety", "city", "inbox", "compose"];
 
 type Catalog = HashMap<String, String>;
 

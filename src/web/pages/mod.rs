@@ -3,9 +3,12 @@
 //! redirect.
 
 mod api_token;
+mod circular;
 mod city;
+mod compose;
 mod district;
 mod first_admin;
+mod inbox;
 mod join;
 mod login;
 mod officer;
@@ -33,6 +36,9 @@ pub fn config(cfg: &mut ServiceConfig) {
     safety::config(cfg);
     city::config(cfg);
     district::config(cfg);
+    inbox::config(cfg);
+    circular::config(cfg);
+    compose::config(cfg);
 }
 
 /// `/`: a member's first section, by role; visitors sign in.

@@ -1,0 +1,303 @@
+//! `/posts/{id}`: one circular as the officer wrote it, its attachments, its survey (回答する)
+//! and the `確認しました` button; opening it records the read. Kept for reading offline.
+
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::actions::Services;
+use crate::actions::attachments;
+use crate::actions::posts::{self, PostView};
+use crate::actions::receipts::{self, Receipt};
+use crate::actions::surveys::{self, AnswerItem, AnswersResponse};
+use crate::attachments::AttachmentStore;
+use crate::db::models::{Attachment, SurveyQuestion};
+use crate::db::now;
+use crate::domain::{AttachmentId, MemberId, PostId, Priority, QuestionKind, Tier};
+use crate::error::ApiError;
+use crate::web::CsrfForm;
+use crate::web::page::{Page, redirect};
+use crate::web::pages::inbox::{keep_offline, local_date};
+use crate::web::session::PageMember;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.route("/posts/{id}", web::get().to(show))
+        .route("/posts/{id}/confirm", web::post().to(confirm))
+        .route("/posts/{id}/answers", web::post().to(answer))
+        .route(
+            "/posts/{id}/attachments/{attachment_id}",
+            web::get().to(download),
+        );
+}
+
+pub struct OptionField {
+    pub index: usize,
+    pub label: String,
+    pub checked: bool,
+}
+
+/// One survey question as a form field, with the household's current answer filled in.
+pub struct QuestionField {
+    pub name: String,
+    pub prompt: String,
+    pub required: bool,
+    /// "radio" or "checkbox" for choices; "number" or "text" otherwise.
+    pub input: &'static str,
+    pub options: Vec<OptionField>,
+    pub value: String,
+}
+
+pub struct AttachmentLink {
+    pub href: String,
+    pub file_name: String,
+}
+
+#[derive(Template)]
+#[template(path = "circular.html")]
+struct CircularPage<'a> {
+    page: &'a Page,
+    id: String,
+    title: String,
+    body_lines: Vec<String>,
+    author: String,
+    from_key: &'static str,
+    date: String,
+    urgent: bool,
+    /// The member is among its readers (not only a manager looking at it).
+    reader: bool,
+    requires_confirmation: bool,
+    confirmed: bool,
+    attachments: Vec<AttachmentLink>,
+    questions: Vec<QuestionField>,
+    answers_open: bool,
+    answered: bool,
+    survey_error: bool,
+}
+
+fn field_name(q: &SurveyQuestion) -> String {
+    format!("q-{}", q.id)
+}
+
+fn question_fields(
+    questions: &[SurveyQuestion],
+    mine: Option<&AnswersResponse>,
+) -> Vec<QuestionField> {
+    questions
+        .iter()
+        .map(|q| {
+            let answer = mine.and_then(|m| m.answers.iter().find(|a| a.question_id == q.id));
+            let chosen: Vec<i64> = answer
+                .map(|a| {
+                    a.choices
+                        .clone()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .chain(a.choice)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let options: Vec<String> = serde_json::from_str(&q.options).unwrap_or_default();
+            QuestionField {
+                name: field_name(q),
+                prompt: q.prompt.clone(),
+                required: q.required,
+                input: match q.kind {
+                    QuestionKind::SingleChoice => "radio",
+                    QuestionKind::MultipleChoice => "checkbox",
+                    QuestionKind::Number => "number",
+                    QuestionKind::ShortText => "text",
+                },
+                options: options
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, label)| OptionField {
+                        checked: i64::try_from(index).is_ok_and(|i| chosen.contains(&i)),
+                        index,
+                        label,
+                    })
+                    .collect(),
+                value: answer
+                    .and_then(|a| a.number.map(|n| n.to_string()).or_else(|| a.text.clone()))
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct ShowQuery {
+    answered: Option<String>,
+}
+
+/// Records the read; `false` when the member is not among the post's readers (a manager
+/// looking at it from outside its audience), who then gets no forms.
+async fn record_read(services: &Services, caller: &MemberId, id: PostId) -> Result<bool, ApiError> {
+    match receipts::record(services, caller, id, Receipt::Read).await {
+        Ok(()) => Ok(true),
+        Err(ApiError::NotFound(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+async fn render(
+    page: &Page,
+    services: &Services,
+    caller: &MemberId,
+    id: PostId,
+    answered: bool,
+    survey_error: bool,
+) -> Result<HttpResponse, ApiError> {
+    let view: PostView = posts::get(services, caller, id.clone()).await?;
+    let reader = record_read(services, caller, id.clone()).await?;
+    let files: Vec<Attachment> = attachments::list(services, caller, id.clone()).await?;
+    let detail = &view.detail;
+    let post = &detail.post;
+    let mine = if reader && !detail.questions.is_empty() {
+        surveys::mine(services, caller, id.clone()).await.ok()
+    } else {
+        None
+    };
+    let response = page.render_with(
+        if survey_error {
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            actix_web::http::StatusCode::OK
+        },
+        &CircularPage {
+            page,
+            id: id.to_string(),
+            title: post.title.clone(),
+            body_lines: post.body.split('\n').map(str::to_string).collect(),
+            author: detail.author_name.clone(),
+            from_key: match post.tier {
+                Tier::City => "post.from_city",
+                Tier::District => "post.from_district",
+                Tier::Association => "post.from_association",
+            },
+            date: post.published_at.map(local_date).unwrap_or_default(),
+            urgent: post.priority == Priority::Urgent,
+            reader,
+            requires_confirmation: post.requires_confirmation,
+            confirmed: view.confirmed,
+            attachments: files
+                .into_iter()
+                .map(|a| AttachmentLink {
+                    href: format!("/posts/{id}/attachments/{}", a.id),
+                    file_name: a.file_name,
+                })
+                .collect(),
+            questions: question_fields(&detail.questions, mine.as_ref()),
+            answers_open: surveys::answers_open(post, now()),
+            answered,
+            survey_error,
+        },
+    )?;
+    Ok(keep_offline(response))
+}
+
+async fn show(
+    member: PageMember,
+    page: Page,
+    path: web::Path<PostId>,
+    query: web::Query<ShowQuery>,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = &member.0.principal.member_id;
+    let answered = query.answered.is_some();
+    render(&page, &services, caller, path.into_inner(), answered, false).await
+}
+
+#[derive(Deserialize)]
+struct NoFields {}
+
+async fn confirm(
+    _form: CsrfForm<NoFields>,
+    member: PageMember,
+    path: web::Path<PostId>,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let caller = &member.0.principal.member_id;
+    receipts::record(&services, caller, id.clone(), Receipt::Confirm).await?;
+    Ok(redirect(&format!("/posts/{id}"), Vec::new()))
+}
+
+/// The form's fields as answers: a field per question, several for checkboxes; empty
+/// fields are left unanswered. Anything unreadable is the survey's mistake to show.
+fn answers_from(
+    questions: &[SurveyQuestion],
+    fields: &[(String, String)],
+) -> Option<Vec<AnswerItem>> {
+    let mut items = Vec::new();
+    for q in questions {
+        let name = field_name(q);
+        let values: Vec<&str> = fields
+            .iter()
+            .filter(|(n, v)| *n == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim())
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        let mut item = AnswerItem {
+            question_id: q.id.clone(),
+            choice: None,
+            choices: None,
+            number: None,
+            text: None,
+        };
+        match q.kind {
+            QuestionKind::SingleChoice => item.choice = Some(values[0].parse().ok()?),
+            QuestionKind::MultipleChoice => {
+                item.choices = Some(
+                    values
+                        .iter()
+                        .map(|v| v.parse().ok())
+                        .collect::<Option<_>>()?,
+                )
+            }
+            QuestionKind::Number => item.number = Some(values[0].parse().ok()?),
+            QuestionKind::ShortText => item.text = Some(values[0].to_string()),
+        }
+        items.push(item);
+    }
+    Some(items)
+}
+
+async fn answer(
+    form: CsrfForm<Vec<(String, String)>>,
+    page: Page,
+    member: PageMember,
+    path: web::Path<PostId>,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let caller = &member.0.principal.member_id;
+    let view = posts::get(&services, caller, id.clone()).await?;
+    let submitted = match answers_from(&view.detail.questions, &form.0) {
+        Some(items) => surveys::submit(&services, caller, id.clone(), items).await,
+        None => Err(ApiError::validation("the answer is not readable")),
+    };
+    match submitted {
+        Ok(_) => Ok(redirect(
+            &format!("/posts/{id}?answered=1#survey"),
+            Vec::new(),
+        )),
+        Err(ApiError::Validation(..)) => render(&page, &services, caller, id, false, true).await,
+        Err(e) => Err(e),
+    }
+}
+
+async fn download(
+    _req: HttpRequest,
+    member: PageMember,
+    path: web::Path<(PostId, AttachmentId)>,
+    services: web::Data<Services>,
+    store: web::Data<AttachmentStore>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, attachment_id) = path.into_inner();
+    let caller = &member.0.principal.member_id;
+    let attachment = attachments::find(&services, caller, id, attachment_id).await?;
+    crate::routes::attachments::file_response(&store, attachment).await
+}
