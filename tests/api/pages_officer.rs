@@ -140,6 +140,27 @@ async fn an_officer_adds_a_han_and_a_paper_household_through_the_forms() {
     assert!(section.contains("新しい紙の家"));
     assert!(section.contains("紙で受け取る"));
 
+    // The paper flag is switched back with the household's button.
+    let households = format!("/api/v1/associations/{}/households", city.association_a);
+    let paper_of = |list: &Value| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["label"] == "新しい紙の家")
+            .map(|h| (str_field(h, "id"), h["paper"].as_bool().unwrap()))
+            .unwrap()
+    };
+    let (id, paper) =
+        paper_of(&expect_json(app.get_as(&city.officer_a, &households).await, 200).await);
+    assert!(paper);
+    let to = format!("/officer/roster/households/{id}/paper");
+    let (status, _) = submit(&app, &mut officer, page, &to, &[("paper", "false")]).await;
+    assert_eq!(status, 303);
+    let (_, paper) =
+        paper_of(&expect_json(app.get_as(&city.officer_a, &households).await, 200).await);
+    assert!(!paper);
+
     // An empty name is drawn again with the message, and nothing is added.
     let (status, body) = submit(
         &app,
@@ -292,8 +313,12 @@ async fn another_associations_ids_give_the_not_found_page_and_change_nothing() {
         format!("/officer/join-requests/{request}/approve"),
         format!("/officer/join-requests/{request}/decline"),
         format!("/officer/hans/{}/sign-in-codes", city.han_h1),
+        format!(
+            "/officer/roster/households/{}/paper",
+            city.household_h1_resident
+        ),
     ] {
-        let fields = [("member", city.resident_h1.id.as_str())];
+        let fields = [("member", city.resident_h1.id.as_str()), ("paper", "true")];
         let (status, body) = submit(&app, &mut other, home, &to, &fields).await;
         assert_eq!(status, 404, "{to}");
         assert!(
@@ -304,7 +329,17 @@ async fn another_associations_ids_give_the_not_found_page_and_change_nothing() {
     let sheet = format!("/officer/hans/{}/sign-in-codes", city.han_h1);
     assert_eq!(other.get(&app, &sheet).await.0.status, 404);
 
-    // Nothing changed: the invitation is live, the request waits, the resident is signed in.
+    // Nothing changed: the invitation is live, the request waits, the resident is signed in,
+    // their household still reads in the app.
+    let households = format!("/api/v1/associations/{}/households", city.association_a);
+    let list = expect_json(app.get_as(&city.officer_a, &households).await, 200).await;
+    let resident_household = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["id"] == city.household_h1_resident.as_str())
+        .unwrap();
+    assert_eq!(resident_household["paper"], false);
     let live = invitations_of(&app, &city.chair_a, &city.association_a).await;
     assert!(
         live.iter()
