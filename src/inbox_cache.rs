@@ -18,7 +18,8 @@ use chrono::NaiveDateTime;
 
 use crate::authz::Membership;
 use crate::db::AnyConnection;
-use crate::db::queries::posts::{self as queries, FeedEntry, InboxCursor, InboxRow, PostDetail};
+use crate::db::queries::inbox::{self, FeedEntry, InboxCursor, InboxRow};
+use crate::db::queries::posts::{self as queries, PostDetail};
 use crate::domain::{HouseholdId, MemberId, PostId};
 use crate::error::ApiError;
 
@@ -243,7 +244,7 @@ impl InboxCache {
         }
         let generation = self.receipts_generation.load(Ordering::Acquire);
         let household = place.household_id.as_ref();
-        let (read, confirmed) = queries::read_state(conn, id, &place.member_id, household)?;
+        let (read, confirmed) = inbox::read_state(conn, id, &place.member_id, household)?;
         if let Some(household) = household {
             let state = ReadState { read, confirmed };
             let states = HashMap::from([(id.clone(), state)]);
@@ -270,7 +271,7 @@ impl InboxCache {
         if let Some(feed) = self.cached_feed(key) {
             return Ok(feed);
         }
-        let mut entries = queries::feed(conn, key, self.window + 1, at)?;
+        let mut entries = inbox::feed(conn, key, self.window + 1, at)?;
         let complete = entries.len() <= self.window;
         entries.truncate(self.window);
         let feed = Feed {
@@ -358,7 +359,7 @@ impl InboxCache {
         }
         let generation = self.receipts_generation.load(Ordering::Acquire);
         let ids: Vec<PostId> = entries.iter().map(|e| e.post.id.clone()).collect();
-        let (read_ids, confirmed_ids) = queries::read_states(conn, member, Some(household), &ids)?;
+        let (read_ids, confirmed_ids) = inbox::read_states(conn, member, Some(household), &ids)?;
         let states: Vec<ReadState> = ids
             .iter()
             .map(|id| ReadState {
@@ -498,4 +499,112 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use chrono::{DateTime, Duration};
+
+    use super::*;
+    use crate::db::queries::inbox::PostSummary;
+    use crate::domain::{Category, Priority, Tier};
+
+    fn t(minutes: i64) -> NaiveDateTime {
+        let start = DateTime::from_timestamp(1_780_000_000, 0).map(|t| t.naive_utc());
+        start.unwrap_or_default() + Duration::minutes(minutes)
+    }
+
+    fn entry(id: &str, minutes: i64, expires: Option<i64>) -> FeedEntry {
+        FeedEntry {
+            post: PostSummary {
+                id: PostId(id.into()),
+                tier: Tier::Association,
+                title: id.into(),
+                category: Category::Notice,
+                priority: Priority::Normal,
+                requires_confirmation: false,
+                expires_at: expires.map(t),
+            },
+            published_at: t(minutes),
+        }
+    }
+
+    /// A feed's entries newest first, as `feed()` loads them.
+    fn feed(mut entries: Vec<FeedEntry>, complete: bool) -> Feed {
+        entries.sort_by(|a, b| (b.published_at, &b.post.id).cmp(&(a.published_at, &a.post.id)));
+        Feed {
+            generation: 0,
+            loaded: Instant::now(),
+            entries: entries.into(),
+            complete,
+        }
+    }
+
+    fn ids(page: Option<Vec<FeedEntry>>) -> Option<Vec<String>> {
+        page.map(|entries| entries.into_iter().map(|e| e.post.id.0).collect())
+    }
+
+    #[test]
+    fn feeds_merge_newest_first_with_one_extra_entry_and_ties_broken_by_id() {
+        let city = feed(vec![entry("c1", 1, None), entry("c3", 3, None)], true);
+        let han = feed(vec![entry("h2", 2, None), entry("h3", 3, None)], true);
+        let page = merge(&[city, han], None, 2, t(10));
+        assert_eq!(ids(page), Some(vec!["h3".into(), "c3".into(), "h2".into()]));
+    }
+
+    #[test]
+    fn expired_entries_are_left_out_and_a_cursor_starts_after_its_entry() {
+        let feeds = [feed(
+            vec![
+                entry("a", 1, None),
+                entry("b", 2, Some(5)),
+                entry("c", 3, None),
+                entry("d", 4, None),
+            ],
+            true,
+        )];
+        assert_eq!(
+            ids(merge(&feeds, None, 10, t(6))),
+            Some(vec!["d".into(), "c".into(), "a".into()])
+        );
+        let after = InboxCursor {
+            published_at: t(3),
+            post_id: PostId("c".into()),
+        };
+        assert_eq!(
+            ids(merge(&feeds, Some(&after), 10, t(6))),
+            Some(vec!["a".into()])
+        );
+    }
+
+    #[test]
+    fn a_page_reaching_below_a_truncated_feed_must_come_from_the_database() {
+        // The han feed keeps only its two newest posts; older ones may exist.
+        let han = feed(vec![entry("h5", 5, None), entry("h4", 4, None)], false);
+        let city = feed(
+            vec![
+                entry("c1", 1, None),
+                entry("c2", 2, None),
+                entry("c6", 6, None),
+            ],
+            true,
+        );
+        let feeds = [han, city];
+        // Two entries plus one above the horizon (h4 at minute 4) are known exactly.
+        assert_eq!(
+            ids(merge(&feeds, None, 1, t(10))),
+            Some(vec!["c6".into(), "h5".into()])
+        );
+        // A third would be c2 at minute 2, below the horizon, where han posts may be missing.
+        assert_eq!(ids(merge(&feeds, None, 3, t(10))), None);
+    }
+
+    #[test]
+    fn complete_feeds_answer_any_page_even_a_short_last_one() {
+        let feeds = [
+            feed(vec![entry("a", 1, None)], true),
+            feed(Vec::new(), true),
+        ];
+        assert_eq!(ids(merge(&feeds, None, 20, t(10))), Some(vec!["a".into()]));
+    }
 }

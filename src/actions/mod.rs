@@ -8,15 +8,20 @@
 pub mod access;
 pub mod admin;
 pub mod associations;
+pub mod attachments;
 pub mod districts;
+pub mod inbox;
 pub mod invitations;
 pub mod join_requests;
 pub mod officer;
+pub mod posts;
 pub mod preferences;
+pub mod push;
 pub mod receipts;
 pub mod roles;
 pub mod roster;
 pub mod sessions;
+pub mod surveys;
 
 use std::sync::Arc;
 

@@ -1,13 +1,68 @@
 //! Reading and confirming circulars: by members for their household, and on paper by
-//! officers and 班長 for the households they visit.
+//! officers and 班長 for the households they visit; the receipts (who has confirmed, the
+//! visit list per 班) for those who follow a post, and reminders to the unconfirmed.
 
 use crate::actions::Services;
 use crate::authz::{self, Principal, require};
-use crate::db::now;
+use crate::db::models::Post;
 use crate::db::queries::audit;
-use crate::db::queries::posts as queries;
-use crate::domain::{AuditAction, HouseholdId, MemberId, PostId, PostStatus};
+use crate::db::queries::posts::{find_post, post_hans_of};
+use crate::db::queries::push::{self, Recipients};
+use crate::db::queries::receipts::{self as queries, Receipts};
+use crate::db::{AnyConnection, now, write_transaction};
+use crate::domain::{AuditAction, HanId, HouseholdId, MemberId, PostId, PostStatus, ReceiptScope};
 use crate::error::{ApiError, ErrorCode};
+
+/// A post as someone who follows its receipts sees it.
+pub struct Followed {
+    pub principal: Principal,
+    pub post: Post,
+    pub hans: Vec<HanId>,
+    /// The households they may see.
+    pub scope: ReceiptScope,
+    /// May see households one by one (the visit list, texts, CSVs): officers and 班長 in the
+    /// audience, for their own households. The post's other managers (city staff, district
+    /// officers) see counts over the whole audience.
+    pub personal: bool,
+}
+
+/// Loads a post whose receipts the caller follows, if its status is one `shown` accepts:
+/// officers and 班長 in its audience, and its managers. Anyone else gets 404.
+pub fn followed_post(
+    conn: &mut AnyConnection,
+    caller: &MemberId,
+    id: &PostId,
+    shown: fn(PostStatus) -> bool,
+) -> Result<Followed, ApiError> {
+    let principal = Principal::load(conn, caller)?;
+    let post = find_post(conn, id)?
+        .filter(|post| shown(post.status))
+        .ok_or(ApiError::NotFound("post"))?;
+    let hans = post_hans_of(conn, id)?;
+    let (scope, personal) = match authz::receipt_scope(&principal, post.audience(&hans)) {
+        Some(scope) => (scope, true),
+        None if authz::may_manage_post(&principal, &post.author_id, post.audience(&[])) => {
+            (ReceiptScope::Audience, false)
+        }
+        None => return Err(ApiError::NotFound("post")),
+    };
+    Ok(Followed {
+        principal,
+        post,
+        hans,
+        scope,
+        personal,
+    })
+}
+
+/// Any post that was ever sent: published, or since withdrawn or expired.
+pub fn sent(status: PostStatus) -> bool {
+    status != PostStatus::Draft
+}
+
+pub fn published(status: PostStatus) -> bool {
+    status == PostStatus::Published
+}
 
 /// What a member records for a circular they were shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,17 +135,12 @@ pub async fn record_paper_confirmation(
     services
         .db
         .write(move |conn| {
-            let p = Principal::load(conn, &caller)?;
-            let found_post = queries::find_post(conn, &post)?
-                .filter(|found| found.status == PostStatus::Published)
-                .ok_or(ApiError::NotFound("post"))?;
-            let hans = queries::post_hans_of(conn, &post)?;
-            let visible =
-                authz::may_manage_post(&p, &found_post.author_id, found_post.audience(&[]))
-                    || authz::receipt_scope(&p, found_post.audience(&hans)).is_some();
-            if !visible {
-                return Err(ApiError::NotFound("post"));
-            }
+            let Followed {
+                principal: p,
+                post: found_post,
+                hans,
+                ..
+            } = followed_post(conn, &caller, &post, published)?;
             if !found_post.requires_confirmation {
                 return Err(confirmation_not_requested());
             }
@@ -116,4 +166,91 @@ pub async fn record_paper_confirmation(
         .await?;
     services.inbox_cache.receipts_changed(&confirmed);
     Ok(())
+}
+
+/// Read and confirmation counts by household over what the caller may see, and for officers
+/// and 班長 the households not yet confirmed, by 班 then label (the visit list). Showing the
+/// list is audited.
+pub async fn list(
+    services: &Services,
+    caller: &MemberId,
+    id: PostId,
+) -> Result<Receipts, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            let f = followed_post(conn, &caller, &id, sent)?;
+            let receipts = queries::receipts(conn, &f.post, &f.hans, &f.scope, f.personal)?;
+            if f.personal {
+                let detail =
+                    serde_json::json!({"post_id": id.as_str(), "rows": receipts.unconfirmed.len()});
+                audit::record(
+                    conn,
+                    &f.principal,
+                    AuditAction::ReceiptsRead,
+                    "post",
+                    Some(id.as_str()),
+                    f.principal.association_id.as_ref(),
+                    detail,
+                )?;
+            }
+            Ok(receipts)
+        })
+        .await
+}
+
+/// What a reminder did.
+pub struct Reminded {
+    /// Households not yet confirmed that were reminded.
+    pub households: usize,
+    /// Notifications queued to their members' devices.
+    pub deliveries: usize,
+}
+
+/// Reminds the households that have not confirmed, within what the caller may see of the
+/// audience, by push. Audited.
+pub async fn remind(
+    services: &Services,
+    caller: &MemberId,
+    id: PostId,
+) -> Result<Reminded, ApiError> {
+    let caller = caller.clone();
+    let reminded = services
+        .db
+        .write(move |conn| {
+            let f = followed_post(conn, &caller, &id, published)?;
+            if !f.post.requires_confirmation {
+                return Err(confirmation_not_requested());
+            }
+            let receipts = queries::receipts(conn, &f.post, &f.hans, &f.scope, true)?;
+            let households: Vec<_> = receipts
+                .unconfirmed
+                .into_iter()
+                .map(|u| u.household_id)
+                .collect();
+            let job = push::post_job(&f.post, "reminder");
+            let deliveries = write_transaction(conn, |conn| {
+                push::enqueue(conn, &job, Recipients::Households(&households), None)
+            })?;
+            let detail =
+                serde_json::json!({"post_id": id.as_str(), "households": households.len()});
+            let p = &f.principal;
+            audit::record(
+                conn,
+                p,
+                AuditAction::ReminderSent,
+                "post",
+                Some(id.as_str()),
+                p.association_id.as_ref(),
+                detail,
+            )?;
+            Ok(Reminded {
+                households: households.len(),
+                deliveries,
+            })
+        })
+        .await?;
+    services.wake_push.notify_one();
+    Ok(reminded)
 }

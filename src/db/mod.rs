@@ -213,6 +213,17 @@ impl Db {
         self.run(move |conn| write_transaction(conn, f)).await
     }
 
+    /// The database answers and takes a write transaction (on SQLite, the write lock is
+    /// free): what `/readyz` reports.
+    pub async fn ready(&self) -> Result<(), ApiError> {
+        self.write(|conn| {
+            diesel::RunQueryDsl::execute(diesel::sql_query("SELECT 1"), conn)
+                .map(|_| ())
+                .map_err(ApiError::database_unavailable)
+        })
+        .await
+    }
+
     /// For command-line tools and tests that run outside a request.
     pub fn get(&self) -> Result<r2d2::PooledConnection<AnyConnectionManager>, r2d2::PoolError> {
         self.pool.get()

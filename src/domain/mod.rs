@@ -7,6 +7,7 @@ mod association;
 mod audience;
 mod audit;
 mod district;
+pub mod draft;
 mod ids;
 mod joining;
 mod login;

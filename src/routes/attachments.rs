@@ -9,16 +9,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::actions::Services;
+use crate::actions::attachments::{self, Upload};
 use crate::attachments::{AttachmentStore, AttachmentType, clean_file_name};
 use crate::auth::AuthMember;
 use crate::configuration::PostSettings;
 use crate::db::models::Attachment;
-use crate::db::queries::attachments as queries;
-
-use crate::actions::access::{accessible_post, managed_post};
-use crate::db::{AnyConnection, Db, now, write_transaction};
-use crate::domain::{AttachmentId, PostId, PostStatus};
-use crate::error::{ApiError, ErrorCode};
+use crate::domain::{AttachmentId, PostId};
+use crate::error::ApiError;
 use crate::routes::read_body;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -27,8 +25,6 @@ pub fn config(cfg: &mut ServiceConfig) {
         .service(download_attachment)
         .service(delete_attachment);
 }
-
-const MAX_ATTACHMENTS_PER_POST: i64 = 10;
 
 #[derive(Deserialize, IntoParams)]
 pub struct UploadParams {
@@ -68,40 +64,6 @@ pub struct AttachmentList {
     pub items: Vec<AttachmentResponse>,
 }
 
-/// The caller manages the post and it can take one more attachment.
-fn check_room(conn: &mut AnyConnection, auth: &AuthMember, id: &PostId) -> Result<(), ApiError> {
-    let (_, post) = managed_post(conn, &auth.0, id)?;
-    if post.status == PostStatus::Withdrawn {
-        return Err(ApiError::Conflict(
-            ErrorCode::PostWithdrawn,
-            "a withdrawn post cannot take attachments".into(),
-        ));
-    }
-    if queries::count_attachments(conn, id)? >= MAX_ATTACHMENTS_PER_POST {
-        return Err(ApiError::Validation(
-            ErrorCode::TooManyAttachments,
-            format!("a post may have at most {MAX_ATTACHMENTS_PER_POST} attachments"),
-        ));
-    }
-    Ok(())
-}
-
-/// Removes a stored file once no row refers to it. Callers hold `lock_writes`.
-async fn remove_if_unreferenced(
-    db: &Db,
-    store: &AttachmentStore,
-    sha256: String,
-) -> Result<(), ApiError> {
-    let lookup = sha256.clone();
-    let referenced = db
-        .run(move |conn| Ok(queries::sha256_referenced(conn, &lookup)?))
-        .await?;
-    if !referenced {
-        store.remove(&sha256).await?;
-    }
-    Ok(())
-}
-
 /// Attach a PDF, JPEG or PNG to a circular (its managers). The body is the file itself; its
 /// type is read from its content and must match the Content-Type.
 #[utoipa::path(
@@ -127,7 +89,7 @@ pub async fn upload_attachment(
     params: web::Query<UploadParams>,
     req: HttpRequest,
     payload: web::Payload,
-    db: web::Data<Db>,
+    services: web::Data<Services>,
     store: web::Data<AttachmentStore>,
     settings: web::Data<PostSettings>,
 ) -> Result<HttpResponse, ApiError> {
@@ -138,71 +100,16 @@ pub async fn upload_attachment(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(AttachmentType::from_content_type)
-        .ok_or_else(unsupported_type)?;
-    // Before reading the body, so outsiders learn nothing from how the upload is judged.
-    let (check_auth, check_id) = (auth.clone(), id.clone());
-    db.run(move |conn| check_room(conn, &check_auth, &check_id))
-        .await?;
-
+        .ok_or_else(attachments::unsupported_type)?;
+    attachments::check_room(&services, &auth.0, id.clone()).await?;
     let body = read_body(payload, settings.attachment_max_bytes).await?;
-    if body.is_empty() {
-        return Err(ApiError::Validation(
-            ErrorCode::EmptyAttachment,
-            "the attachment is empty".into(),
-        ));
-    }
-    let detected = AttachmentType::detect(&body).ok_or_else(unsupported_type)?;
-    if detected != declared {
-        return Err(ApiError::Validation(
-            ErrorCode::AttachmentTypeMismatch,
-            format!(
-                "the content is {} but Content-Type says {}",
-                detected.content_type(),
-                declared.content_type()
-            ),
-        ));
-    }
-    let size_bytes = i64::try_from(body.len())
-        .map_err(|_| ApiError::Unexpected(anyhow::anyhow!("attachment size overflows i64")))?;
-
-    let _writes = store.lock_writes().await;
-    let sha256 = store.put(body).await?;
-    let row = Attachment {
-        id: AttachmentId::generate(),
-        post_id: id,
-        sha256: sha256.clone(),
-        content_type: detected.content_type().to_string(),
+    let upload = Upload {
         file_name,
-        size_bytes,
-        created_at: now(),
+        declared,
+        body,
     };
-    // Checked again: the post may have been withdrawn or filled while the body arrived.
-    let inserted = db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                check_room(conn, &auth, &row.post_id)?;
-                queries::insert_attachment(conn, &row)?;
-                Ok(row)
-            })
-        })
-        .await;
-    match inserted {
-        Ok(row) => Ok(HttpResponse::Created().json(AttachmentResponse::from(row))),
-        Err(e) => {
-            if let Err(cleanup) = remove_if_unreferenced(&db, &store, sha256).await {
-                tracing::warn!(error = ?cleanup, "an unused attachment file was left behind");
-            }
-            Err(e)
-        }
-    }
-}
-
-fn unsupported_type() -> ApiError {
-    ApiError::UnsupportedMediaType(
-        ErrorCode::UnsupportedAttachmentType,
-        "attachments must be PDF, JPEG or PNG, sent as application/pdf, image/jpeg or image/png"
-            .into(),
-    )
+    let row = attachments::upload(&services, &store, &auth.0, id, upload).await?;
+    Ok(HttpResponse::Created().json(AttachmentResponse::from(row)))
 }
 
 /// A circular's attachments, oldest first (its audience and managers).
@@ -211,15 +118,9 @@ fn unsupported_type() -> ApiError {
 pub async fn list_attachments(
     auth: AuthMember,
     path: web::Path<PostId>,
-    db: web::Data<Db>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let items = db
-        .run(move |conn| {
-            accessible_post(conn, &auth.0, &id)?;
-            Ok(queries::list_attachments(conn, &id)?)
-        })
-        .await?;
+    let items = attachments::list(&services, &auth.0, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(AttachmentList {
         items: items.into_iter().map(Into::into).collect(),
     }))
@@ -238,17 +139,19 @@ pub async fn list_attachments(
 pub async fn download_attachment(
     auth: AuthMember,
     path: web::Path<(PostId, AttachmentId)>,
-    db: web::Data<Db>,
+    services: web::Data<Services>,
     store: web::Data<AttachmentStore>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, attachment_id) = path.into_inner();
-    let attachment = db
-        .run(move |conn| {
-            accessible_post(conn, &auth.0, &id)?;
-            queries::find_attachment(conn, &id, &attachment_id)?
-                .ok_or(ApiError::NotFound("attachment"))
-        })
-        .await?;
+    let attachment = attachments::find(&services, &auth.0, id, attachment_id).await?;
+    file_response(&store, attachment).await
+}
+
+/// An attachment's file, with its content type and file name, for the API and the pages.
+pub async fn file_response(
+    store: &AttachmentStore,
+    attachment: Attachment,
+) -> Result<HttpResponse, ApiError> {
     let (len, chunks) = store.read(&attachment.sha256).await?;
     Ok(HttpResponse::Ok()
         .content_type(attachment.content_type)
@@ -267,23 +170,11 @@ pub async fn download_attachment(
 pub async fn delete_attachment(
     auth: AuthMember,
     path: web::Path<(PostId, AttachmentId)>,
-    db: web::Data<Db>,
+    services: web::Data<Services>,
     store: web::Data<AttachmentStore>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, attachment_id) = path.into_inner();
-    let _writes = store.lock_writes().await;
-    let sha256 = db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                managed_post(conn, &auth.0, &id)?;
-                let attachment = queries::find_attachment(conn, &id, &attachment_id)?
-                    .ok_or(ApiError::NotFound("attachment"))?;
-                queries::delete_attachment(conn, &attachment.id)?;
-                Ok(attachment.sha256)
-            })
-        })
-        .await?;
-    remove_if_unreferenced(&db, &store, sha256).await?;
+    attachments::delete(&services, &store, &auth.0, id, attachment_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -1,5 +1,6 @@
+//! Liveness and readiness, for load balancers and the benchmarks' yardstick.
+
 use actix_web::{HttpResponse, get, web};
-use diesel::RunQueryDsl;
 use serde::Serialize;
 
 use crate::db::{Backend, Db};
@@ -36,12 +37,7 @@ pub struct Readiness {
 )]
 #[get("/readyz")]
 pub async fn readyz(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
-    db.write(|conn| {
-        diesel::sql_query("SELECT 1")
-            .execute(conn)
-            .map_err(ApiError::database_unavailable)
-    })
-    .await?;
+    db.ready().await?;
     let database = match db.backend() {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",

@@ -1,29 +1,22 @@
 //! Web Push: the server's public key, members' subscriptions and preferences, delivery
 //! figures and reminders for a post.
 
-use crate::domain::AuditAction;
-use std::sync::Arc;
-
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Notify;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::actions::access::managed_post;
+use crate::actions::{Services, push, receipts};
 use crate::auth::AuthMember;
-use crate::authz::{self, Principal};
 use crate::configuration::PushSettings;
 use crate::db::models::PushSubscription;
-use crate::db::queries::posts as post_queries;
-use crate::db::queries::push::{self as queries, DeliveryCounts, Recipients};
-use crate::db::{Db, now, write_transaction};
-use crate::domain::ReceiptScope;
-use crate::domain::{Category, PostId, PostStatus, PushSubscriptionId};
-use crate::error::{ApiError, ErrorCode};
+use crate::db::now;
+use crate::db::queries::push::DeliveryCounts;
+use crate::domain::{Category, PostId, PushSubscriptionId};
+use crate::error::ApiError;
 use crate::push::VapidKey;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -152,7 +145,7 @@ pub fn check_subscription(
 pub async fn subscribe(
     auth: AuthMember,
     body: web::Json<SubscribeRequest>,
-    db: web::Data<Db>,
+    services: web::Data<Services>,
     settings: web::Data<PushSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.into_inner();
@@ -165,12 +158,7 @@ pub async fn subscribe(
         auth: request.keys.auth.trim().trim_end_matches('=').to_string(),
         created_at: now(),
     };
-    let stored = db
-        .run(move |conn| {
-            Principal::load(conn, &auth.0)?;
-            Ok(queries::subscribe(conn, &subscription)?)
-        })
-        .await?;
+    let stored = push::subscribe(&services, &auth.0, subscription).await?;
     Ok(HttpResponse::Created().json(SubscriptionResponse::from(stored)))
 }
 
@@ -184,14 +172,9 @@ pub struct SubscriptionList {
 #[get("/push/subscriptions")]
 pub async fn list_subscriptions(
     auth: AuthMember,
-    db: web::Data<Db>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let items = db
-        .run(move |conn| {
-            Principal::load(conn, &auth.0)?;
-            Ok(queries::list_subscriptions(conn, &auth.0)?)
-        })
-        .await?;
+    let items = push::subscriptions(&services, &auth.0).await?;
     Ok(HttpResponse::Ok().json(SubscriptionList {
         items: items.into_iter().map(Into::into).collect(),
     }))
@@ -203,17 +186,10 @@ pub async fn list_subscriptions(
 pub async fn unsubscribe(
     auth: AuthMember,
     path: web::Path<PushSubscriptionId>,
-    db: web::Data<Db>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let deleted = db
-        .run(move |conn| Ok(queries::unsubscribe(conn, &auth.0, &id)?))
-        .await?;
-    if deleted {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(ApiError::NotFound("subscription"))
-    }
+    push::unsubscribe(&services, &auth.0, path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -228,14 +204,9 @@ pub struct NotificationPreferences {
 #[get("/me/notification-preferences")]
 pub async fn get_preferences(
     auth: AuthMember,
-    db: web::Data<Db>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let muted = db
-        .run(move |conn| {
-            Principal::load(conn, &auth.0)?;
-            Ok(queries::muted(conn, &auth.0)?)
-        })
-        .await?;
+    let muted = push::muted(&services, &auth.0).await?;
     Ok(HttpResponse::Ok().json(NotificationPreferences {
         muted_categories: muted,
     }))
@@ -247,17 +218,10 @@ pub async fn get_preferences(
 pub async fn set_preferences(
     auth: AuthMember,
     body: web::Json<NotificationPreferences>,
-    db: web::Data<Db>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut muted = body.into_inner().muted_categories;
-    muted.sort_by_key(|c| c.as_str());
-    muted.dedup();
-    let stored = muted.clone();
-    db.run(move |conn| {
-        Principal::load(conn, &auth.0)?;
-        Ok(queries::set_muted(conn, &auth.0, &muted)?)
-    })
-    .await?;
+    let muted = body.into_inner().muted_categories;
+    let stored = push::set_muted(&services, &auth.0, muted).await?;
     Ok(HttpResponse::Ok().json(NotificationPreferences {
         muted_categories: stored,
     }))
@@ -269,15 +233,9 @@ pub async fn set_preferences(
 pub async fn post_deliveries(
     auth: AuthMember,
     path: web::Path<PostId>,
-    db: web::Data<Db>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let counts = db
-        .run(move |conn| {
-            managed_post(conn, &auth.0, &id)?;
-            Ok(queries::post_delivery_counts(conn, &id)?)
-        })
-        .await?;
+    let counts = push::deliveries(&services, &auth.0, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(counts))
 }
 
@@ -295,59 +253,13 @@ pub struct ReminderResponse {
 pub async fn remind(
     auth: AuthMember,
     path: web::Path<PostId>,
-    db: web::Data<Db>,
-    wake: web::Data<Arc<Notify>>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let response = db
-        .write(move |conn| {
-            let p = Principal::load(conn, &auth.0)?;
-            let post = post_queries::find_post(conn, &id)?
-                .filter(|post| post.status == PostStatus::Published)
-                .ok_or(ApiError::NotFound("post"))?;
-            let hans = post_queries::post_hans_of(conn, &id)?;
-            let scope = match authz::receipt_scope(&p, post.audience(&hans)) {
-                Some(scope) => scope,
-                None if authz::may_manage_post(&p, &post.author_id, post.audience(&[])) => {
-                    ReceiptScope::Audience
-                }
-                None => return Err(ApiError::NotFound("post")),
-            };
-            if !post.requires_confirmation {
-                return Err(ApiError::Validation(
-                    ErrorCode::ConfirmationNotRequested,
-                    "this post does not ask for confirmation".into(),
-                ));
-            }
-            let receipts = post_queries::receipts(conn, &post, &hans, &scope, true)?;
-            let households: Vec<_> = receipts
-                .unconfirmed
-                .into_iter()
-                .map(|u| u.household_id)
-                .collect();
-            let job = queries::post_job(&post, "reminder");
-            let deliveries = write_transaction(conn, |conn| {
-                queries::enqueue(conn, &job, Recipients::Households(&households), None)
-            })?;
-            let detail =
-                serde_json::json!({"post_id": id.as_str(), "households": households.len()});
-            crate::db::queries::audit::record(
-                conn,
-                &p,
-                AuditAction::ReminderSent,
-                "post",
-                Some(id.as_str()),
-                p.association_id.as_ref(),
-                detail,
-            )?;
-            Ok(ReminderResponse {
-                households: households.len(),
-                deliveries,
-            })
-        })
-        .await?;
-    wake.notify_one();
-    Ok(HttpResponse::Accepted().json(response))
+    let reminded = receipts::remind(&services, &auth.0, path.into_inner()).await?;
+    Ok(HttpResponse::Accepted().json(ReminderResponse {
+        households: reminded.households,
+        deliveries: reminded.deliveries,
+    }))
 }
 
 /// The stable-toolchain cousin of `tests/fuzz/fuzz_targets/push_subscription.rs`.

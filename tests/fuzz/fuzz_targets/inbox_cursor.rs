@@ -2,7 +2,7 @@
 //! is a cursor the server could have made, and such a cursor survives a round trip.
 #![no_main]
 
-use kairan::routes::posts::{decode_cursor, encode_cursor};
+use kairan::actions::inbox::{decode_cursor, encode_cursor};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &str| {

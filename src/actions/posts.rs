@@ -1,0 +1,243 @@
+//! Circulars (回覧) as their authors handle them: write and publish or schedule, edit,
+//! publish a draft now, withdraw, the earlier versions; and one circular as a reader sees it.
+
+use std::sync::Arc;
+
+use crate::actions::Services;
+use crate::actions::access::{accessible_post, managed_post};
+use crate::authz::{self, Principal, require};
+use crate::db::models::{Post, PostVersion, SurveyQuestion};
+use crate::db::queries::associations::check_scope;
+use crate::db::queries::inbox::read_state;
+use crate::db::queries::posts::{self as queries, PostDetail, PostEdit};
+use crate::db::{AnyConnection, now};
+use crate::domain::draft::{CheckedQuestion, PostDraft};
+use crate::domain::{
+    Category, HouseholdId, MemberId, PostId, PostStatus, Priority, QuestionId, Scope,
+};
+use crate::error::{ApiError, ErrorCode};
+
+/// A circular with the caller's own read state and their household's confirmation.
+pub struct PostView {
+    pub detail: Arc<PostDetail>,
+    pub read: bool,
+    pub confirmed: bool,
+}
+
+/// What an author writes besides the checked draft: where it goes and how it is filed.
+pub struct NewPost {
+    pub scope: Scope,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+    pub draft: PostDraft,
+}
+
+/// A post as its managers see it (any status), with their own read state.
+fn load_view(
+    conn: &mut AnyConnection,
+    member: &MemberId,
+    household: Option<&HouseholdId>,
+    post: Post,
+) -> Result<PostView, ApiError> {
+    let (read, confirmed) = read_state(conn, &post.id, member, household)?;
+    Ok(PostView {
+        detail: Arc::new(queries::post_detail(conn, post)?),
+        read,
+        confirmed,
+    })
+}
+
+fn survey_questions(
+    post: &PostId,
+    questions: Vec<CheckedQuestion>,
+) -> Result<Vec<SurveyQuestion>, ApiError> {
+    questions
+        .into_iter()
+        .enumerate()
+        .map(|(position, q)| {
+            Ok(SurveyQuestion {
+                id: QuestionId::generate(),
+                post_id: post.clone(),
+                position: i32::try_from(position).unwrap_or(i32::MAX),
+                kind: q.kind,
+                prompt: q.prompt,
+                options: serde_json::to_string(&q.options)
+                    .map_err(|e| ApiError::Unexpected(e.into()))?,
+                required: q.required,
+            })
+        })
+        .collect()
+}
+
+/// Posts a circular to the city, a district, an association or some of its hans: published
+/// now, scheduled, or kept as a draft.
+pub async fn create(
+    services: &Services,
+    caller: &MemberId,
+    input: NewPost,
+) -> Result<PostView, ApiError> {
+    let at = now();
+    let checked = input.draft.check(at).map_err(ApiError::validation)?;
+    let id = PostId::generate();
+    let questions = survey_questions(&id, checked.questions)?;
+    let (caller, scope, hans) = (caller.clone(), input.scope, checked.hans);
+    let view = services
+        .db
+        .run(move |conn| {
+            let p = Principal::load(conn, &caller)?;
+            check_scope(conn, &scope, &hans)?;
+            require(authz::may_post(&p, &scope, &hans))?;
+            let post = Post {
+                id,
+                author_id: p.member_id.clone(),
+                tier: scope.tier(),
+                scope_id: scope.id().map(str::to_string),
+                title: checked.title,
+                body: checked.body,
+                category: input.category.unwrap_or(Category::Notice),
+                priority: input.priority.unwrap_or(Priority::Normal),
+                requires_confirmation: checked.requires_confirmation,
+                status: checked.status,
+                published_at: checked.published_at,
+                expires_at: checked.expires_at,
+                answers_until: checked.answers_until,
+                version: 1,
+                created_at: at,
+                updated_at: at,
+            };
+            let post = queries::create_post(conn, post, hans, questions)?;
+            load_view(conn, &p.member_id, p.household_id.as_ref(), post)
+        })
+        .await?;
+    services.inbox_cache.posts_changed();
+    Ok(view)
+}
+
+/// One circular: for its audience (from memory when warm) or its managers, who may see it
+/// outside its audience or before it is published. Anyone else gets 404.
+pub async fn get(services: &Services, caller: &MemberId, id: PostId) -> Result<PostView, ApiError> {
+    let cache = services.inbox_cache.clone();
+    // A reader whose place, post and state are in memory needs no database.
+    let cached = cache
+        .cached_audience_post(caller, &id, now())
+        .and_then(|(place, detail)| {
+            let (read, confirmed) = cache.cached_read_state(&place, &id)?;
+            Some(PostView {
+                detail,
+                read,
+                confirmed,
+            })
+        });
+    if let Some(view) = cached {
+        return Ok(view);
+    }
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            if let Some((place, detail)) = cache.audience_post(conn, &caller, &id, now())? {
+                let (read, confirmed) = cache.read_state(conn, &place, &id)?;
+                return Ok(PostView {
+                    detail,
+                    read,
+                    confirmed,
+                });
+            }
+            let access = accessible_post(conn, &caller, &id)?;
+            let p = access.principal;
+            load_view(conn, &p.member_id, p.household_id.as_ref(), access.post)
+        })
+        .await
+}
+
+/// Edits a circular (its managers). A published one keeps its previous text as a version.
+pub async fn edit(
+    services: &Services,
+    caller: &MemberId,
+    id: PostId,
+    edit: PostEdit,
+) -> Result<PostView, ApiError> {
+    let caller = caller.clone();
+    let view = services
+        .db
+        .run(move |conn| {
+            let (p, post) = managed_post(conn, &caller, &id)?;
+            if post.status == PostStatus::Withdrawn {
+                return Err(ApiError::Conflict(
+                    ErrorCode::PostWithdrawn,
+                    "a withdrawn post cannot be edited".into(),
+                ));
+            }
+            if let Some(Some(expires_at)) = edit.expires_at
+                && expires_at <= post.published_at.unwrap_or_else(now)
+            {
+                return Err(ApiError::validation(
+                    "expires_at must be after the post is published",
+                ));
+            }
+            let post = queries::edit_post(conn, &post, edit, &p.member_id)?;
+            load_view(conn, &p.member_id, p.household_id.as_ref(), post)
+        })
+        .await?;
+    services.inbox_cache.posts_changed();
+    Ok(view)
+}
+
+/// Publishes a draft or scheduled circular now (its managers).
+pub async fn publish(
+    services: &Services,
+    caller: &MemberId,
+    id: PostId,
+) -> Result<PostView, ApiError> {
+    let caller = caller.clone();
+    let view = services
+        .db
+        .run(move |conn| {
+            let (p, post) = managed_post(conn, &caller, &id)?;
+            let at = now();
+            if post.expires_at.is_some_and(|e| e <= at) {
+                return Err(ApiError::validation("the post has already expired"));
+            }
+            if !queries::publish_now(conn, &id, at)? {
+                return Err(ApiError::Conflict(
+                    ErrorCode::NotPublishable,
+                    "only a draft or scheduled post can be published".into(),
+                ));
+            }
+            let post = queries::find_post(conn, &post.id)?.ok_or(ApiError::NotFound("post"))?;
+            load_view(conn, &p.member_id, p.household_id.as_ref(), post)
+        })
+        .await?;
+    services.inbox_cache.posts_changed();
+    Ok(view)
+}
+
+/// Withdraws a circular (its managers): it leaves every inbox; its record stays.
+pub async fn withdraw(services: &Services, caller: &MemberId, id: PostId) -> Result<(), ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            managed_post(conn, &caller, &id)?;
+            Ok(queries::withdraw(conn, &id)?)
+        })
+        .await?;
+    services.inbox_cache.posts_changed();
+    Ok(())
+}
+
+/// Earlier versions of an edited circular, newest first (its managers).
+pub async fn versions(
+    services: &Services,
+    caller: &MemberId,
+    id: PostId,
+) -> Result<Vec<PostVersion>, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            managed_post(conn, &caller, &id)?;
+            Ok(queries::versions(conn, &id)?)
+        })
+        .await
+}

@@ -1,0 +1,106 @@
+//! A member's push subscriptions and notification preferences, and a post's delivery
+//! figures for its managers. Reminders to the unconfirmed are in `receipts.rs`.
+
+use crate::actions::Services;
+use crate::actions::access::managed_post;
+use crate::authz::Principal;
+use crate::db::models::PushSubscription;
+use crate::db::queries::push::{self as queries, DeliveryCounts};
+use crate::domain::{Category, MemberId, PostId, PushSubscriptionId};
+use crate::error::ApiError;
+
+/// Registers a browser or device (already checked at the edge); the same endpoint again
+/// updates it.
+pub async fn subscribe(
+    services: &Services,
+    caller: &MemberId,
+    subscription: PushSubscription,
+) -> Result<PushSubscription, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            Principal::load(conn, &caller)?;
+            Ok(queries::subscribe(conn, &subscription)?)
+        })
+        .await
+}
+
+pub async fn subscriptions(
+    services: &Services,
+    caller: &MemberId,
+) -> Result<Vec<PushSubscription>, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            Principal::load(conn, &caller)?;
+            Ok(queries::list_subscriptions(conn, &caller)?)
+        })
+        .await
+}
+
+/// Stops notifications to one of the caller's own subscriptions; 404 for anyone else's.
+pub async fn unsubscribe(
+    services: &Services,
+    caller: &MemberId,
+    id: PushSubscriptionId,
+) -> Result<(), ApiError> {
+    let caller = caller.clone();
+    let deleted = services
+        .db
+        .run(move |conn| Ok(queries::unsubscribe(conn, &caller, &id)?))
+        .await?;
+    if deleted {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("subscription"))
+    }
+}
+
+/// The categories that do not notify the caller.
+pub async fn muted(services: &Services, caller: &MemberId) -> Result<Vec<Category>, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            Principal::load(conn, &caller)?;
+            Ok(queries::muted(conn, &caller)?)
+        })
+        .await
+}
+
+/// Sets the categories that do not notify the caller; returns them sorted, each once.
+pub async fn set_muted(
+    services: &Services,
+    caller: &MemberId,
+    mut muted: Vec<Category>,
+) -> Result<Vec<Category>, ApiError> {
+    muted.sort_by_key(|c| c.as_str());
+    muted.dedup();
+    let (caller, stored) = (caller.clone(), muted.clone());
+    services
+        .db
+        .run(move |conn| {
+            Principal::load(conn, &caller)?;
+            Ok(queries::set_muted(conn, &caller, &muted)?)
+        })
+        .await?;
+    Ok(stored)
+}
+
+/// Notification figures for a post (its managers).
+pub async fn deliveries(
+    services: &Services,
+    caller: &MemberId,
+    id: PostId,
+) -> Result<DeliveryCounts, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            managed_post(conn, &caller, &id)?;
+            Ok(queries::post_delivery_counts(conn, &id)?)
+        })
+        .await
+}

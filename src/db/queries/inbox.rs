@@ -1,0 +1,232 @@
+//! The member's inbox: pages of the posts that reach their household, with read states.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::db::schema::{household_receipts, post_audiences, post_reads, posts};
+use crate::domain::{AudienceKey, HouseholdId, MemberId, PostId, Tier};
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// A position in the inbox: the last item's publication time and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxCursor {
+    pub published_at: NaiveDateTime,
+    pub post_id: PostId,
+}
+
+pub struct InboxQuery {
+    pub keys: Vec<AudienceKey>,
+    pub member: MemberId,
+    pub household: Option<HouseholdId>,
+    pub unread_only: bool,
+    /// Lower-cased text that must appear in the title or body.
+    pub search: Option<String>,
+    pub after: Option<InboxCursor>,
+    pub limit: i64,
+    pub at: NaiveDateTime,
+}
+
+/// What an inbox line shows; the body stays in the database until the post is opened.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = posts, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct PostSummary {
+    pub id: PostId,
+    pub tier: Tier,
+    pub title: String,
+    pub category: crate::domain::Category,
+    pub priority: crate::domain::Priority,
+    pub requires_confirmation: bool,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+pub struct InboxRow {
+    pub post: PostSummary,
+    pub published_at: NaiveDateTime,
+    pub read: bool,
+    pub confirmed: bool,
+}
+
+/// A published post as an audience key lists it.
+#[derive(Debug, Clone)]
+pub struct FeedEntry {
+    pub post: PostSummary,
+    pub published_at: NaiveDateTime,
+}
+
+/// The newest `limit` unexpired posts of one audience key, newest first.
+pub fn feed(
+    conn: &mut AnyConnection,
+    key: &AudienceKey,
+    limit: usize,
+    at: NaiveDateTime,
+) -> QueryResult<Vec<FeedEntry>> {
+    let rows: Vec<(PostSummary, NaiveDateTime)> = post_audiences::table
+        .inner_join(posts::table)
+        .filter(post_audiences::scope_key.eq(key))
+        .filter(
+            post_audiences::expires_at
+                .is_null()
+                .or(post_audiences::expires_at.gt(at)),
+        )
+        .select((PostSummary::as_select(), post_audiences::published_at))
+        .order((
+            post_audiences::published_at.desc(),
+            post_audiences::post_id.desc(),
+        ))
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(post, published_at)| FeedEntry { post, published_at })
+        .collect())
+}
+
+/// Which of these posts the member has opened, and which their household has confirmed.
+///
+/// One range scan of the member's reads and one of the household's receipts, between the
+/// smallest and largest id asked (ids sort by creation), kept only where asked: a fixed
+/// statement, prepared once, over rows stored together (`post_reads_member`,
+/// `household_receipts_household`).
+pub fn read_states(
+    conn: &mut AnyConnection,
+    member: &MemberId,
+    household: Option<&HouseholdId>,
+    ids: &[PostId],
+) -> QueryResult<(Vec<PostId>, Vec<PostId>)> {
+    let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let asked = |id: &PostId| ids.contains(id);
+    let mut read: Vec<PostId> = post_reads::table
+        .filter(post_reads::member_id.eq(member))
+        .filter(post_reads::post_id.between(first, last))
+        .select(post_reads::post_id)
+        .load(conn)?;
+    read.retain(asked);
+    let mut confirmed: Vec<PostId> = match household {
+        Some(household) => household_receipts::table
+            .filter(household_receipts::household_id.eq(household))
+            .filter(household_receipts::post_id.between(first, last))
+            .filter(household_receipts::confirmed_at.is_not_null())
+            .select(household_receipts::post_id)
+            .load(conn)?,
+        None => Vec::new(),
+    };
+    confirmed.retain(asked);
+    Ok((read, confirmed))
+}
+
+/// The member's inbox, newest first, one page plus one row (to know if more follow).
+///
+/// Each inbox key is read on its own, newest first, straight off the primary key of
+/// `post_audiences` and stopping after a page, with the post and the member's read state
+/// joined by primary key; the at most four runs are merged here. The cost follows the page
+/// size, not the length of the history.
+pub fn inbox(conn: &mut AnyConnection, q: &InboxQuery) -> QueryResult<Vec<InboxRow>> {
+    let household = q
+        .household
+        .clone()
+        .unwrap_or_else(|| HouseholdId(String::new()));
+    let mut rows: Vec<InboxRow> = Vec::new();
+    for key in &q.keys {
+        let mut query = post_audiences::table
+            .inner_join(posts::table)
+            .left_join(
+                post_reads::table.on(post_reads::post_id
+                    .eq(post_audiences::post_id)
+                    .and(post_reads::member_id.eq(q.member.clone()))),
+            )
+            .left_join(
+                household_receipts::table.on(household_receipts::post_id
+                    .eq(post_audiences::post_id)
+                    .and(household_receipts::household_id.eq(household.clone()))),
+            )
+            .filter(post_audiences::scope_key.eq(key))
+            .filter(
+                post_audiences::expires_at
+                    .is_null()
+                    .or(post_audiences::expires_at.gt(q.at)),
+            )
+            .select((
+                PostSummary::as_select(),
+                post_audiences::published_at,
+                post_reads::post_id.nullable(),
+                household_receipts::confirmed_at.nullable(),
+            ))
+            .order((
+                post_audiences::published_at.desc(),
+                post_audiences::post_id.desc(),
+            ))
+            .limit(q.limit + 1)
+            .into_boxed();
+        if let Some(after) = &q.after {
+            // `published_at <= t` is the index range both backends seek to; the rest breaks
+            // ties between posts published in the same microsecond.
+            query = query
+                .filter(post_audiences::published_at.le(after.published_at))
+                .filter(
+                    post_audiences::published_at
+                        .lt(after.published_at)
+                        .or(post_audiences::post_id.lt(after.post_id.clone())),
+                );
+        }
+        if q.unread_only {
+            query = query.filter(post_reads::post_id.nullable().is_null());
+        }
+        if let Some(text) = &q.search {
+            let pattern = format!("%{}%", escape_like(text));
+            query = query.filter(
+                lower(posts::title)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(lower(posts::body).like(pattern).escape('\\')),
+            );
+        }
+        let page: Vec<(
+            PostSummary,
+            NaiveDateTime,
+            Option<PostId>,
+            Option<NaiveDateTime>,
+        )> = query.load(conn)?;
+        rows.extend(
+            page.into_iter()
+                .map(|(post, published_at, read, confirmed)| InboxRow {
+                    post,
+                    published_at,
+                    read: read.is_some(),
+                    confirmed: confirmed.is_some(),
+                }),
+        );
+    }
+    rows.sort_unstable_by(|a, b| (b.published_at, &b.post.id).cmp(&(a.published_at, &a.post.id)));
+    rows.truncate(usize::try_from(q.limit + 1).unwrap_or(usize::MAX));
+    Ok(rows)
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The member's own read state of one post, and their household's confirmation.
+pub fn read_state(
+    conn: &mut AnyConnection,
+    id: &PostId,
+    member: &MemberId,
+    household: Option<&HouseholdId>,
+) -> QueryResult<(bool, bool)> {
+    // No household matches the empty id.
+    let household = household.map(HouseholdId::as_str).unwrap_or_default();
+    diesel::select((
+        diesel::dsl::exists(post_reads::table.find((id, member))),
+        diesel::dsl::exists(
+            household_receipts::table
+                .find((id, household))
+                .filter(household_receipts::confirmed_at.is_not_null()),
+        ),
+    ))
+    .get_result(conn)
+}
