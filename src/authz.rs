@@ -293,8 +293,107 @@ pub fn household_view(p: &Principal, audience: Audience<'_>) -> Option<ReceiptSc
     (!led.is_empty()).then_some(ReceiptScope::Hans(led))
 }
 
+/// The part of a safety check's status a caller may follow, most detailed first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusView {
+    /// 班長: their hans' households.
+    Hans(Vec<HanId>),
+    /// Officers: their association's households, per han.
+    Association(AssociationId),
+    /// District officers: counts per association of their district.
+    District(DistrictId),
+    /// City staff and admins: counts per district.
+    City,
+}
+
+/// Who follows a safety check's status: house by house as `household_view` allows, else
+/// counts for a district officer of the district it reaches (`check_district`: the district of
+/// a district or association check), else counts per district for the city. None: no one.
+pub fn safety_status_view(
+    p: &Principal,
+    audience: Audience<'_>,
+    check_district: Option<&DistrictId>,
+) -> Option<StatusView> {
+    match household_view(p, audience) {
+        Some(ReceiptScope::Hans(led)) => return Some(StatusView::Hans(led)),
+        Some(ReceiptScope::Association(a)) => return Some(StatusView::Association(a)),
+        Some(ReceiptScope::Audience) | None => {}
+    }
+    if let Some(d) = p
+        .officer_districts()
+        .into_iter()
+        .find(|d| audience.tier == Tier::City || check_district == Some(d))
+    {
+        return Some(StatusView::District(d));
+    }
+    (p.is_city_staff() || p.is_admin()).then_some(StatusView::City)
+}
+
 /// Print one-time sign-in QR codes for the members of an association (which ends their
 /// other sign-ins): its officers and chair, or an admin.
 pub fn may_issue_sign_in_codes(p: &Principal, association: &AssociationId) -> bool {
     may_manage_roster(p, association)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(roles: Vec<(Role, Option<&str>)>, association: Option<&str>) -> Principal {
+        Principal {
+            member_id: MemberId("m".into()),
+            login: "m".into(),
+            display_name: "m".into(),
+            household_id: association.map(|_| HouseholdId("h".into())),
+            han_id: None,
+            association_id: association.map(|a| AssociationId(a.into())),
+            district_id: association.map(|_| DistrictId("d1".into())),
+            roles: roles
+                .into_iter()
+                .map(|(role, scope)| RoleGrant {
+                    role,
+                    scope_id: scope.map(str::to_string),
+                    term_year: 2026,
+                })
+                .collect(),
+        }
+    }
+
+    fn district_check(district: &'static str) -> Audience<'static> {
+        Audience {
+            tier: Tier::District,
+            scope_id: Some(district),
+            hans: &[],
+        }
+    }
+
+    #[test]
+    fn safety_status_is_followed_house_by_house_by_officers_and_as_counts_above_them() {
+        let d1 = DistrictId("d1".into());
+        let officer = principal(vec![(Role::Officer, Some("a1"))], Some("a1"));
+        assert_eq!(
+            safety_status_view(&officer, district_check("d1"), Some(&d1)),
+            Some(StatusView::Association(AssociationId("a1".into())))
+        );
+        let district_officer = principal(vec![(Role::DistrictOfficer, Some("d1"))], None);
+        assert_eq!(
+            safety_status_view(&district_officer, district_check("d1"), Some(&d1)),
+            Some(StatusView::District(d1.clone()))
+        );
+        let d2 = DistrictId("d2".into());
+        assert_eq!(
+            safety_status_view(&district_officer, district_check("d2"), Some(&d2)),
+            None
+        );
+        let staff = principal(vec![(Role::CityStaff, None)], None);
+        assert_eq!(
+            safety_status_view(&staff, district_check("d2"), Some(&d2)),
+            Some(StatusView::City)
+        );
+        let resident = principal(Vec::new(), Some("a1"));
+        assert_eq!(
+            safety_status_view(&resident, district_check("d1"), Some(&d1)),
+            None
+        );
+    }
 }

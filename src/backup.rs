@@ -1,7 +1,7 @@
 //! Consistent copies of a live SQLite database: `kairan backup FILE` and the scheduled
 //! backups into `<data_dir>/backups/`. `VACUUM INTO` reads one snapshot, so writers carry on
 //! meanwhile (WAL); the copy is checked, synced and only then renamed into place, so a backup
-//! file is never half-written. PostgreSQL is backed up with its own tools (docs/operations.md).
+//! file is never half-written. PostgreSQL is backed up with its own tools (docs/deploy.md).
 
 use std::path::{Path, PathBuf};
 
@@ -26,12 +26,10 @@ pub fn backup_to(conn: &mut AnyConnection, target: &Path) -> anyhow::Result<()> 
     let AnyConnection::Sqlite(conn) = conn else {
         anyhow::bail!("backups with VACUUM INTO are for SQLite; back up PostgreSQL with pg_dump");
     };
-    let file_name = target
-        .file_name()
-        .with_context(|| format!("{} is not a file path", target.display()))?;
-    let mut partial_name = file_name.to_os_string();
-    partial_name.push(PARTIAL_SUFFIX);
-    let partial = target.with_file_name(partial_name);
+    if target.file_name().is_none() {
+        anyhow::bail!("{} is not a file path", target.display());
+    }
+    let partial = partial_backup_path(target);
     // Left over from an interrupted backup: VACUUM INTO refuses an existing file.
     remove_if_present(&partial)?;
     let written = copy_and_check(conn, &partial);
@@ -43,6 +41,13 @@ pub fn backup_to(conn: &mut AnyConnection, target: &Path) -> anyhow::Result<()> 
         .with_context(|| format!("cannot move the backup into {}", target.display()))?;
     sync_parent(target);
     Ok(())
+}
+
+/// Where a backup is written before it is checked and renamed into place.
+pub fn partial_backup_path(target: &Path) -> PathBuf {
+    let mut name = target.as_os_str().to_os_string();
+    name.push(PARTIAL_SUFFIX);
+    PathBuf::from(name)
 }
 
 fn copy_and_check(conn: &mut diesel::SqliteConnection, partial: &Path) -> anyhow::Result<()> {
@@ -92,7 +97,8 @@ pub fn scheduled_backup(
     dir: &Path,
     keep: usize,
 ) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!(crate::files::explain(dir, "create the folder", &e)))?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
     let target = dir.join(format!("{SCHEDULED_PREFIX}{stamp}{SCHEDULED_SUFFIX}"));
     backup_to(conn, &target)?;

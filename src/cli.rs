@@ -9,13 +9,14 @@ use secrecy::SecretString;
 
 use crate::actions::sessions::{self, AdminOrigin};
 use crate::auth::password::{check_new_password, hash_password};
-use crate::backup::backup_to;
+use crate::backup::{backup_to, partial_backup_path};
 use crate::configuration::{Settings, get_configuration};
 use crate::db::queries::{districts, stats};
 use crate::db::{AnyConnectionManager, DatabaseUrl};
 use crate::demo::{DemoOptions, Refusal, Scale, check_push_endpoint};
 use crate::domain::{Login, Month, RequiredText};
 use crate::import::parse_districts;
+use crate::progress::{self, Activity};
 use crate::startup::{Application, prepare_database};
 use crate::telemetry::init_subscriber;
 
@@ -138,17 +139,23 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Command::Backup { .. } = cli.command.as_ref().unwrap_or(&Command::Serve)
+    if let Some(Command::Backup { .. }) = cli.command.as_ref()
         && let Ok(DatabaseUrl::Postgres(_)) = settings.database_url()
     {
         eprintln!(
             "kairan: `kairan backup` copies SQLite databases only. This server uses PostgreSQL: \
-             back it up with pg_dump (or pg_basebackup with WAL archiving); see docs/operations.md."
+             back it up with pg_dump (or pg_basebackup with WAL archiving); see docs/deploy.md."
         );
         return ExitCode::from(2);
     }
+    let command = cli.command.unwrap_or(Command::Serve);
+    if !matches!(command, Command::Serve)
+        && let Ok(url) = settings.database_url()
+    {
+        announce_database(&url);
+    }
     let result = runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::Backup { file } => backup_database(settings, file).await,
@@ -183,6 +190,10 @@ pub fn main() -> ExitCode {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let url = settings.database_url()?;
+    let _lock = match &url {
+        DatabaseUrl::Sqlite(path) => Some(crate::files::lock_database(path)?),
+        DatabaseUrl::Postgres(_) => None,
+    };
     let app = Application::build(settings.clone()).await?;
     let host = settings.socket_addr()?.ip();
     let base = match settings.web.public_url.trim_end_matches('/') {
@@ -199,7 +210,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!("  No city admin yet. Open this one-time link to create one:");
         println!("    {base}{setup}");
         println!("  or use the command line:");
-        println!("    cargo run --release -- admin create --login you@example.jp");
+        println!(
+            "    {} admin create --login you@example.jp",
+            crate::hints::command()
+        );
     }
     app.run_until_signalled().await?;
     Ok(())
@@ -221,30 +235,50 @@ async fn backup_database(settings: Settings, file: PathBuf) -> anyhow::Result<()
             path.display()
         );
     }
+    let expected = match &url {
+        DatabaseUrl::Sqlite(path) => progress::file_size(path),
+        DatabaseUrl::Postgres(_) => 0,
+    };
     let manager = AnyConnectionManager::new(url, &settings.database);
+    let activity = Activity::start("backing up", std::io::stderr().is_terminal());
+    activity.watch_file(partial_backup_path(&file), expected, "backing up");
     let target = file.clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let mut conn = manager.establish()?;
         backup_to(&mut conn, &target)
     })
     .await??;
-    println!("backed up the database to {}", file.display());
+    let took = activity.finish();
+    println!(
+        "backed up the database to {} ({} in {})",
+        file.display(),
+        progress::bytes(progress::file_size(&file)),
+        progress::duration(took)
+    );
     Ok(())
 }
 
 async fn import_district_file(settings: Settings, file: PathBuf) -> anyhow::Result<()> {
-    let bytes =
-        std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let bytes = std::fs::read(&file)
+        .map_err(|e| anyhow::anyhow!(crate::files::explain(&file, "read", &e)))?;
     let records = parse_districts(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
     let db = prepare_database(settings, false).await?;
+    let activity = Activity::start(
+        &format!("importing {} districts", records.len()),
+        std::io::stderr().is_terminal(),
+    );
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         Ok(districts::import_districts(&mut *db.get()?, &records)?)
     })
     .await??;
+    let took = activity.finish();
     println!(
-        "districts: {} added, {} updated, {} unchanged",
-        report.inserted, report.updated, report.unchanged
+        "districts: {} added, {} updated, {} unchanged (in {})",
+        report.inserted,
+        report.updated,
+        report.unchanged,
+        progress::duration(took)
     );
     Ok(())
 }
@@ -283,8 +317,12 @@ async fn snapshot_stats(settings: Settings, month: Option<String>) -> anyhow::Re
             Ok(month)
         })
         .transpose()?;
-    let rule = stats::Rule::from(&settings.stats);
+    let rule = crate::domain::Rule::from(&settings.stats);
     let db = prepare_database(settings, true).await?;
+    let activity = Activity::start(
+        "computing the monthly figures",
+        std::io::stderr().is_terminal(),
+    );
     let taken = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let conn = &mut *db.get()?;
         Ok(match month {
@@ -293,9 +331,11 @@ async fn snapshot_stats(settings: Settings, month: Option<String>) -> anyhow::Re
         })
     })
     .await??;
+    let took = activity.finish();
     if taken.is_empty() {
         println!("every month with data is already frozen");
     }
+    let count = taken.len();
     for (month, outcome) in taken {
         let what = match outcome {
             stats::SnapshotOutcome::Frozen => "frozen",
@@ -306,6 +346,10 @@ async fn snapshot_stats(settings: Settings, month: Option<String>) -> anyhow::Re
         };
         println!("{month}: {what}");
     }
+    println!(
+        "stats: {count} month(s) computed in {}",
+        progress::duration(took)
+    );
     Ok(())
 }
 
@@ -324,6 +368,19 @@ async fn demo(settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
         progress: std::io::stderr().is_terminal(),
     };
     crate::demo::run(settings, options).await
+}
+
+/// Commands say which database they work on, so one run with the wrong data folder shows
+/// at once instead of quietly making a second, empty city.
+fn announce_database(url: &DatabaseUrl) {
+    match url {
+        DatabaseUrl::Sqlite(path) if !path.exists() => println!(
+            "database: {} (new: it did not exist; set KAIRAN_SERVER__DATA_DIR or \
+             KAIRAN_DATABASE__URL as for the server to use its database)",
+            url.redacted()
+        ),
+        _ => println!("database: {}", url.redacted()),
+    }
 }
 
 fn read_admin_password() -> anyhow::Result<SecretString> {

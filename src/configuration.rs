@@ -10,8 +10,19 @@ use serde_aux::field_attributes::deserialize_number_from_string;
 
 use crate::db::url::DatabaseUrl;
 
+mod strict;
+pub use strict::{OTHER_VARIABLES, variable_name};
+
+/// Every setting's `section.key`, as the built-in defaults name them (and `auth.keys`).
+pub fn setting_keys() -> Result<std::collections::BTreeSet<String>, SettingsError> {
+    strict::known_keys(DEFAULT_TOML).map_err(SettingsError)
+}
+
 /// Compiled in, so the binary runs from any directory.
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+/// Also compiled in: a service started from `/` (systemd) has no `config/` folder, and its
+/// logs must still be JSON.
+const PRODUCTION_TOML: &str = include_str!("../config/production.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -173,7 +184,7 @@ pub struct AuthSettings {
 
 impl AuthSettings {
     /// Hashing slots: a hash takes a core for tens of milliseconds, so by default half the
-    /// cores stay free for requests while sign-ins flood (DESIGN.md §9).
+    /// cores stay free for requests while sign-ins flood (docs/design.md §9).
     pub fn hash_slots(&self) -> usize {
         match self.hash_concurrency {
             0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
@@ -300,9 +311,28 @@ pub fn load(
     with_env: bool,
 ) -> Result<Settings, SettingsError> {
     let env_file = config_dir.join(format!("{}.toml", environment.as_str()));
-    let mut builder = Config::builder()
-        .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
-        .add_source(File::from(env_file).required(false));
+    let known = strict::known_keys(DEFAULT_TOML).map_err(SettingsError)?;
+    let mut unknown = Vec::new();
+    if env_file.exists() {
+        unknown.extend(strict::file_problems(&env_file, &known));
+    }
+    if with_env {
+        let names = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+        unknown.extend(strict::variable_problems(names, &known));
+    }
+    if !unknown.is_empty() {
+        return Err(SettingsError(format!(
+            "configuration names settings that do not exist (docs/configuration.md lists them all):\n  - {}",
+            unknown.join("\n  - ")
+        )));
+    }
+    let mut builder = Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+    builder = match environment {
+        AppEnvironment::Production if !env_file.exists() => {
+            builder.add_source(File::from_str(PRODUCTION_TOML, FileFormat::Toml))
+        }
+        _ => builder.add_source(File::from(env_file).required(false)),
+    };
     if with_env {
         builder = builder.add_source(
             EnvSource::with_prefix("KAIRAN")

@@ -14,8 +14,9 @@ use crate::backup::scheduled_backup;
 use crate::configuration::StatsSettings;
 use crate::db::queries::idempotency::prune;
 use crate::db::queries::posts::publish_due;
-use crate::db::queries::stats::{Rule, take_snapshots};
+use crate::db::queries::stats::take_snapshots;
 use crate::db::{Db, now};
+use crate::domain::Rule;
 use crate::inbox_cache::InboxCache;
 use crate::telemetry::spawn_blocking_with_tracing;
 

@@ -254,7 +254,17 @@ pub async fn prepare_database(settings: Settings, seed: bool) -> anyhow::Result<
     spawn_blocking_with_tracing(move || {
         let url = settings.database_url()?;
         tracing::info!(database = %url.redacted(), "opening database");
-        let db = Db::connect(url, &settings.database)?;
+        let db = Db::connect(url.clone(), &settings.database)?;
+        if let Some(marker) =
+            crate::demo::unfinished::repair(&mut *db.get()?, &settings.server.data_dir)?
+        {
+            tracing::warn!(
+                started = %marker.started,
+                "a `kairan demo` was interrupted: its indexes are rebuilt, but the city is \
+                 incomplete; to start again: {}",
+                crate::demo::unfinished::how_to_start_again(&url)
+            );
+        }
         if seed && settings.database.seed_kanazawa_districts {
             let mut conn = db.get()?;
             if count_districts(&mut conn)? == 0 {

@@ -16,11 +16,15 @@ pub mod join_requests;
 pub mod officer;
 pub mod posts;
 pub mod preferences;
+pub mod projects;
 pub mod push;
 pub mod receipts;
 pub mod roles;
 pub mod roster;
+pub mod safety;
 pub mod sessions;
+pub mod stats;
+pub mod stats_view;
 pub mod surveys;
 
 use std::sync::Arc;

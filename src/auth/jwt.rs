@@ -144,7 +144,8 @@ impl JwtKeys {
 
 fn load_or_create_key_file(path: &Path) -> anyhow::Result<(String, Vec<(String, String)>)> {
     if path.exists() {
-        let text = std::fs::read_to_string(path)?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!(crate::files::explain(path, "read", &e)))?;
         let ring: KeyRingFile = serde_json::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{} is not a valid key ring: {e}", path.display()))?;
         let keys = ring.keys.into_iter().map(|k| (k.kid, k.secret)).collect();
@@ -161,9 +162,11 @@ fn load_or_create_key_file(path: &Path) -> anyhow::Result<(String, Vec<(String, 
         }],
     };
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| anyhow::anyhow!(crate::files::explain(parent, "create the folder", &e)))?;
     }
-    write_private_file(path, &serde_json::to_string_pretty(&ring)?)?;
+    write_private_file(path, &serde_json::to_string_pretty(&ring)?)
+        .map_err(|e| anyhow::anyhow!(crate::files::explain(path, "write", &e)))?;
     tracing::info!(path = %path.display(), "created a new JWT key ring");
     Ok((
         kid,

@@ -27,6 +27,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use crate::configuration::{DatabaseSettings, SqliteSynchronous};
 use crate::db::breaker::{Admission, Breaker};
 use crate::error::ApiError;
+use crate::files;
 use crate::telemetry::spawn_blocking_with_tracing;
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -73,15 +74,16 @@ impl AnyConnectionManager {
                 .map(AnyConnection::Postgresql)
                 .map_err(r2d2::Error::ConnectionError),
             DatabaseUrl::Sqlite(path) => {
+                let refuse = |text: String| {
+                    r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(text))
+                };
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent).map_err(|e| {
-                        r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(
-                            format!("cannot create {}: {e}", parent.display()),
-                        ))
-                    })?;
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| refuse(files::explain(parent, "create the folder", &e)))?;
                 }
+                files::check_sqlite_files(path).map_err(refuse)?;
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())
-                    .map_err(r2d2::Error::ConnectionError)?;
+                    .map_err(|e| refuse(files::sqlite_error(path, e)))?;
                 let synchronous = match self.synchronous {
                     SqliteSynchronous::Full => "FULL",
                     SqliteSynchronous::Normal => "NORMAL",
@@ -91,7 +93,7 @@ impl AnyConnectionManager {
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};",
                     self.busy_timeout_ms
                 ))
-                .map_err(r2d2::Error::QueryError)?;
+                .map_err(|e| refuse(files::sqlite_error(path, e)))?;
                 Ok(AnyConnection::Sqlite(conn))
             }
         }

@@ -3,6 +3,7 @@
 
 mod city;
 mod names;
+pub mod unfinished;
 
 use std::net::IpAddr;
 use std::time::Instant;
@@ -164,6 +165,20 @@ pub fn fill(
     password_hash: &str,
 ) -> anyhow::Result<DemoReport> {
     let existing: i64 = associations::table.count().get_result(conn)?;
+    let data_dir = &settings.server.data_dir;
+    if let Some(marker) = unfinished::read(data_dir) {
+        if existing > 0 {
+            return Err(Refusal(format!(
+                "a `kairan demo` started at {} was interrupted and left part of a demo city in \
+                 this database. To start again: {}",
+                marker.started,
+                unfinished::how_to_start_again(&settings.database_url()?)
+            ))
+            .into());
+        }
+        // The database it was about is gone: an empty one starts afresh.
+        unfinished::finish(data_dir)?;
+    }
     if existing > 0 && !options.add_to_existing {
         return Err(Refusal(format!(
             "this database already holds {existing} associations; kairan demo fills only an \
@@ -196,8 +211,13 @@ pub fn fill(
         ))
         .into());
     }
+    let indexes = secondary_indexes(conn, BULK_TABLES)?;
+    let deferred: Vec<String> = indexes.iter().map(|i| i.definition.clone()).collect();
+    unfinished::begin(data_dir, &deferred)?;
     bulk_load_mode(conn, true, settings.database.sqlite_synchronous)?;
-    let deferred = drop_secondary_indexes(conn, BULK_TABLES)?;
+    for index in &indexes {
+        conn.batch_execute(&format!("DROP INDEX {}", index.name))?;
+    }
     let built = city::Builder::new(
         conn,
         &options.scale,
@@ -212,6 +232,9 @@ pub fn fill(
         conn.batch_execute(definition)?;
     }
     bulk_load_mode(conn, false, settings.database.sqlite_synchronous)?;
+    if built.is_ok() {
+        unfinished::finish(data_dir)?;
+    }
     built
 }
 
@@ -227,13 +250,12 @@ struct IndexDefinition {
     definition: String,
 }
 
-/// Drops the tables' indexes other than their primary keys, as the catalog defines them
-/// (so the migrations stay their only source), and returns the statements that recreate
-/// them.
-fn drop_secondary_indexes(
+/// The tables' indexes other than their primary keys, as the catalog defines them (so the
+/// migrations stay their only source): dropped during the load, then recreated.
+fn secondary_indexes(
     conn: &mut AnyConnection,
     tables: &[&str],
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<IndexDefinition>> {
     let mut definitions = Vec::new();
     for table in tables {
         let indexes: Vec<IndexDefinition> = crate::with_backend!(conn,
@@ -252,10 +274,7 @@ fn drop_secondary_indexes(
             .bind::<diesel::sql_types::Text, _>(*table)
             .load(c),
         )?;
-        for index in indexes {
-            conn.batch_execute(&format!("DROP INDEX {}", index.name))?;
-            definitions.push(index.definition);
-        }
+        definitions.extend(indexes);
     }
     Ok(definitions)
 }
@@ -294,12 +313,24 @@ pub async fn run(settings: Settings, options: DemoOptions) -> anyhow::Result<()>
     let is_default_password =
         secrecy::ExposeSecret::expose_secret(&options.password) == DEFAULT_PASSWORD;
     let push_endpoint = options.push_endpoint.clone();
-    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<DemoReport> {
+    let url = settings.database_url()?;
+    let filling = tokio::task::spawn_blocking(move || -> anyhow::Result<DemoReport> {
         let hash = crate::auth::password::hash_password(&password_settings, &password)?;
         let conn = &mut *db.get()?;
         fill(conn, &settings, &options, &hash)
-    })
-    .await??;
+    });
+    let report = tokio::select! {
+        report = filling => report??,
+        _ = tokio::signal::ctrl_c() => {
+            // The load cannot be rolled back from here; say what is left and how to go on.
+            eprintln!(
+                "\nkairan demo: interrupted. The database holds part of a demo city; the next \
+                 kairan command rebuilds its indexes. To start again: {}",
+                unfinished::how_to_start_again(&url)
+            );
+            std::process::exit(130);
+        }
+    };
     print_report(
         &report,
         &scale,
@@ -351,8 +382,10 @@ fn print_report(
     }
     println!("Every other member is mNNNNNN@demo.kairan.example with the same password.");
     println!();
-    println!("Start the server with `cargo run --release` (or `kairan serve`); the API and its");
-    println!("documentation are then at http://127.0.0.1:8080/api/v1/docs/.");
+    println!(
+        "Start the server with `{} serve`; it prints the address of the pages and of the API documentation.",
+        crate::hints::command()
+    );
 }
 
 /// 144294 → "144,294".

@@ -14,8 +14,11 @@ mod login;
 mod month;
 mod post;
 mod preferences;
+mod projection;
 mod role;
 mod roster;
+mod safety_status;
+mod tally;
 mod text;
 
 pub use appointment::{
@@ -32,6 +35,16 @@ pub use login::Login;
 pub use month::Month;
 pub use post::{Category, PostStatus, Priority, QuestionKind, SafetyStatus, Tier};
 pub use preferences::{Language, TextSize};
+pub use projection::{Projection, progress, project, rate};
 pub use role::Role;
 pub use roster::RosterRecord;
+pub use safety_status::{
+    GroupCounts, Grouping, HelpHousehold, SafetyStatusResponse, StatusRow, UnansweredHousehold,
+    group_status,
+};
+pub use tally::{
+    ACTIVE_DAYS, AssociationTally, Counts, DistrictTally, MonthCheck, MonthFacts, MonthPost,
+    MonthTally, ReceiptCounts, Rule, SafetyCounts, SafetyFacts, count, freezes_at,
+    receipts_in_window, tally_month,
+};
 pub use text::{RequiredText, new_invitation_code, normalize, normalize_invitation_code};

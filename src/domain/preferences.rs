@@ -1,7 +1,7 @@
 //! How a member's pages look and speak: the language of the system text and the text size.
 
 crate::string_enum!(
-    /// The languages of the system text (DESIGN.md 7b); circulars stay as written.
+    /// The languages of the system text (docs/design.md 7b); circulars stay as written.
     Language {
         Ja => "ja",
         JaEasy => "ja-easy",

@@ -52,7 +52,10 @@ impl VapidKey {
 fn load_or_create(path: &Path) -> anyhow::Result<SecretString> {
     if path.exists() {
         return Ok(SecretString::from(
-            std::fs::read_to_string(path)?.trim().to_string(),
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!(crate::files::explain(path, "read", &e)))?
+                .trim()
+                .to_string(),
         ));
     }
     // Almost every 32 random bytes are a valid P-256 scalar; try again on the rare miss.
@@ -62,9 +65,12 @@ fn load_or_create(path: &Path) -> anyhow::Result<SecretString> {
         let encoded = URL_SAFE_NO_PAD.encode(bytes);
         if VapidSignatureBuilder::from_base64_no_sub(&encoded).is_ok() {
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    anyhow::anyhow!(crate::files::explain(parent, "create the folder", &e))
+                })?;
             }
-            write_private_file(path, &encoded)?;
+            write_private_file(path, &encoded)
+                .map_err(|e| anyhow::anyhow!(crate::files::explain(path, "write", &e)))?;
             tracing::info!(path = %path.display(), "created a new VAPID key");
             return Ok(SecretString::from(encoded));
         }

@@ -9,6 +9,7 @@ pub mod health;
 pub mod inbox;
 pub mod invitations;
 pub mod posts;
+pub mod projects;
 pub mod push;
 pub mod receipts;
 pub mod roles;
@@ -66,6 +67,7 @@ fn api_v1(cfg: &mut ServiceConfig) {
     surveys::config(cfg);
     attachments::config(cfg);
     stats::config(cfg);
+    projects::config(cfg);
     sign_in_codes::config(cfg);
 }
 

@@ -1,4 +1,4 @@
-//! The pages: server-rendered HTML for residents, officers and city staff (DESIGN.md 7b),
+//! The pages: server-rendered HTML for residents, officers and city staff (docs/design.md 7b),
 //! on the same use cases as the JSON API. docs/web.md explains how a page is built.
 
 pub mod assets;

@@ -1,5 +1,5 @@
 //! Backups: `kairan backup FILE`, the scheduled backups, and a restore drill that follows
-//! docs/operations.md step by step.
+//! docs/deploy.md step by step.
 
 use std::path::Path;
 use std::process::Command;
@@ -128,7 +128,7 @@ async fn scheduled_backups_rotate_and_keep_the_newest() {
 }
 
 /// Back up a live database under write load, restore it into a new data folder as
-/// docs/operations.md says, start on it, sign in, and read the inbox. On PostgreSQL the
+/// docs/deploy.md says, start on it, sign in, and read the inbox. On PostgreSQL the
 /// backup is pg_dump and the restore pg_restore into a new database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_drill() {
@@ -176,7 +176,7 @@ async fn restore_drill() {
     while written.load(Ordering::Relaxed) < 2 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // SQLite: `kairan backup`; PostgreSQL: pg_dump, as docs/operations.md says.
+    // SQLite: `kairan backup`; PostgreSQL: pg_dump, as docs/deploy.md says.
     let backup_file = database.data_dir.path().join("drill-backup");
     let (backup_env, backup_arg, url) = (
         env.clone(),

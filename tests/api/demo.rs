@@ -353,3 +353,105 @@ async fn a_seed_makes_the_same_city_and_another_seed_another() {
     )
     .await;
 }
+
+#[derive(QueryableByName)]
+struct IndexName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+fn index_names(conn: &mut AnyConnection) -> Vec<String> {
+    let mut names: Vec<String> = diesel::sql_query(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+         AND tbl_name IN ('post_reads', 'household_receipts')",
+    )
+    .load::<IndexName>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|i| i.name)
+    .collect();
+    names.sort();
+    names
+}
+
+/// Ctrl-C in the middle of the Kanazawa-size fill: the command says how to start again, the
+/// next command rebuilds the dropped indexes, and the next demo repeats the way back.
+#[test]
+fn an_interrupted_demo_leaves_a_state_the_next_command_handles() {
+    let database = TestDatabase::fresh();
+    if !database.url.starts_with("sqlite") {
+        return; // The index catalog read here is SQLite's; the repair itself is shared.
+    }
+    let migrated = kairan(&database, &["migrate"], &[]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let complete = index_names(&mut connect(&database));
+    assert!(!complete.is_empty());
+
+    let child = Command::new(env!("CARGO_BIN_EXE_kairan"))
+        .args(["demo", "--scale", "kanazawa"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("KAIRAN_ENVIRONMENT", "test")
+        .env("KAIRAN_SERVER__DATA_DIR", database.data_dir.path())
+        .env("KAIRAN_DATABASE__URL", &database.url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let marker = database.data_dir.path().join("demo-unfinished.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !marker.exists() {
+        assert!(std::time::Instant::now() < deadline, "the fill never began");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // Interrupt once part of the city is committed (the loader writes in large batches).
+    let mut conn = connect(&database);
+    while associations::table
+        .count()
+        .get_result::<i64>(&mut conn)
+        .unwrap()
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing was ever written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(index_names(&mut conn).len() < complete.len());
+    drop(conn);
+    crate::process::signal(child.id(), "INT");
+    let interrupted = child.wait_with_output().unwrap();
+    assert_eq!(
+        interrupted.status.code(),
+        Some(130),
+        "{}",
+        stderr(&interrupted)
+    );
+    let file = database.data_dir.path().join("kairan.sqlite3");
+    let start_again = format!("rm -f {0} {0}-wal {0}-shm && ", file.display());
+    assert!(
+        stderr(&interrupted).contains("interrupted"),
+        "{}",
+        stderr(&interrupted)
+    );
+    assert!(
+        stderr(&interrupted).contains(&start_again),
+        "{}",
+        stderr(&interrupted)
+    );
+
+    let repaired = kairan(&database, &["migrate"], &[]);
+    assert!(repaired.status.success(), "{}", stderr(&repaired));
+    assert_eq!(index_names(&mut connect(&database)), complete);
+
+    let again = kairan(&database, &["demo"], &[]);
+    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("was interrupted"),
+        "{}",
+        stderr(&again)
+    );
+    assert!(stderr(&again).contains(&start_again), "{}", stderr(&again));
+}

@@ -96,3 +96,16 @@ pub fn import_districts(
         Ok(report)
     })
 }
+
+/// An open district's code and name.
+pub fn open_district_name(
+    conn: &mut AnyConnection,
+    id: &DistrictId,
+) -> QueryResult<Option<(String, String)>> {
+    districts::table
+        .find(id)
+        .filter(districts::archived.eq(false))
+        .select((districts::code, districts::name))
+        .first(conn)
+        .optional()
+}

@@ -18,4 +18,5 @@ pub mod roles;
 pub mod safety;
 pub mod stats;
 pub mod surveys;
+pub mod tally;
 pub mod web;

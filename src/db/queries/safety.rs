@@ -2,7 +2,7 @@
 //! the live status.
 
 use crate::domain::new_id;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -13,17 +13,16 @@ use crate::db::models::{
 use crate::db::queries::posts::within;
 use crate::db::queries::push::{self, Recipients};
 use crate::db::schema::{
-    associations, hans, households, members, safety_answer_history, safety_answers,
+    associations, districts, hans, households, members, safety_answer_history, safety_answers,
     safety_check_audiences, safety_check_hans, safety_checks,
 };
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
-    AssociationId, DistrictId, HanId, HouseholdId, MemberId, SafetyCheckId, SafetyStatus,
+    AssociationId, DistrictId, HanId, HouseholdId, MemberId, SafetyCheckId, SafetyStatus, StatusRow,
 };
 use crate::domain::{Audience, AudienceKey, ReceiptScope};
 use crate::error::{ApiError, ErrorCode};
 
-/// The audience of a check with its hans.
 /// The urgent notification of a check (kind `safety_check` or `safety_reminder`).
 pub fn check_job(check: &SafetyCheck, kind: &str) -> PushJob {
     // The payload stays small; the client fetches the check for the whole message.
@@ -240,25 +239,6 @@ pub fn close_check(
     Ok(changed > 0)
 }
 
-/// One household the check reaches, with its answer.
-pub struct StatusRow {
-    pub household_id: HouseholdId,
-    pub label: String,
-    pub paper: bool,
-    pub han_id: Option<HanId>,
-    pub han: Option<String>,
-    pub association_id: AssociationId,
-    pub association: String,
-    pub district_id: DistrictId,
-    pub status: Option<SafetyStatus>,
-    pub note: Option<String>,
-    pub answered_at: Option<NaiveDateTime>,
-    pub on_behalf: bool,
-    pub answered_by: Option<String>,
-    /// Once answered needs_help, whatever the answer is now.
-    pub asked_for_help: bool,
-}
-
 /// The households of `audience` within `scope`, by han then label, with their answers.
 pub fn status_rows(
     conn: &mut AnyConnection,
@@ -367,4 +347,37 @@ pub fn history(
             safety_answer_history::id.asc(),
         ))
         .load(conn)
+}
+
+/// A member's display name (the starter of a check).
+pub fn display_name(conn: &mut AnyConnection, member: &MemberId) -> QueryResult<String> {
+    members::table
+        .find(member)
+        .select(members::display_name)
+        .first(conn)
+}
+
+/// The district an association belongs to, if it exists.
+pub fn district_of(
+    conn: &mut AnyConnection,
+    association: &AssociationId,
+) -> QueryResult<Option<DistrictId>> {
+    associations::table
+        .find(association)
+        .select(associations::district_id)
+        .first(conn)
+        .optional()
+}
+
+/// The names of these districts (public, unlike anything about their households).
+pub fn district_names(
+    conn: &mut AnyConnection,
+    ids: Vec<DistrictId>,
+) -> QueryResult<BTreeMap<DistrictId, String>> {
+    Ok(districts::table
+        .filter(districts::id.eq_any(ids))
+        .select((districts::id, districts::name))
+        .load::<(DistrictId, String)>(conn)?
+        .into_iter()
+        .collect())
 }

@@ -3,12 +3,12 @@
 //! 72 hours have passed; the current month is a provisional snapshot, refreshed in the
 //! background, so the dashboard itself only reads stored rows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use chrono::{Duration, NaiveDateTime};
-use diesel::dsl::{count_star, min};
+use chrono::NaiveDateTime;
+use diesel::dsl::min;
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::configuration::StatsSettings;
 use crate::db::models::{
@@ -16,35 +16,14 @@ use crate::db::models::{
     StatsDistrictSafetyMonth, StatsMonth,
 };
 use crate::db::schema::{
-    associations, districts, hans, household_receipts, households, members, post_hans, post_reads,
-    posts, safety_answer_history, safety_check_hans, safety_checks, stats_association_months,
-    stats_association_safety_months, stats_district_months, stats_district_safety_months,
-    stats_months,
+    associations, districts, posts, stats_association_months, stats_association_safety_months,
+    stats_district_months, stats_district_safety_months, stats_months,
 };
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
-    AssociationId, DistrictId, HanId, HouseholdId, Month, PostId, PostStatus, SafetyCheckId, Tier,
+    AssociationTally, Counts, DistrictId, DistrictTally, Month, PostStatus, Rule, SafetyCounts,
+    freezes_at, tally_month,
 };
-
-/// Reads and confirmations count when they come within this long of publication.
-pub const RECEIPT_WINDOW_HOURS: i64 = 72;
-/// A household is active when a member opened a circular within this many days.
-pub const ACTIVE_DAYS: i64 = 30;
-/// A household answered a safety check when its first answer came within this long of the
-/// start. No longer than the receipt window: a month freezes with every check's hours past.
-pub const SAFETY_ANSWER_WINDOW_HOURS: i64 = RECEIPT_WINDOW_HOURS;
-
-/// The active-district rule, stored with every month it judged.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Rule {
-    /// A district needs at least one circular in each of this many months, ending with the
-    /// month judged.
-    pub months_with_posts: u32,
-    /// Registered households ÷ reported member households must be at least this.
-    pub min_registered_share: f64,
-    /// Whether city-wide circulars count as the district's own.
-    pub count_city_posts: bool,
-}
 
 impl From<&StatsSettings> for Rule {
     fn from(s: &StatsSettings) -> Self {
@@ -53,61 +32,6 @@ impl From<&StatsSettings> for Rule {
             min_registered_share: s.min_registered_share,
             count_city_posts: s.count_city_posts,
         }
-    }
-}
-
-impl Rule {
-    /// Compared in basis points, so 12 of 120 is exactly 10 %.
-    fn registered_enough(&self, registered: i32, member_households: i32) -> bool {
-        // The share is validated to 0..=1, so the basis points fit easily.
-        #[allow(clippy::as_conversions)]
-        let basis_points = (self.min_registered_share * 10_000.0).round() as i64;
-        member_households > 0
-            && i64::from(registered) * 10_000 >= basis_points * i64::from(member_households)
-    }
-}
-
-/// The counts behind every figure of an association or a district in one month.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Counts {
-    pub member_households: i32,
-    pub registered_households: i32,
-    pub active_households: i32,
-    pub posts_city: i32,
-    pub posts_district: i32,
-    pub posts_association: i32,
-    pub expected_receipts: i32,
-    pub reads_72h: i32,
-    pub expected_confirmations: i32,
-    pub confirmations_72h: i32,
-    pub paper_households_served: i32,
-}
-
-impl Counts {
-    /// Adds an association's households and receipts into its district's. Posts are not
-    /// added: a district counts each circular once, not once per association it reached.
-    fn add(&mut self, other: &Counts) {
-        self.member_households = self
-            .member_households
-            .saturating_add(other.member_households);
-        self.registered_households =
-            (self.registered_households).saturating_add(other.registered_households);
-        self.active_households = self
-            .active_households
-            .saturating_add(other.active_households);
-        self.expected_receipts = self
-            .expected_receipts
-            .saturating_add(other.expected_receipts);
-        self.reads_72h = self.reads_72h.saturating_add(other.reads_72h);
-        self.expected_confirmations = self
-            .expected_confirmations
-            .saturating_add(other.expected_confirmations);
-        self.confirmations_72h = self
-            .confirmations_72h
-            .saturating_add(other.confirmations_72h);
-        self.paper_households_served = self
-            .paper_households_served
-            .saturating_add(other.paper_households_served);
     }
 }
 
@@ -147,28 +71,6 @@ impl From<&StatsDistrictMonth> for Counts {
     }
 }
 
-/// The safety checks of an association or a district in one month.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct SafetyCounts {
-    /// Checks started in the month whose audience includes the association (for a district:
-    /// at least one of its associations), counted once each.
-    pub checks: i32,
-    /// Households in those audiences when each check started, summed over the checks.
-    pub households_targeted: i32,
-    /// Of those, households whose first answer came within the window.
-    pub households_answered_72h: i32,
-}
-
-impl SafetyCounts {
-    fn add_households(&mut self, other: &SafetyCounts) {
-        bump(&mut self.households_targeted, other.households_targeted);
-        bump(
-            &mut self.households_answered_72h,
-            other.households_answered_72h,
-        );
-    }
-}
-
 impl From<&StatsDistrictSafetyMonth> for SafetyCounts {
     fn from(r: &StatsDistrictSafetyMonth) -> Self {
         Self {
@@ -198,627 +100,106 @@ pub struct MonthFigures {
     pub association_safety: Vec<StatsAssociationSafetyMonth>,
 }
 
-/// A month is frozen once the 72 hours of its last circulars have passed.
-pub fn freezes_at(month: Month) -> NaiveDateTime {
-    month.end_utc() + Duration::hours(RECEIPT_WINDOW_HOURS)
-}
-
-fn count(n: i64) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
-fn bump(value: &mut i32, by: i32) {
-    *value = value.saturating_add(by);
-}
-
-/// A published circular: id, tier, scope, whether it asks for confirmation, when.
-type MonthPost = (PostId, Tier, Option<String>, bool, Option<NaiveDateTime>);
-
-#[derive(Default, Clone, Copy)]
-struct HouseholdCount {
-    all: i32,
-    paper: i32,
-}
-
-/// Computes one month's figures from the live data, as of `at`.
+/// Computes one month's figures from the live data, as of `at`: small queries load the
+/// facts, `domain::tally_month` counts them.
 pub fn compute_month(
     conn: &mut AnyConnection,
     month: Month,
     rule: Rule,
     at: NaiveDateTime,
 ) -> QueryResult<MonthFigures> {
-    let (start, end) = (month.start_utc(), month.end_utc());
-    let as_of = at.min(end);
+    let facts = super::tally::month_facts(conn, month, rule, at)?;
+    let tally = tally_month(&facts);
     let label = month.to_string();
-
-    let district_ids: Vec<DistrictId> = districts::table
-        .filter(districts::archived.eq(false))
-        .order(districts::code.asc())
-        .select(districts::id)
-        .load(conn)?;
-    let open_districts: HashSet<&DistrictId> = district_ids.iter().collect();
-    let mut association_rows: Vec<(AssociationId, DistrictId, i32)> = associations::table
-        .filter(associations::archived.eq(false))
-        .filter(associations::created_at.lt(end))
-        .order(associations::id.asc())
-        .select((
-            associations::id,
-            associations::district_id,
-            associations::member_households,
-        ))
-        .load(conn)?;
-    association_rows.retain(|(_, district, _)| open_districts.contains(district));
-    let district_of: HashMap<AssociationId, DistrictId> = associations::table
-        .select((associations::id, associations::district_id))
-        .load::<(AssociationId, DistrictId)>(conn)?
-        .into_iter()
-        .collect();
-
-    let mut by_association: HashMap<AssociationId, HouseholdCount> = HashMap::new();
-    let mut by_han: HashMap<HanId, HouseholdCount> = HashMap::new();
-    let household_counts: Vec<(AssociationId, Option<HanId>, bool, i64)> = households::table
-        .filter(households::created_at.lt(end))
-        .group_by((
-            households::association_id,
-            households::han_id,
-            households::paper,
-        ))
-        .select((
-            households::association_id,
-            households::han_id,
-            households::paper,
-            count_star(),
-        ))
-        .load(conn)?;
-    for (association, han, paper, n) in household_counts {
-        let n = count(n);
-        let mut slots = vec![by_association.entry(association).or_default()];
-        if let Some(han) = han {
-            slots.push(by_han.entry(han).or_default());
-        }
-        for slot in slots {
-            bump(&mut slot.all, n);
-            if paper {
-                bump(&mut slot.paper, n);
-            }
-        }
-    }
-
-    let registered: HashMap<AssociationId, i32> = members::table
-        .inner_join(households::table)
-        .filter(members::disabled.eq(false))
-        .filter(members::created_at.lt(as_of))
-        .group_by(households::association_id)
-        .select((
-            households::association_id,
-            diesel::dsl::count(households::id).aggregate_distinct(),
-        ))
-        .load::<(AssociationId, i64)>(conn)?
-        .into_iter()
-        .map(|(a, n)| (a, count(n)))
-        .collect();
-
-    let active: HashMap<AssociationId, i32> = post_reads::table
-        .inner_join(households::table.on(households::id.eq(post_reads::household_id)))
-        .filter(post_reads::read_at.ge(as_of - Duration::days(ACTIVE_DAYS)))
-        .filter(post_reads::read_at.lt(as_of))
-        .group_by(households::association_id)
-        .select((
-            households::association_id,
-            diesel::dsl::count(post_reads::household_id).aggregate_distinct(),
-        ))
-        .load::<(AssociationId, i64)>(conn)?
-        .into_iter()
-        .map(|(a, n)| (a, count(n)))
-        .collect();
-
-    let mut counts: HashMap<AssociationId, Counts> = association_rows
-        .iter()
-        .map(|(id, _, member_households)| {
-            let c = Counts {
-                member_households: *member_households,
-                registered_households: registered.get(id).copied().unwrap_or(0),
-                active_households: active.get(id).copied().unwrap_or(0),
-                ..Counts::default()
-            };
-            (id.clone(), c)
-        })
-        .collect();
-    let mut associations_in: HashMap<DistrictId, Vec<AssociationId>> = HashMap::new();
-    for (id, district, _) in &association_rows {
-        associations_in
-            .entry(district.clone())
-            .or_default()
-            .push(id.clone());
-    }
-
-    // The month's circulars and whom they reached.
-    let month_posts: Vec<MonthPost> = posts::table
-        .filter(posts::status.eq(PostStatus::Published))
-        .filter(posts::published_at.ge(start))
-        .filter(posts::published_at.lt(end))
-        .select((
-            posts::id,
-            posts::tier,
-            posts::scope_id,
-            posts::requires_confirmation,
-            posts::published_at,
-        ))
-        .load(conn)?;
-    let mut hans_of_post: HashMap<PostId, Vec<(HanId, AssociationId)>> = HashMap::new();
-    let post_ids: Vec<&PostId> = month_posts.iter().map(|p| &p.0).collect();
-    for chunk in post_ids.chunks(500) {
-        let rows: Vec<(PostId, HanId, AssociationId)> = post_hans::table
-            .inner_join(hans::table.on(hans::id.eq(post_hans::han_id)))
-            .filter(post_hans::post_id.eq_any(chunk.iter().copied()))
-            .select((post_hans::post_id, post_hans::han_id, hans::association_id))
-            .load(conn)?;
-        for (post, han, association) in rows {
-            hans_of_post
-                .entry(post)
-                .or_default()
-                .push((han, association));
-        }
-    }
-    // Which association each household belongs to, by index, for counting receipts.
-    let mut association_index: HashMap<AssociationId, usize> = HashMap::new();
-    let mut association_of_household: HashMap<HouseholdId, usize> = HashMap::new();
-    if !month_posts.is_empty() {
-        let pairs: Vec<(HouseholdId, AssociationId)> = households::table
-            .select((households::id, households::association_id))
-            .load(conn)?;
-        for (household, association) in pairs {
-            let next = association_index.len();
-            let index = *association_index.entry(association).or_insert(next);
-            association_of_household.insert(household, index);
-        }
-    }
-    let mut posts_district: HashMap<DistrictId, i32> = HashMap::new();
-    let mut posts_association_in: HashMap<DistrictId, i32> = HashMap::new();
-    let mut posts_city = 0;
-    let mut fully_reached: HashSet<AssociationId> = HashSet::new();
-    let mut hans_reached: HashMap<AssociationId, HashSet<HanId>> = HashMap::new();
-    for (id, tier, scope, requires_confirmation, published_at) in &month_posts {
-        // Households this post expected a receipt from, per association.
-        let mut audience: Vec<(AssociationId, i32)> = Vec::new();
-        match (tier, scope) {
-            (Tier::City, _) => {
-                posts_city += 1;
-                for (association, _, _) in &association_rows {
-                    audience.push((association.clone(), 0));
-                }
-            }
-            (Tier::District, Some(district)) => {
-                bump(
-                    posts_district
-                        .entry(DistrictId(district.clone()))
-                        .or_default(),
-                    1,
-                );
-                for association in associations_in
-                    .get(&DistrictId(district.clone()))
-                    .into_iter()
-                    .flatten()
-                {
-                    audience.push((association.clone(), 0));
-                }
-            }
-            (Tier::Association, Some(association)) => {
-                let association = AssociationId(association.clone());
-                if let Some(district) = district_of.get(&association) {
-                    bump(posts_association_in.entry(district.clone()).or_default(), 1);
-                }
-                match hans_of_post.get(id) {
-                    Some(hans) => {
-                        let reached = hans_reached.entry(association.clone()).or_default();
-                        let mut households = 0;
-                        for (han, _) in hans {
-                            reached.insert(han.clone());
-                            bump(&mut households, by_han.get(han).map_or(0, |c| c.all));
-                        }
-                        audience.push((association, households));
-                    }
-                    None => audience.push((association, 0)),
-                }
-            }
-            _ => {}
-        }
-        let Some(published_at) = published_at else {
-            continue;
-        };
-        let deadline = *published_at + Duration::hours(RECEIPT_WINDOW_HOURS);
-        // By primary-key prefix, without a join: the plan cannot turn into a scan of every
-        // household per circular.
-        let receipts: Vec<(HouseholdId, Option<NaiveDateTime>, Option<NaiveDateTime>)> =
-            household_receipts::table
-                .filter(household_receipts::post_id.eq(id))
-                .select((
-                    household_receipts::household_id,
-                    household_receipts::read_at,
-                    household_receipts::confirmed_at,
-                ))
-                .load(conn)?;
-        let mut reads: HashMap<usize, (i32, i32)> = HashMap::new();
-        for (household, read_at, confirmed_at) in receipts {
-            let Some(association) = association_of_household.get(&household) else {
-                continue;
-            };
-            let slot = reads.entry(*association).or_default();
-            if read_at.is_some_and(|t| t <= deadline) {
-                bump(&mut slot.0, 1);
-            }
-            if *requires_confirmation && confirmed_at.is_some_and(|t| t <= deadline) {
-                bump(&mut slot.1, 1);
-            }
-        }
-        let partial = matches!(tier, Tier::Association) && hans_of_post.contains_key(id);
-        for (association, han_households) in audience {
-            let Some(c) = counts.get_mut(&association) else {
-                continue;
-            };
-            let expected = if partial {
-                han_households
-            } else {
-                fully_reached.insert(association.clone());
-                by_association.get(&association).map_or(0, |h| h.all)
-            };
-            match tier {
-                Tier::City => bump(&mut c.posts_city, 1),
-                Tier::District => bump(&mut c.posts_district, 1),
-                Tier::Association => bump(&mut c.posts_association, 1),
-            }
-            bump(&mut c.expected_receipts, expected);
-            let (read, confirmed) = association_index
-                .get(&association)
-                .and_then(|i| reads.get(i))
-                .copied()
-                .unwrap_or_default();
-            bump(&mut c.reads_72h, read);
-            if *requires_confirmation {
-                bump(&mut c.expected_confirmations, expected);
-                bump(&mut c.confirmations_72h, confirmed);
-            }
-        }
-    }
-    for (association, c) in counts.iter_mut() {
-        c.paper_households_served = if fully_reached.contains(association) {
-            by_association.get(association).map_or(0, |h| h.paper)
-        } else {
-            hans_reached
-                .get(association)
-                .into_iter()
-                .flatten()
-                .map(|han| by_han.get(han).map_or(0, |h| h.paper))
-                .sum()
-        };
-    }
-
-    let (safety_of_association, safety_of_district) =
-        month_safety(conn, month, at, &association_rows, &associations_in)?;
-    let with_posts = months_with_own_posts(conn, month, rule, &district_of)?;
-    let in_progress = at < end;
-    let window: Vec<Month> = (0..i64::from(rule.months_with_posts))
-        .map(|back| month.plus(-back))
-        .collect();
-
-    let mut district_rows = Vec::with_capacity(district_ids.len());
-    for district in &district_ids {
-        let mut total = Counts::default();
-        let members_of = associations_in.get(district).map_or(&[][..], Vec::as_slice);
-        for association in members_of {
-            if let Some(c) = counts.get(association) {
-                total.add(c);
-            }
-        }
-        total.posts_city = posts_city;
-        total.posts_district = posts_district.get(district).copied().unwrap_or(0);
-        total.posts_association = posts_association_in.get(district).copied().unwrap_or(0);
-        let months = with_posts.get(district);
-        let has = |m: &Month| months.is_some_and(|set| set.contains(m));
-        let months_with_posts =
-            i32::try_from(window.iter().filter(|m| has(m)).count()).unwrap_or(i32::MAX);
-        // The month under way has not failed yet: a district is not dropped on the 1st.
-        let posted_enough = window
-            .iter()
-            .all(|m| has(m) || (*m == month && in_progress));
-        let active = posted_enough
-            && rule.registered_enough(total.registered_households, total.member_households);
-        district_rows.push(StatsDistrictMonth {
-            month: label.clone(),
-            district_id: district.clone(),
-            active,
-            months_with_posts,
-            associations: i32::try_from(members_of.len()).unwrap_or(i32::MAX),
-            member_households: total.member_households,
-            registered_households: total.registered_households,
-            active_households: total.active_households,
-            posts_city: total.posts_city,
-            posts_district: total.posts_district,
-            posts_association: total.posts_association,
-            expected_receipts: total.expected_receipts,
-            reads_72h: total.reads_72h,
-            expected_confirmations: total.expected_confirmations,
-            confirmations_72h: total.confirmations_72h,
-            paper_households_served: total.paper_households_served,
-        });
-    }
-
-    let district_safety = district_ids
-        .iter()
-        .map(|district| {
-            let c = safety_of_district
-                .get(district)
-                .copied()
-                .unwrap_or_default();
-            StatsDistrictSafetyMonth {
-                month: label.clone(),
-                district_id: district.clone(),
-                checks: c.checks,
-                households_targeted: c.households_targeted,
-                households_answered_72h: c.households_answered_72h,
-            }
-        })
-        .collect();
-    let association_safety = association_rows
-        .iter()
-        .map(|(id, district, _)| {
-            let c = safety_of_association.get(id).copied().unwrap_or_default();
-            StatsAssociationSafetyMonth {
-                month: label.clone(),
-                association_id: id.clone(),
-                district_id: district.clone(),
-                checks: c.checks,
-                households_targeted: c.households_targeted,
-                households_answered_72h: c.households_answered_72h,
-            }
-        })
-        .collect();
-    let association_rows: Vec<StatsAssociationMonth> = association_rows
-        .into_iter()
-        .map(|(id, district, _)| {
-            let c = counts.get(&id).copied().unwrap_or_default();
-            StatsAssociationMonth {
-                month: label.clone(),
-                association_id: id,
-                district_id: district,
-                member_households: c.member_households,
-                registered_households: c.registered_households,
-                active_households: c.active_households,
-                posts_city: c.posts_city,
-                posts_district: c.posts_district,
-                posts_association: c.posts_association,
-                expected_receipts: c.expected_receipts,
-                reads_72h: c.reads_72h,
-                expected_confirmations: c.expected_confirmations,
-                confirmations_72h: c.confirmations_72h,
-                paper_households_served: c.paper_households_served,
-            }
-        })
-        .collect();
-    let sum = |f: fn(&StatsDistrictMonth) -> i32| {
-        district_rows.iter().map(f).fold(0i32, i32::saturating_add)
-    };
     let rule_json = serde_json::to_string(&rule)
         .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     Ok(MonthFigures {
         month: StatsMonth {
-            month: label,
-            finalized: at >= freezes_at(month),
+            month: label.clone(),
+            finalized: tally.finalized,
             rule: rule_json,
-            active_districts: sum(|d| i32::from(d.active)),
-            districts: i32::try_from(district_rows.len()).unwrap_or(i32::MAX),
-            member_households: sum(|d| d.member_households),
-            registered_households: sum(|d| d.registered_households),
+            active_districts: tally.active_districts(),
+            districts: i32::try_from(tally.districts.len()).unwrap_or(i32::MAX),
+            member_households: tally.member_households(),
+            registered_households: tally.registered_households(),
             computed_at: at,
         },
-        districts: district_rows,
-        associations: association_rows,
-        district_safety,
-        association_safety,
+        districts: tally
+            .districts
+            .iter()
+            .map(|d| district_row(&label, d))
+            .collect(),
+        associations: tally
+            .associations
+            .iter()
+            .map(|a| association_row(&label, a))
+            .collect(),
+        district_safety: tally
+            .districts
+            .iter()
+            .map(|d| StatsDistrictSafetyMonth {
+                month: label.clone(),
+                district_id: d.id.clone(),
+                checks: d.safety.checks,
+                households_targeted: d.safety.households_targeted,
+                households_answered_72h: d.safety.households_answered_72h,
+            })
+            .collect(),
+        association_safety: tally
+            .associations
+            .iter()
+            .map(|a| StatsAssociationSafetyMonth {
+                month: label.clone(),
+                association_id: a.id.clone(),
+                district_id: a.district.clone(),
+                checks: a.safety.checks,
+                households_targeted: a.safety.households_targeted,
+                households_answered_72h: a.safety.households_answered_72h,
+            })
+            .collect(),
     })
 }
 
-/// A safety check of the month: id, tier, scope, start, close.
-type MonthCheck = (
-    SafetyCheckId,
-    Tier,
-    Option<String>,
-    NaiveDateTime,
-    Option<NaiveDateTime>,
-);
-
-/// The month's safety checks per open association and district: checks started in the
-/// month, the households each reached when it started (today's roster, as for circulars),
-/// and those whose first answer, by a member or on their behalf, came within the window
-/// and while the check was open (decisions.md record 32).
-fn month_safety(
-    conn: &mut AnyConnection,
-    month: Month,
-    at: NaiveDateTime,
-    towns: &[(AssociationId, DistrictId, i32)],
-    associations_in: &HashMap<DistrictId, Vec<AssociationId>>,
-) -> QueryResult<(
-    HashMap<AssociationId, SafetyCounts>,
-    HashMap<DistrictId, SafetyCounts>,
-)> {
-    let checks: Vec<MonthCheck> = safety_checks::table
-        .filter(safety_checks::started_at.ge(month.start_utc()))
-        .filter(safety_checks::started_at.lt(month.end_utc().min(at)))
-        .order(safety_checks::id.asc())
-        .select((
-            safety_checks::id,
-            safety_checks::tier,
-            safety_checks::scope_id,
-            safety_checks::started_at,
-            safety_checks::closed_at,
-        ))
-        .load(conn)?;
-    let mut by_association: HashMap<AssociationId, SafetyCounts> = HashMap::new();
-    let mut by_district: HashMap<DistrictId, SafetyCounts> = HashMap::new();
-    if checks.is_empty() {
-        return Ok((by_association, by_district));
+fn district_row(month: &str, d: &DistrictTally) -> StatsDistrictMonth {
+    let c = &d.counts;
+    StatsDistrictMonth {
+        month: month.to_string(),
+        district_id: d.id.clone(),
+        active: d.active,
+        months_with_posts: d.months_with_posts,
+        associations: d.associations,
+        member_households: c.member_households,
+        registered_households: c.registered_households,
+        active_households: c.active_households,
+        posts_city: c.posts_city,
+        posts_district: c.posts_district,
+        posts_association: c.posts_association,
+        expected_receipts: c.expected_receipts,
+        reads_72h: c.reads_72h,
+        expected_confirmations: c.expected_confirmations,
+        confirmations_72h: c.confirmations_72h,
+        paper_households_served: c.paper_households_served,
     }
-    let mut hans_of: HashMap<SafetyCheckId, HashSet<HanId>> = HashMap::new();
-    let mut first_answers: HashMap<SafetyCheckId, HashMap<HouseholdId, NaiveDateTime>> =
-        HashMap::new();
-    let ids: Vec<&SafetyCheckId> = checks.iter().map(|c| &c.0).collect();
-    for chunk in ids.chunks(500) {
-        let rows: Vec<(SafetyCheckId, HanId)> = safety_check_hans::table
-            .filter(safety_check_hans::safety_check_id.eq_any(chunk.iter().copied()))
-            .select((
-                safety_check_hans::safety_check_id,
-                safety_check_hans::han_id,
-            ))
-            .load(conn)?;
-        for (check, han) in rows {
-            hans_of.entry(check).or_default().insert(han);
-        }
-        // The first answer of each household: a later change does not move it.
-        let rows: Vec<(SafetyCheckId, HouseholdId, Option<NaiveDateTime>)> =
-            safety_answer_history::table
-                .filter(safety_answer_history::safety_check_id.eq_any(chunk.iter().copied()))
-                .group_by((
-                    safety_answer_history::safety_check_id,
-                    safety_answer_history::household_id,
-                ))
-                .select((
-                    safety_answer_history::safety_check_id,
-                    safety_answer_history::household_id,
-                    min(safety_answer_history::answered_at),
-                ))
-                .load(conn)?;
-        for (check, household, first) in rows {
-            if let Some(first) = first {
-                first_answers
-                    .entry(check)
-                    .or_default()
-                    .insert(household, first);
-            }
-        }
-    }
-    let open: HashSet<&AssociationId> = towns.iter().map(|(id, _, _)| id).collect();
-    let district_of: HashMap<&AssociationId, &DistrictId> =
-        towns.iter().map(|(id, d, _)| (id, d)).collect();
-    let mut homes: HashMap<AssociationId, Vec<(HouseholdId, Option<HanId>, NaiveDateTime)>> =
-        HashMap::new();
-    // Only households made by the last check's start can be in any check's audience.
-    let last_start = checks
-        .iter()
-        .map(|c| c.3)
-        .max()
-        .unwrap_or(month.start_utc());
-    let rows: Vec<(HouseholdId, AssociationId, Option<HanId>, NaiveDateTime)> = households::table
-        .filter(households::created_at.le(last_start))
-        .select((
-            households::id,
-            households::association_id,
-            households::han_id,
-            households::created_at,
-        ))
-        .load(conn)?;
-    for (id, association, han, created_at) in rows {
-        if open.contains(&association) {
-            homes
-                .entry(association)
-                .or_default()
-                .push((id, han, created_at));
-        }
-    }
-
-    let no_answers = HashMap::new();
-    for (id, tier, scope, started_at, closed_at) in &checks {
-        let reached: Vec<&AssociationId> = match (tier, scope) {
-            (Tier::City, _) => towns.iter().map(|(a, _, _)| a).collect(),
-            (Tier::District, Some(district)) => associations_in
-                .get(&DistrictId(district.clone()))
-                .into_iter()
-                .flatten()
-                .collect(),
-            (Tier::Association, Some(association)) => towns
-                .iter()
-                .map(|(a, _, _)| a)
-                .filter(|a| a.as_str() == association)
-                .collect(),
-            _ => Vec::new(),
-        };
-        let hans = hans_of.get(id);
-        let answers = first_answers.get(id).unwrap_or(&no_answers);
-        let deadline = (*started_at + Duration::hours(SAFETY_ANSWER_WINDOW_HOURS))
-            .min(closed_at.unwrap_or(at))
-            .min(at);
-        let mut districts_reached: HashSet<&DistrictId> = HashSet::new();
-        for association in reached {
-            let mut c = SafetyCounts::default();
-            for (household, han, created_at) in homes.get(association).into_iter().flatten() {
-                let in_hans =
-                    hans.is_none_or(|hans| han.as_ref().is_some_and(|h| hans.contains(h)));
-                if *created_at > *started_at || !in_hans {
-                    continue;
-                }
-                bump(&mut c.households_targeted, 1);
-                if answers.get(household).is_some_and(|t| *t <= deadline) {
-                    bump(&mut c.households_answered_72h, 1);
-                }
-            }
-            let slot = by_association.entry(association.clone()).or_default();
-            bump(&mut slot.checks, 1);
-            slot.add_households(&c);
-            if let Some(district) = district_of.get(association) {
-                let slot = by_district.entry((*district).clone()).or_default();
-                if districts_reached.insert(district) {
-                    bump(&mut slot.checks, 1);
-                }
-                slot.add_households(&c);
-            }
-        }
-    }
-    Ok((by_association, by_district))
 }
 
-/// For each district, the months of the rule's window in which a circular of its own was
-/// published (district or association tier; the city's too when the rule counts them).
-fn months_with_own_posts(
-    conn: &mut AnyConnection,
-    month: Month,
-    rule: Rule,
-    district_of: &HashMap<AssociationId, DistrictId>,
-) -> QueryResult<HashMap<DistrictId, HashSet<Month>>> {
-    let first = month.plus(1 - i64::from(rule.months_with_posts));
-    let rows: Vec<(Tier, Option<String>, Option<NaiveDateTime>)> = posts::table
-        .filter(posts::status.eq(PostStatus::Published))
-        .filter(posts::published_at.ge(first.start_utc()))
-        .filter(posts::published_at.lt(month.end_utc()))
-        .select((posts::tier, posts::scope_id, posts::published_at))
-        .load(conn)?;
-    let all_districts: Vec<DistrictId> = if rule.count_city_posts {
-        districts::table.select(districts::id).load(conn)?
-    } else {
-        Vec::new()
-    };
-    let mut months: HashMap<DistrictId, HashSet<Month>> = HashMap::new();
-    for (tier, scope, published_at) in rows {
-        let Some(published_at) = published_at else {
-            continue;
-        };
-        let when = Month::containing(published_at);
-        match (tier, scope) {
-            (Tier::City, _) => {
-                for district in &all_districts {
-                    months.entry(district.clone()).or_default().insert(when);
-                }
-            }
-            (Tier::District, Some(district)) => {
-                months.entry(DistrictId(district)).or_default().insert(when);
-            }
-            (Tier::Association, Some(association)) => {
-                if let Some(district) = district_of.get(&AssociationId(association)) {
-                    months.entry(district.clone()).or_default().insert(when);
-                }
-            }
-            _ => {}
-        }
+fn association_row(month: &str, a: &AssociationTally) -> StatsAssociationMonth {
+    let c = &a.counts;
+    StatsAssociationMonth {
+        month: month.to_string(),
+        association_id: a.id.clone(),
+        district_id: a.district.clone(),
+        member_households: c.member_households,
+        registered_households: c.registered_households,
+        active_households: c.active_households,
+        posts_city: c.posts_city,
+        posts_district: c.posts_district,
+        posts_association: c.posts_association,
+        expected_receipts: c.expected_receipts,
+        reads_72h: c.reads_72h,
+        expected_confirmations: c.expected_confirmations,
+        confirmations_72h: c.confirmations_72h,
+        paper_households_served: c.paper_households_served,
     }
-    Ok(months)
 }
 
 /// What taking a month's snapshot did.

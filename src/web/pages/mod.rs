@@ -1,4 +1,4 @@
-//! The page handlers, one module per page of DESIGN.md 7b's table. Each: extract (Page,
+//! The page handlers, one module per page of docs/design.md 7b's table. Each: extract (Page,
 //! PageMember, CsrfForm) → parse → the same action as the JSON route → a template or a
 //! redirect.
 

@@ -1,4 +1,4 @@
-//! Signing in, joining and the set-up page, in a real browser (DESIGN.md 7b's page
+//! Signing in, joining and the set-up page, in a real browser (docs/design.md 7b's page
 //! contract: the accessible names are the ones residents and screen readers use).
 
 use serde_json::{Value, json};
