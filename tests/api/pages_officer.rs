@@ -140,6 +140,27 @@ async fn an_officer_adds_a_han_and_a_paper_household_through_the_forms() {
     assert!(section.contains("新しい紙の家"));
     assert!(section.contains("紙で受け取る"));
 
+    // The paper flag is switched back with the household's button.
+    let households = format!("/api/v1/associations/{}/households", city.association_a);
+    let paper_of = |list: &Value| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["label"] == "新しい紙の家")
+            .map(|h| (str_field(h, "id"), h["paper"].as_bool().unwrap()))
+            .unwrap()
+    };
+    let (id, paper) =
+        paper_of(&expect_json(app.get_as(&city.officer_a, &households).await, 200).await);
+    assert!(paper);
+    let to = format!("/officer/roster/households/{id}/paper");
+    let (status, _) = submit(&app, &mut officer, page, &to, &[("paper", "false")]).await;
+    assert_eq!(status, 303);
+    let (_, paper) =
+        paper_of(&expect_json(app.get_as(&city.officer_a, &households).await, 200).await);
+    assert!(!paper);
+
     // An empty name is drawn again with the message, and nothing is added.
     let (status, body) = submit(
         &app,
@@ -292,8 +313,12 @@ async fn another_associations_ids_give_the_not_found_page_and_change_nothing() {
         format!("/officer/join-requests/{request}/approve"),
         format!("/officer/join-requests/{request}/decline"),
         format!("/officer/hans/{}/sign-in-codes", city.han_h1),
+        format!(
+            "/officer/roster/households/{}/paper",
+            city.household_h1_resident
+        ),
     ] {
-        let fields = [("member", city.resident_h1.id.as_str())];
+        let fields = [("member", city.resident_h1.id.as_str()), ("paper", "true")];
         let (status, body) = submit(&app, &mut other, home, &to, &fields).await;
         assert_eq!(status, 404, "{to}");
         assert!(
@@ -304,7 +329,17 @@ async fn another_associations_ids_give_the_not_found_page_and_change_nothing() {
     let sheet = format!("/officer/hans/{}/sign-in-codes", city.han_h1);
     assert_eq!(other.get(&app, &sheet).await.0.status, 404);
 
-    // Nothing changed: the invitation is live, the request waits, the resident is signed in.
+    // Nothing changed: the invitation is live, the request waits, the resident is signed in,
+    // their household still reads in the app.
+    let households = format!("/api/v1/associations/{}/households", city.association_a);
+    let list = expect_json(app.get_as(&city.officer_a, &households).await, 200).await;
+    let resident_household = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["id"] == city.household_h1_resident.as_str())
+        .unwrap();
+    assert_eq!(resident_household["paper"], false);
     let live = invitations_of(&app, &city.chair_a, &city.association_a).await;
     assert!(
         live.iter()
@@ -386,4 +421,98 @@ async fn a_hans_sign_in_sheet_prints_one_time_codes_for_the_chosen_members() {
         issued, 1,
         "audited, and nothing issued for the refused choice"
     );
+}
+
+/// A circular to association A that asks for confirmation, by its officer.
+async fn circular(app: &TestApp, city: &City) -> String {
+    let body = json!({"scope": {"kind": "association", "id": city.association_a},
+        "title": "草刈りのお知らせ", "body": "日曜日の朝8時に公園へ。\n軍手を持ってきてください。",
+        "requires_confirmation": true});
+    let post = expect_json(
+        app.post_as(&city.officer_a, "/api/v1/posts", &body).await,
+        201,
+    )
+    .await;
+    str_field(&post, "id")
+}
+
+#[tokio::test]
+async fn receipts_list_the_unconfirmed_per_han_and_record_a_paper_confirmation() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let post = circular(&app, &city).await;
+    let mut chair = signed_in(&app, &city.chair_a).await;
+    let (_, body) = chair.get(&app, "/officer").await;
+    assert!(body.contains("確認を求める回覧: 1件"), "the hub counts it");
+    let (_, body) = chair.get(&app, "/officer/posts").await;
+    assert!(body.contains(&format!("/officer/posts/{post}/receipts")));
+    let page = format!("/officer/posts/{post}/receipts");
+    let (answer, body) = chair.get(&app, &page).await;
+    assert_eq!(answer.status, 200);
+    assert!(body.contains("「草刈りのお知らせ」の確認状況"));
+    assert!(body.contains("確認した世帯: 0"));
+    let ichi = &body[body.find("<h3>一班</h3>").unwrap()..body.find("<h3>二班</h3>").unwrap()];
+    assert!(ichi.contains("紙回覧宅イチ") && ichi.contains("住民宅イチ"));
+    assert!(
+        ichi.contains("紙回覧宅イチ: 紙で確認済み"),
+        "a button for the paper household"
+    );
+    assert!(
+        !ichi.contains("住民宅イチ: 紙で確認済み"),
+        "none for a household on the app"
+    );
+
+    // Another association's officer: 404, and nothing is recorded.
+    let mut other = signed_in(&app, &city.officer_b).await;
+    assert_eq!(other.get(&app, &page).await.0.status, 404);
+    let to = format!("/officer/posts/{post}/paper-confirmations");
+    let fields = [("household", city.household_h1_paper.as_str())];
+    assert_eq!(
+        submit(&app, &mut other, "/officer", &to, &fields).await.0,
+        404
+    );
+    let (_, body) = chair.get(&app, &page).await;
+    assert!(body.contains("確認した世帯: 0"));
+
+    let (status, _) = submit(&app, &mut chair, &page, &to, &fields).await;
+    assert_eq!(status, 303);
+    let (_, body) = chair.get(&app, &page).await;
+    assert!(body.contains("確認した世帯: 1"));
+    assert!(!body.contains("紙回覧宅イチ"), "off the visit list");
+
+    // The large-print view for paper households.
+    let (answer, body) = chair
+        .get(&app, &format!("/officer/posts/{post}/print"))
+        .await;
+    assert_eq!(answer.status, 200);
+    assert!(
+        body.contains("<h1>草刈りのお知らせ</h1>") && body.contains("軍手を持ってきてください。")
+    );
+}
+
+#[tokio::test]
+async fn a_han_leader_records_the_ticked_boxes_of_their_hans_paper_sheet() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let post = circular(&app, &city).await;
+    let mut leader = signed_in(&app, &city.han_leader_h1).await;
+    let page = format!("/officer/posts/{post}/receipts");
+    let (_, body) = leader.get(&app, &page).await;
+    assert!(
+        body.contains("<h3>一班</h3>") && !body.contains("<h3>二班</h3>"),
+        "their 班 only"
+    );
+    let sheet = format!("/officer/posts/{post}/hans/{}/sheet", city.han_h1);
+    let (_, body) = leader.get(&app, &sheet).await;
+    assert!(body.contains("一班の紙回覧チェック表") && body.contains("紙回覧宅イチ"));
+    assert!(!body.contains("住民宅イチ"), "only paper households");
+    let other_han = format!("/officer/posts/{post}/hans/{}/sheet", city.han_h2);
+    assert_eq!(leader.get(&app, &other_han).await.0.status, 404);
+    let fields = [("household", city.household_h1_paper.as_str())];
+    let (status, _) = submit(&app, &mut leader, &sheet, &sheet, &fields).await;
+    assert_eq!(status, 303);
+    let (_, body) = leader.get(&app, &page).await;
+    assert!(body.contains("確認した世帯: 1"));
+    let (_, body) = leader.get(&app, &sheet).await;
+    assert!(body.contains("まだ確認していない紙回覧の世帯はありません"));
 }

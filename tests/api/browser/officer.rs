@@ -151,3 +151,59 @@ async fn a_printed_sign_in_qr_signs_a_phone_in_once_and_not_twice() {
     );
     second.close().await;
 }
+
+async fn check_receipts_pages(zoom: f64, tag: &str) {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let body = json!({"scope": {"kind": "association", "id": city.association_a},
+        "title": "草刈りのお知らせ", "body": "日曜日の朝8時に公園へ。", "requires_confirmation": true});
+    expect_json(
+        app.post_as(&city.officer_a, "/api/v1/posts", &body).await,
+        201,
+    )
+    .await;
+    let Some(browser) = Browser::open(&app, Options::phone()).await else {
+        return;
+    };
+    if zoom != 1.0 {
+        browser.zoom(zoom).await;
+    }
+    sign_in(&browser, &city.han_leader_h1).await;
+    browser.goto("/officer").await;
+    follow(&browser, "回覧の確認状況").await;
+    browser
+        .assert_accessible(&format!("/officer/posts {tag}"))
+        .await;
+    follow(&browser, "草刈りのお知らせ").await;
+    browser.heading("「草刈りのお知らせ」の確認状況").await;
+    browser.expect_text("確認した世帯: 0").await;
+    browser.assert_accessible(&format!("receipts {tag}")).await;
+    follow(&browser, "一班の紙回覧チェック表").await;
+    browser
+        .assert_accessible(&format!("paper sheet {tag}"))
+        .await;
+    browser
+        .screenshot(&format!("officer-paper-sheet-{tag}"))
+        .await;
+    browser.field("紙回覧宅イチ").await.click().await.unwrap();
+    browser.click_button("チェックした世帯を記録する").await;
+    // The paper confirmation from the sheet shows in the receipts.
+    browser.expect_text("紙での確認を記録しました。").await;
+    browser.expect_text("確認した世帯: 1").await;
+    follow(&browser, "大きな文字で印刷する").await;
+    browser.heading("草刈りのお知らせ").await;
+    browser
+        .assert_accessible(&format!("large print {tag}"))
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_paper_confirmation_from_the_han_sheet_shows_in_the_receipts() {
+    check_receipts_pages(1.0, "phone").await;
+}
+
+#[tokio::test]
+async fn receipts_pages_pass_axe_at_200_percent_zoom() {
+    check_receipts_pages(2.0, "zoom-200").await;
+}

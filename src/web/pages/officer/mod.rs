@@ -5,6 +5,7 @@
 
 mod invitations;
 mod join_requests;
+mod receipts;
 mod roster;
 mod sign_in_sheet;
 
@@ -24,6 +25,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     roster::config(cfg);
     invitations::config(cfg);
     join_requests::config(cfg);
+    receipts::config(cfg);
     sign_in_sheet::config(cfg);
 }
 
@@ -44,6 +46,8 @@ fn jst(at: &NaiveDateTime) -> String {
 struct HubPage<'a> {
     page: &'a Page,
     desk: &'a Desk,
+    /// Circulars in the caller's inbox that ask for confirmation.
+    asking: usize,
 }
 
 async fn hub(
@@ -52,8 +56,10 @@ async fn hub(
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let desk = desk_of(&services, &member).await?;
+    let asking = receipts::asking(&services, &member).await?.len();
     page.render(&HubPage {
         page: &page,
         desk: &desk,
+        asking,
     })
 }

@@ -11,8 +11,8 @@ use super::desk_of;
 use crate::actions::Services;
 use crate::actions::officer::Desk;
 use crate::actions::roster::{self, NewHousehold};
-use crate::db::queries::associations::HouseholdRow;
-use crate::domain::{HanId, RequiredText};
+use crate::db::queries::associations::{HouseholdChangeset, HouseholdRow};
+use crate::domain::{HanId, HouseholdId, RequiredText};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
 use crate::web::page::{Page, redirect};
@@ -21,7 +21,11 @@ use crate::web::session::PageMember;
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.route("/officer/roster", web::get().to(show))
         .route("/officer/roster/hans", web::post().to(add_han))
-        .route("/officer/roster/households", web::post().to(add_household));
+        .route("/officer/roster/households", web::post().to(add_household))
+        .route(
+            "/officer/roster/households/{id}/paper",
+            web::post().to(set_paper),
+        );
 }
 
 /// A 班 (or the households in none) with its households.
@@ -75,6 +79,7 @@ struct RosterPage<'a> {
 #[derive(Deserialize)]
 struct Added {
     added: Option<String>,
+    changed: Option<String>,
 }
 
 async fn render(
@@ -105,7 +110,7 @@ async fn show(
     query: web::Query<Added>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let added = query.added.is_some();
+    let added = query.added.is_some() || query.changed.is_some();
     render(
         &services,
         &member,
@@ -190,4 +195,26 @@ async fn add_household(
     let caller = &member.0.principal.member_id;
     roster::create_household(&services, caller, desk.association.id, new).await?;
     Ok(redirect("/officer/roster?added=1", Vec::new()))
+}
+
+#[derive(Deserialize)]
+struct PaperForm {
+    paper: bool,
+}
+
+/// Marks a household as one that gets circulars on paper, or not (officers; 404 for a
+/// household of another association).
+async fn set_paper(
+    form: CsrfForm<PaperForm>,
+    member: PageMember,
+    id: web::Path<HouseholdId>,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    let changes = HouseholdChangeset {
+        paper: Some(form.0.paper),
+        ..HouseholdChangeset::default()
+    };
+    let caller = &member.0.principal.member_id;
+    roster::update_household(&services, caller, id.into_inner(), changes).await?;
+    Ok(redirect("/officer/roster?changed=1", Vec::new()))
 }
