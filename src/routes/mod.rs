@@ -98,6 +98,38 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::B
     Ok(body.freeze())
 }
 
+/// A JSON body that may be left out: none for an empty body, else the same checks and errors
+/// as the `Json` extractor (content type, syntax, fields).
+pub fn optional_json<T: serde::de::DeserializeOwned>(
+    req: &actix_web::HttpRequest,
+    body: &[u8],
+) -> Result<Option<T>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let is_json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType(
+            ErrorCode::UnsupportedMediaType,
+            "the body must be JSON with Content-Type: application/json".into(),
+        ));
+    }
+    serde_json::from_slice(body).map(Some).map_err(|e| {
+        if e.is_data() {
+            ApiError::Validation(ErrorCode::InvalidField, e.to_string())
+        } else {
+            ApiError::BadRequest(
+                ErrorCode::MalformedJson,
+                format!("the body is not valid JSON: {e}"),
+            )
+        }
+    })
+}
+
 /// A CSV download for Excel: UTF-8 with a BOM; cells that start like a formula are prefixed
 /// with ' so a spreadsheet shows them as text.
 pub fn csv_response<I>(

@@ -2,7 +2,7 @@
 //! one district's figures for its officers, snapshots. The rules and the CSV columns are in
 //! `actions::stats`.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -15,6 +15,7 @@ use crate::db::now;
 use crate::db::queries::stats::SnapshotOutcome;
 use crate::domain::{DistrictId, Rule};
 use crate::error::ApiError;
+use crate::routes::optional_json;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(get_adoption)
@@ -91,18 +92,20 @@ pub struct SnapshotsResponse {
 }
 
 /// Takes snapshots now (city staff, admin), as the month-end task and
-/// `kairan stats snapshot` do. Frozen months are kept as they are.
-#[utoipa::path(tag = "stats", request_body = SnapshotRequest, responses((status = 200, body = SnapshotsResponse), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+/// `kairan stats snapshot` do. Frozen months are kept as they are. The body is optional.
+#[utoipa::path(tag = "stats", request_body(content = Option<SnapshotRequest>, content_type = "application/json"), responses((status = 200, body = SnapshotsResponse), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/stats/snapshots")]
 pub async fn take_snapshots(
     auth: AuthMember,
-    body: web::Json<SnapshotRequest>,
+    req: HttpRequest,
+    body: web::Bytes,
     settings: web::Data<StatsSettings>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let at = now();
-    let month = body.into_inner().month;
-    let month = month
+    let request: Option<SnapshotRequest> = optional_json(&req, &body)?;
+    let month = request
+        .and_then(|r| r.month)
         .map(|m| stats::requested_month(Some(&m), at))
         .transpose()?;
     let rule = Rule::from(settings.get_ref());

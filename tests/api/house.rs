@@ -210,10 +210,11 @@ fn no_import_circle_between_files_in_src() {
         let code = code_of(&std::fs::read_to_string(file).unwrap());
         let targets = edges.entry(from.clone()).or_default();
         for path in crate_paths(&code) {
-            if let Some(to) = resolve(&path, &modules) {
-                if to != from && !to.is_empty() {
-                    targets.insert(to);
-                }
+            if let Some(to) = resolve(&path, &modules)
+                && to != from
+                && !to.is_empty()
+            {
+                targets.insert(to);
             }
         }
     }

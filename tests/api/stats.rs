@@ -975,6 +975,66 @@ async fn only_the_city_sees_the_dashboard_and_district_officers_their_own_distri
 }
 
 #[tokio::test]
+async fn snapshots_need_no_body_and_refuse_a_broken_one() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let url = app.url("/api/v1/stats/snapshots");
+    let bare = app
+        .client
+        .post(&url)
+        .bearer_auth(&s.staff.access_token)
+        .send()
+        .await
+        .unwrap();
+    let months = |answer: &Value| -> Vec<Value> {
+        answer["snapshots"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{answer}"))
+            .iter()
+            .map(|m| m["month"].clone())
+            .collect()
+    };
+    let bare = expect_json(bare, 200).await;
+    let with_empty_object = snapshot(&app, &s.staff, json!({})).await;
+    assert!(
+        !months(&bare).is_empty(),
+        "the month under way is taken: {bare}"
+    );
+    assert_eq!(months(&bare), months(&with_empty_object));
+    let broken = app
+        .client
+        .post(&url)
+        .bearer_auth(&s.staff.access_token)
+        .header("content-type", "application/json")
+        .body("{\"month\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), 400);
+    assert_eq!(error_code(broken).await, "malformed_json");
+    let unknown = app
+        .client
+        .post(&url)
+        .bearer_auth(&s.staff.access_token)
+        .header("content-type", "application/json")
+        .body("{\"mnth\": \"2026-05\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 422);
+    let text = app
+        .client
+        .post(&url)
+        .bearer_auth(&s.staff.access_token)
+        .header("content-type", "text/plain")
+        .body("month=2026-05")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text.status(), 415);
+}
+
+#[tokio::test]
 async fn bad_input_gets_clear_errors_and_changes_nothing() {
     let app = spawn_app().await;
     let s = staff(&app).await;

@@ -151,42 +151,27 @@ async fn render(
     let view: PostView = posts::get(services, caller, id.clone()).await?;
     let reader = record_read(services, caller, id.clone()).await?;
     let files: Vec<Attachment> = attachments::list(services, caller, id.clone()).await?;
-    let detail = &view.detail;
-    let post = &detail.post;
+    let (detail, post) = (&view.detail, &view.detail.post);
     let mine = if reader && !detail.questions.is_empty() {
         surveys::mine(services, caller, id.clone()).await.ok()
     } else {
         None
     };
     let response = page.render_with(
-        if survey_error {
-            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            actix_web::http::StatusCode::OK
-        },
+        status_of(survey_error),
         &CircularPage {
             page,
             id: id.to_string(),
             title: post.title.clone(),
             body_lines: post.body.split('\n').map(str::to_string).collect(),
             author: detail.author_name.clone(),
-            from_key: match post.tier {
-                Tier::City => "post.from_city",
-                Tier::District => "post.from_district",
-                Tier::Association => "post.from_association",
-            },
+            from_key: from_key(post.tier),
             date: post.published_at.map(local_date).unwrap_or_default(),
             urgent: post.priority == Priority::Urgent,
             reader,
             requires_confirmation: post.requires_confirmation,
             confirmed: view.confirmed,
-            attachments: files
-                .into_iter()
-                .map(|a| AttachmentLink {
-                    href: format!("/posts/{id}/attachments/{}", a.id),
-                    file_name: a.file_name,
-                })
-                .collect(),
+            attachments: attachment_links(&id, files),
             questions: question_fields(&detail.questions, mine.as_ref()),
             answers_open: surveys::answers_open(post, now()),
             answered,
@@ -194,6 +179,35 @@ async fn render(
         },
     )?;
     Ok(keep_offline(response))
+}
+
+/// A survey answer with mistakes draws the page again with 422.
+fn status_of(survey_error: bool) -> actix_web::http::StatusCode {
+    if survey_error {
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        actix_web::http::StatusCode::OK
+    }
+}
+
+/// Who sent the circular, as the text key of its tier.
+fn from_key(tier: Tier) -> &'static str {
+    match tier {
+        Tier::City => "post.from_city",
+        Tier::District => "post.from_district",
+        Tier::Association => "post.from_association",
+    }
+}
+
+/// Attachments download through the page route, under the same rules as the API.
+fn attachment_links(id: &PostId, files: Vec<Attachment>) -> Vec<AttachmentLink> {
+    files
+        .into_iter()
+        .map(|a| AttachmentLink {
+            href: format!("/posts/{id}/attachments/{}", a.id),
+            file_name: a.file_name,
+        })
+        .collect()
 }
 
 async fn show(
