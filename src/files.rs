@@ -62,10 +62,12 @@ pub fn check_sqlite_files(database: &Path) -> Result<(), String> {
         let mut name = database.as_os_str().to_owned();
         name.push(suffix);
         let file = PathBuf::from(name);
+        // Asked with access(2), never by opening it: closing any descriptor of a database
+        // file drops every SQLite lock this process holds on it (POSIX advisory locks).
         if file.exists()
-            && let Err(e) = OpenOptions::new().write(true).open(&file)
+            && let Err(e) = rustix::fs::access(&file, rustix::fs::Access::WRITE_OK)
         {
-            return Err(explain(&file, "write to the database file", &e));
+            return Err(explain(&file, "write to the database file", &e.into()));
         }
     }
     Ok(())
