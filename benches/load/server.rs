@@ -18,6 +18,10 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        // The driver's own knobs are not settings; the server refuses unknown KAIRAN_ names.
+        for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("KAIRAN_BENCH_")) {
+            command.env_remove(key);
+        }
         for (key, value) in env {
             command.env(key, value);
         }
