@@ -123,15 +123,16 @@ pub async fn record(
     Ok(())
 }
 
-/// Records a paper household's confirmation after the printed circular was handed over:
-/// officers of its association, or the 班長 of its han. Audited.
-pub async fn record_paper_confirmation(
+/// Records paper households' confirmations after the printed circular was handed over:
+/// officers of their association, or the 班長 of their han. All or none, in one
+/// transaction (a 班 sheet records several at once). Audited, one entry per household.
+pub async fn record_paper_confirmations(
     services: &Services,
     caller: &MemberId,
     post: PostId,
-    household: HouseholdId,
+    households: Vec<HouseholdId>,
 ) -> Result<(), ApiError> {
-    let (caller, confirmed) = (caller.clone(), household.clone());
+    let (caller, confirmed) = (caller.clone(), households.clone());
     services
         .db
         .write(move |conn| {
@@ -144,27 +145,31 @@ pub async fn record_paper_confirmation(
             if !found_post.requires_confirmation {
                 return Err(confirmation_not_requested());
             }
-            let found = queries::household_in_audience(conn, &found_post, &hans, &household)?;
-            require(authz::may_answer_for(
-                &p,
-                &found.association_id,
-                found.han_id.as_ref(),
-            ))?;
-            queries::record_paper_confirmation(conn, &post, &household, &p.member_id)?;
-            let detail = serde_json::json!({"post_id": post.as_str()});
-            audit::record(
-                conn,
-                &p,
-                AuditAction::PaperConfirmationRecorded,
-                "household",
-                Some(household.as_str()),
-                Some(&found.association_id),
-                detail,
-            )?;
+            for household in &households {
+                let found = queries::household_in_audience(conn, &found_post, &hans, household)?;
+                require(authz::may_answer_for(
+                    &p,
+                    &found.association_id,
+                    found.han_id.as_ref(),
+                ))?;
+                queries::record_paper_confirmation(conn, &post, household, &p.member_id)?;
+                let detail = serde_json::json!({"post_id": post.as_str()});
+                audit::record(
+                    conn,
+                    &p,
+                    AuditAction::PaperConfirmationRecorded,
+                    "household",
+                    Some(household.as_str()),
+                    Some(&found.association_id),
+                    detail,
+                )?;
+            }
             Ok(())
         })
         .await?;
-    services.inbox_cache.receipts_changed(&confirmed);
+    for household in &confirmed {
+        services.inbox_cache.receipts_changed(household);
+    }
     Ok(())
 }
 

@@ -62,7 +62,8 @@ pub async fn record_paper_confirmation(
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let household = HouseholdId(body.into_inner().household_id);
-    receipts::record_paper_confirmation(&services, &auth.0, path.into_inner(), household).await?;
+    receipts::record_paper_confirmations(&services, &auth.0, path.into_inner(), vec![household])
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

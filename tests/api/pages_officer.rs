@@ -516,3 +516,27 @@ async fn a_han_leader_records_the_ticked_boxes_of_their_hans_paper_sheet() {
     let (_, body) = leader.get(&app, &sheet).await;
     assert!(body.contains("まだ確認していない紙回覧の世帯はありません"));
 }
+
+#[tokio::test]
+async fn a_tampered_han_sheet_records_nothing_at_all() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let post = circular(&app, &city).await;
+    let mut leader = signed_in(&app, &city.han_leader_h1).await;
+    let sheet = format!("/officer/posts/{post}/hans/{}/sheet", city.han_h1);
+    let (_, _) = leader.get(&app, &sheet).await;
+    // Their own paper household, then one of another 班 they may not answer for.
+    let fields = [
+        ("household", city.household_h1_paper.as_str()),
+        ("household", city.household_h2_resident.as_str()),
+    ];
+    let (status, _) = submit(&app, &mut leader, &sheet, &sheet, &fields).await;
+    assert_ne!(status, 303, "refused");
+    let (_, body) = leader
+        .get(&app, &format!("/officer/posts/{post}/receipts"))
+        .await;
+    assert!(
+        body.contains("確認した世帯: 0"),
+        "the allowed box was not recorded either"
+    );
+}

@@ -152,7 +152,8 @@ async fn record(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let caller = &member.0.principal.member_id;
-    receipts::record_paper_confirmation(&services, caller, id.clone(), form.0.household).await?;
+    receipts::record_paper_confirmations(&services, caller, id.clone(), vec![form.0.household])
+        .await?;
     Ok(redirect(
         &format!("/officer/posts/{id}/receipts?recorded=1"),
         Vec::new(),
@@ -248,9 +249,7 @@ async fn record_sheet(
 ) -> Result<HttpResponse, ApiError> {
     let (id, _) = path.into_inner();
     let caller = &member.0.principal.member_id;
-    for household in ticked(form.0) {
-        receipts::record_paper_confirmation(&services, caller, id.clone(), household).await?;
-    }
+    receipts::record_paper_confirmations(&services, caller, id.clone(), ticked(form.0)).await?;
     Ok(redirect(
         &format!("/officer/posts/{id}/receipts?recorded=1"),
         Vec::new(),
