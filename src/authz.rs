@@ -18,17 +18,20 @@ pub struct RoleGrant {
     pub term_year: i32,
 }
 
-/// The signed-in member with where they live and what they hold now.
+/// The signed-in member: where they live and what they hold now. Reads through to the
+/// `Membership` it extends (`principal.association_id`), so the place is written once.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub member_id: MemberId,
-    pub login: String,
-    pub display_name: String,
-    pub household_id: Option<HouseholdId>,
-    pub han_id: Option<HanId>,
-    pub association_id: Option<AssociationId>,
-    pub district_id: Option<DistrictId>,
+    pub place: Membership,
     pub roles: Vec<RoleGrant>,
+}
+
+impl std::ops::Deref for Principal {
+    type Target = Membership;
+
+    fn deref(&self) -> &Membership {
+        &self.place
+    }
 }
 
 /// Where a signed-in member lives: enough for the inbox, without their roles.
@@ -55,15 +58,6 @@ impl Membership {
 }
 
 impl Principal {
-    pub fn audience_keys(&self) -> Vec<AudienceKey> {
-        member_keys(
-            self.household_id.as_ref(),
-            self.district_id.as_ref(),
-            self.association_id.as_ref(),
-            self.han_id.as_ref(),
-        )
-    }
-
     fn holds(&self, role: Role, scope: &str) -> bool {
         self.roles
             .iter()
@@ -351,13 +345,15 @@ mod tests {
 
     fn principal(roles: Vec<(Role, Option<&str>)>, association: Option<&str>) -> Principal {
         Principal {
-            member_id: MemberId("m".into()),
-            login: "m".into(),
-            display_name: "m".into(),
-            household_id: association.map(|_| HouseholdId("h".into())),
-            han_id: None,
-            association_id: association.map(|a| AssociationId(a.into())),
-            district_id: association.map(|_| DistrictId("d1".into())),
+            place: Membership {
+                member_id: MemberId("m".into()),
+                login: "m".into(),
+                display_name: "m".into(),
+                household_id: association.map(|_| HouseholdId("h".into())),
+                han_id: None,
+                association_id: association.map(|a| AssociationId(a.into())),
+                district_id: association.map(|_| DistrictId("d1".into())),
+            },
             roles: roles
                 .into_iter()
                 .map(|(role, scope)| RoleGrant {

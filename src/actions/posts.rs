@@ -10,7 +10,7 @@ use crate::db::models::{Post, PostVersion, SurveyQuestion};
 use crate::db::queries::associations::{check_scope, find_association, list_hans};
 use crate::db::queries::inbox::read_state;
 use crate::db::queries::posts::{self as queries, PostDetail, PostEdit};
-use crate::db::{AnyConnection, now};
+use crate::db::{AnyConnection, Json, now};
 use crate::domain::draft::{CheckedQuestion, PostDraft};
 use crate::domain::{
     Category, HanId, HouseholdId, MemberId, PostId, PostStatus, Priority, QuestionId, Scope,
@@ -47,24 +47,18 @@ fn load_view(
     })
 }
 
-fn survey_questions(
-    post: &PostId,
-    questions: Vec<CheckedQuestion>,
-) -> Result<Vec<SurveyQuestion>, ApiError> {
+fn survey_questions(post: &PostId, questions: Vec<CheckedQuestion>) -> Vec<SurveyQuestion> {
     questions
         .into_iter()
         .enumerate()
-        .map(|(position, q)| {
-            Ok(SurveyQuestion {
-                id: QuestionId::generate(),
-                post_id: post.clone(),
-                position: i32::try_from(position).unwrap_or(i32::MAX),
-                kind: q.kind,
-                prompt: q.prompt,
-                options: serde_json::to_string(&q.options)
-                    .map_err(|e| ApiError::Unexpected(e.into()))?,
-                required: q.required,
-            })
+        .map(|(position, q)| SurveyQuestion {
+            id: QuestionId::generate(),
+            post_id: post.clone(),
+            position: i32::try_from(position).unwrap_or(i32::MAX),
+            kind: q.kind,
+            prompt: q.prompt,
+            options: Json(q.options),
+            required: q.required,
         })
         .collect()
 }
@@ -79,7 +73,7 @@ pub async fn create(
     let at = now();
     let checked = input.draft.check(at).map_err(ApiError::validation)?;
     let id = PostId::generate();
-    let questions = survey_questions(&id, checked.questions)?;
+    let questions = survey_questions(&id, checked.questions);
     let (caller, scope, hans) = (caller.clone(), input.scope, checked.hans);
     let view = services
         .db

@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use crate::actions::Services;
 use crate::actions::stats_view::{
     AdoptionResponse, AssociationStatus, CityFigures, DistrictSeriesPoint, DistrictStatsResponse,
-    Figures, adoption_response, district_status, stored_rule,
+    Figures, adoption_response, district_status,
 };
 use crate::authz::{self, Principal, require};
 use crate::configuration::StatsSettings;
@@ -90,7 +90,7 @@ pub async fn district_dashboard(
                 month: stored.month.clone(),
                 provisional: !stored.finalized,
                 computed_at: stored.computed_at.and_utc(),
-                rule: stored_rule(&stored)?,
+                rule: stored.rule.0,
                 district: district_status(row, safety.as_ref(), &code, &name),
                 associations: stats::association_months(conn, &district, month)?
                     .into_iter()

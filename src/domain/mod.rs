@@ -13,12 +13,14 @@ mod joining;
 mod login;
 mod month;
 pub mod network;
+mod partner;
 mod post;
 mod preferences;
 mod projection;
 mod role;
 mod roster;
 mod safety_status;
+mod survey;
 mod tally;
 mod text;
 
@@ -34,6 +36,7 @@ pub use ids::*;
 pub use joining::{InvitationTerms, JoinRequestStatus, Placement, join_message};
 pub use login::Login;
 pub use month::Month;
+pub use partner::Partner;
 pub use post::{Category, PostStatus, Priority, QuestionKind, SafetyStatus, Tier};
 pub use preferences::{Language, TextSize};
 pub use projection::{Projection, progress, project, rate};
@@ -43,6 +46,7 @@ pub use safety_status::{
     GroupCounts, Grouping, HelpHousehold, SafetyStatusResponse, StatusRow, UnansweredHousehold,
     group_status,
 };
+pub use survey::{Answer, Answers};
 pub use tally::{
     ACTIVE_DAYS, AssociationTally, Counts, DistrictTally, MonthCheck, MonthFacts, MonthPost,
     MonthTally, ReceiptCounts, Rule, SafetyCounts, SafetyFacts, count, freezes_at,

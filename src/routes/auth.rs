@@ -255,13 +255,13 @@ pub struct MeResponse {
 pub async fn me(auth: AuthMember, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     let p = db.run(move |conn| Principal::load(conn, &auth.0)).await?;
     Ok(HttpResponse::Ok().json(MeResponse {
-        id: p.member_id,
-        login: p.login,
-        display_name: p.display_name,
-        household_id: p.household_id,
-        han_id: p.han_id,
-        association_id: p.association_id,
-        district_id: p.district_id,
+        id: p.place.member_id,
+        login: p.place.login,
+        display_name: p.place.display_name,
+        household_id: p.place.household_id,
+        han_id: p.place.han_id,
+        association_id: p.place.association_id,
+        district_id: p.place.district_id,
         roles: p.roles,
     }))
 }

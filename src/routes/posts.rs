@@ -121,7 +121,7 @@ pub struct QuestionResponse {
 impl From<SurveyQuestion> for QuestionResponse {
     fn from(q: SurveyQuestion) -> Self {
         Self {
-            options: serde_json::from_str(&q.options).unwrap_or_default(),
+            options: q.options.0,
             id: q.id,
             kind: q.kind,
             prompt: q.prompt,

@@ -1,15 +1,16 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::Json;
 use crate::db::schema::{
     attachments, household_receipts, post_audiences, post_hans, post_reads, post_versions, posts,
     survey_questions, survey_responses,
 };
+use crate::domain::{Answers, Audience, AudienceKey};
 use crate::domain::{
     AttachmentId, Category, HanId, HouseholdId, MemberId, PostId, PostStatus, Priority, QuestionId,
     QuestionKind, Tier,
 };
-use crate::domain::{Audience, AudienceKey};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
 #[diesel(table_name = posts, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -113,8 +114,8 @@ pub struct SurveyQuestion {
     pub position: i32,
     pub kind: QuestionKind,
     pub prompt: String,
-    /// JSON array of the choices.
-    pub options: String,
+    /// The choices, in order.
+    pub options: Json<Vec<String>>,
     pub required: bool,
 }
 
@@ -124,8 +125,7 @@ pub struct SurveyResponse {
     pub post_id: PostId,
     pub household_id: HouseholdId,
     pub member_id: MemberId,
-    /// JSON object: question id → answer.
-    pub answers: String,
+    pub answers: Json<Answers>,
     pub answered_at: NaiveDateTime,
 }
 

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use crate::authz::Principal;
 use crate::db::models::AuditEntry;
 use crate::db::schema::audit_log;
-use crate::db::{AnyConnection, now};
+use crate::db::{AnyConnection, Json, now};
 use crate::domain::{AssociationId, AuditAction, AuditEntryId, MemberId};
 
 pub fn record(
@@ -55,7 +55,7 @@ pub fn record_for(
             target_kind: target_kind.to_string(),
             target_id: target_id.map(str::to_string),
             association_id: association_id.cloned(),
-            detail: detail.to_string(),
+            detail: Json(detail),
             created_at: now(),
         })
         .execute(conn)
