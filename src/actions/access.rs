@@ -27,7 +27,8 @@ pub fn accessible_post(
 ) -> Result<Access, ApiError> {
     let principal = Principal::load(conn, caller)?;
     let post = queries::find_post(conn, id)?.ok_or(ApiError::NotFound("post"))?;
-    let manager = authz::may_manage_post(&principal, &post.author_id, post.audience(&[]));
+    let hans = queries::post_hans_of(conn, id)?;
+    let manager = authz::may_manage_post(&principal, post.audience(&hans));
     let keys = principal.audience_keys();
     let in_audience =
         post.status == PostStatus::Published && queries::reaches(conn, id, &keys, now())?;

@@ -41,7 +41,7 @@ pub fn followed_post(
     let hans = post_hans_of(conn, id)?;
     let (scope, personal) = match authz::receipt_scope(&principal, post.audience(&hans)) {
         Some(scope) => (scope, true),
-        None if authz::may_manage_post(&principal, &post.author_id, post.audience(&[])) => {
+        None if authz::may_manage_post(&principal, post.audience(&hans)) => {
             (ReceiptScope::Audience, false)
         }
         None => return Err(ApiError::NotFound("post")),
