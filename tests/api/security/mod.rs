@@ -8,3 +8,4 @@ mod idempotency;
 mod invitations;
 mod proxies;
 mod registration;
+mod reminders;
