@@ -1,6 +1,7 @@
 //! The security review's findings (issue 20), one test or more per finding, each failing
 //! before its fix.
 
+mod attachment_names;
 mod demo;
 mod files;
 mod headers;
