@@ -242,12 +242,12 @@ pub fn may_post(p: &Principal, scope: &Scope, hans: &[HanId]) -> bool {
     }
 }
 
-/// Edit, withdraw and follow a post: its author, and whoever may post to its audience as a
-/// whole (so a new officer can take over a predecessor's circulars).
-pub fn may_manage_post(p: &Principal, author: &MemberId, audience: Audience<'_>) -> bool {
-    &p.member_id == author
-        || Scope::parse(audience.tier, audience.scope_id.map(str::to_string))
-            .is_ok_and(|scope| may_post(p, &scope, &[]))
+/// Edit, withdraw, remind, attach to and follow a post: whoever may post to its audience
+/// (its hans included) now. Authorship grants nothing: an author whose role ended loses the
+/// post, and the successor in the role takes it over.
+pub fn may_manage_post(p: &Principal, audience: Audience<'_>) -> bool {
+    Scope::parse(audience.tier, audience.scope_id.map(str::to_string))
+        .is_ok_and(|scope| may_post(p, &scope, audience.hans))
 }
 
 /// Close a safety check: whoever started it, or an admin.

@@ -115,7 +115,7 @@ pub async fn upload(
         post_id: id,
         sha256: sha256.clone(),
         content_type: detected.content_type().to_string(),
-        file_name: upload.file_name,
+        file_name: detected.file_name_for(&upload.file_name),
         size_bytes,
         created_at: now(),
     };

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::actions::Services;
+use crate::actions::access::reminder_cool_down;
 use crate::authz::{self, Membership, Principal, StatusView, require, require_visible};
 use crate::db::models::{SafetyAnswer, SafetyCheck};
 use crate::db::queries::associations::check_scope;
@@ -12,6 +13,7 @@ use crate::db::queries::posts::audience_household;
 use crate::db::queries::push::{self as push_queries, Recipients};
 use crate::db::queries::safety as queries;
 use crate::db::{AnyConnection, now, write_transaction};
+use crate::domain::reminders::SAFETY_REMINDER_COOL_DOWN;
 use crate::domain::{Audience, DistrictId};
 use crate::domain::{
     AudienceKey, AuditAction, Grouping, HanId, HouseholdId, MemberId, ReceiptScope, SafetyCheckId,
@@ -561,6 +563,13 @@ pub async fn remind(
                 .collect();
             let job = queries::check_job(&seen.check, "safety_reminder");
             let deliveries = write_transaction(conn, |conn| {
+                reminder_cool_down(
+                    conn,
+                    &caller,
+                    AuditAction::SafetyReminderSent,
+                    id.as_str(),
+                    SAFETY_REMINDER_COOL_DOWN,
+                )?;
                 let deliveries =
                     push_queries::enqueue(conn, &job, Recipients::Households(&households), None)?;
                 let detail = serde_json::json!({
@@ -576,7 +585,7 @@ pub async fn remind(
                     seen.principal.association_id.as_ref(),
                     detail,
                 )?;
-                Ok::<_, diesel::result::Error>(deliveries)
+                Ok::<_, ApiError>(deliveries)
             })?;
             Ok((households.len(), deliveries))
         })

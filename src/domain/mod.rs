@@ -17,6 +17,7 @@ mod partner;
 mod post;
 mod preferences;
 mod projection;
+pub mod reminders;
 mod role;
 mod roster;
 mod safety_status;

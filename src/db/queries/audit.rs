@@ -1,6 +1,7 @@
 //! The audit log: roster reads, exports, role changes and admin actions, written by the use
 //! case in the same transaction as what it records.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::authz::Principal;
@@ -77,4 +78,19 @@ pub fn list(
         query = query.filter(audit_log::association_id.eq(association.clone()));
     }
     query.load(conn)
+}
+
+/// When `actor` last recorded `action` on the target, if ever (the reminders' cool-down).
+pub fn last_recorded(
+    conn: &mut AnyConnection,
+    actor: &MemberId,
+    action: AuditAction,
+    target_id: &str,
+) -> QueryResult<Option<NaiveDateTime>> {
+    audit_log::table
+        .filter(audit_log::target_id.eq(target_id))
+        .filter(audit_log::actor_id.eq(actor))
+        .filter(audit_log::action.eq(action.as_str()))
+        .select(diesel::dsl::max(audit_log::created_at))
+        .first(conn)
 }

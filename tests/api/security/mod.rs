@@ -1,6 +1,7 @@
 //! The security review's findings (issue 20), one test or more per finding, each failing
 //! before its fix.
 
+mod attachment_names;
 mod demo;
 mod files;
 mod headers;
@@ -8,3 +9,4 @@ mod idempotency;
 mod invitations;
 mod proxies;
 mod registration;
+mod reminders;
