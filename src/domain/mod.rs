@@ -19,6 +19,7 @@ mod projection;
 mod role;
 mod roster;
 mod safety_status;
+mod spreadsheet;
 mod tally;
 mod text;
 
@@ -43,6 +44,7 @@ pub use safety_status::{
     GroupCounts, Grouping, HelpHousehold, SafetyStatusResponse, StatusRow, UnansweredHousehold,
     group_status,
 };
+pub use spreadsheet::Csv;
 pub use tally::{
     ACTIVE_DAYS, AssociationTally, Counts, DistrictTally, MonthCheck, MonthFacts, MonthPost,
     MonthTally, ReceiptCounts, Rule, SafetyCounts, SafetyFacts, count, freezes_at,

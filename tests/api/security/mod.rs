@@ -1,6 +1,7 @@
 //! The security review's findings (issue 20), one test or more per finding, each failing
 //! before its fix.
 
+mod csv;
 mod demo;
 mod files;
 mod headers;
