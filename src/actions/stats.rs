@@ -14,7 +14,7 @@ use crate::configuration::StatsSettings;
 use crate::db::queries::districts::open_district_name;
 use crate::db::queries::projects as project_queries;
 use crate::db::queries::stats::{self, SnapshotOutcome};
-use crate::domain::{Counts, DistrictId, MemberId, Month, Rule, SafetyCounts};
+use crate::domain::{Counts, Csv, DistrictId, MemberId, Month, Rule, SafetyCounts};
 use crate::error::{ApiError, ErrorCode};
 
 /// A month before any association or circular existed.
@@ -144,13 +144,6 @@ pub async fn take_snapshots(
         .await
 }
 
-/// A CSV file for a spreadsheet: its name, header and rows.
-pub struct Csv {
-    pub file_name: String,
-    pub header: Vec<&'static str>,
-    pub rows: Vec<Vec<String>>,
-}
-
 const FIGURE_COLUMNS: [&str; 10] = [
     "member_households",
     "registered_households",
@@ -246,11 +239,7 @@ pub fn adoption_csv(dashboard: &AdoptionResponse) -> Csv {
     header.extend(["provisional", "rule"]);
     // Last, so the columns spreadsheets already use keep their places.
     header.extend(SAFETY_COLUMNS);
-    Csv {
-        file_name: format!("adoption-{}.csv", dashboard.month),
-        header,
-        rows,
-    }
+    Csv::new(format!("adoption-{}.csv", dashboard.month), header, rows)
 }
 
 /// One district's figures as CSV: a row per association, then the district's own.
@@ -286,9 +275,9 @@ pub fn district_csv(stats: &DistrictStatsResponse) -> Csv {
     header.push("district_active");
     header.extend(["provisional", "rule"]);
     header.extend(SAFETY_COLUMNS);
-    Csv {
-        file_name: format!("district-{}-{}.csv", stats.district.code, stats.month),
+    Csv::new(
+        format!("district-{}-{}.csv", stats.district.code, stats.month),
         header,
         rows,
-    }
+    )
 }

@@ -17,7 +17,7 @@ use crate::db::queries::receipts::household_in_audience;
 use crate::db::queries::{audit, surveys as queries};
 use crate::db::{AnyConnection, Json, now};
 use crate::domain::{
-    Answer, Answers, AuditAction, HouseholdId, MemberId, PostId, PostStatus, QuestionId,
+    Answer, Answers, AuditAction, Csv, HouseholdId, MemberId, PostId, PostStatus, QuestionId,
     QuestionKind, normalize,
 };
 use crate::error::{ApiError, ErrorCode};
@@ -439,11 +439,7 @@ fn tally_questions(
 
 /// The answers as a table, one line per household that answered: household, han, label,
 /// then one column per question (officers and 班長, over their own households). Audited.
-pub async fn export(
-    services: &Services,
-    caller: &MemberId,
-    id: PostId,
-) -> Result<(Vec<String>, Vec<Vec<String>>), ApiError> {
+pub async fn export(services: &Services, caller: &MemberId, id: PostId) -> Result<Csv, ApiError> {
     let caller = caller.clone();
     services
         .db
@@ -466,7 +462,7 @@ pub async fn export(
             let lines = csv_lines(&questions, rows);
             let mut header = vec!["household_id".to_string(), "han".into(), "label".into()];
             header.extend(questions.into_iter().map(|q| q.prompt));
-            Ok((header, lines))
+            Ok(Csv::new("answers.csv", header, lines))
         })
         .await
 }

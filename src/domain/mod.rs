@@ -21,6 +21,7 @@ pub mod reminders;
 mod role;
 mod roster;
 mod safety_status;
+mod spreadsheet;
 mod survey;
 mod tally;
 mod text;
@@ -47,6 +48,7 @@ pub use safety_status::{
     GroupCounts, Grouping, HelpHousehold, SafetyStatusResponse, StatusRow, UnansweredHousehold,
     group_status,
 };
+pub use spreadsheet::Csv;
 pub use survey::{Answer, Answers};
 pub use tally::{
     ACTIVE_DAYS, AssociationTally, Counts, DistrictTally, MonthCheck, MonthFacts, MonthPost,

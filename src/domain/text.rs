@@ -5,6 +5,30 @@ pub fn normalize(s: &str) -> String {
     s.trim().nfc().collect()
 }
 
+/// Characters that draw nothing: zero-width spaces and joiners, the BOM, word joiners, soft
+/// hyphens, bidi marks, embeddings, overrides and isolates. They can hide what text says
+/// (a name that reads backwards, a formula behind a BOM).
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
+}
+
 /// A required, trimmed, NFC-normalised string of at most `MAX` characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequiredText<const MAX: usize>(String);

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actions::Services;
-use crate::actions::roster::{self, HouseholdView, NewHousehold, ROSTER_CSV_COLUMNS};
+use crate::actions::roster::{self, HouseholdView, NewHousehold};
 use crate::auth::AuthMember;
 use crate::db::models::Han;
 use crate::db::queries::associations::{HouseholdChangeset, HouseholdRow, RosterImportReport};
@@ -266,8 +266,7 @@ pub async fn export_roster(
     path: web::Path<AssociationId>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = roster::export_roster(&services, &auth.0, path.into_inner()).await?;
-    csv_response("roster.csv", &ROSTER_CSV_COLUMNS, rows)
+    csv_response(roster::export_roster(&services, &auth.0, path.into_inner()).await?)
 }
 
 /// Load hans and households from CSV (`han,label,paper`; UTF-8 or Shift_JIS). All or nothing.

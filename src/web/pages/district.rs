@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::actions::Services;
 use crate::actions::safety;
-use crate::actions::stats::{self, Csv};
+use crate::actions::stats;
 use crate::actions::stats_view::DistrictStatsResponse;
 use crate::configuration::StatsSettings;
 use crate::db::models::SafetyCheck;
@@ -110,10 +110,5 @@ async fn csv(
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let d = dashboard(&member.0, &query, &settings, &services).await?;
-    let Csv {
-        file_name,
-        header,
-        rows,
-    } = stats::district_csv(&d);
-    crate::routes::csv_response(&file_name, &header, rows)
+    crate::routes::csv_response(stats::district_csv(&d))
 }

@@ -2,6 +2,7 @@
 //! before its fix.
 
 mod attachment_names;
+mod csv;
 mod demo;
 mod files;
 mod headers;
