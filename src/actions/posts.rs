@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::actions::Services;
 use crate::actions::access::{accessible_post, managed_post};
 use crate::authz::{self, Principal, require};
-use crate::db::models::{Post, PostVersion, SurveyQuestion};
+use crate::db::models::{Post, PostEvent, PostVersion, SurveyQuestion};
 use crate::db::queries::associations::{check_scope, find_association, list_hans};
 use crate::db::queries::inbox::read_state;
 use crate::db::queries::posts::{self as queries, PostDetail, PostEdit};
@@ -75,6 +75,7 @@ pub async fn create(
     let id = PostId::generate();
     let questions = survey_questions(&id, checked.questions);
     let (caller, scope, hans) = (caller.clone(), input.scope, checked.hans);
+    let event = checked.event.map(|e| PostEvent::new(id.clone(), e));
     let view = services
         .db
         .run(move |conn| {
@@ -99,7 +100,7 @@ pub async fn create(
                 created_at: at,
                 updated_at: at,
             };
-            let post = queries::create_post(conn, post, hans, questions)?;
+            let post = queries::create_post(conn, post, hans, questions, event)?;
             load_view(conn, &p.member_id, p.household_id.as_ref(), post)
         })
         .await?;

@@ -3,6 +3,7 @@
 
 use chrono::{Duration, NaiveDateTime};
 
+use crate::domain::event::{CheckedEvent, EventDraft};
 use crate::domain::{HanId, PostStatus, QuestionKind, normalize};
 
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -33,6 +34,8 @@ pub struct PostDraft {
     pub draft: bool,
     pub questions: Vec<QuestionDraft>,
     pub answers_until: Option<NaiveDateTime>,
+    /// The event (行事) it announces, if any.
+    pub event: Option<EventDraft>,
 }
 
 /// A checked circular: clean texts, its status and times, sorted 班 and checked questions.
@@ -47,6 +50,7 @@ pub struct CheckedDraft {
     pub answers_until: Option<NaiveDateTime>,
     pub hans: Vec<HanId>,
     pub questions: Vec<CheckedQuestion>,
+    pub event: Option<CheckedEvent>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -139,7 +143,9 @@ impl PostDraft {
         if self.answers_until.is_some_and(|t| t <= starts) {
             return Err("answers_until must be after the post is published".into());
         }
+        let event = self.event.map(EventDraft::check).transpose()?;
         Ok(CheckedDraft {
+            event,
             title,
             body,
             requires_confirmation: self.requires_confirmation,
@@ -193,6 +199,7 @@ mod tests {
             draft: false,
             questions: Vec::new(),
             answers_until: None,
+            event: None,
         }
     }
 

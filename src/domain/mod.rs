@@ -8,6 +8,7 @@ mod audience;
 mod audit;
 mod district;
 pub mod draft;
+pub mod event;
 mod ids;
 mod joining;
 mod login;

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod associations;
 pub mod attachments;
 pub mod auth;
+pub mod calendar;
 pub mod districts;
 pub mod health;
 pub mod inbox;
@@ -61,6 +62,7 @@ fn api_v1(cfg: &mut ServiceConfig) {
     admin::config(cfg);
     posts::config(cfg);
     inbox::config(cfg);
+    calendar::config(cfg);
     receipts::config(cfg);
     push::config(cfg);
     safety::config(cfg);

@@ -6,6 +6,7 @@ mod auth;
 mod authz_matrix;
 mod backup;
 mod browser;
+mod calendar;
 mod cli;
 mod cors;
 mod crash;

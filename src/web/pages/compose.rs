@@ -153,6 +153,7 @@ fn new_post(form: &ComposeForm, choices: Vec<AudienceChoice>) -> Option<NewPost>
             draft: false,
             questions,
             answers_until: None,
+            event: None,
         },
     })
 }
