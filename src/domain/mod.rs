@@ -16,6 +16,7 @@ pub mod network;
 mod post;
 mod preferences;
 mod projection;
+pub mod push_endpoint;
 pub mod reminders;
 mod role;
 mod roster;

@@ -8,5 +8,6 @@ mod headers;
 mod idempotency;
 mod invitations;
 mod proxies;
+mod push_endpoints;
 mod registration;
 mod reminders;
