@@ -18,6 +18,7 @@ mod partner;
 mod post;
 mod preferences;
 mod projection;
+pub mod push_endpoint;
 pub mod reminders;
 mod role;
 mod roster;

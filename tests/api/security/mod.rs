@@ -9,5 +9,6 @@ mod headers;
 mod idempotency;
 mod invitations;
 mod proxies;
+mod push_endpoints;
 mod registration;
 mod reminders;
