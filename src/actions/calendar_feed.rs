@@ -17,6 +17,20 @@ const VTIMEZONE: &str = "BEGIN:VTIMEZONE\r\nTZID:Asia/Tokyo\r\nBEGIN:STANDARD\r\
 DTSTART:19700101T000000\r\nTZOFFSETFROM:+0900\r\nTZOFFSETTO:+0900\r\nTZNAME:JST\r\n\
 END:STANDARD\r\nEND:VTIMEZONE\r\n";
 
+/// The feed's address on this server for a token.
+pub fn feed_url(base_url: &str, token: &str) -> String {
+    format!("{base_url}/api/v1/calendar-feeds/{token}.ics")
+}
+
+/// The `webcal://` form calendar apps subscribe to.
+pub fn webcal_url(url: &str) -> String {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or(url);
+    format!("webcal://{rest}")
+}
+
 /// The UID of a circular's event: the same in every feed and after every edit.
 pub fn event_uid(row: &CalendarRow) -> String {
     format!("{}@kairan", row.post.id)

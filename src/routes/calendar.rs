@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::actions::{Services, calendar, calendar_feed};
+use crate::actions::calendar_feed::{self, feed_url, webcal_url};
+use crate::actions::{Services, calendar};
 use crate::auth::AuthMember;
 use crate::configuration::WebSettings;
 use crate::db::queries::calendar::CalendarRow;
@@ -88,20 +89,6 @@ pub struct CalendarFeedResponse {
     pub url: String,
     /// The same address for calendar apps (`webcal://`).
     pub webcal_url: String,
-}
-
-/// The feed's address on this server for a token.
-pub fn feed_url(base_url: &str, token: &str) -> String {
-    format!("{base_url}/api/v1/calendar-feeds/{token}.ics")
-}
-
-/// The `webcal://` form calendar apps subscribe to.
-pub fn webcal_url(url: &str) -> String {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .unwrap_or(url);
-    format!("webcal://{rest}")
 }
 
 /// A new secret calendar-feed URL; any earlier one stops working.

@@ -3,6 +3,7 @@
 //! redirect.
 
 mod api_token;
+mod calendar;
 mod circular;
 mod city;
 mod compose;
@@ -37,6 +38,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     city::config(cfg);
     district::config(cfg);
     inbox::config(cfg);
+    calendar::config(cfg);
     circular::config(cfg);
     compose::config(cfg);
 }
