@@ -13,6 +13,7 @@ mod join;
 mod login;
 mod officer;
 mod safety;
+mod safety_start;
 mod settings;
 mod signin;
 
@@ -34,6 +35,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     first_admin::config(cfg);
     api_token::config(cfg);
     safety::config(cfg);
+    safety_start::config(cfg);
     city::config(cfg);
     district::config(cfg);
     inbox::config(cfg);

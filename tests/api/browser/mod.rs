@@ -7,6 +7,7 @@
 mod accessibility;
 mod circulars;
 mod officer;
+mod officer_tools;
 mod offline;
 pub mod sign_in;
 
