@@ -88,7 +88,26 @@ pub fn value_of(choice: &AudienceChoice) -> String {
     }
 }
 
-pub fn label_of(page: &Page, choice: &AudienceChoice) -> String {
+/// The audiences as a `<select>`'s options, `selected` chosen.
+pub fn audience_options(
+    page: &Page,
+    choices: &[AudienceChoice],
+    selected: &str,
+) -> Vec<AudienceOption> {
+    choices
+        .iter()
+        .map(|choice| {
+            let value = value_of(choice);
+            AudienceOption {
+                selected: value == selected,
+                label: label_of(page, choice),
+                value,
+            }
+        })
+        .collect()
+}
+
+fn label_of(page: &Page, choice: &AudienceChoice) -> String {
     let name = choice.name.as_deref().unwrap_or_default();
     match (&choice.scope, choice.hans.is_empty()) {
         (Scope::Association(_), true) => page.tf("compose.to_association", "name", name),
@@ -110,17 +129,7 @@ async fn draw(
     if choices.is_empty() {
         return Err(ApiError::Forbidden);
     }
-    let audiences = choices
-        .iter()
-        .map(|choice| {
-            let value = value_of(choice);
-            AudienceOption {
-                selected: value == form.audience,
-                label: label_of(page, choice),
-                value,
-            }
-        })
-        .collect();
+    let audiences = audience_options(page, &choices, &form.audience);
     let (status, error, file_error) = match problem {
         Problem::None => (StatusCode::OK, false, None),
         Problem::Form => (StatusCode::UNPROCESSABLE_ENTITY, true, None),

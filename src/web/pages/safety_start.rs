@@ -14,7 +14,7 @@ use crate::actions::safety::{self, NewCheck};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
 use crate::web::page::{Page, redirect};
-use crate::web::pages::compose::{AudienceOption, label_of, value_of};
+use crate::web::pages::compose::{AudienceOption, audience_options, value_of};
 use crate::web::session::PageMember;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -51,17 +51,7 @@ async fn draw(
     if choices.is_empty() {
         return Err(ApiError::Forbidden);
     }
-    let audiences = choices
-        .iter()
-        .map(|choice| {
-            let value = value_of(choice);
-            AudienceOption {
-                selected: value == form.audience,
-                label: label_of(page, choice),
-                value,
-            }
-        })
-        .collect();
+    let audiences = audience_options(page, &choices, &form.audience);
     let status = match error {
         Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
         None => StatusCode::OK,
