@@ -237,6 +237,30 @@ pub async fn versions(
         .await
 }
 
+/// The newest circulars sent to a scope, for those who may post there (who may also manage
+/// them): a district's circulars on `/district`.
+pub async fn sent_to(
+    services: &Services,
+    caller: &MemberId,
+    scope: Scope,
+    limit: i64,
+) -> Result<Vec<Post>, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            let p = Principal::load(conn, &caller)?;
+            require(authz::may_post(&p, &scope, &[]))?;
+            Ok(queries::sent_to_scope(
+                conn,
+                scope.tier(),
+                scope.id(),
+                limit,
+            )?)
+        })
+        .await
+}
+
 /// Where a circular can go, as offered to its author.
 pub struct AudienceChoice {
     pub scope: Scope,

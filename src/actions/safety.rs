@@ -14,7 +14,7 @@ use crate::db::queries::push::{self as push_queries, Recipients};
 use crate::db::queries::safety as queries;
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::reminders::SAFETY_REMINDER_COOL_DOWN;
-use crate::domain::{Audience, DistrictId};
+use crate::domain::{AssociationId, Audience, DistrictId};
 use crate::domain::{
     AudienceKey, AuditAction, Grouping, HanId, HouseholdId, MemberId, ReceiptScope, SafetyCheckId,
     SafetyStatus, SafetyStatusResponse, Scope, Tier, group_status, normalize,
@@ -477,6 +477,33 @@ pub async fn open_in_district(
                 if let Some(view) = status_view(conn, &p, &check, &hans)? {
                     let status = follow(conn, &p, &check, &hans, &view)?;
                     followed.push((check, status));
+                }
+            }
+            Ok(followed)
+        })
+        .await
+}
+
+/// The open checks reaching an association's district whose status the caller may follow,
+/// newest first: what the officer's desk lists. Reads no household, so nothing to audit.
+pub async fn open_followed(
+    services: &Services,
+    caller: &MemberId,
+    association: AssociationId,
+) -> Result<Vec<SafetyCheck>, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            let p = Principal::load(conn, &caller)?;
+            let Some(district) = queries::district_of(conn, &association)? else {
+                return Ok(Vec::new());
+            };
+            let mut followed = Vec::new();
+            for check in queries::open_checks_reaching(conn, &district)? {
+                let hans = queries::hans_of(conn, &check.id)?;
+                if status_view(conn, &p, &check, &hans)?.is_some() {
+                    followed.push(check);
                 }
             }
             Ok(followed)

@@ -23,7 +23,14 @@ macro_rules! translation_files {
 }
 
 pub const FILES: &[(Language, &[&str])] = translation_files![
-    "common", "officer", "safety", "city", "inbox", "compose", "calendar"
+    "common",
+    "officer",
+    "safety",
+    "city",
+    "inbox",
+    "compose",
+    "officer_tools",
+    "calendar"
 ];
 
 type Catalog = HashMap<String, String>;

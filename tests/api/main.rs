@@ -26,6 +26,7 @@ mod outage;
 mod pages;
 mod pages_officer;
 mod pages_safety;
+mod pages_tools;
 mod posts;
 mod process;
 mod push;

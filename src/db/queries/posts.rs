@@ -379,3 +379,23 @@ pub fn audience_household(
         (found, reached)
     }))
 }
+
+/// The newest circulars sent to one scope as a whole (any status; a 班 selection of an
+/// association is included), newest first.
+pub fn sent_to_scope(
+    conn: &mut AnyConnection,
+    tier: Tier,
+    scope_id: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Post>> {
+    let mut query = posts::table
+        .filter(posts::tier.eq(tier))
+        .order((posts::created_at.desc(), posts::id.desc()))
+        .limit(limit)
+        .select(Post::as_select())
+        .into_boxed();
+    if let Some(id) = scope_id {
+        query = query.filter(posts::scope_id.eq(id.to_string()));
+    }
+    query.load(conn)
+}

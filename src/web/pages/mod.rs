@@ -14,6 +14,7 @@ mod join;
 mod login;
 mod officer;
 mod safety;
+mod safety_start;
 mod settings;
 mod signin;
 
@@ -35,6 +36,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     first_admin::config(cfg);
     api_token::config(cfg);
     safety::config(cfg);
+    safety_start::config(cfg);
     city::config(cfg);
     district::config(cfg);
     inbox::config(cfg);

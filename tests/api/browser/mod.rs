@@ -8,6 +8,7 @@ mod accessibility;
 mod calendar;
 mod circulars;
 mod officer;
+mod officer_tools;
 mod offline;
 pub mod sign_in;
 
