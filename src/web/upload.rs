@@ -72,6 +72,25 @@ async fn read_part(
     Ok((seen <= limit).then(|| body.freeze()))
 }
 
+/// The file part: an empty one with no name is no file chosen.
+async fn read_file(
+    part: &mut actix_multipart::Field,
+    file_name: String,
+    limit: usize,
+) -> Result<Attached, ApiError> {
+    let content_type = part.content_type().map(|m| m.essence_str().to_string());
+    let drain = limit.saturating_mul(DRAIN_FACTOR);
+    Ok(match read_part(part, limit, drain).await? {
+        None => Attached::TooLarge,
+        Some(body) if body.is_empty() && file_name.is_empty() => Attached::Nothing,
+        Some(body) => Attached::File(FilePart {
+            file_name,
+            content_type: content_type.unwrap_or_default(),
+            body,
+        }),
+    })
+}
+
 async fn read_form(
     req: HttpRequest,
     mut parts: Multipart,
@@ -91,17 +110,7 @@ async fn read_form(
             verify(&req, None).await?;
         }
         if let Some(file_name) = file_name {
-            let content_type = part.content_type().map(|m| m.essence_str().to_string());
-            let drain = file_limit.saturating_mul(DRAIN_FACTOR);
-            file = match read_part(&mut part, file_limit, drain).await? {
-                None => Attached::TooLarge,
-                Some(body) if body.is_empty() && file_name.is_empty() => Attached::Nothing,
-                Some(body) => Attached::File(FilePart {
-                    file_name,
-                    content_type: content_type.unwrap_or_default(),
-                    body,
-                }),
-            };
+            file = read_file(&mut part, file_name, file_limit).await?;
             continue;
         }
         let room = FORM_LIMIT.saturating_sub(text_bytes);
