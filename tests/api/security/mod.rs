@@ -9,3 +9,4 @@ mod idempotency;
 mod invitations;
 mod proxies;
 mod registration;
+mod text;
