@@ -8,7 +8,7 @@ use crate::db::models::Project;
 use crate::db::queries::audit;
 use crate::db::queries::projects as queries;
 use crate::db::{AnyConnection, now};
-use crate::domain::{AuditAction, MemberId, Partner, ProjectId, RequiredText};
+use crate::domain::{AuditAction, MemberId, MultiLine, OneLine, Partner, ProjectId};
 use crate::error::ApiError;
 
 /// The 年度 a project ran in: 2000 to 2100.
@@ -35,17 +35,13 @@ pub fn parse_partners(partners: &[Partner]) -> Result<Json<Vec<Partner>>, ApiErr
 
 /// At most 2000 characters; none is empty.
 pub fn parse_description(text: Option<String>) -> Result<String, ApiError> {
-    let text = crate::domain::normalize(text.as_deref().unwrap_or_default());
-    if text.chars().count() > 2000 {
-        return Err(ApiError::validation(
-            "description must be at most 2000 characters",
-        ));
-    }
-    Ok(text)
+    let text = MultiLine::<2000>::optional("description", text.as_deref().unwrap_or_default())
+        .map_err(ApiError::validation)?;
+    Ok(text.map(MultiLine::into_inner).unwrap_or_default())
 }
 
 pub fn parse_name(name: &str) -> Result<String, ApiError> {
-    Ok(RequiredText::<200>::parse("name", name)
+    Ok(OneLine::<200>::parse("name", name)
         .map_err(ApiError::validation)?
         .into_inner())
 }

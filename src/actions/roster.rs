@@ -12,7 +12,7 @@ use crate::db::queries::associations::{
     self as queries, HouseholdChangeset, HouseholdRow, MemberRow, RosterImportReport,
 };
 use crate::db::queries::audit;
-use crate::domain::{AssociationId, AuditAction, Csv, HanId, HouseholdId, MemberId, RequiredText};
+use crate::domain::{AssociationId, AuditAction, Csv, HanId, HouseholdId, MemberId, OneLine};
 use crate::error::{ApiError, ErrorCode};
 use crate::import::parse_roster;
 
@@ -24,7 +24,7 @@ pub struct HouseholdView {
 
 /// A household to add.
 pub struct NewHousehold {
-    pub label: RequiredText<100>,
+    pub label: OneLine<100>,
     pub han: Option<HanId>,
     /// Gets printed circulars.
     pub paper: bool,
@@ -57,7 +57,7 @@ pub async fn create_han(
     services: &Services,
     caller: &MemberId,
     association: AssociationId,
-    name: RequiredText<50>,
+    name: OneLine<50>,
 ) -> Result<Han, ApiError> {
     let caller = caller.clone();
     services

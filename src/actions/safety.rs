@@ -16,51 +16,27 @@ use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::reminders::SAFETY_REMINDER_COOL_DOWN;
 use crate::domain::{AssociationId, Audience, DistrictId};
 use crate::domain::{
-    AudienceKey, AuditAction, Grouping, HanId, HouseholdId, MemberId, ReceiptScope, SafetyCheckId,
-    SafetyStatus, SafetyStatusResponse, Scope, Tier, group_status, normalize,
+    AudienceKey, AuditAction, Grouping, HanId, HouseholdId, MemberId, MultiLine, ReceiptScope,
+    SafetyCheckId, SafetyStatus, SafetyStatusResponse, Scope, Tier, group_status,
 };
 use crate::error::{ApiError, ErrorCode};
 
 pub const MAX_MESSAGE_CHARS: usize = 1000;
 pub const MAX_NOTE_CHARS: usize = 500;
 
-/// Trimmed NFC text without control characters other than line breaks.
-fn clean_text(raw: &str) -> String {
-    let kept: String = raw
-        .replace("\r\n", "\n")
-        .chars()
-        .filter(|c| !c.is_control() || *c == '\n')
-        .collect();
-    normalize(&kept)
-}
-
 /// What residents read, e.g. 「地震がありました。ご無事ですか。」: required, at most 1000
 /// characters.
 pub fn parse_message(raw: &str) -> Result<String, ApiError> {
-    let message = clean_text(raw);
-    if message.is_empty() {
-        return Err(ApiError::validation("message must not be empty"));
-    }
-    if message.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(ApiError::validation(format!(
-            "message must be at most {MAX_MESSAGE_CHARS} characters"
-        )));
-    }
-    Ok(message)
+    MultiLine::<MAX_MESSAGE_CHARS>::parse("message", raw)
+        .map(MultiLine::into_inner)
+        .map_err(ApiError::validation)
 }
 
 /// An answer's optional note (what help is needed): blank is none, at most 500 characters.
 pub fn parse_note(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    let note = raw.map(clean_text).filter(|n| !n.is_empty());
-    if note
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
-    {
-        return Err(ApiError::validation(format!(
-            "note must be at most {MAX_NOTE_CHARS} characters"
-        )));
-    }
-    Ok(note)
+    let note = MultiLine::<MAX_NOTE_CHARS>::optional("note", raw.unwrap_or_default())
+        .map_err(ApiError::validation)?;
+    Ok(note.map(MultiLine::into_inner))
 }
 
 /// safe (無事) or needs_help (要支援).

@@ -17,8 +17,8 @@ use crate::db::queries::receipts::household_in_audience;
 use crate::db::queries::{audit, surveys as queries};
 use crate::db::{AnyConnection, Json, now};
 use crate::domain::{
-    Answer, Answers, AuditAction, Csv, HouseholdId, MemberId, PostId, PostStatus, QuestionId,
-    QuestionKind, normalize,
+    Answer, Answers, AuditAction, Csv, HouseholdId, MemberId, OneLine, PostId, PostStatus,
+    QuestionId, QuestionKind,
 };
 use crate::error::{ApiError, ErrorCode};
 
@@ -120,19 +120,9 @@ fn check_answer(q: &SurveyQuestion, item: AnswerItem) -> Result<Option<Answer>, 
             Ok(Some(Answer::Number(number)))
         }
         (QuestionKind::ShortText, Some(Answer::Text(text))) => {
-            let text = normalize(&text);
-            if text.chars().count() > MAX_TEXT_CHARS {
-                return Err(invalid(format!(
-                    "question {id}: the text must be at most {MAX_TEXT_CHARS} characters"
-                )));
-            }
-            // One line: control characters would also break the CSV export in a spreadsheet.
-            if text.chars().any(char::is_control) {
-                return Err(invalid(format!(
-                    "question {id}: the text must not contain control characters"
-                )));
-            }
-            Ok((!text.is_empty()).then_some(Answer::Text(text)))
+            let field = format!("question {id}: the text");
+            let text = OneLine::<MAX_TEXT_CHARS>::optional(&field, &text).map_err(invalid)?;
+            Ok(text.map(|t| Answer::Text(t.into_inner())))
         }
         (kind, _) => {
             let field = match kind {

@@ -57,4 +57,4 @@ pub use tally::{
     MonthTally, ReceiptCounts, Rule, SafetyCounts, SafetyFacts, count, freezes_at,
     receipts_in_window, tally_month,
 };
-pub use text::{RequiredText, new_invitation_code, normalize, normalize_invitation_code};
+pub use text::{MultiLine, OneLine, new_invitation_code, normalize, normalize_invitation_code};

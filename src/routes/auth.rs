@@ -16,7 +16,7 @@ use crate::authz::{Principal, RoleGrant};
 use crate::configuration::AuthSettings;
 use crate::db::Db;
 use crate::db::queries::accounts::{self, RefreshOutcome};
-use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, Login, MemberId, RequiredText};
+use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, Login, MemberId, OneLine};
 use crate::error::{ApiError, ErrorCode};
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -223,7 +223,7 @@ pub async fn register(
         display_name,
     } = body.into_inner();
     let login = Login::parse(&login).map_err(ApiError::validation)?;
-    let display_name = RequiredText::<100>::parse("display_name", &display_name)
+    let display_name = OneLine::<100>::parse("display_name", &display_name)
         .map_err(ApiError::validation)?
         .into_inner();
     let account = sessions::NewAccount {

@@ -12,3 +12,4 @@ mod proxies;
 mod push_endpoints;
 mod registration;
 mod reminders;
+mod text;

@@ -16,7 +16,7 @@ use crate::actions::Services;
 use crate::actions::officer::Desk;
 use crate::actions::roster::{self, NewHousehold};
 use crate::db::queries::associations::{HouseholdChangeset, HouseholdRow};
-use crate::domain::{HanId, HouseholdId, RequiredText};
+use crate::domain::{HanId, HouseholdId, OneLine};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
 use crate::web::page::{Page, redirect};
@@ -172,7 +172,7 @@ async fn add_han(
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let desk = desk_of(&services, &member).await?;
-    let Ok(name) = RequiredText::<50>::parse("name", &form.0.name) else {
+    let Ok(name) = OneLine::<50>::parse("name", &form.0.name) else {
         let errors = RosterErrors {
             han_name: Some(page.t("officer.han_name_required")),
             ..Default::default()
@@ -209,7 +209,7 @@ async fn add_household(
 ) -> Result<HttpResponse, ApiError> {
     let desk = desk_of(&services, &member).await?;
     let form = form.0;
-    let Ok(label) = RequiredText::<100>::parse("label", &form.label) else {
+    let Ok(label) = OneLine::<100>::parse("label", &form.label) else {
         let errors = RosterErrors {
             label: Some(page.t("officer.label_required")),
             ..Default::default()
