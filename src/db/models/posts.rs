@@ -6,8 +6,8 @@ use crate::db::schema::{
     attachments, household_receipts, post_audiences, post_events, post_hans, post_reads,
     post_versions, posts, survey_questions, survey_responses,
 };
-use crate::domain::{Answers, Audience, AudienceKey};
 use crate::domain::event::CheckedEvent;
+use crate::domain::{Answers, Audience, AudienceKey};
 use crate::domain::{
     AttachmentId, Category, HanId, HouseholdId, MemberId, PostId, PostStatus, Priority, QuestionId,
     QuestionKind, Tier,
