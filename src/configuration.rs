@@ -10,7 +10,9 @@ use serde_aux::field_attributes::deserialize_number_from_string;
 
 use crate::db::url::DatabaseUrl;
 
+mod channels;
 mod strict;
+pub use channels::EmailSettings;
 pub use strict::{OTHER_VARIABLES, variable_name};
 
 /// Every setting's `section.key`, as the built-in defaults name them (and `auth.keys`).
@@ -32,6 +34,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub posts: PostSettings,
     pub push: PushSettings,
+    pub email: EmailSettings,
     pub log: LogSettings,
     pub stats: StatsSettings,
     pub idempotency: IdempotencySettings,
@@ -380,6 +383,7 @@ impl Settings {
         if self.backup.interval_secs > 0 && self.backup.keep == 0 {
             problems.push("backup.keep must be at least 1 when backup.interval_secs is set".into());
         }
+        problems.extend(self.email.problems());
         if self.server.json_limit_bytes < 1024 {
             problems.push("server.json_limit_bytes must be at least 1024".into());
         }

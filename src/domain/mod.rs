@@ -6,6 +6,7 @@ mod appointment;
 mod association;
 mod audience;
 mod audit;
+pub mod channel;
 mod district;
 pub mod draft;
 mod ids;
@@ -19,6 +20,7 @@ mod projection;
 mod role;
 mod roster;
 mod safety_status;
+pub mod signed_link;
 mod tally;
 mod text;
 
@@ -29,6 +31,7 @@ pub use appointment::{
 pub use association::{household_count, optional_name};
 pub use audience::{Audience, AudienceKey, ReceiptScope, Scope, member_keys};
 pub use audit::AuditAction;
+pub use channel::{Channel, EmailAddress};
 pub use district::DistrictRecord;
 pub use ids::*;
 pub use joining::{InvitationTerms, JoinRequestStatus, Placement, join_message};

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod associations;
 pub mod attachments;
 pub mod auth;
+pub mod channels;
 pub mod districts;
 pub mod health;
 pub mod inbox;
@@ -63,6 +64,7 @@ fn api_v1(cfg: &mut ServiceConfig) {
     inbox::config(cfg);
     receipts::config(cfg);
     push::config(cfg);
+    channels::config(cfg);
     safety::config(cfg);
     surveys::config(cfg);
     attachments::config(cfg);

@@ -6,12 +6,14 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::actions::Services;
 use crate::actions::preferences::{self, Preferences};
 use crate::db::Db;
 use crate::domain::{Language, TextSize};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
 use crate::web::page::{Page, redirect};
+use crate::web::pages::channels::{self, ChannelSection};
 use crate::web::session::{self, PageMember};
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -31,18 +33,25 @@ struct SettingsPage<'a> {
     page: &'a Page,
     sizes: Vec<SizeOption>,
     saved: bool,
+    channels: ChannelSection,
+    channels_saved: bool,
+    email_sent: bool,
 }
 
 #[derive(Deserialize)]
 struct SavedQuery {
     saved: Option<String>,
+    channels: Option<String>,
+    email: Option<String>,
 }
 
 async fn show(
-    _member: PageMember,
+    member: PageMember,
     page: Page,
     query: web::Query<SavedQuery>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
+    let channels = channels::section(&services, &member, &page).await?;
     let current = page.preferences.text_size;
     let sizes = [
         (TextSize::Standard, "settings.size_standard"),
@@ -60,6 +69,9 @@ async fn show(
         page: &page,
         sizes,
         saved: query.saved.is_some(),
+        channels,
+        channels_saved: query.channels.is_some(),
+        email_sent: query.email.is_some(),
     })
 }
 
