@@ -10,6 +10,8 @@ pub mod admin;
 pub mod associations;
 pub mod attachments;
 pub mod channels;
+pub mod calendar;
+pub mod calendar_feed;
 pub mod districts;
 pub mod inbox;
 pub mod invitations;

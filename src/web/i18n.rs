@@ -23,7 +23,15 @@ macro_rules! translation_files {
 }
 
 pub const FILES: &[(Language, &[&str])] = translation_files![
-    "common", "officer", "safety", "city", "inbox", "compose", "channels"
+    "common",
+    "officer",
+    "safety",
+    "city",
+    "inbox",
+    "compose",
+    "officer_tools",
+    "calendar",
+    "channels"
 ];
 
 type Catalog = HashMap<String, String>;

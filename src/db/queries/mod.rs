@@ -5,6 +5,7 @@ pub mod associations;
 pub mod attachments;
 pub mod audit;
 pub mod channels;
+pub mod calendar;
 pub mod districts;
 pub mod idempotency;
 pub mod inbox;

@@ -176,6 +176,10 @@ pub enum Outcome {
     },
     /// Refused for a reason retrying will not fix (our bug): logged, not retried.
     Rejected(u16),
+    /// Not sent: the endpoint or the addresses its name resolves to are not allowed
+    /// (`push.allowed_hosts`, private networks). Failed, not retried; the subscription stays,
+    /// so its fate tells its owner nothing about what lies behind the URL.
+    Refused,
 }
 
 /// Records a batch's outcomes in one transaction and releases the claims.
@@ -254,6 +258,7 @@ pub fn record_outcomes(
                 }
                 Outcome::Retry { status, .. } => fail(conn, delivery, attempts, *status, at)?,
                 Outcome::Rejected(status) => fail(conn, delivery, attempts, Some(*status), at)?,
+                Outcome::Refused => fail(conn, delivery, attempts, None, at)?,
             }
         }
         Ok(())

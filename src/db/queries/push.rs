@@ -18,39 +18,64 @@ use crate::domain::{
 
 use crate::db::queries::outbox::PENDING;
 
-/// Adds a subscription, or moves an existing endpoint to this member (a shared browser).
+/// Adds a subscription, or moves an existing endpoint to this member (a shared browser);
+/// then keeps only the member's newest `keep`, so nobody piles up endpoints for every post
+/// to fan out to.
 pub fn subscribe(
     conn: &mut AnyConnection,
     subscription: &PushSubscription,
+    keep: i64,
 ) -> QueryResult<PushSubscription> {
     write_transaction(conn, |conn| {
-        let existing = push_subscriptions::table
-            .filter(push_subscriptions::endpoint.eq(&subscription.endpoint))
-            .select(PushSubscription::as_select())
-            .first(conn)
-            .optional()?;
-        match existing {
-            Some(found) => {
-                diesel::update(push_subscriptions::table.find(&found.id))
-                    .set((
-                        push_subscriptions::member_id.eq(&subscription.member_id),
-                        push_subscriptions::p256dh.eq(&subscription.p256dh),
-                        push_subscriptions::auth.eq(&subscription.auth),
-                    ))
-                    .execute(conn)?;
-                push_subscriptions::table
-                    .find(&found.id)
-                    .select(PushSubscription::as_select())
-                    .first(conn)
-            }
-            None => {
-                diesel::insert_into(push_subscriptions::table)
-                    .values(subscription)
-                    .execute(conn)?;
-                Ok(subscription.clone())
-            }
+        let stored = upsert_subscription(conn, subscription)?;
+        let others: Vec<PushSubscriptionId> = push_subscriptions::table
+            .filter(push_subscriptions::member_id.eq(&subscription.member_id))
+            .filter(push_subscriptions::id.ne(&stored.id))
+            .order((
+                push_subscriptions::created_at.desc(),
+                push_subscriptions::id.desc(),
+            ))
+            .select(push_subscriptions::id)
+            .load(conn)?;
+        let others_kept = usize::try_from(keep - 1).unwrap_or(0);
+        let at = now();
+        for id in others.iter().skip(others_kept) {
+            remove_subscription(conn, id, at)?;
         }
+        Ok(stored)
     })
+}
+
+fn upsert_subscription(
+    conn: &mut AnyConnection,
+    subscription: &PushSubscription,
+) -> QueryResult<PushSubscription> {
+    let existing = push_subscriptions::table
+        .filter(push_subscriptions::endpoint.eq(&subscription.endpoint))
+        .select(PushSubscription::as_select())
+        .first(conn)
+        .optional()?;
+    match existing {
+        Some(found) => {
+            diesel::update(push_subscriptions::table.find(&found.id))
+                .set((
+                    push_subscriptions::member_id.eq(&subscription.member_id),
+                    push_subscriptions::p256dh.eq(&subscription.p256dh),
+                    push_subscriptions::auth.eq(&subscription.auth),
+                ))
+                .execute(conn)?;
+            push_subscriptions::table
+                .find(&found.id)
+                .select(PushSubscription::as_select())
+                .first(conn)
+        }
+        None => {
+            diesel::insert_into(push_subscriptions::table)
+                .values(subscription)
+                .execute(conn)?;
+            Ok(subscription.clone())
+        }
+    }
 }
 
 pub fn list_subscriptions(
@@ -307,4 +332,24 @@ pub fn retitle_queued(conn: &mut AnyConnection, post: &Post) -> QueryResult<()> 
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Deletes a subscription; what was still to be sent to it is marked gone.
+fn remove_subscription(
+    conn: &mut AnyConnection,
+    id: &PushSubscriptionId,
+    at: chrono::NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::delete(push_subscriptions::table.find(id)).execute(conn)?;
+    diesel::update(
+        push_deliveries::table
+            .filter(push_deliveries::subscription_id.eq(id))
+            .filter(push_deliveries::status.eq(PENDING)),
+    )
+    .set((
+        push_deliveries::status.eq(super::outbox::GONE),
+        push_deliveries::finished_at.eq(at),
+    ))
+    .execute(conn)
+    .map(drop)
 }

@@ -4,6 +4,7 @@
 
 mod api_token;
 mod channels;
+mod calendar;
 mod circular;
 mod city;
 mod compose;
@@ -15,6 +16,7 @@ mod links;
 mod login;
 mod officer;
 mod safety;
+mod safety_start;
 mod settings;
 mod signin;
 
@@ -38,9 +40,11 @@ pub fn config(cfg: &mut ServiceConfig) {
     first_admin::config(cfg);
     api_token::config(cfg);
     safety::config(cfg);
+    safety_start::config(cfg);
     city::config(cfg);
     district::config(cfg);
     inbox::config(cfg);
+    calendar::config(cfg);
     circular::config(cfg);
     compose::config(cfg);
 }

@@ -1,5 +1,6 @@
 //! `/settings`: text size, language, high contrast, notifications (`通知を受け取る`, a
-//! script), the home-screen guide, and sign-out (`ログアウト`).
+//! script), the calendar feed (made and revoked in `calendar.rs`), the home-screen guide,
+//! and sign-out (`ログアウト`).
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
@@ -8,6 +9,7 @@ use serde::Deserialize;
 
 use crate::actions::Services;
 use crate::actions::preferences::{self, Preferences};
+use crate::actions::calendar;
 use crate::db::Db;
 use crate::domain::{Language, TextSize};
 use crate::error::ApiError;
@@ -36,6 +38,9 @@ struct SettingsPage<'a> {
     channels: ChannelSection,
     channels_saved: bool,
     email_sent: bool,
+    /// The member has a calendar feed that can be revoked.
+    calendar_feed: bool,
+    feed_revoked: bool,
 }
 
 #[derive(Deserialize)]
@@ -43,6 +48,7 @@ struct SavedQuery {
     saved: Option<String>,
     channels: Option<String>,
     email: Option<String>,
+    feed_revoked: Option<String>,
 }
 
 async fn show(
@@ -52,6 +58,7 @@ async fn show(
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let channels = channels::section(&services, &member, &page).await?;
+    let calendar_feed = calendar::has_feed(&services, &member.0.principal.member_id).await?;
     let current = page.preferences.text_size;
     let sizes = [
         (TextSize::Standard, "settings.size_standard"),
@@ -72,6 +79,8 @@ async fn show(
         channels,
         channels_saved: query.channels.is_some(),
         email_sent: query.email.is_some(),
+        calendar_feed,
+        feed_revoked: query.feed_revoked.is_some(),
     })
 }
 
