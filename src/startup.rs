@@ -33,9 +33,12 @@ use crate::import::{KANAZAWA_DISTRICTS_CSV, parse_districts};
 use crate::inbox_cache::InboxCache;
 use crate::jobs;
 use crate::openapi::document;
+use crate::outbox::ChannelSender;
+use crate::outbox::email::Mailer;
+use crate::outbox::links::Links;
+use crate::outbox::worker::OutboxWorker;
 use crate::push::VapidKey;
 use crate::push::sender::WebPushSender;
-use crate::push::worker::PushWorker;
 use crate::routes;
 use crate::telemetry::spawn_blocking_with_tracing;
 use crate::web::log::RedactedRootSpan;
@@ -51,7 +54,8 @@ pub struct Application {
     inbox_cache: Arc<InboxCache>,
     server: Server,
     db: Db,
-    push_worker: Arc<PushWorker>,
+    push_worker: Arc<OutboxWorker>,
+    email_worker: Option<Arc<OutboxWorker>>,
     stop_background: watch::Sender<bool>,
     background: Vec<tokio::task::JoinHandle<()>>,
     /// While no city admin exists: the one-time set-up page's token.
@@ -91,12 +95,37 @@ impl Application {
         let vapid = VapidKey::load(&settings.push, &settings.server.data_dir)?;
         let wake_push = Arc::new(Notify::new());
         let sender = Arc::new(WebPushSender::new(vapid.clone(), &settings.push)?);
-        let push_worker = Arc::new(PushWorker::new(
+        let wake_channels = [Arc::new(Notify::new()), Arc::new(Notify::new())];
+        let push_worker = Arc::new(OutboxWorker::new(
             db.clone(),
-            sender,
-            wake_push.clone(),
+            ChannelSender::Push(sender),
+            wake_channels[0].clone(),
             &settings.push,
         ));
+        let links = Links::load(
+            data_dir,
+            &public_url(&settings, listener.local_addr()?),
+            settings.email.link_ttl_days,
+        )?;
+        let mailer = Mailer::new(
+            &settings.email,
+            Duration::from_secs(settings.push.send_timeout_secs),
+            links.clone(),
+        )?;
+        let email_enabled = mailer.is_some();
+        // Four mails per connection in flight: a batch ends well inside its claim.
+        let email_batch = i64::try_from(settings.email.concurrency.saturating_mul(4)).unwrap_or(32);
+        let email_worker = mailer.map(|mailer| {
+            Arc::new(
+                OutboxWorker::new(
+                    db.clone(),
+                    ChannelSender::Email(Arc::new(mailer)),
+                    wake_channels[1].clone(),
+                    &settings.push,
+                )
+                .with_batch_size(email_batch),
+            )
+        });
         let inbox_cache = Arc::new(InboxCache::new(
             Duration::from_millis(settings.posts.inbox_cache_ttl_ms),
             settings.posts.inbox_cache_posts,
@@ -109,6 +138,8 @@ impl Application {
             services: Services {
                 db: db.clone(),
                 wake_push: wake_push.clone(),
+                links,
+                email_enabled,
                 inbox_cache: inbox_cache.clone(),
                 group_commit: GroupCommit::start(
                     db.clone(),
@@ -123,7 +154,7 @@ impl Application {
         let mut background = vec![tokio::spawn(jobs::publish_scheduled_posts(
             db.clone(),
             Duration::from_secs(settings.posts.scheduler_interval_secs),
-            wake_push,
+            wake_push.clone(),
             inbox_cache.clone(),
             stopped.clone(),
         ))];
@@ -153,7 +184,15 @@ impl Application {
             )));
         }
         if settings.push.worker {
-            background.push(tokio::spawn(push_worker.clone().run(stopped)));
+            background.push(tokio::spawn(crate::outbox::fan_out_wakes(
+                wake_push,
+                wake_channels.to_vec(),
+                stopped.clone(),
+            )));
+            background.push(tokio::spawn(push_worker.clone().run(stopped.clone())));
+            if let Some(worker) = &email_worker {
+                background.push(tokio::spawn(worker.clone().run(stopped)));
+            }
         }
         Ok(Self {
             port,
@@ -161,6 +200,7 @@ impl Application {
             server,
             db,
             push_worker,
+            email_worker,
             stop_background,
             background,
             setup_token,
@@ -187,9 +227,14 @@ impl Application {
         self.inbox_cache.clone()
     }
 
-    /// The outbox worker, for tests that drain it on purpose.
-    pub fn push_worker(&self) -> Arc<PushWorker> {
+    /// The push outbox worker, for tests that drain it on purpose.
+    pub fn push_worker(&self) -> Arc<OutboxWorker> {
         self.push_worker.clone()
+    }
+
+    /// The email outbox worker (when `[email]` is configured), for tests.
+    pub fn email_worker(&self) -> Option<Arc<OutboxWorker>> {
+        self.email_worker.clone()
     }
 
     /// Serves until SIGTERM or Ctrl-C, then stops as `run_until_stopped` does.
@@ -213,6 +258,20 @@ impl Application {
         }
         served
     }
+}
+
+/// Where links in mails point: `web.public_url`, else the address this server listens on.
+fn public_url(settings: &Settings, bound: std::net::SocketAddr) -> String {
+    let configured = settings.web.public_url.trim();
+    if !configured.is_empty() {
+        return configured.to_string();
+    }
+    let host = if bound.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        bound.ip()
+    };
+    format!("http://{}", std::net::SocketAddr::new(host, bound.port()))
 }
 
 /// A set-up link when the database has no city admin yet.

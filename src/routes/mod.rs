@@ -4,6 +4,7 @@ pub mod admin;
 pub mod associations;
 pub mod attachments;
 pub mod auth;
+pub mod channels;
 pub mod calendar;
 pub mod districts;
 pub mod health;
@@ -65,6 +66,7 @@ fn api_v1(cfg: &mut ServiceConfig) {
     calendar::config(cfg);
     receipts::config(cfg);
     push::config(cfg);
+    channels::config(cfg);
     safety::config(cfg);
     surveys::config(cfg);
     attachments::config(cfg);

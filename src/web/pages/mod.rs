@@ -3,6 +3,7 @@
 //! redirect.
 
 mod api_token;
+mod channels;
 mod calendar;
 mod circular;
 mod city;
@@ -11,6 +12,7 @@ mod district;
 mod first_admin;
 mod inbox;
 mod join;
+mod links;
 mod login;
 mod officer;
 mod safety;
@@ -33,6 +35,8 @@ pub fn config(cfg: &mut ServiceConfig) {
     join::config(cfg);
     settings::config(cfg);
     signin::config(cfg);
+    links::config(cfg);
+    channels::config(cfg);
     first_admin::config(cfg);
     api_token::config(cfg);
     safety::config(cfg);
