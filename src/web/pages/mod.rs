@@ -3,8 +3,8 @@
 //! redirect.
 
 mod api_token;
-mod channels;
 mod calendar;
+mod channels;
 mod circular;
 mod city;
 mod compose;

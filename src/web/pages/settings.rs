@@ -8,8 +8,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::actions::Services;
-use crate::actions::preferences::{self, Preferences};
 use crate::actions::calendar;
+use crate::actions::preferences::{self, Preferences};
 use crate::db::Db;
 use crate::domain::{Language, TextSize};
 use crate::error::ApiError;
