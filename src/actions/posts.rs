@@ -8,6 +8,7 @@ use crate::actions::access::{accessible_post, managed_post};
 use crate::authz::{self, Principal, require};
 use crate::db::models::{Post, PostEvent, PostVersion, SurveyQuestion};
 use crate::db::queries::associations::{check_scope, find_association, list_hans};
+use crate::db::queries::districts::list_districts;
 use crate::db::queries::inbox::read_state;
 use crate::db::queries::posts::{self as queries, PostDetail, PostEdit};
 use crate::db::{AnyConnection, Json, now};
@@ -261,17 +262,38 @@ pub async fn sent_to(
         .await
 }
 
+/// How many unsent circulars an author's list looks through.
+const UNSENT_LIMIT: i64 = 500;
+
+/// Drafts and scheduled circulars the caller may manage (edit, attach to, publish), newest
+/// first.
+pub async fn unsent(services: &Services, caller: &MemberId) -> Result<Vec<Post>, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            let p = Principal::load(conn, &caller)?;
+            Ok(queries::unsent(conn, UNSENT_LIMIT)?
+                .into_iter()
+                .filter(|(post, hans)| authz::may_manage_post(&p, post.audience(hans)))
+                .map(|(post, _)| post)
+                .collect())
+        })
+        .await
+}
+
 /// Where a circular can go, as offered to its author.
 pub struct AudienceChoice {
     pub scope: Scope,
     /// Only these 班 (for a 班長: the 班 they lead).
     pub hans: Vec<HanId>,
-    /// The association's or 班's name; None for the district and the city.
+    /// The association's, 班's or district's name; None for the city.
     pub name: Option<String>,
 }
 
-/// The audiences the caller may post to, around where they live: their association as a
-/// whole, each of its 班, their district and the city, each as `authz::may_post` allows.
+/// The audiences the caller may post to: their association as a whole and each of its 班,
+/// the districts they may post to (their own first; every district for city staff) and the
+/// city, each as `authz::may_post` allows.
 pub async fn audiences(
     services: &Services,
     caller: &MemberId,
@@ -281,39 +303,59 @@ pub async fn audiences(
         .db
         .run(move |conn| {
             let p = Principal::load(conn, &caller)?;
-            let mut choices = Vec::new();
-            if let Some(association) = &p.association_id {
-                let found = find_association(conn, association)?;
-                let scope = Scope::Association(association.clone());
-                if authz::may_post(&p, &scope, &[]) {
-                    choices.push(AudienceChoice {
-                        scope: scope.clone(),
-                        hans: Vec::new(),
-                        name: Some(found.name),
-                    });
-                }
-                for han in list_hans(conn, association)? {
-                    let hans = vec![han.id];
-                    if authz::may_post(&p, &scope, &hans) {
-                        choices.push(AudienceChoice {
-                            scope: scope.clone(),
-                            hans,
-                            name: Some(han.name),
-                        });
-                    }
-                }
-            }
-            let district = p.district_id.clone().map(Scope::District);
-            for scope in district.into_iter().chain([Scope::City]) {
+            let mut choices = association_choices(conn, &p)?;
+            let mut districts = list_districts(conn)?;
+            // The caller's own district first, then the others in the city's order.
+            districts.sort_by_key(|d| Some(&d.id) != p.district_id.as_ref());
+            for district in districts {
+                let scope = Scope::District(district.id);
                 if authz::may_post(&p, &scope, &[]) {
                     choices.push(AudienceChoice {
                         scope,
                         hans: Vec::new(),
-                        name: None,
+                        name: Some(district.name),
                     });
                 }
+            }
+            if authz::may_post(&p, &Scope::City, &[]) {
+                choices.push(AudienceChoice {
+                    scope: Scope::City,
+                    hans: Vec::new(),
+                    name: None,
+                });
             }
             Ok(choices)
         })
         .await
+}
+
+/// The caller's association as a whole and each of its 班 they may post to.
+fn association_choices(
+    conn: &mut AnyConnection,
+    p: &Principal,
+) -> Result<Vec<AudienceChoice>, ApiError> {
+    let mut choices = Vec::new();
+    let Some(association) = &p.association_id else {
+        return Ok(choices);
+    };
+    let found = find_association(conn, association)?;
+    let scope = Scope::Association(association.clone());
+    if authz::may_post(p, &scope, &[]) {
+        choices.push(AudienceChoice {
+            scope: scope.clone(),
+            hans: Vec::new(),
+            name: Some(found.name),
+        });
+    }
+    for han in list_hans(conn, association)? {
+        let hans = vec![han.id];
+        if authz::may_post(p, &scope, &hans) {
+            choices.push(AudienceChoice {
+                scope: scope.clone(),
+                hans,
+                name: Some(han.name),
+            });
+        }
+    }
+    Ok(choices)
 }

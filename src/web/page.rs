@@ -42,7 +42,8 @@ pub struct Page {
 pub struct NavLink {
     pub href: &'static str,
     pub label: &'static str,
-    pub current: bool,
+    /// `aria-current`: `page` on the section's own page, `true` on a page within it.
+    pub current: Option<&'static str>,
 }
 
 pub struct LanguageOption {
@@ -136,11 +137,12 @@ impl Page {
             links.push(NavLink {
                 href,
                 label: self.t(key),
-                current: self.path == href || self.path.starts_with(&format!("{href}/")),
+                current: current_mark(&self.path, href),
             });
         };
         if p.household_id.is_some() {
             add("/inbox", "nav.inbox");
+            add("/calendar", "nav.calendar");
         }
         if holds(&[Role::Officer, Role::Chair, Role::HanLeader]) {
             add("/officer", "nav.officer");
@@ -226,6 +228,23 @@ impl FromRequest for Page {
             let member = session::current(&req).await?;
             Ok(Page::build(&req, member))
         })
+    }
+}
+
+/// How a navigation link to `href` is marked on the page at `path`: the page itself, a page
+/// within its section (a circular belongs to the inbox), or neither.
+fn current_mark(path: &str, href: &str) -> Option<&'static str> {
+    let section = match path {
+        p if p.starts_with("/posts/") => "/inbox",
+        p if p.starts_with("/safety/") && !p.ends_with("/status") => "/inbox",
+        p => p,
+    };
+    if path == href {
+        Some("page")
+    } else if section == href || section.starts_with(&format!("{href}/")) {
+        Some("true")
+    } else {
+        None
     }
 }
 

@@ -14,10 +14,11 @@ use crate::actions::surveys::{self, AnswerItem, AnswersResponse};
 use crate::attachments::AttachmentStore;
 use crate::db::models::{Attachment, SurveyQuestion};
 use crate::db::now;
-use crate::domain::{AttachmentId, MemberId, PostId, Priority, QuestionKind, Tier};
+use crate::domain::{AttachmentId, MemberId, PostId, PostStatus, Priority, QuestionKind, Tier};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
 use crate::web::page::{Page, redirect};
+use crate::web::pages::calendar::{EventFacts, event_facts};
 use crate::web::pages::inbox::{keep_offline, local_date};
 use crate::web::session::PageMember;
 
@@ -73,6 +74,10 @@ struct CircularPage<'a> {
     answers_open: bool,
     answered: bool,
     survey_error: bool,
+    /// When and where its 行事 takes place.
+    event: Option<EventFacts>,
+    /// Not sent yet (only its managers see it): where it is finished.
+    unsent: bool,
 }
 
 fn field_name(q: &SurveyQuestion) -> String {
@@ -177,6 +182,8 @@ async fn render(
             answers_open: surveys::answers_open(post, now()),
             answered,
             survey_error,
+            event: detail.event.as_ref().map(|e| event_facts(page, e)),
+            unsent: matches!(post.status, PostStatus::Draft | PostStatus::Scheduled),
         },
     )?;
     Ok(keep_offline(response))

@@ -9,6 +9,8 @@ mod circular;
 mod city;
 mod compose;
 mod district;
+mod draft;
+mod event_form;
 mod first_admin;
 mod inbox;
 mod join;
@@ -47,6 +49,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     calendar::config(cfg);
     circular::config(cfg);
     compose::config(cfg);
+    draft::config(cfg);
 }
 
 /// `/`: a member's first section, by role; visitors sign in.
