@@ -292,8 +292,8 @@ pub struct AudienceChoice {
 }
 
 /// The audiences the caller may post to: their association as a whole and each of its 班,
-/// the districts they may post to (their own first; every district for city staff) and the
-/// city, each as `authz::may_post` allows.
+/// the city, and the districts they may post to (their own first; every district for city
+/// staff), each as `authz::may_post` allows.
 pub async fn audiences(
     services: &Services,
     caller: &MemberId,
@@ -304,6 +304,13 @@ pub async fn audiences(
         .run(move |conn| {
             let p = Principal::load(conn, &caller)?;
             let mut choices = association_choices(conn, &p)?;
+            if authz::may_post(&p, &Scope::City, &[]) {
+                choices.push(AudienceChoice {
+                    scope: Scope::City,
+                    hans: Vec::new(),
+                    name: None,
+                });
+            }
             let mut districts = list_districts(conn)?;
             // The caller's own district first, then the others in the city's order.
             districts.sort_by_key(|d| Some(&d.id) != p.district_id.as_ref());
@@ -316,13 +323,6 @@ pub async fn audiences(
                         name: Some(district.name),
                     });
                 }
-            }
-            if authz::may_post(&p, &Scope::City, &[]) {
-                choices.push(AudienceChoice {
-                    scope: Scope::City,
-                    hans: Vec::new(),
-                    name: None,
-                });
             }
             Ok(choices)
         })

@@ -125,6 +125,13 @@ impl Page {
         self.member.is_some()
     }
 
+    /// Whether the member lives in a household, so has an inbox and a calendar.
+    pub fn has_household(&self) -> bool {
+        self.member
+            .as_ref()
+            .is_some_and(|m| m.principal.household_id.is_some())
+    }
+
     /// The sections this member has, by their roles; each page still checks its own rule.
     pub fn nav(&self) -> Vec<NavLink> {
         let Some(member) = &self.member else {
@@ -154,6 +161,12 @@ impl Page {
             add("/city", "nav.city");
         }
         add("/settings", "nav.settings");
+        if links.iter().all(|l| l.current.is_none())
+            && let Some(home) = section_home(&self.path, &links)
+            && let Some(link) = links.iter_mut().find(|l| l.href == home)
+        {
+            link.current = Some("true");
+        }
         links
     }
 
@@ -232,20 +245,36 @@ impl FromRequest for Page {
 }
 
 /// How a navigation link to `href` is marked on the page at `path`: the page itself, a page
-/// within its section (a circular belongs to the inbox), or neither.
+/// within its section, or neither.
 fn current_mark(path: &str, href: &str) -> Option<&'static str> {
-    let section = match path {
-        p if p.starts_with("/posts/") => "/inbox",
-        p if p.starts_with("/safety/") && !p.ends_with("/status") => "/inbox",
-        p => p,
-    };
     if path == href {
         Some("page")
-    } else if section == href || section.starts_with(&format!("{href}/")) {
+    } else if path.starts_with(&format!("{href}/")) {
         Some("true")
     } else {
         None
     }
+}
+
+/// For a page outside every section of this member's navigation (a circular, the compose
+/// page, a district opened from `/city`), the section it was most likely reached from: the
+/// first of those the member has.
+fn section_home(path: &str, links: &[NavLink]) -> Option<&'static str> {
+    let candidates: &[&'static str] = if path.starts_with("/posts/")
+        || (path.starts_with("/safety/") && !path.ends_with("/status"))
+    {
+        &["/inbox", "/officer", "/district", "/city"]
+    } else if path.starts_with("/officer/") || path.starts_with("/safety/") {
+        &["/officer", "/district", "/city"]
+    } else if path.starts_with("/district") {
+        &["/city"]
+    } else {
+        &[]
+    };
+    candidates
+        .iter()
+        .copied()
+        .find(|c| links.iter().any(|l| l.href == *c))
 }
 
 /// A visitor's language: the one they chose here, else their browser's, else Japanese.

@@ -76,8 +76,8 @@ struct ComposePage<'a> {
     max_size: String,
     /// Why the event was refused, and beside which field.
     event_error: Option<(EventField, &'static str)>,
-    /// Nothing is chosen for the writer: they pick among wider audiences themselves.
-    choose_audience: bool,
+    /// No audience offered was chosen.
+    audience_error: bool,
     /// Drafts and scheduled circulars the writer may finish.
     unsent: Vec<Post>,
 }
@@ -108,6 +108,8 @@ impl ComposePage<'_> {
 enum Problem {
     None,
     Form,
+    /// None of the audiences offered was chosen.
+    Audience,
     File(StatusCode, String),
     Event(EventMistake),
 }
@@ -134,29 +136,35 @@ pub fn value_of(choice: &AudienceChoice) -> String {
 
 /// Whether the writer must choose the audience themselves: nothing was chosen and the first
 /// offered is wider than their association, where a default could send to many by mistake.
-pub fn must_choose(choices: &[AudienceChoice], selected: &str) -> bool {
+fn must_choose(choices: &[AudienceChoice], selected: &str) -> bool {
     !choices.iter().any(|c| value_of(c) == selected)
         && choices
             .first()
             .is_some_and(|c| !matches!(c.scope, Scope::Association(_)))
 }
 
-/// The audiences as a `<select>`'s options, `selected` chosen.
+/// The audiences as a `<select>`'s options, `selected` chosen; led by an empty "choose"
+/// option when the writer must choose themselves.
 pub fn audience_options(
     page: &Page,
     choices: &[AudienceChoice],
     selected: &str,
 ) -> Vec<AudienceOption> {
-    choices
-        .iter()
-        .map(|choice| {
+    let choose = must_choose(choices, selected).then(|| AudienceOption {
+        value: String::new(),
+        label: page.t("post_edit.choose_audience").into(),
+        selected: true,
+    });
+    choose
+        .into_iter()
+        .chain(choices.iter().map(|choice| {
             let value = value_of(choice);
             AudienceOption {
                 selected: value == selected,
                 label: label_of(page, choice),
                 value,
             }
-        })
+        }))
         .collect()
 }
 
@@ -183,13 +191,14 @@ async fn draw(
         return Err(ApiError::Forbidden);
     }
     let audiences = audience_options(page, &choices, &form.audience);
-    let choose_audience = must_choose(&choices, &form.audience);
     let unsent = posts::unsent(services, &member.0.principal.member_id).await?;
     let (mut status, mut error, mut file_error, mut event_error) =
         (StatusCode::UNPROCESSABLE_ENTITY, false, None, None);
+    let audience_error = matches!(problem, Problem::Audience);
     match problem {
         Problem::None => status = StatusCode::OK,
         Problem::Form => error = true,
+        Problem::Audience => {}
         Problem::File(code, message) => (status, file_error) = (code, Some(message)),
         Problem::Event(m) => event_error = Some((m.field, page.t(m.key))),
     }
@@ -202,7 +211,7 @@ async fn draw(
         file_error,
         max_size,
         event_error,
-        choose_audience,
+        audience_error,
         unsent,
     };
     page.render_with(status, &template)
@@ -344,10 +353,11 @@ async fn send(
         Err(problem) => return draw(&page, &services, &member, &settings, form, problem).await,
     };
     let choices = posts::audiences(&services, caller).await?;
-    let sent = match new_post(&form, event, choices) {
-        Some(input) => create_with(&services, &store, caller, input, upload).await,
-        None => Err(ApiError::validation("choose an audience")),
+    let Some(input) = new_post(&form, event, choices) else {
+        let problem = Problem::Audience;
+        return draw(&page, &services, &member, &settings, form, problem).await;
     };
+    let sent = create_with(&services, &store, caller, input, upload).await;
     match sent {
         Ok(id) if form.keep_as_draft() => Ok(redirect(&draft_page(&id), Vec::new())),
         Ok(id) => Ok(redirect(&format!("/posts/{id}"), Vec::new())),
