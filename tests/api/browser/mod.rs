@@ -7,6 +7,7 @@
 mod accessibility;
 mod calendar;
 mod circulars;
+mod compose;
 mod officer;
 mod officer_tools;
 mod offline;
