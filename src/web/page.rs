@@ -170,6 +170,14 @@ impl Page {
         links
     }
 
+    /// The section of the navigation this page lies within (not the section's own page),
+    /// as the page's way back.
+    pub fn section(&self) -> Option<NavLink> {
+        self.nav()
+            .into_iter()
+            .find(|link| link.current == Some("true"))
+    }
+
     pub fn languages(&self) -> Vec<LanguageOption> {
         Language::ALL
             .iter()

@@ -130,6 +130,8 @@ async fn city_staff_must_choose_between_the_city_and_every_district() {
     let (_, page) = jar.get(&app, "/officer/posts/new").await;
     let values = audience_values(&page);
     assert_eq!(values[0], "*", "nothing wide is chosen for them");
+    // The way back is the section they came from.
+    assert!(page.contains(r#"<p class="breadcrumb"><a href="/city">"#));
     assert_eq!(values[1], "city");
     for district in [&city.district_1, &city.district_2] {
         assert!(
