@@ -158,11 +158,8 @@ async fn render(
     let reader = record_read(services, caller, id.clone()).await?;
     let files: Vec<Attachment> = attachments::list(services, caller, id.clone()).await?;
     let (detail, post) = (&view.detail, &view.detail.post);
-    let mine = if reader && !detail.questions.is_empty() {
-        surveys::mine(services, caller, id.clone()).await.ok()
-    } else {
-        None
-    };
+    let asks = reader && !detail.questions.is_empty();
+    let mine = my_answers(services, caller, &id, asks).await;
     let response = page.render_with(
         status_of(survey_error),
         &CircularPage {
@@ -187,6 +184,19 @@ async fn render(
         },
     )?;
     Ok(keep_offline(response))
+}
+
+/// The household's answers, when the member is asked the survey.
+async fn my_answers(
+    services: &Services,
+    caller: &MemberId,
+    id: &PostId,
+    asked: bool,
+) -> Option<AnswersResponse> {
+    if !asked {
+        return None;
+    }
+    surveys::mine(services, caller, id.clone()).await.ok()
 }
 
 /// A survey answer with mistakes draws the page again with 422.

@@ -18,11 +18,11 @@ use crate::configuration::PostSettings;
 use crate::db::models::Post;
 use crate::domain::draft::{PostDraft, QuestionDraft};
 use crate::domain::event::EventDraft;
-use crate::domain::{MemberId, PostId, Priority, QuestionKind, Scope};
+use crate::domain::{MemberId, PostId, PostStatus, Priority, QuestionKind, Scope};
 use crate::error::ApiError;
 use crate::web::page::{Page, redirect};
-use crate::web::pages::draft::{draft_page, unsent_status};
 use crate::web::pages::event_form::{EventField, EventFields, EventMistake};
+use crate::web::pages::safety::jst;
 use crate::web::session::PageMember;
 use crate::web::upload::{Attached, CsrfMultipart};
 
@@ -112,6 +112,21 @@ enum Problem {
     Audience,
     File(StatusCode, String),
     Event(EventMistake),
+}
+
+/// A draft's or scheduled circular's state, as its lists and page say it.
+pub fn unsent_status(page: &Page, post: &Post) -> String {
+    match post.published_at {
+        Some(at) if post.status == PostStatus::Scheduled => {
+            page.tf("post_edit.status_scheduled", "time", &jst(at))
+        }
+        _ => page.t("post_edit.status_draft").into(),
+    }
+}
+
+/// Where a draft is finished.
+pub fn draft_page(id: &PostId) -> String {
+    format!("/officer/posts/{id}/draft")
 }
 
 /// A size in bytes as people read it: `10 MB`, `2 KB`.

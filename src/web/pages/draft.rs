@@ -14,14 +14,13 @@ use crate::actions::posts::{self, PostView};
 use crate::actions::{Services, attachments};
 use crate::attachments::AttachmentStore;
 use crate::configuration::PostSettings;
-use crate::db::models::{Attachment, Post};
+use crate::db::models::Attachment;
 use crate::domain::{AttachmentId, MemberId, PostId, PostStatus};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
 use crate::web::page::{Page, redirect};
 use crate::web::pages::calendar::{EventFacts, event_facts};
-use crate::web::pages::compose::{human_size, upload_of};
-use crate::web::pages::safety::jst;
+use crate::web::pages::compose::{draft_page, human_size, unsent_status, upload_of};
 use crate::web::session::PageMember;
 use crate::web::upload::CsrfMultipart;
 
@@ -36,21 +35,6 @@ pub fn config(cfg: &mut ServiceConfig) {
             web::post().to(remove),
         )
         .route("/officer/posts/{id}/draft/publish", web::post().to(publish));
-}
-
-/// A draft's or scheduled circular's state, as its lists and page say it.
-pub fn unsent_status(page: &Page, post: &Post) -> String {
-    match post.published_at {
-        Some(at) if post.status == PostStatus::Scheduled => {
-            page.tf("post_edit.status_scheduled", "time", &jst(at))
-        }
-        _ => page.t("post_edit.status_draft").into(),
-    }
-}
-
-/// Where a draft is finished.
-pub fn draft_page(id: &PostId) -> String {
-    format!("/officer/posts/{id}/draft")
 }
 
 #[derive(Template)]
