@@ -1,14 +1,15 @@
 //! Who is asking: passwords, access tokens, refresh tokens, and the request extractor.
 
+pub mod generations;
 pub mod jwt;
 pub mod limiter;
 pub mod password;
 
-use std::future::{Ready, ready};
-
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
 
+use generations::TokenGenerations;
 use crate::domain::MemberId;
 use crate::domain::network::{IpBlock, client_of_chain, forwarded_chain};
 use crate::error::ApiError;
@@ -16,24 +17,43 @@ use crate::error::ApiError;
 pub use jwt::JwtKeys;
 pub use password::PasswordService;
 
-/// A request carrying a valid access token. Checking it is cheap and synchronous; what the
-/// member may do is decided by `authz` against the database.
+/// A request carrying a valid access token of the member's current generation. Checking
+/// it is cheap (the generation is in memory once read); what the member may do is decided
+/// by `authz` against the database.
 #[derive(Debug, Clone)]
 pub struct AuthMember(pub MemberId);
 
 impl FromRequest for AuthMember {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let verified = verify(req);
+        Box::pin(async move {
+            let (member, generation, generations) = verified?;
+            // The token is refused once its member's generation moved past it.
+            let current = match generations.cached(&member) {
+                Some(current) => current,
+                None => generations.current(&member).await?,
+            };
+            if generation == current {
+                Ok(AuthMember(member))
+            } else {
+                Err(ApiError::invalid_token())
+            }
+        })
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<AuthMember, ApiError> {
+/// The token's member and generation, checked without the database.
+fn verify(req: &HttpRequest) -> Result<(MemberId, i64, web::Data<TokenGenerations>), ApiError> {
     let keys = req
         .app_data::<web::Data<JwtKeys>>()
         .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("JWT keys are not configured")))?;
+    let generations = req
+        .app_data::<web::Data<TokenGenerations>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("token generations are not kept")))?;
     let token = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -42,7 +62,8 @@ fn authenticate(req: &HttpRequest) -> Result<AuthMember, ApiError> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(ApiError::invalid_token)?;
-    keys.verify(token).map(AuthMember)
+    let (member, generation) = keys.verify(token)?;
+    Ok((member, generation, generations))
 }
 
 /// The client's address for rate limiting: the TCP peer, or, when the peer is one of the
