@@ -431,8 +431,15 @@ mod tests {
         assert!(may_manage_member_access(&officer, &other, &a, &resident));
         assert!(!may_manage_member_access(&officer, &other, &a, &a_chair));
         assert!(may_manage_member_access(&chair, &other, &a, &a_chair));
-        assert!(!may_manage_member_access(&chair, &chair.member_id, &a, &resident));
+        assert!(!may_manage_member_access(
+            &chair,
+            &chair.member_id,
+            &a,
+            &resident
+        ));
         let elsewhere = AssociationId("a2".into());
-        assert!(!may_manage_member_access(&chair, &other, &elsewhere, &resident));
+        assert!(!may_manage_member_access(
+            &chair, &other, &elsewhere, &resident
+        ));
     }
 }

@@ -17,8 +17,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::actions::Services;
 use crate::attachments::AttachmentStore;
-use crate::auth::limiter::RegistrationLimiter;
 use crate::auth::generations::TokenGenerations;
+use crate::auth::limiter::RegistrationLimiter;
 use crate::auth::{JwtKeys, PasswordService};
 use crate::configuration::Settings;
 use crate::db::group_commit::GroupCommit;

@@ -63,7 +63,11 @@ pub async fn sign_out_everywhere(services: &Services, caller: &MemberId) -> Resu
     Ok(())
 }
 
-fn record_own(conn: &mut AnyConnection, p: &Principal, action: AuditAction) -> Result<(), ApiError> {
+fn record_own(
+    conn: &mut AnyConnection,
+    p: &Principal,
+    action: AuditAction,
+) -> Result<(), ApiError> {
     let (target, association) = (Some(p.member_id.as_str()), p.association_id.as_ref());
     let detail = serde_json::json!({});
     audit::record(conn, p, action, "member", target, association, detail)?;

@@ -128,13 +128,10 @@ pub async fn audit_log(
             let mut entries = audit::list(conn, &query.filter, query.limit + 1)?;
             let more = entries.len() > usize::try_from(query.limit).unwrap_or(usize::MAX);
             entries.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
-            let next_cursor = entries
-                .last()
-                .filter(|_| more)
-                .map(|last| AuditCursor {
-                    created_at: last.created_at,
-                    id: last.id.clone(),
-                });
+            let next_cursor = entries.last().filter(|_| more).map(|last| AuditCursor {
+                created_at: last.created_at,
+                id: last.id.clone(),
+            });
             Ok(AuditPage {
                 entries,
                 next_cursor,

@@ -206,7 +206,13 @@ pub async fn publish(
                 ));
             }
             let post = queries::find_post(conn, &post.id)?.ok_or(ApiError::NotFound("post"))?;
-            record_post(conn, &p, AuditAction::PostPublished, &post, serde_json::json!({}))?;
+            record_post(
+                conn,
+                &p,
+                AuditAction::PostPublished,
+                &post,
+                serde_json::json!({}),
+            )?;
             load_view(conn, &p.member_id, p.household_id.as_ref(), post)
         })
         .await?;
@@ -222,7 +228,13 @@ pub async fn withdraw(services: &Services, caller: &MemberId, id: PostId) -> Res
         .write(move |conn| {
             let (p, post) = managed_post(conn, &caller, &id)?;
             queries::withdraw(conn, &id)?;
-            record_post(conn, &p, AuditAction::PostWithdrawn, &post, serde_json::json!({}))
+            record_post(
+                conn,
+                &p,
+                AuditAction::PostWithdrawn,
+                &post,
+                serde_json::json!({}),
+            )
         })
         .await?;
     services.inbox_cache.posts_changed();

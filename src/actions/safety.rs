@@ -112,7 +112,8 @@ pub async fn start(
                 Scope::Association(association) => Some(association),
                 _ => None,
             };
-            let detail = serde_json::json!({"tier": check.tier.as_str(), "notifications": deliveries});
+            let detail =
+                serde_json::json!({"tier": check.tier.as_str(), "notifications": deliveries});
             let (action, id) = (AuditAction::SafetyCheckStarted, Some(check.id.as_str()));
             audit::record(conn, &p, action, "safety_check", id, association, detail)?;
             let answer = match &p.household_id {

@@ -363,7 +363,11 @@ pub async fn tally(
             let rows = queries::responses(conn, &f.post, &f.hans, &f.scope)?;
             let responses = i64::try_from(rows.len()).unwrap_or(i64::MAX);
             let questions = tally_questions(questions, rows, f.personal);
-            let texts: usize = questions.iter().filter_map(|q| q.texts.as_ref()).map(Vec::len).sum();
+            let texts: usize = questions
+                .iter()
+                .filter_map(|q| q.texts.as_ref())
+                .map(Vec::len)
+                .sum();
             if texts > 0 {
                 // Residents' own words were shown: a read of personal data.
                 let detail = serde_json::json!({"post_id": id.as_str(), "texts": texts});

@@ -9,10 +9,10 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
-use generations::TokenGenerations;
 use crate::domain::MemberId;
 use crate::domain::network::{IpBlock, client_of_chain, forwarded_chain};
 use crate::error::ApiError;
+use generations::TokenGenerations;
 
 pub use jwt::JwtKeys;
 pub use password::PasswordService;

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::actions::account::{self, MemberAccess, PasswordChange};
 use crate::actions::Services;
+use crate::actions::account::{self, MemberAccess, PasswordChange};
 use crate::auth::{AuthMember, JwtKeys, PasswordService, client_address};
 use crate::configuration::AuthSettings;
 use crate::domain::{AssociationId, MemberId};

@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actions::{Services, account, sessions};
+use crate::auth::generations::TokenGenerations;
 use crate::auth::jwt::{random_token, sha256_hex};
 use crate::auth::limiter::RegistrationLimiter;
-use crate::auth::generations::TokenGenerations;
 use crate::auth::{AuthMember, JwtKeys, PasswordService, client_address};
 use crate::authz::{Principal, RoleGrant};
 use crate::configuration::AuthSettings;
@@ -144,16 +144,10 @@ pub async fn refresh(
     let successor = random_token();
     let successor_hash = sha256_hex(successor.expose_secret());
     let ttl = settings.refresh_ttl_secs;
-    let outcome = db
-        .run(move |conn| {
-            Ok(accounts::rotate_refresh_token(
-                conn,
-                &presented,
-                successor_hash,
-                ttl,
-            )?)
-        })
-        .await?;
+    let rotate = move |conn: &mut _| {
+        accounts::rotate_refresh_token(conn, &presented, successor_hash, ttl).map_err(Into::into)
+    };
+    let outcome = db.run(rotate).await?;
     match outcome {
         RefreshOutcome::Rotated(member) => {
             let generation = generations.current(&member).await?;

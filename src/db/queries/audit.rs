@@ -107,7 +107,9 @@ pub fn list(
         query = query.filter(
             audit_log::created_at
                 .lt(created_at)
-                .or(audit_log::created_at.eq(created_at).and(audit_log::id.lt(id))),
+                .or(audit_log::created_at
+                    .eq(created_at)
+                    .and(audit_log::id.lt(id))),
         );
     }
     query.load(conn)

@@ -82,10 +82,17 @@ pub struct MemberStanding {
     pub roles: Vec<Role>,
 }
 
-pub fn standing(conn: &mut AnyConnection, member: &MemberId) -> QueryResult<Option<MemberStanding>> {
+pub fn standing(
+    conn: &mut AnyConnection,
+    member: &MemberId,
+) -> QueryResult<Option<MemberStanding>> {
     let Some((display_name, household_id, disabled)) = members::table
         .find(member)
-        .select((members::display_name, members::household_id, members::disabled))
+        .select((
+            members::display_name,
+            members::household_id,
+            members::disabled,
+        ))
         .first::<(String, Option<HouseholdId>, bool)>(conn)
         .optional()?
     else {

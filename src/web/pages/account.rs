@@ -44,6 +44,16 @@ pub struct PasswordSection {
     pub new_error: Option<&'static str>,
 }
 
+impl PasswordSection {
+    /// The form drawn again, its messages to be set.
+    fn refused() -> Self {
+        Self {
+            has_password: true,
+            ..Self::default()
+        }
+    }
+}
+
 /// The section as `/settings` shows it.
 pub fn settings_section(member: &PageMember, changed: bool) -> PasswordSection {
     PasswordSection {
@@ -61,13 +71,9 @@ struct PasswordPage<'a> {
 }
 
 async fn show_password(_member: PageMember, page: Page) -> Result<HttpResponse, ApiError> {
-    let account = PasswordSection {
-        has_password: true,
-        ..PasswordSection::default()
-    };
     page.render(&PasswordPage {
         page: &page,
-        account,
+        account: PasswordSection::refused(),
     })
 }
 
@@ -92,10 +98,7 @@ async fn change_password(
         current_password,
         new_password,
     } = form.0;
-    let mut refused = PasswordSection {
-        has_password: true,
-        ..PasswordSection::default()
-    };
+    let mut refused = PasswordSection::refused();
     if current_password.is_empty() {
         refused.current_error = Some(page.t("account.current_required"));
     } else {
@@ -107,22 +110,31 @@ async fn change_password(
         };
         let caller = &member.0.principal.member_id;
         match account::change_password(&services, &passwords, &settings, caller, change).await {
-            Ok(_) => return Ok(redirect("/settings?password_changed=1#password-heading", vec![])),
-            Err(e) if e.code() == ErrorCode::WrongPassword => {
-                refused.current_error = Some(page.t("account.wrong_password"));
+            Ok(_) => {
+                return Ok(redirect(
+                    "/settings?password_changed=1#password-heading",
+                    vec![],
+                ));
             }
-            Err(e) if e.code() == ErrorCode::WeakPassword => {
-                refused.new_error = Some(page.t("account.weak_password"));
-            }
-            Err(other) => return Err(other),
+            Err(e) => refused = refused_by(&page, e)?,
         }
     }
-    let status = StatusCode::UNPROCESSABLE_ENTITY;
     let drawn = PasswordPage {
         page: &page,
         account: refused,
     };
-    page.render_with(status, &drawn)
+    page.render_with(StatusCode::UNPROCESSABLE_ENTITY, &drawn)
+}
+
+/// The form's message for a refused password, by its field; any other failure stays one.
+fn refused_by(page: &Page, error: ApiError) -> Result<PasswordSection, ApiError> {
+    let mut refused = PasswordSection::refused();
+    match error.code() {
+        ErrorCode::WrongPassword => refused.current_error = Some(page.t("account.wrong_password")),
+        ErrorCode::WeakPassword => refused.new_error = Some(page.t("account.weak_password")),
+        _ => return Err(error),
+    }
+    Ok(refused)
 }
 
 /// Ends every sign-in of the member, this browser's too, and goes to the sign-in page.
@@ -133,7 +145,10 @@ async fn sign_out_everywhere(
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     account::sign_out_everywhere(&services, &member.0.principal.member_id).await?;
-    Ok(redirect("/login", vec![session::removal(&req, SESSION_COOKIE)]))
+    Ok(redirect(
+        "/login",
+        vec![session::removal(&req, SESSION_COOKIE)],
+    ))
 }
 
 #[derive(Deserialize)]

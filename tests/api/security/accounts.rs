@@ -31,7 +31,11 @@ async fn refresh_status(app: &TestApp, refresh_token: &str) -> u16 {
 async fn browser_session(app: &TestApp, login: &str, password: &str) -> Jar {
     let mut jar = Jar::default();
     let (_, body) = jar.get(app, "/login").await;
-    let form = [("csrf", csrf_of(&body)), ("login", login.into()), ("password", password.into())];
+    let form = [
+        ("csrf", csrf_of(&body)),
+        ("login", login.into()),
+        ("password", password.into()),
+    ];
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let signed_in = jar.post(app, "/login", &form).await;
     assert_eq!(signed_in.status(), 303, "signed in through the page");
@@ -45,7 +49,10 @@ async fn session_works(app: &TestApp, jar: &mut Jar) -> bool {
 }
 
 async fn audit_actions(app: &TestApp, city: &City, target: &str) -> Vec<String> {
-    let page = expect_json(app.get_as(&city.admin, "/api/v1/audit-log?limit=500").await, 200);
+    let page = expect_json(
+        app.get_as(&city.admin, "/api/v1/audit-log?limit=500").await,
+        200,
+    );
     page.await["items"]
         .as_array()
         .unwrap()
@@ -71,12 +78,18 @@ async fn an_access_token_stops_the_moment_its_member_signs_out() {
     // Another sign-in of the same member gets a new access token with its refresh token.
     assert_eq!(me_status(&app, &resident.access_token).await, 401);
     let tokens = expect_json(
-        app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": resident.refresh_token}))
-            .await,
+        app.post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": resident.refresh_token}),
+        )
+        .await,
         200,
     )
     .await;
-    assert_eq!(me_status(&app, &str_field(&tokens, "access_token")).await, 200);
+    assert_eq!(
+        me_status(&app, &str_field(&tokens, "access_token")).await,
+        200
+    );
 }
 
 #[tokio::test]
@@ -88,7 +101,9 @@ async fn signing_out_everywhere_ends_every_token_and_browser_session_at_once() {
     let mut browser = browser_session(&app, &resident.login, PASSWORD).await;
     assert!(session_works(&app, &mut browser).await);
 
-    let out = app.post_as(resident, "/api/v1/me/sign-out-everywhere", &json!({})).await;
+    let out = app
+        .post_as(resident, "/api/v1/me/sign-out-everywhere", &json!({}))
+        .await;
     assert_eq!(out.status(), 204);
     for actor in [resident, &laptop] {
         assert_eq!(me_status(&app, &actor.access_token).await, 401);
@@ -99,7 +114,11 @@ async fn signing_out_everywhere_ends_every_token_and_browser_session_at_once() {
     assert_eq!(me_status(&app, &city.resident_h2.access_token).await, 200);
     let again = app.sign_in(&resident.login, PASSWORD).await;
     assert_eq!(me_status(&app, &again.access_token).await, 200);
-    assert!(audit_actions(&app, &city, &resident.id).await.contains(&"signed_out_everywhere".into()));
+    assert!(
+        audit_actions(&app, &city, &resident.id)
+            .await
+            .contains(&"signed_out_everywhere".into())
+    );
 }
 
 async fn change_password(app: &TestApp, by: &Actor, current: &str, new: &str) -> reqwest::Response {
@@ -125,10 +144,19 @@ async fn a_new_password_needs_the_current_one_and_ends_every_other_sign_in() {
     assert_eq!(me_status(&app, &other_device.access_token).await, 200);
     assert!(session_works(&app, &mut browser).await);
 
-    let changed = expect_json(change_password(&app, resident, PASSWORD, NEW_PASSWORD).await, 200);
+    let changed = expect_json(
+        change_password(&app, resident, PASSWORD, NEW_PASSWORD).await,
+        200,
+    );
     let fresh: Value = changed.await;
-    assert_eq!(me_status(&app, &str_field(&fresh, "access_token")).await, 200);
-    assert_eq!(refresh_status(&app, &str_field(&fresh, "refresh_token")).await, 200);
+    assert_eq!(
+        me_status(&app, &str_field(&fresh, "access_token")).await,
+        200
+    );
+    assert_eq!(
+        refresh_status(&app, &str_field(&fresh, "refresh_token")).await,
+        200
+    );
     for actor in [resident, &other_device] {
         assert_eq!(me_status(&app, &actor.access_token).await, 401);
         assert_eq!(refresh_status(&app, &actor.refresh_token).await, 401);
@@ -136,7 +164,11 @@ async fn a_new_password_needs_the_current_one_and_ends_every_other_sign_in() {
     assert!(!session_works(&app, &mut browser).await);
     assert_eq!(app.login(&resident.login, PASSWORD).await.status(), 401);
     app.sign_in(&resident.login, NEW_PASSWORD).await;
-    assert!(audit_actions(&app, &city, &resident.id).await.contains(&"password_changed".into()));
+    assert!(
+        audit_actions(&app, &city, &resident.id)
+            .await
+            .contains(&"password_changed".into())
+    );
 }
 
 #[tokio::test]
@@ -153,12 +185,25 @@ async fn an_officer_disables_a_member_at_once_and_enables_them_again() {
         assert_eq!(refused.status(), 404, "{}", by.login);
     }
     let on_chair = format!("/api/v1/members/{}/disable", city.chair_a.id);
-    assert_eq!(app.post_as(&city.officer_a, &on_chair, &json!({})).await.status(), 404);
+    assert_eq!(
+        app.post_as(&city.officer_a, &on_chair, &json!({}))
+            .await
+            .status(),
+        404
+    );
     let on_self = format!("/api/v1/members/{}/disable", city.officer_a.id);
-    assert_eq!(app.post_as(&city.officer_a, &on_self, &json!({})).await.status(), 404);
+    assert_eq!(
+        app.post_as(&city.officer_a, &on_self, &json!({}))
+            .await
+            .status(),
+        404
+    );
     assert_eq!(me_status(&app, &resident.access_token).await, 200);
 
-    let disabled = expect_json(app.post_as(&city.officer_a, &disable, &json!({})).await, 200);
+    let disabled = expect_json(
+        app.post_as(&city.officer_a, &disable, &json!({})).await,
+        200,
+    );
     assert_eq!(disabled.await["disabled"], true);
     assert_eq!(me_status(&app, &resident.access_token).await, 401);
     assert_eq!(refresh_status(&app, &resident.refresh_token).await, 401);
@@ -173,7 +218,9 @@ async fn an_officer_disables_a_member_at_once_and_enables_them_again() {
     let back = app.sign_in(&resident.login, PASSWORD).await;
     assert_eq!(me_status(&app, &back.access_token).await, 200);
     let actions = audit_actions(&app, &city, &resident.id).await;
-    assert!(actions.contains(&"member_disabled".into()) && actions.contains(&"member_enabled".into()));
+    assert!(
+        actions.contains(&"member_disabled".into()) && actions.contains(&"member_enabled".into())
+    );
 }
 
 #[tokio::test]
@@ -182,7 +229,10 @@ async fn removing_a_member_who_moved_away_ends_membership_and_sign_ins_but_keeps
     let city = City::build(&app).await;
     let leader = &city.han_leader_h1;
     let remove = format!("/api/v1/members/{}", leader.id);
-    assert_eq!(app.delete_as(&city.resident_h2, &remove).await.status(), 404);
+    assert_eq!(
+        app.delete_as(&city.resident_h2, &remove).await.status(),
+        404
+    );
     assert_eq!(app.delete_as(&city.officer_b, &remove).await.status(), 404);
     // Only who may end their 班長 role may remove them.
     assert_eq!(app.delete_as(&city.officer_a, &remove).await.status(), 404);
@@ -192,7 +242,10 @@ async fn removing_a_member_who_moved_away_ends_membership_and_sign_ins_but_keeps
     assert_eq!(refresh_status(&app, &leader.refresh_token).await, 401);
     let members = format!("/api/v1/associations/{}/members", city.association_a);
     let listed = expect_json(app.get_as(&city.officer_a, &members).await, 200).await;
-    assert!(!listed.to_string().contains(&leader.id), "no longer on the roster");
+    assert!(
+        !listed.to_string().contains(&leader.id),
+        "no longer on the roster"
+    );
 
     // The account stays, without a household or roles; the history stays too.
     let again = app.sign_in(&leader.login, PASSWORD).await;
@@ -201,7 +254,10 @@ async fn removing_a_member_who_moved_away_ends_membership_and_sign_ins_but_keeps
     assert_eq!(me["roles"], json!([]));
     let actions = audit_actions(&app, &city, &leader.id).await;
     assert!(actions.contains(&"member_removed".into()), "{actions:?}");
-    assert!(actions.len() > 1, "earlier entries about them are kept: {actions:?}");
+    assert!(
+        actions.len() > 1,
+        "earlier entries about them are kept: {actions:?}"
+    );
 }
 
 #[tokio::test]
@@ -214,18 +270,40 @@ async fn the_settings_page_changes_the_password_and_signs_out_everywhere() {
 
     let (_, body) = browser.get(&app, "/settings").await;
     let csrf = csrf_of(&body);
-    let wrong = [("csrf", csrf.as_str()), ("current_password", "nope-nope-1"), ("new_password", NEW_PASSWORD)];
+    let wrong = [
+        ("csrf", csrf.as_str()),
+        ("current_password", "nope-nope-1"),
+        ("new_password", NEW_PASSWORD),
+    ];
     let refused = browser.post(&app, "/settings/password", &wrong).await;
     assert_eq!(refused.status(), 422);
-    assert!(refused.text().await.unwrap().contains("current-password-error"));
-    let form = [("csrf", csrf.as_str()), ("current_password", PASSWORD), ("new_password", NEW_PASSWORD)];
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("current-password-error")
+    );
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("current_password", PASSWORD),
+        ("new_password", NEW_PASSWORD),
+    ];
     let changed = browser.post(&app, "/settings/password", &form).await;
     assert_eq!(changed.status(), 303);
-    assert!(session_works(&app, &mut browser).await, "this browser stays signed in");
-    assert!(!session_works(&app, &mut other_browser).await, "the other one is signed out");
+    assert!(
+        session_works(&app, &mut browser).await,
+        "this browser stays signed in"
+    );
+    assert!(
+        !session_works(&app, &mut other_browser).await,
+        "the other one is signed out"
+    );
     assert_eq!(me_status(&app, &resident.access_token).await, 401);
 
-    let out = browser.post(&app, "/settings/sign-out-everywhere", &[("csrf", &csrf)]).await;
+    let out = browser
+        .post(&app, "/settings/sign-out-everywhere", &[("csrf", &csrf)])
+        .await;
     assert_eq!(out.status(), 303);
     assert_eq!(out.headers()[LOCATION], "/login");
     assert!(!session_works(&app, &mut browser).await);
@@ -240,19 +318,30 @@ async fn an_officer_disables_and_removes_from_the_roster_page_after_a_confirmati
     let (_, roster) = officer.get(&app, "/officer/roster").await;
     let link = format!("/officer/members/{}", resident.id);
     assert!(roster.contains(&link), "a link per member");
-    assert!(!roster.contains(&format!("/officer/members/{}", city.chair_a.id)), "not the chair");
+    assert!(
+        !roster.contains(&format!("/officer/members/{}", city.chair_a.id)),
+        "not the chair"
+    );
 
     let (page, body) = officer.get(&app, &link).await;
     assert_eq!(page.status, 200);
     assert!(body.contains(&resident.display_name));
-    assert_eq!(me_status(&app, &resident.access_token).await, 200, "showing changes nothing");
+    assert_eq!(
+        me_status(&app, &resident.access_token).await,
+        200,
+        "showing changes nothing"
+    );
     let csrf = csrf_of(&body);
-    let disabled = officer.post(&app, &format!("{link}/disable"), &[("csrf", &csrf)]).await;
+    let disabled = officer
+        .post(&app, &format!("{link}/disable"), &[("csrf", &csrf)])
+        .await;
     assert_eq!(disabled.status(), 303);
     assert_eq!(me_status(&app, &resident.access_token).await, 401);
     let (_, body) = officer.get(&app, &link).await;
     assert!(body.contains(&format!("{link}/enable")));
-    let removed = officer.post(&app, &format!("{link}/remove"), &[("csrf", &csrf)]).await;
+    let removed = officer
+        .post(&app, &format!("{link}/remove"), &[("csrf", &csrf)])
+        .await;
     assert_eq!(removed.status(), 303);
     let (_, roster) = officer.get(&app, "/officer/roster").await;
     assert!(!roster.contains(&link), "gone from the roster");

@@ -31,7 +31,12 @@ async fn entries(app: &TestApp, city: &City, action: &str, target: &str) -> Vec<
 async fn assert_audited(app: &TestApp, city: &City, action: &str, target: &str, by: &Actor) {
     let found = entries(app, city, action, target).await;
     assert_eq!(found.len(), 1, "one {action} entry for {target}: {found:?}");
-    assert_eq!(found[0]["actor_id"], by.id.as_str(), "{action} by {}", by.login);
+    assert_eq!(
+        found[0]["actor_id"],
+        by.id.as_str(),
+        "{action} by {}",
+        by.login
+    );
     assert_eq!(found[0]["action"], action);
 }
 
@@ -65,7 +70,10 @@ async fn posts_attachments_safety_checks_and_tallies_with_free_text_are_audited(
         "answers_until": (Utc::now() + Duration::days(7)).to_rfc3339(),
     });
     let post = expect_json(app.post_as(officer, "/api/v1/posts", &body).await, 201).await;
-    let (post_id, question) = (str_field(&post, "id"), str_field(&post["questions"][0], "id"));
+    let (post_id, question) = (
+        str_field(&post, "id"),
+        str_field(&post["questions"][0], "id"),
+    );
     assert_audited(&app, &city, "post_created", &post_id, officer).await;
     let created = &entries(&app, &city, "post_created", &post_id).await[0];
     assert_eq!(created["association_id"], city.association_a.as_str());
@@ -87,24 +95,38 @@ async fn posts_attachments_safety_checks_and_tallies_with_free_text_are_audited(
     // A tally without any resident's words is no read of personal data.
     let tally_path = format!("{path}/tally");
     expect_json(app.get_as(officer, &tally_path).await, 200).await;
-    assert!(entries(&app, &city, "survey_tally_read", &post_id).await.is_empty());
+    assert!(
+        entries(&app, &city, "survey_tally_read", &post_id)
+            .await
+            .is_empty()
+    );
     let answer = json!({"answers": [{"question_id": question, "text": "ゴミ袋を増やして"}]});
     let answers_path = format!("{path}/answers");
     let put = app
-        .send_as(reqwest::Method::PUT, Some(&city.resident_h1), &answers_path, Some(&answer))
+        .send_as(
+            reqwest::Method::PUT,
+            Some(&city.resident_h1),
+            &answers_path,
+            Some(&answer),
+        )
         .await;
     expect_json(put, 200).await;
     let tally = expect_json(app.get_as(officer, &tally_path).await, 200).await;
     assert_eq!(tally["questions"][0]["texts"], json!(["ゴミ袋を増やして"]));
     assert_audited(&app, &city, "survey_tally_read", &post_id, officer).await;
 
-    let withdraw = app.post_as(officer, &format!("{path}/withdraw"), &json!({})).await;
+    let withdraw = app
+        .post_as(officer, &format!("{path}/withdraw"), &json!({}))
+        .await;
     assert!(withdraw.status().is_success(), "{}", withdraw.status());
     assert_audited(&app, &city, "post_withdrawn", &post_id, officer).await;
 
     let check = json!({"scope": {"kind": "association", "id": city.association_a},
                        "message": "地震がありました。ご無事ですか。"});
-    let started = expect_json(app.post_as(officer, "/api/v1/safety-checks", &check).await, 201);
+    let started = expect_json(
+        app.post_as(officer, "/api/v1/safety-checks", &check).await,
+        201,
+    );
     let check_id = str_field(&started.await, "id");
     assert_audited(&app, &city, "safety_check_started", &check_id, officer).await;
 }
@@ -138,22 +160,36 @@ async fn the_audit_log_reads_page_by_page_and_by_action_actor_and_time() {
     for n in 0..5 {
         let body = json!({"scope": {"kind": "association", "id": city.association_a},
                           "title": format!("お知らせ {n}"), "body": "本文"});
-        expect_json(app.post_as(&city.officer_a, "/api/v1/posts", &body).await, 201).await;
+        expect_json(
+            app.post_as(&city.officer_a, "/api/v1/posts", &body).await,
+            201,
+        )
+        .await;
     }
     let body = json!({"scope": {"kind": "association", "id": city.association_b},
                       "title": "B のお知らせ", "body": "本文"});
-    expect_json(app.post_as(&city.officer_b, "/api/v1/posts", &body).await, 201).await;
+    expect_json(
+        app.post_as(&city.officer_b, "/api/v1/posts", &body).await,
+        201,
+    )
+    .await;
 
     // Everything, two at a time: each entry once, newest first, the last page says so.
     let whole = audit_page(&app, &city, "limit=500").await;
     let whole = whole["items"].as_array().unwrap().clone();
     assert!(whole.len() > 6, "the city's making is audited too");
     let paged = walk(&app, &city, "x=1", 2).await;
-    let ids = |entries: &[Value]| -> Vec<String> {
-        entries.iter().map(|e| str_field(e, "id")).collect()
-    };
-    assert_eq!(ids(&paged), ids(&whole), "pages add up to the whole log, in order");
-    assert_eq!(ids(&paged).into_iter().collect::<HashSet<_>>().len(), paged.len());
+    let ids =
+        |entries: &[Value]| -> Vec<String> { entries.iter().map(|e| str_field(e, "id")).collect() };
+    assert_eq!(
+        ids(&paged),
+        ids(&whole),
+        "pages add up to the whole log, in order"
+    );
+    assert_eq!(
+        ids(&paged).into_iter().collect::<HashSet<_>>().len(),
+        paged.len()
+    );
     let times: Vec<_> = paged
         .iter()
         .map(|e| chrono::DateTime::parse_from_rfc3339(&str_field(e, "created_at")).unwrap())
@@ -167,7 +203,11 @@ async fn the_audit_log_reads_page_by_page_and_by_action_actor_and_time() {
     let query = format!("action=post_created&actor_id={}", city.officer_a.id);
     let by_actor = walk(&app, &city, &query, 3).await;
     assert_eq!(by_actor.len(), 5);
-    assert!(by_actor.iter().all(|e| e["actor_id"] == city.officer_a.id.as_str()));
+    assert!(
+        by_actor
+            .iter()
+            .all(|e| e["actor_id"] == city.officer_a.id.as_str())
+    );
 
     let since = before_posts.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let query = format!("since={}", urlencode(&since));
