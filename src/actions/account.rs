@@ -46,6 +46,24 @@ pub async fn sign_out(
     Ok(())
 }
 
+/// Signs a browser out: its session ends, and so do the access tokens its scripts were
+/// given (`/session/api-token`), with every other access token of the member.
+pub async fn sign_out_browser(services: &Services, session_hash: String) -> Result<(), ApiError> {
+    let ended = services
+        .db
+        .write(move |conn| {
+            let Some(member) = member_access::revoke_session(conn, &session_hash, now())? else {
+                return Ok(None);
+            };
+            Ok(Some((end_access_tokens(conn, &member)?, member)))
+        })
+        .await?;
+    if let Some((generation, member)) = ended {
+        remember_generation(services, &member, generation);
+    }
+    Ok(())
+}
+
 /// Ends every sign-in of the caller: refresh tokens, browser sessions (this one too),
 /// unused sign-in codes and access tokens. Audited.
 pub async fn sign_out_everywhere(services: &Services, caller: &MemberId) -> Result<(), ApiError> {

@@ -73,6 +73,25 @@ pub fn end_sign_ins_except(
         .map(drop)
 }
 
+/// Revokes a live browser session by its token hash; its member, if it was live.
+pub fn revoke_session(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    at: NaiveDateTime,
+) -> QueryResult<Option<MemberId>> {
+    let live = web_sessions::table
+        .filter(web_sessions::token_hash.eq(token_hash))
+        .filter(web_sessions::revoked_at.is_null());
+    let member = live
+        .select(web_sessions::member_id)
+        .first::<MemberId>(conn)
+        .optional()?;
+    diesel::update(live)
+        .set(web_sessions::revoked_at.eq(at))
+        .execute(conn)?;
+    Ok(member)
+}
+
 /// A member as an officer sees them before changing their access.
 pub struct MemberStanding {
     pub display_name: String,

@@ -93,6 +93,29 @@ async fn an_access_token_stops_the_moment_its_member_signs_out() {
 }
 
 #[tokio::test]
+async fn a_pages_api_token_stops_when_its_browser_signs_out() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let mut browser = browser_session(&app, &city.resident_h1.login, PASSWORD).await;
+    let (_, body) = browser.get(&app, "/settings").await;
+    let csrf = csrf_of(&body);
+    let cookie = format!("kairan_session={}", browser.0["kairan_session"]);
+    let token = app
+        .client
+        .post(app.url("/session/api-token"))
+        .header("cookie", cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    let token = str_field(&expect_json(token, 200).await, "access_token");
+    assert_eq!(me_status(&app, &token).await, 200);
+    let out = browser.post(&app, "/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status(), 303);
+    assert_eq!(me_status(&app, &token).await, 401);
+}
+
+#[tokio::test]
 async fn signing_out_everywhere_ends_every_token_and_browser_session_at_once() {
     let app = spawn_app().await;
     let city = City::build(&app).await;
