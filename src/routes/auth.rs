@@ -213,11 +213,10 @@ pub async fn register(
     req: HttpRequest,
     body: web::Json<RegisterRequest>,
     limiter: web::Data<RegistrationLimiter>,
-    db: web::Data<Db>,
+    services: web::Data<Services>,
     keys: web::Data<JwtKeys>,
     passwords: web::Data<PasswordService>,
     settings: web::Data<AuthSettings>,
-    generations: web::Data<TokenGenerations>,
 ) -> Result<HttpResponse, ApiError> {
     let RegisterRequest {
         invitation_code,
@@ -235,8 +234,9 @@ pub async fn register(
         credentials: Some((login, password)),
         client_address: client_address(&req, &settings.trusted_proxies),
     };
-    let member = sessions::register(&db, &passwords, &limiter, account).await?;
-    let pair = issue_pair(&db, &keys, &settings, &generations, member).await?;
+    let (db, generations) = (&services.db, &services.token_generations);
+    let member = sessions::register(db, &passwords, &limiter, account).await?;
+    let pair = issue_pair(db, &keys, &settings, generations, member).await?;
     Ok(HttpResponse::Created().insert_header(no_store()).json(pair))
 }
 
