@@ -7,7 +7,7 @@ pub mod password;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
-use futures_util::future::LocalBoxFuture;
+use futures_util::future::{Either, LocalBoxFuture, Ready, ready};
 
 use crate::domain::MemberId;
 use crate::domain::network::{IpBlock, client_of_chain, forwarded_chain};
@@ -25,23 +25,31 @@ pub struct AuthMember(pub MemberId);
 
 impl FromRequest for AuthMember {
     type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+    type Future =
+        Either<Ready<Result<Self, ApiError>>, LocalBoxFuture<'static, Result<Self, ApiError>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let verified = verify(req);
-        Box::pin(async move {
-            let (member, generation, generations) = verified?;
-            // The token is refused once its member's generation moved past it.
-            let current = match generations.cached(&member) {
-                Some(current) => current,
-                None => generations.current(&member).await?,
-            };
-            if generation == current {
-                Ok(AuthMember(member))
-            } else {
-                Err(ApiError::invalid_token())
-            }
-        })
+        let (member, generation, generations) = match verify(req) {
+            Ok(verified) => verified,
+            Err(e) => return Either::Left(ready(Err(e))),
+        };
+        // Answered at once when the generation is in memory (nearly always).
+        if let Some(current) = generations.cached(&member) {
+            return Either::Left(ready(same_generation(member, generation, current)));
+        }
+        Either::Right(Box::pin(async move {
+            let current = generations.current(&member).await?;
+            same_generation(member, generation, current)
+        }))
+    }
+}
+
+/// A token is refused once its member's generation moved past it.
+fn same_generation(member: MemberId, token: i64, current: i64) -> Result<AuthMember, ApiError> {
+    if token == current {
+        Ok(AuthMember(member))
+    } else {
+        Err(ApiError::invalid_token())
     }
 }
 
