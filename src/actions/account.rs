@@ -1,7 +1,7 @@
-//! A member's access to their account: signing out (one sign-in or everywhere), a new
-//! password, and an officer disabling, enabling or removing a member who moved away. Each
-//! raises the member's token generation in its transaction, so their access tokens stop
-//! at once (`auth::generations`), and each is audited.
+//! A member's access to their account: signing out (one sign-in, a browser, everywhere), a
+//! new password, and an officer disabling, enabling or removing a member who moved away.
+//! Each raises the member's token generation in its transaction, so their access tokens stop
+//! at once (`auth::generations`); all but a plain sign-out are audited.
 
 use secrecy::SecretString;
 
