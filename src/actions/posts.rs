@@ -8,13 +8,15 @@ use crate::actions::access::{accessible_post, managed_post};
 use crate::authz::{self, Principal, require};
 use crate::db::models::{Post, PostEvent, PostVersion, SurveyQuestion};
 use crate::db::queries::associations::{check_scope, find_association, list_hans};
+use crate::db::queries::audit;
 use crate::db::queries::districts::list_districts;
 use crate::db::queries::inbox::read_state;
 use crate::db::queries::posts::{self as queries, PostDetail, PostEdit};
 use crate::db::{AnyConnection, Json, now};
 use crate::domain::draft::{CheckedQuestion, PostDraft};
 use crate::domain::{
-    Category, HanId, HouseholdId, MemberId, PostId, PostStatus, Priority, QuestionId, Scope,
+    AssociationId, AuditAction, Category, HanId, HouseholdId, MemberId, PostId, PostStatus,
+    Priority, QuestionId, Scope, Tier,
 };
 use crate::error::{ApiError, ErrorCode};
 
@@ -79,7 +81,7 @@ pub async fn create(
     let event = checked.event.map(|e| PostEvent::new(id.clone(), e));
     let view = services
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let p = Principal::load(conn, &caller)?;
             check_scope(conn, &scope, &hans)?;
             require(authz::may_post(&p, &scope, &hans))?;
@@ -102,6 +104,8 @@ pub async fn create(
                 updated_at: at,
             };
             let post = queries::create_post(conn, post, hans, questions, event)?;
+            let detail = serde_json::json!({"status": post.status.as_str()});
+            record_post(conn, &p, AuditAction::PostCreated, &post, detail)?;
             load_view(conn, &p.member_id, p.household_id.as_ref(), post)
         })
         .await?;
@@ -156,7 +160,7 @@ pub async fn edit(
     let caller = caller.clone();
     let view = services
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, post) = managed_post(conn, &caller, &id)?;
             if post.status == PostStatus::Withdrawn {
                 return Err(ApiError::Conflict(
@@ -172,6 +176,8 @@ pub async fn edit(
                 ));
             }
             let post = queries::edit_post(conn, &post, edit, &p.member_id)?;
+            let detail = serde_json::json!({"version": post.version});
+            record_post(conn, &p, AuditAction::PostEdited, &post, detail)?;
             load_view(conn, &p.member_id, p.household_id.as_ref(), post)
         })
         .await?;
@@ -188,7 +194,7 @@ pub async fn publish(
     let caller = caller.clone();
     let view = services
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, post) = managed_post(conn, &caller, &id)?;
             let at = now();
             if post.expires_at.is_some_and(|e| e <= at) {
@@ -201,6 +207,13 @@ pub async fn publish(
                 ));
             }
             let post = queries::find_post(conn, &post.id)?.ok_or(ApiError::NotFound("post"))?;
+            record_post(
+                conn,
+                &p,
+                AuditAction::PostPublished,
+                &post,
+                serde_json::json!({}),
+            )?;
             load_view(conn, &p.member_id, p.household_id.as_ref(), post)
         })
         .await?;
@@ -213,12 +226,42 @@ pub async fn withdraw(services: &Services, caller: &MemberId, id: PostId) -> Res
     let caller = caller.clone();
     services
         .db
-        .run(move |conn| {
-            managed_post(conn, &caller, &id)?;
-            Ok(queries::withdraw(conn, &id)?)
+        .write(move |conn| {
+            let (p, post) = managed_post(conn, &caller, &id)?;
+            queries::withdraw(conn, &id)?;
+            record_post(
+                conn,
+                &p,
+                AuditAction::PostWithdrawn,
+                &post,
+                serde_json::json!({}),
+            )
         })
         .await?;
     services.inbox_cache.posts_changed();
+    Ok(())
+}
+
+/// An audit entry about a circular, filed under its association when it has one.
+pub fn record_post(
+    conn: &mut AnyConnection,
+    p: &Principal,
+    action: AuditAction,
+    post: &Post,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
+    let association = (post.tier == Tier::Association)
+        .then(|| post.scope_id.clone().map(AssociationId))
+        .flatten();
+    audit::record(
+        conn,
+        p,
+        action,
+        "post",
+        Some(post.id.as_str()),
+        association.as_ref(),
+        detail,
+    )?;
     Ok(())
 }
 

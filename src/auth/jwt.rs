@@ -26,6 +26,9 @@ pub struct Claims {
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
+    /// The member's token generation when issued (`auth::generations`).
+    #[serde(default, rename = "gen")]
+    pub generation: i64,
 }
 
 /// The key ring file kept in the data folder when no keys are configured.
@@ -103,7 +106,8 @@ impl JwtKeys {
         })
     }
 
-    pub fn issue(&self, member: &MemberId) -> Result<String, ApiError> {
+    /// An access token for the member at their current token generation.
+    pub fn issue(&self, member: &MemberId, generation: i64) -> Result<String, ApiError> {
         let now = chrono::Utc::now().timestamp();
         let ttl = i64::try_from(self.access_ttl_secs).unwrap_or(900);
         let claims = Claims {
@@ -113,6 +117,7 @@ impl JwtKeys {
             iat: now,
             nbf: now,
             exp: now + ttl,
+            generation,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.active_kid.clone());
@@ -120,9 +125,9 @@ impl JwtKeys {
             .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("signing a token: {e}")))
     }
 
-    /// The member a valid token names. Every failure is the same 401, so a caller learns
-    /// nothing about why.
-    pub fn verify(&self, token: &str) -> Result<MemberId, ApiError> {
+    /// The member a valid token names, and the generation it was issued under. Every
+    /// failure is the same 401, so a caller learns nothing about why.
+    pub fn verify(&self, token: &str) -> Result<(MemberId, i64), ApiError> {
         let invalid = ApiError::invalid_token;
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
         if header.alg != Algorithm::HS256 {
@@ -138,7 +143,7 @@ impl JwtKeys {
         if data.claims.sub.is_empty() {
             return Err(invalid());
         }
-        Ok(MemberId(data.claims.sub))
+        Ok((MemberId(data.claims.sub), data.claims.generation))
     }
 }
 

@@ -32,7 +32,8 @@ pub const FILES: &[(Language, &[&str])] = translation_files![
     "officer_tools",
     "calendar",
     "channels",
-    "post_edit"
+    "post_edit",
+    "account"
 ];
 
 type Catalog = HashMap<String, String>;

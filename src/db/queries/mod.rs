@@ -10,6 +10,7 @@ pub mod districts;
 pub mod idempotency;
 pub mod inbox;
 pub mod invitations;
+pub mod member_access;
 pub mod members;
 pub mod outbox;
 pub mod posts;

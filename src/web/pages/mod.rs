@@ -2,6 +2,7 @@
 //! PageMember, CsrfForm) → parse → the same action as the JSON route → a template or a
 //! redirect.
 
+mod account;
 mod api_token;
 mod calendar;
 mod channels;
@@ -36,6 +37,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     officer::config(cfg);
     join::config(cfg);
     settings::config(cfg);
+    account::config(cfg);
     signin::config(cfg);
     links::config(cfg);
     channels::config(cfg);
