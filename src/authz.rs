@@ -133,6 +133,11 @@ pub fn may_administer_associations(p: &Principal) -> bool {
     p.is_admin() || p.is_city_staff()
 }
 
+/// Correct the city's district list: rename, merge, archive, restore.
+pub fn may_correct_districts(p: &Principal) -> bool {
+    p.is_admin() || p.is_city_staff()
+}
+
 /// Keep the roster: hans, households, invitations, join requests, the member list.
 pub fn may_manage_roster(p: &Principal, association: &AssociationId) -> bool {
     p.is_admin() || p.is_officer_of(association)

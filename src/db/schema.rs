@@ -18,6 +18,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    district_changes (id) {
+        id -> Text,
+        district_id -> Text,
+        kind -> Text,
+        detail -> Text,
+        changed_by -> Nullable<Text>,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     associations (id) {
         id -> Text,
         district_id -> Text,
@@ -122,6 +133,7 @@ diesel::table! {
 }
 
 diesel::joinable!(associations -> districts (district_id));
+diesel::joinable!(district_changes -> districts (district_id));
 diesel::joinable!(hans -> associations (association_id));
 diesel::joinable!(households -> associations (association_id));
 diesel::joinable!(households -> hans (han_id));
@@ -508,6 +520,7 @@ diesel::joinable!(stats_association_months -> associations (association_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     districts,
+    district_changes,
     associations,
     hans,
     households,

@@ -5,6 +5,10 @@ crate::string_enum!(
     AuditAction {
         AssociationCreated => "association_created",
         AssociationUpdated => "association_updated",
+        DistrictArchived => "district_archived",
+        DistrictMerged => "district_merged",
+        DistrictRenamed => "district_renamed",
+        DistrictRestored => "district_restored",
         HanCreated => "han_created",
         HouseholdCreated => "household_created",
         HouseholdUpdated => "household_updated",

@@ -31,7 +31,8 @@ pub const FILES: &[(Language, &[&str])] = translation_files![
     "compose",
     "officer_tools",
     "calendar",
-    "channels"
+    "channels",
+    "event_reminder"
 ];
 
 type Catalog = HashMap<String, String>;

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod calendar;
 pub mod channels;
 pub mod districts;
+pub mod event_reminders;
 pub mod idempotency;
 pub mod inbox;
 pub mod invitations;

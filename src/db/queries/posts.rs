@@ -278,6 +278,14 @@ pub fn edit_post(
             )?;
         }
         if let Some(event) = edit.event {
+            let starts_at: Option<NaiveDateTime> = post_events::table
+                .find(&post.id)
+                .select(post_events::starts_at)
+                .first(conn)
+                .optional()?;
+            if starts_at != event.as_ref().map(|e| e.starts_at) {
+                super::event_reminders::rearm(conn, &post.id)?;
+            }
             diesel::delete(post_events::table.find(&post.id)).execute(conn)?;
             if let Some(event) = event {
                 diesel::insert_into(post_events::table)

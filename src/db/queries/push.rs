@@ -140,6 +140,8 @@ pub enum Recipients<'a> {
     Audience(Audience<'a>),
     /// These households' members (a reminder to the unconfirmed).
     Households(&'a [HouseholdId]),
+    /// An audience less these households (an event's reminder, less those who declined).
+    AudienceExcept(Audience<'a>, &'a [HouseholdId]),
 }
 
 /// Writes a job and one pending delivery per recipient subscription, in the caller's
@@ -190,7 +192,15 @@ macro_rules! recipients_filter {
                 tier,
                 scope_id,
                 hans,
-            }) => {
+            })
+            | Recipients::AudienceExcept(
+                Audience {
+                    tier,
+                    scope_id,
+                    hans,
+                },
+                _,
+            ) => {
                 let scope = scope_id.unwrap_or_default().to_string();
                 targets = match tier {
                     Tier::City => targets,
@@ -208,6 +218,11 @@ macro_rules! recipients_filter {
             Recipients::Households(list) => {
                 targets = targets.filter(households::id.eq_any(list.to_vec()));
             }
+        }
+        if let Recipients::AudienceExcept(_, except) = $recipients
+            && !except.is_empty()
+        {
+            targets = targets.filter(households::id.ne_all(except.to_vec()));
         }
         if let (Some(category), false) = ($category, $job.urgent) {
             targets = targets.filter(diesel::dsl::not(diesel::dsl::exists(
