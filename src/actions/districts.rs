@@ -5,9 +5,9 @@ use crate::actions::Services;
 use crate::authz::{self, Principal, require};
 use crate::db::AnyConnection;
 use crate::db::models::{District, DistrictChange};
-pub use crate::db::queries::districts::Correction;
-use crate::db::queries::districts as queries;
 use crate::db::queries::audit;
+use crate::db::queries::districts as queries;
+pub use crate::db::queries::districts::Correction;
 use crate::domain::{AuditAction, DistrictId, MemberId};
 use crate::error::{ApiError, ErrorCode};
 
@@ -86,9 +86,8 @@ fn check(
     district: &District,
     correction: &Correction,
 ) -> Result<Option<District>, ApiError> {
-    let archived = |what: &str| {
-        ApiError::Conflict(ErrorCode::DistrictArchived, format!("{what} is archived"))
-    };
+    let archived =
+        |what: &str| ApiError::Conflict(ErrorCode::DistrictArchived, format!("{what} is archived"));
     match correction {
         Correction::Rename { .. } => Ok(None),
         Correction::Merge(into) => {

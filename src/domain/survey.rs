@@ -68,7 +68,10 @@ pub fn option_declines(option: &str) -> bool {
 
 /// Whether a household declined: one of its choices, on any choice question, is an option
 /// that declines. `options_of` gives a question's options.
-pub fn declines<'a>(answers: &Answers, options_of: impl Fn(&QuestionId) -> Option<&'a [String]>) -> bool {
+pub fn declines<'a>(
+    answers: &Answers,
+    options_of: impl Fn(&QuestionId) -> Option<&'a [String]>,
+) -> bool {
     answers.iter().any(|(question, answer)| {
         let Some(options) = options_of(question) else {
             return false;
@@ -93,10 +96,26 @@ mod tests {
 
     #[test]
     fn refusals_decline_and_other_options_do_not() {
-        for option in ["欠席", "参加しない", "不参加です", "No", "Not attending", "불참", "缺席"] {
+        for option in [
+            "欠席",
+            "参加しない",
+            "不参加です",
+            "No",
+            "Not attending",
+            "불참",
+            "缺席",
+        ] {
             assert!(option_declines(option), "{option}");
         }
-        for option in ["出席", "参加する", "未定", "Yes", "Not sure yet", "Northern gate", "参加"] {
+        for option in [
+            "出席",
+            "参加する",
+            "未定",
+            "Yes",
+            "Not sure yet",
+            "Northern gate",
+            "参加",
+        ] {
             assert!(!option_declines(option), "{option}");
         }
     }

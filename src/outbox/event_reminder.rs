@@ -28,9 +28,7 @@ pub fn when(language: Language, event: &PostEvent) -> String {
     }
     let mut when = start.format("%Y-%m-%d %H:%M").to_string();
     match end {
-        Some(end) if end.date() == start.date() => {
-            when.push_str(&end.format("–%H:%M").to_string())
-        }
+        Some(end) if end.date() == start.date() => when.push_str(&end.format("–%H:%M").to_string()),
         Some(end) => when.push_str(&end.format(" – %Y-%m-%d %H:%M").to_string()),
         None => {}
     }
@@ -69,7 +67,10 @@ pub async fn word_pushes(db: &Db, mut batch: Vec<Delivery>) -> Result<Vec<Delive
     if reminders.is_empty() {
         return Ok(batch);
     }
-    let subscriptions: Vec<_> = reminders.iter().map(|d| d.subscription_id.clone()).collect();
+    let subscriptions: Vec<_> = reminders
+        .iter()
+        .map(|d| d.subscription_id.clone())
+        .collect();
     let posts: Vec<_> = reminders.iter().filter_map(|d| d.post_id.clone()).collect();
     let (languages, events) = db
         .run(move |conn| {

@@ -119,7 +119,13 @@ async fn a_merge_moves_the_associations_and_the_current_month_counts_the_new_lis
     }
     let frozen = current().plus(-2);
     for n in -4..=0 {
-        h.post(Tier::District, Some(d2), &[], mid(current().plus(n)).min(now() - chrono::Duration::hours(1)), false);
+        h.post(
+            Tier::District,
+            Some(d2),
+            &[],
+            mid(current().plus(n)).min(now() - chrono::Duration::hours(1)),
+            false,
+        );
     }
     snapshot(&app, &s.staff, json!({})).await;
     let before_frozen = adoption(&app, &s.staff, frozen).await;
@@ -129,8 +135,12 @@ async fn a_merge_moves_the_associations_and_the_current_month_counts_the_new_lis
     assert_eq!(district(&before_now, d1)["active"], false);
 
     let merged = expect_json(
-        app.post_as(&s.staff, &format!("/api/v1/districts/{d2}/merge"), &json!({"into": d1}))
-            .await,
+        app.post_as(
+            &s.staff,
+            &format!("/api/v1/districts/{d2}/merge"),
+            &json!({"into": d1}),
+        )
+        .await,
         200,
     )
     .await;
@@ -142,7 +152,10 @@ async fn a_merge_moves_the_associations_and_the_current_month_counts_the_new_lis
     // The frozen month says what it said, d2 included.
     let after_frozen = adoption(&app, &s.staff, frozen).await;
     assert_eq!(after_frozen["districts"], before_frozen["districts"]);
-    assert_eq!(after_frozen["active_districts"], before_frozen["active_districts"]);
+    assert_eq!(
+        after_frozen["active_districts"],
+        before_frozen["active_districts"]
+    );
     assert!(listed(&after_frozen, d2));
     // The month under way counts d1 with both associations and d2's circulars, d2 no more.
     let after_now = adoption(&app, &s.staff, current()).await;
@@ -152,7 +165,10 @@ async fn a_merge_moves_the_associations_and_the_current_month_counts_the_new_lis
     assert_eq!(one["figures"]["member_households"], 200);
     assert_eq!(one["figures"]["registered_households"], 20);
     assert_eq!(one["active"], true, "{one}");
-    assert_eq!(after_now["active_districts"], 1, "one district, counted once");
+    assert_eq!(
+        after_now["active_districts"], 1,
+        "one district, counted once"
+    );
     assert_eq!(
         after_now["districts_counted"].as_i64().unwrap(),
         before_now["districts_counted"].as_i64().unwrap() - 1
@@ -161,7 +177,8 @@ async fn a_merge_moves_the_associations_and_the_current_month_counts_the_new_lis
     let list = district_list(&app, &s.staff).await;
     assert!(list.iter().all(|d| d["id"] != d2.as_str()));
     let a2_now = expect_json(
-        app.get_as(&s.staff, &format!("/api/v1/associations/{}", a2.0)).await,
+        app.get_as(&s.staff, &format!("/api/v1/associations/{}", a2.0))
+            .await,
         200,
     )
     .await;
@@ -185,7 +202,13 @@ async fn rename_archive_and_restore_keep_frozen_months_and_change_the_current_li
     let h = History::new(&app, &s.admin);
     let (d1, d3) = (&s.districts[0], &s.districts[2]);
     let a1 = h.association(d1, "一丁目", 100);
-    h.post(Tier::Association, Some(&a1.0), &[], mid(current().plus(-2)), false);
+    h.post(
+        Tier::Association,
+        Some(&a1.0),
+        &[],
+        mid(current().plus(-2)),
+        false,
+    );
     snapshot(&app, &s.staff, json!({})).await;
     let frozen = current().plus(-2);
     let before_frozen = adoption(&app, &s.staff, frozen).await;
@@ -206,10 +229,18 @@ async fn rename_archive_and_restore_keep_frozen_months_and_change_the_current_li
     assert_eq!(renamed["district"]["name_kana"], "しんこうか");
     let now_figures = adoption(&app, &s.staff, current()).await;
     assert_eq!(district(&now_figures, d3)["name"], "新校下");
-    assert_eq!(figures_of(&adoption(&app, &s.staff, frozen).await), figures_of(&before_frozen));
+    assert_eq!(
+        figures_of(&adoption(&app, &s.staff, frozen).await),
+        figures_of(&before_frozen)
+    );
 
     expect_json(
-        app.post_as(&s.admin, &format!("/api/v1/districts/{d3}/archive"), &json!({})).await,
+        app.post_as(
+            &s.admin,
+            &format!("/api/v1/districts/{d3}/archive"),
+            &json!({}),
+        )
+        .await,
         200,
     )
     .await;
@@ -220,19 +251,39 @@ async fn rename_archive_and_restore_keep_frozen_months_and_change_the_current_li
         before_now["districts_counted"].as_i64().unwrap() - 1
     );
     let still_frozen = adoption(&app, &s.staff, frozen).await;
-    assert!(listed(&still_frozen, d3), "a frozen month keeps its districts");
+    assert!(
+        listed(&still_frozen, d3),
+        "a frozen month keeps its districts"
+    );
     assert_eq!(figures_of(&still_frozen), figures_of(&before_frozen));
-    assert!(district_list(&app, &s.staff).await.iter().all(|d| d["id"] != d3.as_str()));
+    assert!(
+        district_list(&app, &s.staff)
+            .await
+            .iter()
+            .all(|d| d["id"] != d3.as_str())
+    );
 
     let restored = expect_json(
-        app.post_as(&s.staff, &format!("/api/v1/districts/{d3}/restore"), &json!({})).await,
+        app.post_as(
+            &s.staff,
+            &format!("/api/v1/districts/{d3}/restore"),
+            &json!({}),
+        )
+        .await,
         200,
     )
     .await;
     assert_eq!(restored["district"]["archived"], false);
     assert!(listed(&adoption(&app, &s.staff, current()).await, d3));
-    let kinds: Vec<Value> = history(&app, &s.staff, d3).await.into_iter().map(|c| c["kind"].clone()).collect();
-    assert_eq!(kinds, vec![json!("renamed"), json!("archived"), json!("restored")]);
+    let kinds: Vec<Value> = history(&app, &s.staff, d3)
+        .await
+        .into_iter()
+        .map(|c| c["kind"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![json!("renamed"), json!("archived"), json!("restored")]
+    );
     let renaming = &history(&app, &s.staff, d3).await[0];
     assert_eq!(renaming["detail"]["after"]["name"], "新校下", "{renaming}");
     assert_eq!(
@@ -249,31 +300,122 @@ async fn bad_corrections_get_clear_errors_and_change_nothing() {
     let (d1, d2, d3) = (&s.districts[0], &s.districts[1], &s.districts[2]);
     h.association(d1, "一丁目", 100);
     expect_json(
-        app.post_as(&s.staff, &format!("/api/v1/districts/{d3}/archive"), &json!({})).await,
+        app.post_as(
+            &s.staff,
+            &format!("/api/v1/districts/{d3}/archive"),
+            &json!({}),
+        )
+        .await,
         200,
     )
     .await;
     let list_before = district_list(&app, &s.staff).await;
     let unknown = kairan::domain::new_id();
     let cases: Vec<(Method, String, Value, u16, &str)> = vec![
-        (Method::POST, format!("{d1}/merge"), json!({"into": d1}), 422, "merge_into_itself"),
-        (Method::POST, format!("{d1}/merge"), json!({"into": d3}), 409, "district_archived"),
-        (Method::POST, format!("{d1}/merge"), json!({"into": unknown}), 422, "unknown_district"),
-        (Method::POST, format!("{d3}/merge"), json!({"into": d1}), 409, "district_archived"),
-        (Method::POST, format!("{unknown}/merge"), json!({"into": d1}), 404, "not_found"),
-        (Method::POST, format!("{d1}/merge"), json!({}), 422, "invalid_field"),
-        (Method::PATCH, format!("{d2}"), json!({"name": "  "}), 422, "invalid_input"),
-        (Method::PATCH, format!("{d2}"), json!({"name": "校".repeat(101)}), 422, "invalid_input"),
-        (Method::PATCH, format!("{d2}"), json!({}), 422, "invalid_input"),
-        (Method::PATCH, format!("{d2}"), json!({"code": "X"}), 422, "invalid_field"),
-        (Method::PATCH, unknown.clone(), json!({"name": "幻"}), 404, "not_found"),
-        (Method::POST, format!("{d1}/archive"), json!({}), 409, "district_not_empty"),
-        (Method::POST, format!("{d3}/archive"), json!({}), 409, "district_archived"),
-        (Method::POST, format!("{d2}/restore"), json!({}), 409, "district_not_archived"),
+        (
+            Method::POST,
+            format!("{d1}/merge"),
+            json!({"into": d1}),
+            422,
+            "merge_into_itself",
+        ),
+        (
+            Method::POST,
+            format!("{d1}/merge"),
+            json!({"into": d3}),
+            409,
+            "district_archived",
+        ),
+        (
+            Method::POST,
+            format!("{d1}/merge"),
+            json!({"into": unknown}),
+            422,
+            "unknown_district",
+        ),
+        (
+            Method::POST,
+            format!("{d3}/merge"),
+            json!({"into": d1}),
+            409,
+            "district_archived",
+        ),
+        (
+            Method::POST,
+            format!("{unknown}/merge"),
+            json!({"into": d1}),
+            404,
+            "not_found",
+        ),
+        (
+            Method::POST,
+            format!("{d1}/merge"),
+            json!({}),
+            422,
+            "invalid_field",
+        ),
+        (
+            Method::PATCH,
+            format!("{d2}"),
+            json!({"name": "  "}),
+            422,
+            "invalid_input",
+        ),
+        (
+            Method::PATCH,
+            format!("{d2}"),
+            json!({"name": "校".repeat(101)}),
+            422,
+            "invalid_input",
+        ),
+        (
+            Method::PATCH,
+            format!("{d2}"),
+            json!({}),
+            422,
+            "invalid_input",
+        ),
+        (
+            Method::PATCH,
+            format!("{d2}"),
+            json!({"code": "X"}),
+            422,
+            "invalid_field",
+        ),
+        (
+            Method::PATCH,
+            unknown.clone(),
+            json!({"name": "幻"}),
+            404,
+            "not_found",
+        ),
+        (
+            Method::POST,
+            format!("{d1}/archive"),
+            json!({}),
+            409,
+            "district_not_empty",
+        ),
+        (
+            Method::POST,
+            format!("{d3}/archive"),
+            json!({}),
+            409,
+            "district_archived",
+        ),
+        (
+            Method::POST,
+            format!("{d2}/restore"),
+            json!({}),
+            409,
+            "district_not_archived",
+        ),
     ];
     for (method, path, body, status, code) in cases {
         let path = format!("/api/v1/districts/{path}");
-        let response = app.send_as(method.clone(), Some(&s.staff), &path, Some(&body)).await;
+        let response = app
+            .send_as(method.clone(), Some(&s.staff), &path, Some(&body))
+            .await;
         assert_eq!(response.status().as_u16(), status, "{method} {path} {body}");
         assert_eq!(error_code(response).await, code, "{method} {path} {body}");
     }
@@ -281,5 +423,9 @@ async fn bad_corrections_get_clear_errors_and_change_nothing() {
     for d in [d1, d2] {
         assert!(history(&app, &s.staff, d).await.is_empty());
     }
-    assert_eq!(history(&app, &s.staff, d3).await.len(), 1, "only the archive");
+    assert_eq!(
+        history(&app, &s.staff, d3).await.len(),
+        1,
+        "only the archive"
+    );
 }

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::email::{drain_mail, spawn_with_mail, verified_email};
 use crate::fixtures::{Actor, City, expect_json, str_field};
 use crate::helpers::{TestApp, TestDatabase, spawn_app};
-use crate::process::{ADMIN_LOGIN, Remote, ServerEnv, Served, Town};
+use crate::process::{ADMIN_LOGIN, Remote, Served, ServerEnv, Town};
 use crate::push_service::{Browser, PushService};
 
 const SIX_PM: NaiveTime = NaiveTime::from_hms_opt(18, 0, 0).unwrap();
@@ -72,14 +72,26 @@ async fn clean_up(app: &TestApp, city: &City, days: i64) -> (String, String) {
         "event": {"starts_at": rfc3339(ten_jst(days)), "place": "中央公園"},
         "questions": [{"kind": "single_choice", "prompt": "出欠", "options": ["出席", "欠席"], "required": true}],
     });
-    let post = expect_json(app.post_as(&city.officer_a, "/api/v1/posts", &body).await, 201).await;
-    (str_field(&post, "id"), str_field(&post["questions"][0], "id"))
+    let post = expect_json(
+        app.post_as(&city.officer_a, "/api/v1/posts", &body).await,
+        201,
+    )
+    .await;
+    (
+        str_field(&post, "id"),
+        str_field(&post["questions"][0], "id"),
+    )
 }
 
 async fn answer(app: &TestApp, who: &Actor, post: &str, question: &str, choice: i64) {
     let body = json!({"answers": [{"question_id": question, "choice": choice}]});
     let path = format!("/api/v1/posts/{post}/answers");
-    expect_json(app.send_as(Method::PUT, Some(who), &path, Some(&body)).await, 200).await;
+    expect_json(
+        app.send_as(Method::PUT, Some(who), &path, Some(&body))
+            .await,
+        200,
+    )
+    .await;
 }
 
 async fn subscribed(app: &TestApp, service: &PushService, who: &Actor, name: &str) -> Browser {
@@ -117,17 +129,26 @@ async fn the_reminder_reaches_the_audience_once_in_their_language_less_those_who
     answer(&app, &city.resident_h2, &post, &question, 1).await;
 
     let due = six_pm_before(3);
-    assert!(queue(&app, due - Duration::minutes(1)).is_empty(), "not before 18:00");
+    assert!(
+        queue(&app, due - Duration::minutes(1)).is_empty(),
+        "not before 18:00"
+    );
     assert_eq!(queue(&app, due), vec![PostId(post.clone())]);
     assert!(queue(&app, due + Duration::hours(1)).is_empty(), "once");
     assert_eq!(drain(&app).await, 2);
 
-    assert_eq!(payloads(&service, &declining).len(), 1, "declined: no reminder");
+    assert_eq!(
+        payloads(&service, &declining).len(),
+        1,
+        "declined: no reminder"
+    );
     let ja = payloads(&service, &coming).pop().unwrap();
     assert_eq!(ja["type"], "event_reminder", "{ja}");
     assert_eq!(ja["post_id"], post.as_str());
     assert_eq!(ja["title"], "【行事のお知らせ】町会の清掃");
-    let date = (ten_jst(3) + Duration::hours(9)).format("%Y-%m-%d").to_string();
+    let date = (ten_jst(3) + Duration::hours(9))
+        .format("%Y-%m-%d")
+        .to_string();
     assert_eq!(ja["body"], format!("日時: {date} 10:00\n場所: 中央公園"));
     let en = payloads(&service, &silent).pop().unwrap();
     assert_eq!(en["title"], "[Event reminder] 町会の清掃", "{en}");
@@ -182,15 +203,24 @@ async fn a_reminder_mails_in_the_members_language() {
 
     assert_eq!(queue(&app, six_pm_before(2)).len(), 1);
     assert_eq!(drain_mail(&app).await, 2);
-    let date = (ten_jst(2) + Duration::hours(9)).format("%Y-%m-%d").to_string();
+    let date = (ten_jst(2) + Duration::hours(9))
+        .format("%Y-%m-%d")
+        .to_string();
     let ja = smtp.mails_to("h1@example.jp").pop().unwrap();
     assert_eq!(ja.subject(), "【行事のお知らせ】町会の清掃");
     let body = ja.body();
-    assert!(body.contains(&format!("日時: {date} 10:00\n場所: 中央公園")), "{body}");
+    assert!(
+        body.contains(&format!("日時: {date} 10:00\n場所: 中央公園")),
+        "{body}"
+    );
     assert!(body.contains(&format!("/posts/{post}")), "{body}");
     let en = smtp.mails_to("h2@example.jp").pop().unwrap();
     assert_eq!(en.subject(), "[Event reminder] 町会の清掃");
-    assert!(en.body().contains(&format!("When: {date} 10:00")), "{}", en.body());
+    assert!(
+        en.body().contains(&format!("When: {date} 10:00")),
+        "{}",
+        en.body()
+    );
 }
 
 /// Waits until the push service has received `n` notifications.
@@ -227,7 +257,13 @@ async fn the_reminder_job_sends_each_reminder_once_across_a_restart() {
         let browser = Browser::new(&service, "ok", &n.to_string());
         let path = "/api/v1/push/subscriptions";
         remote
-            .call(Method::POST, Some(resident.as_str()), path, Some(&browser.subscription()), 201)
+            .call(
+                Method::POST,
+                Some(resident.as_str()),
+                path,
+                Some(&browser.subscription()),
+                201,
+            )
             .await;
         browsers.push(browser);
     }
@@ -235,7 +271,13 @@ async fn the_reminder_job_sends_each_reminder_once_across_a_restart() {
                       "title": "防災訓練", "body": "明日です。", "category": "event",
                       "event": {"starts_at": rfc3339(ten_jst(1))}});
     remote
-        .call(Method::POST, Some(town.officer.as_str()), "/api/v1/posts", Some(&body), 201)
+        .call(
+            Method::POST,
+            Some(town.officer.as_str()),
+            "/api/v1/posts",
+            Some(&body),
+            201,
+        )
         .await;
     until_received(&service, 2 * RESIDENTS, &env).await;
     assert!(served.terminate().await.success());

@@ -170,7 +170,9 @@ pub fn correct(
     let detail = match correction {
         Correction::Rename { name, name_kana } => {
             let name = name.clone().unwrap_or_else(|| district.name.clone());
-            let name_kana = name_kana.clone().unwrap_or_else(|| district.name_kana.clone());
+            let name_kana = name_kana
+                .clone()
+                .unwrap_or_else(|| district.name_kana.clone());
             diesel::update(target)
                 .set((
                     districts::name.eq(&name),
@@ -235,7 +237,10 @@ pub fn correct(
 pub fn history(conn: &mut AnyConnection, id: &DistrictId) -> QueryResult<Vec<DistrictChange>> {
     district_changes::table
         .filter(district_changes::district_id.eq(id))
-        .order((district_changes::changed_at.asc(), district_changes::id.asc()))
+        .order((
+            district_changes::changed_at.asc(),
+            district_changes::id.asc(),
+        ))
         .select(DistrictChange::as_select())
         .load(conn)
 }

@@ -19,7 +19,8 @@ use crate::db::schema::{
 use crate::db::{AnyConnection, Json, write_transaction};
 use crate::domain::event::{REMINDER_LOOKAHEAD, reminder_due_at};
 use crate::domain::{
-    Answers, HouseholdId, MemberId, PostId, PostStatus, PushSubscriptionId, QuestionId, declines, new_id,
+    Answers, HouseholdId, MemberId, PostId, PostStatus, PushSubscriptionId, QuestionId, declines,
+    new_id,
 };
 
 /// The outbox job's kind; its text is written per member when it is sent.

@@ -104,7 +104,9 @@ pub fn month_facts(
     let merged_into = super::districts::merged_into(conn)?;
     let posts: Vec<MonthPost> = posts
         .into_iter()
-        .map(|(id, tier, scope, confirm, at)| (id, tier, survivor(&merged_into, tier, scope), confirm, at))
+        .map(|(id, tier, scope, confirm, at)| {
+            (id, tier, survivor(&merged_into, tier, scope), confirm, at)
+        })
         .collect();
     let hans_of_post = hans_of_posts(conn, &posts)?;
     let receipts = month_receipts(conn, &posts)?;
