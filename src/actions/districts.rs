@@ -23,6 +23,23 @@ pub async fn list(services: &Services, caller: &MemberId) -> Result<Vec<District
         .await
 }
 
+/// Every district, archived ones too, by code: what city staff may correct (city staff,
+/// admin).
+pub async fn correctable(
+    services: &Services,
+    caller: &MemberId,
+) -> Result<Vec<District>, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            let p = Principal::load(conn, &caller)?;
+            require(authz::may_correct_districts(&p))?;
+            Ok(queries::all_districts(conn)?)
+        })
+        .await
+}
+
 /// A correction's outcome: the district as it is now, and for a merge, where it went and
 /// how many associations moved.
 pub struct Corrected {

@@ -32,7 +32,8 @@ pub const FILES: &[(Language, &[&str])] = translation_files![
     "officer_tools",
     "calendar",
     "channels",
-    "event_reminder"
+    "event_reminder",
+    "city_districts"
 ];
 
 type Catalog = HashMap<String, String>;

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::fixtures::{Actor, create_admin_directly, expect_json};
 use crate::helpers::{TestApp, error_code, spawn_app, spawn_app_with};
+use crate::pages_officer::{signed_in, submit};
 use crate::stats::{History, adoption, current, district, mid, snapshot, staff};
 
 async fn admin_get(app: &TestApp, path: &str) -> reqwest::Response {
@@ -427,5 +428,129 @@ async fn bad_corrections_get_clear_errors_and_change_nothing() {
         history(&app, &s.staff, d3).await.len(),
         1,
         "only the archive"
+    );
+}
+
+#[tokio::test]
+async fn city_staff_correct_the_list_on_the_city_districts_page() {
+    let app = spawn_app().await;
+    let city = crate::fixtures::City::build(&app).await;
+    let page = "/city/districts";
+    let mut resident = signed_in(&app, &city.resident_h1).await;
+    assert_eq!(resident.get(&app, page).await.0.status, 403);
+    let mut staff = signed_in(&app, &city.staff).await;
+    let (answer, body) = staff.get(&app, "/city").await;
+    assert_eq!(answer.status, 200);
+    assert!(
+        body.contains("href=\"/city/districts\""),
+        "linked from /city"
+    );
+    let (answer, body) = staff.get(&app, page).await;
+    assert_eq!(answer.status, 200);
+    assert!(body.contains("<h1>校下の一覧の訂正</h1>"), "{body}");
+    let (d1, d2) = (city.district_1.as_str(), city.district_2.as_str());
+
+    // No token, no change.
+    let forged = staff
+        .post(
+            &app,
+            "/city/districts/rename",
+            &[("district", d2), ("name", "偽名")],
+        )
+        .await;
+    assert_eq!(forged.status(), 400);
+    let (status, _) = submit(
+        &app,
+        &mut staff,
+        page,
+        "/city/districts/rename",
+        &[("district", d2), ("name", "新しい校下"), ("name_kana", "")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, body) = staff.get(&app, "/city/districts?done=1").await;
+    assert!(
+        body.contains("変更しました。") && body.contains("新しい校下"),
+        "{body}"
+    );
+
+    // Refusals are explained beside their form, and change nothing.
+    let (status, body) = submit(
+        &app,
+        &mut staff,
+        page,
+        "/city/districts/merge",
+        &[("district", d1), ("into", d1)],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        body.contains("同じ校下に統合することはできません。"),
+        "{body}"
+    );
+    let (status, body) = submit(
+        &app,
+        &mut staff,
+        page,
+        "/city/districts/archive",
+        &[("district", d1)],
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert!(
+        body.contains("町会が残っている校下は廃止できません。"),
+        "{body}"
+    );
+    let (status, body) = submit(
+        &app,
+        &mut staff,
+        page,
+        "/city/districts/rename",
+        &[("district", d2), ("name", " ")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        body.contains("新しい名前を100文字以内で入力してください。"),
+        "{body}"
+    );
+
+    // A merge, then the merged-away district comes back from the restore form.
+    let (status, _) = submit(
+        &app,
+        &mut staff,
+        page,
+        "/city/districts/merge",
+        &[("district", d2), ("into", d1)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let association_c = expect_json(
+        app.get_as(
+            &city.staff,
+            &format!("/api/v1/associations/{}", city.association_c),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(association_c["district_id"], d1);
+    let (status, _) = submit(
+        &app,
+        &mut staff,
+        page,
+        "/city/districts/restore",
+        &[("district", d2)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let kinds: Vec<Value> = history(&app, &city.staff, d2)
+        .await
+        .into_iter()
+        .map(|c| c["kind"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![json!("renamed"), json!("merged"), json!("restored")]
     );
 }

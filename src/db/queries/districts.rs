@@ -18,6 +18,14 @@ pub fn list_districts(conn: &mut AnyConnection) -> QueryResult<Vec<District>> {
         .load(conn)
 }
 
+/// Every district, archived ones too, by code.
+pub fn all_districts(conn: &mut AnyConnection) -> QueryResult<Vec<District>> {
+    districts::table
+        .order(districts::code.asc())
+        .select(District::as_select())
+        .load(conn)
+}
+
 /// Whether a district of that id was ever registered (archived ones included).
 pub fn district_exists(conn: &mut AnyConnection, id: &DistrictId) -> QueryResult<bool> {
     let found: i64 = districts::table.find(id).count().get_result(conn)?;

@@ -7,6 +7,7 @@
 mod accessibility;
 mod calendar;
 mod circulars;
+mod city_districts;
 mod officer;
 mod officer_tools;
 mod offline;
