@@ -1,7 +1,8 @@
 //! The day before an event (行事): one reminder through the outbox to its audience, less the
 //! households that declined its 出欠, in each member's language, on their channels; due at
 //! the configured time (the clock is the `at` the job passes); re-armed when the event moves;
-//! none for a withdrawn circular; never twice, across a restart of the real binary too.
+//! none for a withdrawn circular; never twice, with processes racing for it and across a
+//! restart of the real binary.
 
 use std::time::{Duration as StdDuration, Instant};
 
@@ -164,6 +165,28 @@ async fn the_reminder_reaches_the_audience_once_in_their_language_less_those_who
     let again = payloads(&service, &coming).pop().unwrap();
     assert_eq!(again["body"], format!("日時: {date} 11:00\n場所: 中央公園"));
     assert_eq!(payloads(&service, &declining).len(), 1);
+}
+
+#[tokio::test]
+async fn processes_racing_for_one_reminder_queue_it_once() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let service = PushService::start().await;
+    let browser = subscribed(&app, &service, &city.resident_h1, "h1").await;
+    clean_up(&app, &city, 2).await;
+    assert_eq!(drain(&app).await, 1);
+    let due = six_pm_before(2);
+    // Each racer has its own connection, as another process would.
+    let racers: Vec<_> = (0..4)
+        .map(|_| {
+            let db = app.db.clone();
+            std::thread::spawn(move || queue_due(&mut db.get().unwrap(), due, SIX_PM).unwrap())
+        })
+        .collect();
+    let queued: usize = racers.into_iter().map(|r| r.join().unwrap().len()).sum();
+    assert_eq!(queued, 1);
+    assert_eq!(drain(&app).await, 1);
+    assert_eq!(service.received_by(&browser).len(), 2);
 }
 
 #[tokio::test]
