@@ -114,11 +114,16 @@ fn payloads(service: &PushService, browser: &Browser) -> Vec<Value> {
         .collect()
 }
 
-#[tokio::test]
-async fn the_reminder_reaches_the_audience_once_in_their_language_less_those_who_declined() {
+/// A city with a push service standing in for the browsers' push services.
+async fn city_with_push() -> (TestApp, City, PushService) {
     let app = spawn_app().await;
     let city = City::build(&app).await;
-    let service = PushService::start().await;
+    (app, city, PushService::start().await)
+}
+
+#[tokio::test]
+async fn the_reminder_reaches_the_audience_once_in_their_language_less_those_who_declined() {
+    let (app, city, service) = city_with_push().await;
     let coming = subscribed(&app, &service, &city.resident_h1, "coming").await;
     let declining = subscribed(&app, &service, &city.resident_h2, "declining").await;
     let silent = subscribed(&app, &service, &city.han_leader_h1, "silent").await;
@@ -169,9 +174,7 @@ async fn the_reminder_reaches_the_audience_once_in_their_language_less_those_who
 
 #[tokio::test]
 async fn processes_racing_for_one_reminder_queue_it_once() {
-    let app = spawn_app().await;
-    let city = City::build(&app).await;
-    let service = PushService::start().await;
+    let (app, city, service) = city_with_push().await;
     let browser = subscribed(&app, &service, &city.resident_h1, "h1").await;
     clean_up(&app, &city, 2).await;
     assert_eq!(drain(&app).await, 1);
@@ -191,9 +194,7 @@ async fn processes_racing_for_one_reminder_queue_it_once() {
 
 #[tokio::test]
 async fn a_withdrawn_or_past_event_gets_no_reminder_and_a_queued_one_is_cancelled() {
-    let app = spawn_app().await;
-    let city = City::build(&app).await;
-    let service = PushService::start().await;
+    let (app, city, service) = city_with_push().await;
     let browser = subscribed(&app, &service, &city.resident_h1, "h1").await;
     let (withdrawn, _) = clean_up(&app, &city, 2).await;
     let (queued, _) = clean_up(&app, &city, 3).await;
