@@ -13,8 +13,8 @@ use crate::db::queries::outbox::{CANCELLED, PENDING};
 use crate::db::queries::posts::post_hans_of;
 use crate::db::queries::push::{self, Recipients};
 use crate::db::schema::{
-    event_reminders, member_preferences, post_events, posts, push_deliveries, push_subscriptions,
-    survey_questions, survey_responses,
+    event_reminder_declines, event_reminders, member_preferences, post_events, posts,
+    push_deliveries, push_subscriptions, survey_questions, survey_responses,
 };
 use crate::db::{AnyConnection, Json, write_transaction};
 use crate::domain::event::{REMINDER_LOOKAHEAD, reminder_due_at};
@@ -92,11 +92,21 @@ fn claim_and_queue(conn: &mut AnyConnection, id: &PostId, at: NaiveDateTime) -> 
         ))
         .execute(conn)?;
     let hans = post_hans_of(conn, &post.id)?;
-    let declined = declined_households(conn, &post.id)?;
+    // Kept as rows (one statement each, as MultiBackend has no batch insert) so the
+    // recipients leave them out by a subquery: a city-wide event's declines would exceed
+    // what one statement may bind.
+    for household in declined_households(conn, &post.id)? {
+        diesel::insert_into(event_reminder_declines::table)
+            .values((
+                event_reminder_declines::post_id.eq(&post.id),
+                event_reminder_declines::household_id.eq(household),
+            ))
+            .execute(conn)?;
+    }
     push::enqueue(
         conn,
         &job,
-        Recipients::AudienceExcept(post.audience(&hans), &declined),
+        Recipients::AudienceLessDeclines(post.audience(&hans), &post.id),
         Some(post.category),
     )?;
     Ok(true)
@@ -137,6 +147,10 @@ pub fn rearm(conn: &mut AnyConnection, post: &PostId) -> QueryResult<()> {
         return Ok(());
     };
     diesel::delete(event_reminders::table.find(post)).execute(conn)?;
+    diesel::delete(
+        event_reminder_declines::table.filter(event_reminder_declines::post_id.eq(post)),
+    )
+    .execute(conn)?;
     diesel::update(
         push_deliveries::table
             .filter(push_deliveries::job_id.eq(&job))

@@ -7,13 +7,14 @@ use diesel::sql_types::{Integer, Text, Timestamp};
 
 use crate::db::models::{Post, PushJob, PushSubscription};
 use crate::db::schema::{
-    associations, households, member_emails, members, muted_categories, muted_channels,
-    push_deliveries, push_jobs, push_subscriptions,
+    association_former_districts, associations, event_reminder_declines, households, member_emails,
+    members, muted_categories, muted_channels, push_deliveries, push_jobs, push_subscriptions,
 };
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::Audience;
 use crate::domain::{
-    AssociationId, Category, Channel, DistrictId, HouseholdId, MemberId, PushSubscriptionId, Tier,
+    AssociationId, Category, Channel, DistrictId, HouseholdId, MemberId, PostId,
+    PushSubscriptionId, Tier,
 };
 
 use crate::db::queries::outbox::PENDING;
@@ -140,8 +141,9 @@ pub enum Recipients<'a> {
     Audience(Audience<'a>),
     /// These households' members (a reminder to the unconfirmed).
     Households(&'a [HouseholdId]),
-    /// An audience less these households (an event's reminder, less those who declined).
-    AudienceExcept(Audience<'a>, &'a [HouseholdId]),
+    /// An audience less the households that declined the post's event
+    /// (`event_reminder_declines`), an event's reminder.
+    AudienceLessDeclines(Audience<'a>, &'a PostId),
 }
 
 /// Writes a job and one pending delivery per recipient subscription, in the caller's
@@ -193,7 +195,7 @@ macro_rules! recipients_filter {
                 scope_id,
                 hans,
             })
-            | Recipients::AudienceExcept(
+            | Recipients::AudienceLessDeclines(
                 Audience {
                     tier,
                     scope_id,
@@ -204,9 +206,23 @@ macro_rules! recipients_filter {
                 let scope = scope_id.unwrap_or_default().to_string();
                 targets = match tier {
                     Tier::City => targets,
-                    Tier::District => {
-                        targets.filter(associations::district_id.eq(DistrictId(scope)))
-                    }
+                    // Associations a merge moved away still hear of the district they
+                    // were in (D57).
+                    Tier::District => targets.filter(
+                        associations::district_id.eq(DistrictId(scope.clone())).or(
+                            diesel::dsl::exists(
+                                association_former_districts::table
+                                    .filter(
+                                        association_former_districts::association_id
+                                            .eq(associations::id),
+                                    )
+                                    .filter(
+                                        association_former_districts::district_id
+                                            .eq(DistrictId(scope)),
+                                    ),
+                            ),
+                        ),
+                    ),
                     Tier::Association => {
                         targets.filter(households::association_id.eq(AssociationId(scope)))
                     }
@@ -219,10 +235,12 @@ macro_rules! recipients_filter {
                 targets = targets.filter(households::id.eq_any(list.to_vec()));
             }
         }
-        if let Recipients::AudienceExcept(_, except) = $recipients
-            && !except.is_empty()
-        {
-            targets = targets.filter(households::id.ne_all(except.to_vec()));
+        if let Recipients::AudienceLessDeclines(_, post) = $recipients {
+            targets = targets.filter(diesel::dsl::not(diesel::dsl::exists(
+                event_reminder_declines::table
+                    .filter(event_reminder_declines::post_id.eq(post.clone()))
+                    .filter(event_reminder_declines::household_id.eq(households::id)),
+            )));
         }
         if let (Some(category), false) = ($category, $job.urgent) {
             targets = targets.filter(diesel::dsl::not(diesel::dsl::exists(
