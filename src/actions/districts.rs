@@ -7,7 +7,7 @@ use crate::db::AnyConnection;
 use crate::db::models::{District, DistrictChange};
 use crate::db::queries::audit;
 use crate::db::queries::districts as queries;
-pub use crate::db::queries::districts::Correction;
+pub use crate::db::queries::districts::{Correction, EndedRole};
 use crate::domain::{AuditAction, DistrictId, MemberId};
 use crate::error::{ApiError, ErrorCode};
 
@@ -40,12 +40,13 @@ pub async fn correctable(
         .await
 }
 
-/// A correction's outcome: the district as it is now, and for a merge, where it went and
-/// how many associations moved.
+/// A correction's outcome: the district as it is now, for a merge where it went and how
+/// many associations moved, and the district roles a merge or archive ended.
 pub struct Corrected {
     pub district: District,
     pub into: Option<District>,
     pub moved_associations: usize,
+    pub ended_roles: Vec<EndedRole>,
 }
 
 /// Applies one correction (city staff, admin): checked against the list as it is, written
@@ -64,8 +65,8 @@ pub async fn correct(
             require(authz::may_correct_districts(&p))?;
             let district = found(conn, &id)?;
             let into = check(conn, &district, &correction)?;
-            let (district, moved_associations) =
-                queries::correct(conn, &district, &correction, &p.member_id)?;
+            let applied = queries::correct(conn, &district, &correction, &p.member_id)?;
+            let district = applied.district;
             audit::record(
                 conn,
                 &p,
@@ -76,18 +77,21 @@ pub async fn correct(
                 serde_json::json!({
                     "name": district.name,
                     "into": into.as_ref().map(|d| d.id.clone()),
-                    "moved_associations": moved_associations,
+                    "moved_associations": applied.moved_associations,
+                    "ended_roles": applied.ended_roles,
                 }),
             )?;
             Ok(Corrected {
                 district,
                 into,
-                moved_associations,
+                moved_associations: applied.moved_associations,
+                ended_roles: applied.ended_roles,
             })
         })
         .await?;
-    if corrected.moved_associations > 0 {
-        // Members of the moved associations now live in another district.
+    if corrected.moved_associations > 0 || !corrected.ended_roles.is_empty() {
+        // Members of the moved associations now live in another district (and read its
+        // circulars besides their former district's).
         services.inbox_cache.roster_changed();
     }
     Ok(corrected)

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::actions::districts::{Corrected, Correction};
+use crate::actions::districts::{Corrected, Correction, EndedRole};
 use crate::actions::{Services, districts};
 use crate::auth::AuthMember;
 use crate::db::models::{District, DistrictChange};
@@ -107,6 +107,8 @@ pub struct CorrectedResponse {
     pub into: Option<DistrictResponse>,
     /// Associations a merge moved into `into`.
     pub moved_associations: usize,
+    /// District roles (its officers) a merge or archive ended.
+    pub ended_roles: Vec<EndedRole>,
 }
 
 impl From<Corrected> for CorrectedResponse {
@@ -115,6 +117,7 @@ impl From<Corrected> for CorrectedResponse {
             district: c.district.into(),
             into: c.into.map(Into::into),
             moved_associations: c.moved_associations,
+            ended_roles: c.ended_roles,
         }
     }
 }

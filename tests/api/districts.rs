@@ -554,3 +554,193 @@ async fn city_staff_correct_the_list_on_the_city_districts_page() {
         vec![json!("renamed"), json!("merged"), json!("restored")]
     );
 }
+
+async fn inbox_titles(app: &TestApp, who: &Actor) -> Vec<String> {
+    let inbox = expect_json(app.get_as(who, "/api/v1/me/inbox?limit=100").await, 200).await;
+    inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn after_a_merge_members_keep_their_old_district_circulars_and_its_officers_end() {
+    use crate::calendar::{at_ten_jst, calendar_titles, day, post_event, rfc3339};
+    let app = spawn_app().await;
+    let city = crate::fixtures::City::build(&app).await;
+    let (d1, d2) = (&city.district_1, &city.district_2);
+    let event = json!({"starts_at": rfc3339(at_ten_jst(2))});
+    let old = post_event(
+        &app,
+        &city.district_officer,
+        json!({"kind": "district", "id": d1}),
+        &[],
+        "旧校下の運動会",
+        event.clone(),
+    )
+    .await;
+    post_event(
+        &app,
+        &city.staff,
+        json!({"kind": "district", "id": d2}),
+        &[],
+        "新校下の清掃",
+        event.clone(),
+    )
+    .await;
+    let receipts_path = format!("/api/v1/posts/{old}/receipts");
+    let before = expect_json(app.get_as(&city.staff, &receipts_path).await, 200).await;
+    // Warm the inbox cache, so the merge must drop it.
+    assert!(
+        inbox_titles(&app, &city.resident_h1)
+            .await
+            .contains(&"旧校下の運動会".to_string())
+    );
+
+    let merged = expect_json(
+        app.post_as(
+            &city.staff,
+            &format!("/api/v1/districts/{d1}/merge"),
+            &json!({"into": d2}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(merged["moved_associations"], 2, "{merged}");
+    assert_eq!(
+        merged["ended_roles"],
+        json!([{"member_id": city.district_officer.id, "role": "district_officer"}])
+    );
+
+    // A moved member still reads (and confirms) the old district's circular, in the inbox
+    // and the calendar, and reads the new district's.
+    let (from, to) = (day(0), day(5));
+    for who in [&city.resident_h1, &city.officer_a] {
+        let inbox = inbox_titles(&app, who).await;
+        assert!(inbox.contains(&"旧校下の運動会".to_string()), "{inbox:?}");
+        assert!(inbox.contains(&"新校下の清掃".to_string()), "{inbox:?}");
+        let calendar = calendar_titles(&app, who, &from, &to).await;
+        assert!(
+            calendar.contains(&"旧校下の運動会".to_string()),
+            "{calendar:?}"
+        );
+    }
+    let read = app
+        .get_as(&city.resident_h1, &format!("/api/v1/posts/{old}"))
+        .await;
+    assert_eq!(read.status(), 200);
+    let marked = app
+        .post_as(
+            &city.resident_h1,
+            &format!("/api/v1/posts/{old}/read"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(marked.status(), 204);
+    // Its receipts still count the households it reached, not the new district's.
+    let after = expect_json(app.get_as(&city.staff, &receipts_path).await, 200).await;
+    assert_eq!(after["households"], before["households"], "{after}");
+    assert_eq!(after["read"], 1, "{after}");
+    // The surviving district's own members do not start reading the old district's.
+    let inbox = inbox_titles(&app, &city.officer_c).await;
+    assert!(!inbox.contains(&"旧校下の運動会".to_string()), "{inbox:?}");
+    assert!(inbox.contains(&"新校下の清掃".to_string()), "{inbox:?}");
+    let calendar = calendar_titles(&app, &city.officer_c, &from, &to).await;
+    assert!(
+        !calendar.contains(&"旧校下の運動会".to_string()),
+        "{calendar:?}"
+    );
+    let hidden = app
+        .get_as(&city.officer_c, &format!("/api/v1/posts/{old}"))
+        .await;
+    assert_eq!(hidden.status(), 404);
+
+    // The archived district takes no new circulars, and its officer's role has ended.
+    let body = json!({"scope": {"kind": "district", "id": d1}, "title": "後から", "body": "本文"});
+    for who in [&city.staff, &city.district_officer] {
+        let refused = app.post_as(who, "/api/v1/posts", &body).await;
+        assert_eq!(refused.status(), 409);
+        assert_eq!(error_code(refused).await, "district_archived");
+    }
+    let to_new =
+        json!({"scope": {"kind": "district", "id": d2}, "title": "後から", "body": "本文"});
+    let refused = app
+        .post_as(&city.district_officer, "/api/v1/posts", &to_new)
+        .await;
+    assert_eq!(refused.status(), 403);
+    let me = app.me(&city.district_officer).await;
+    assert!(!me.to_string().contains("district_officer"), "{me}");
+    let changes = history(&app, &city.staff, d1).await;
+    assert_eq!(changes[0]["detail"]["ended_roles"], merged["ended_roles"]);
+    let detail: String = {
+        use diesel::prelude::*;
+        use kairan::db::schema::audit_log;
+        audit_log::table
+            .filter(audit_log::target_id.eq(d1))
+            .select(audit_log::detail)
+            .first(&mut app.db.get().unwrap())
+            .unwrap()
+    };
+    assert!(detail.contains(&city.district_officer.id), "{detail}");
+}
+
+#[tokio::test]
+async fn archiving_a_district_ends_the_roles_held_for_it() {
+    let app = spawn_app().await;
+    let city = crate::fixtures::City::build(&app).await;
+    let list = district_list(&app, &city.staff).await;
+    let empty = list[2]["id"].as_str().unwrap().to_string();
+    let appointed = app
+        .post_as(
+            &city.staff,
+            &format!("/api/v1/districts/{empty}/officers"),
+            &json!({"member_id": city.district_officer.id}),
+        )
+        .await;
+    assert!(appointed.status().is_success(), "{}", appointed.status());
+    let body = json!({"scope": {"kind": "district", "id": empty}, "title": "前に", "body": "本文"});
+    let before = app
+        .post_as(&city.district_officer, "/api/v1/posts", &body)
+        .await;
+    assert_eq!(before.status(), 201);
+
+    let archived = expect_json(
+        app.post_as(
+            &city.staff,
+            &format!("/api/v1/districts/{empty}/archive"),
+            &json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        archived["ended_roles"],
+        json!([{"member_id": city.district_officer.id, "role": "district_officer"}])
+    );
+    let after = app
+        .post_as(&city.district_officer, "/api/v1/posts", &body)
+        .await;
+    assert_eq!(after.status(), 409);
+    assert_eq!(error_code(after).await, "district_archived");
+    // Restored, the district has no officer until one is appointed again.
+    app.post_as(
+        &city.staff,
+        &format!("/api/v1/districts/{empty}/restore"),
+        &json!({}),
+    )
+    .await;
+    let refused = app
+        .post_as(&city.district_officer, "/api/v1/posts", &body)
+        .await;
+    assert_eq!(refused.status(), 403);
+    // The officer of the other district keeps that role.
+    let d1 = json!({"scope": {"kind": "district", "id": city.district_1}, "title": "自校下", "body": "本文"});
+    let kept = app
+        .post_as(&city.district_officer, "/api/v1/posts", &d1)
+        .await;
+    assert_eq!(kept.status(), 201);
+}

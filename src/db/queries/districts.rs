@@ -6,9 +6,14 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use crate::db::models::{District, DistrictChange};
-use crate::db::schema::{associations, district_changes, districts};
+use chrono::NaiveDateTime;
+use diesel::sql_types::Timestamp;
+
+use crate::db::schema::{
+    association_former_districts, associations, district_changes, districts, role_assignments,
+};
 use crate::db::{AnyConnection, Json, now, write_transaction};
-use crate::domain::{DistrictId, DistrictRecord, MemberId, new_id};
+use crate::domain::{DistrictId, DistrictRecord, MemberId, Role, new_id};
 
 pub fn list_districts(conn: &mut AnyConnection) -> QueryResult<Vec<District>> {
     districts::table
@@ -162,19 +167,39 @@ impl Correction {
     }
 }
 
+/// A role that ended because its district was merged away or archived.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct EndedRole {
+    #[schema(value_type = String)]
+    pub member_id: MemberId,
+    pub role: Role,
+}
+
+/// What a correction did: the district as it is now, the associations a merge moved and
+/// the roles that ended with the district.
+pub struct Applied {
+    pub district: District,
+    pub moved_associations: usize,
+    pub ended_roles: Vec<EndedRole>,
+}
+
 /// Applies a correction (checked by the caller) with its history row, in the caller's
 /// transaction. Months not yet frozen are dropped from the figures, so the dashboard
-/// computes them again over the new list; frozen months keep what they said. Returns the
-/// district as it is now and the associations moved.
+/// computes them again over the new list; frozen months keep what they said.
 pub fn correct(
     conn: &mut AnyConnection,
     district: &District,
     correction: &Correction,
     by: &MemberId,
-) -> QueryResult<(District, usize)> {
+) -> QueryResult<Applied> {
     let at = now();
     let target = districts::table.find(&district.id);
     let mut moved = 0;
+    // A power ends with the role that gave it: a district that is gone has no officers.
+    let ended_roles = match correction {
+        Correction::Merge(_) | Correction::Archive => end_district_roles(conn, &district.id, at)?,
+        Correction::Rename { .. } | Correction::Restore => Vec::new(),
+    };
     let detail = match correction {
         Correction::Rename { name, name_kana } => {
             let name = name.clone().unwrap_or_else(|| district.name.clone());
@@ -194,6 +219,23 @@ pub fn correct(
             })
         }
         Correction::Merge(into) => {
+            // Their members keep reading what was addressed to the district they leave.
+            diesel::insert_into(association_former_districts::table)
+                .values(
+                    associations::table
+                        .filter(associations::district_id.eq(&district.id))
+                        .select((
+                            associations::id,
+                            associations::district_id,
+                            at.into_sql::<Timestamp>(),
+                        )),
+                )
+                .into_columns((
+                    association_former_districts::association_id,
+                    association_former_districts::district_id,
+                    association_former_districts::moved_at,
+                ))
+                .execute(conn)?;
             moved = diesel::update(
                 associations::table.filter(associations::district_id.eq(&district.id)),
             )
@@ -209,7 +251,7 @@ pub fn correct(
                     districts::updated_at.eq(at),
                 ))
                 .execute(conn)?;
-            serde_json::json!({"into": into, "moved_associations": moved})
+            serde_json::json!({"into": into, "moved_associations": moved, "ended_roles": ended_roles})
         }
         Correction::Archive | Correction::Restore => {
             let archived = matches!(correction, Correction::Archive);
@@ -220,7 +262,7 @@ pub fn correct(
                     districts::updated_at.eq(at),
                 ))
                 .execute(conn)?;
-            serde_json::json!({"merged_into": district.merged_into_id})
+            serde_json::json!({"merged_into": district.merged_into_id, "ended_roles": ended_roles})
         }
     };
     diesel::insert_into(district_changes::table)
@@ -238,7 +280,37 @@ pub fn correct(
         .find(&district.id)
         .select(District::as_select())
         .first(conn)?;
-    Ok((now_stored, moved))
+    Ok(Applied {
+        district: now_stored,
+        moved_associations: moved,
+        ended_roles,
+    })
+}
+
+/// Ends the roles held for the district (its officers), returning whom they were.
+fn end_district_roles(
+    conn: &mut AnyConnection,
+    district: &DistrictId,
+    at: NaiveDateTime,
+) -> QueryResult<Vec<EndedRole>> {
+    let held = role_assignments::table
+        .filter(role_assignments::scope_id.eq(district.as_str()))
+        .filter(role_assignments::role.eq(Role::DistrictOfficer))
+        .filter(role_assignments::ended_at.is_null());
+    let ended = held
+        .select((role_assignments::member_id, role_assignments::role))
+        .order((
+            role_assignments::started_at.asc(),
+            role_assignments::id.asc(),
+        ))
+        .load::<(MemberId, Role)>(conn)?
+        .into_iter()
+        .map(|(member_id, role)| EndedRole { member_id, role })
+        .collect();
+    diesel::update(held)
+        .set(role_assignments::ended_at.eq(Some(at)))
+        .execute(conn)?;
+    Ok(ended)
 }
 
 /// A district's corrections, oldest first.

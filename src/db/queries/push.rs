@@ -7,8 +7,8 @@ use diesel::sql_types::{Integer, Text, Timestamp};
 
 use crate::db::models::{Post, PushJob, PushSubscription};
 use crate::db::schema::{
-    association_former_districts, associations, event_reminder_declines, households, member_emails,
-    members, muted_categories, muted_channels, push_deliveries, push_jobs, push_subscriptions,
+    associations, event_reminder_declines, households, member_emails, members, muted_categories,
+    muted_channels, push_deliveries, push_jobs, push_subscriptions,
 };
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::Audience;
@@ -17,6 +17,7 @@ use crate::domain::{
     PushSubscriptionId, Tier,
 };
 
+use crate::db::queries::district_scope::in_district;
 use crate::db::queries::outbox::PENDING;
 
 /// Adds a subscription, or moves an existing endpoint to this member (a shared browser);
@@ -206,23 +207,7 @@ macro_rules! recipients_filter {
                 let scope = scope_id.unwrap_or_default().to_string();
                 targets = match tier {
                     Tier::City => targets,
-                    // Associations a merge moved away still hear of the district they
-                    // were in (D57).
-                    Tier::District => targets.filter(
-                        associations::district_id.eq(DistrictId(scope.clone())).or(
-                            diesel::dsl::exists(
-                                association_former_districts::table
-                                    .filter(
-                                        association_former_districts::association_id
-                                            .eq(associations::id),
-                                    )
-                                    .filter(
-                                        association_former_districts::district_id
-                                            .eq(DistrictId(scope)),
-                                    ),
-                            ),
-                        ),
-                    ),
+                    Tier::District => targets.filter(in_district(DistrictId(scope))),
                     Tier::Association => {
                         targets.filter(households::association_id.eq(AssociationId(scope)))
                     }
