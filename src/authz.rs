@@ -44,6 +44,8 @@ pub struct Membership {
     pub han_id: Option<HanId>,
     pub association_id: Option<AssociationId>,
     pub district_id: Option<DistrictId>,
+    /// Districts a merge moved the association out of: their circulars still reach it (D57).
+    pub former_districts: Vec<DistrictId>,
 }
 
 impl Membership {
@@ -51,6 +53,7 @@ impl Membership {
         member_keys(
             self.household_id.as_ref(),
             self.district_id.as_ref(),
+            &self.former_districts,
             self.association_id.as_ref(),
             self.han_id.as_ref(),
         )
@@ -130,6 +133,11 @@ pub fn require_visible(allowed: bool, what: &'static str) -> Result<(), ApiError
 
 /// Create associations and set their reported member households.
 pub fn may_administer_associations(p: &Principal) -> bool {
+    p.is_admin() || p.is_city_staff()
+}
+
+/// Correct the city's district list: rename, merge, archive, restore.
+pub fn may_correct_districts(p: &Principal) -> bool {
     p.is_admin() || p.is_city_staff()
 }
 
@@ -370,6 +378,7 @@ mod tests {
                 han_id: None,
                 association_id: association.map(|a| AssociationId(a.into())),
                 district_id: association.map(|_| DistrictId("d1".into())),
+                former_districts: Vec::new(),
             },
             roles: roles
                 .into_iter()

@@ -1,5 +1,5 @@
 //! The periodic background jobs a server runs beside its requests: scheduled publishing,
-//! the adoption figures, pruning idempotency keys, SQLite backups. Each is one step run on a
+//! events' day-before reminders, the adoption figures, pruning idempotency keys, SQLite backups. Each is one step run on a
 //! ticker until the server stops; the work itself lives with its rule.
 
 use std::future::Future;
@@ -11,7 +11,8 @@ use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::backup::scheduled_backup;
-use crate::configuration::StatsSettings;
+use crate::configuration::{EventSettings, StatsSettings};
+use crate::db::queries::event_reminders::queue_due;
 use crate::db::queries::idempotency::prune;
 use crate::db::queries::posts::publish_due;
 use crate::db::queries::stats::take_snapshots;
@@ -58,6 +59,30 @@ pub async fn publish_scheduled_posts(
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "publishing scheduled posts failed; will retry"),
+        }
+    })
+    .await;
+}
+
+/// Queues events' day-before reminders when they fall due (`events.reminder_time`, JST).
+/// Each is claimed in the database, so a restart or a second process never sends one twice,
+/// and one missed while the server was down goes out at start if the event is still ahead.
+pub async fn remind_of_events(
+    db: Db,
+    settings: EventSettings,
+    wake_push: Arc<Notify>,
+    stop: watch::Receiver<bool>,
+) {
+    let time = settings.reminder_time();
+    let interval = Duration::from_secs(settings.reminder_interval_secs);
+    every(Instant::now(), interval, stop, || async {
+        match db.run(move |conn| Ok(queue_due(conn, now(), time)?)).await {
+            Ok(queued) if !queued.is_empty() => {
+                tracing::info!(count = queued.len(), "queued event reminders");
+                wake_push.notify_one();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "queueing event reminders failed; will retry"),
         }
     })
     .await;

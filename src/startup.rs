@@ -178,6 +178,14 @@ impl Application {
                 tracing::info!("scheduled backups are for SQLite; back up PostgreSQL with pg_dump");
             }
         }
+        if settings.events.worker {
+            background.push(tokio::spawn(jobs::remind_of_events(
+                db.clone(),
+                settings.events.clone(),
+                wake_push.clone(),
+                stopped.clone(),
+            )));
+        }
         if settings.stats.worker {
             background.push(tokio::spawn(jobs::take_stats_snapshots(
                 db.clone(),

@@ -46,6 +46,7 @@ fn member_events(
     ]
     .into_iter()
     .flatten()
+    .chain(membership.former_districts.iter().map(|d| d.to_string()))
     .collect();
     let query = CalendarQuery {
         scope_ids,

@@ -18,6 +18,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    district_changes (id) {
+        id -> Text,
+        district_id -> Text,
+        kind -> Text,
+        detail -> Text,
+        changed_by -> Nullable<Text>,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     associations (id) {
         id -> Text,
         district_id -> Text,
@@ -123,6 +134,7 @@ diesel::table! {
 }
 
 diesel::joinable!(associations -> districts (district_id));
+diesel::joinable!(district_changes -> districts (district_id));
 diesel::joinable!(hans -> associations (association_id));
 diesel::joinable!(households -> associations (association_id));
 diesel::joinable!(households -> hans (han_id));
@@ -504,11 +516,30 @@ diesel::table! {
     }
 }
 
+// The districts an association was in before a merge, and the households that declined an
+// event, as its reminder was claimed (D57).
+
+diesel::table! {
+    association_former_districts (association_id, district_id) {
+        association_id -> Text,
+        district_id -> Text,
+        moved_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_reminder_declines (post_id, household_id) {
+        post_id -> Text,
+        household_id -> Text,
+    }
+}
+
 diesel::joinable!(stats_district_months -> districts (district_id));
 diesel::joinable!(stats_association_months -> associations (association_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     districts,
+    district_changes,
     associations,
     hans,
     households,
@@ -524,6 +555,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     post_events,
     calendar_feeds,
     event_reminders,
+    event_reminder_declines,
+    association_former_districts,
     post_audiences,
     post_versions,
     post_reads,
@@ -626,6 +659,10 @@ diesel::table! {
 diesel::joinable!(member_emails -> members (member_id));
 
 diesel::allow_tables_to_appear_in_same_query!(muted_channels, members);
+diesel::allow_tables_to_appear_in_same_query!(muted_channels, event_reminder_declines);
+diesel::allow_tables_to_appear_in_same_query!(muted_channels, association_former_districts);
+diesel::allow_tables_to_appear_in_same_query!(member_emails, event_reminder_declines);
+diesel::allow_tables_to_appear_in_same_query!(member_emails, association_former_districts);
 diesel::allow_tables_to_appear_in_same_query!(muted_channels, households);
 diesel::allow_tables_to_appear_in_same_query!(muted_channels, associations);
 diesel::allow_tables_to_appear_in_same_query!(muted_channels, muted_categories);

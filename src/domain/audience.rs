@@ -71,11 +71,13 @@ impl AudienceKey {
     }
 }
 
-/// The audience keys of a member: the city, their district, association and han. A member
-/// outside any household (staff, or awaiting a join request) is in no audience.
+/// The audience keys of a member: the city, their district (and those a merge moved their
+/// association out of), association and han. A member outside any household (staff, or
+/// awaiting a join request) is in no audience.
 pub fn member_keys(
     household: Option<&HouseholdId>,
     district: Option<&DistrictId>,
+    former_districts: &[DistrictId],
     association: Option<&AssociationId>,
     han: Option<&HanId>,
 ) -> Vec<AudienceKey> {
@@ -84,6 +86,7 @@ pub fn member_keys(
     }
     let mut keys = vec![AudienceKey::city()];
     keys.extend(district.map(AudienceKey::district));
+    keys.extend(former_districts.iter().map(AudienceKey::district));
     keys.extend(association.map(AudienceKey::association));
     keys.extend(han.map(AudienceKey::han));
     keys
@@ -172,16 +175,26 @@ mod tests {
     #[test]
     fn a_member_outside_a_household_is_in_no_audience() {
         let d = district("d");
-        assert!(member_keys(None, Some(&d), None, None).is_empty());
+        assert!(member_keys(None, Some(&d), &[], None, None).is_empty());
         let h = HouseholdId("h".into());
         let keys = member_keys(
             Some(&h),
             Some(&d),
+            &[district("old")],
             Some(&association("a")),
             Some(&HanId("x".into())),
         );
         let keys: Vec<&str> = keys.iter().map(AudienceKey::as_str).collect();
-        assert_eq!(keys, ["city", "district:d", "association:a", "han:x"]);
+        assert_eq!(
+            keys,
+            [
+                "city",
+                "district:d",
+                "district:old",
+                "association:a",
+                "han:x"
+            ]
+        );
     }
 
     #[test]

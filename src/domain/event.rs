@@ -1,7 +1,7 @@
 //! An event (行事) a circular announces: when it starts, maybe when it ends, whether it takes
 //! whole days, and where; and the window of days a calendar is asked for. Days are JST days.
 
-use chrono::{Duration, NaiveDate, NaiveDateTime};
+use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 
 use crate::domain::normalize;
 
@@ -123,6 +123,15 @@ pub fn day_start_utc(day: NaiveDate) -> NaiveDateTime {
     day.and_hms_opt(0, 0, 0).unwrap_or_default() - JST
 }
 
+/// When an event's reminder is due: the day before its first JST day, at `time` (JST).
+pub fn reminder_due_at(starts_at: NaiveDateTime, time: NaiveTime) -> NaiveDateTime {
+    (jst_date(starts_at) - Duration::days(1)).and_time(time) - JST
+}
+
+/// The longest an event's start lies after its reminder is due (a start at 23:59 reminded
+/// at 00:00 two days before): the reminder job looks no further ahead.
+pub const REMINDER_LOOKAHEAD: Duration = Duration::hours(48);
+
 /// The days a calendar is asked for, first and last included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CalendarWindow {
@@ -211,6 +220,23 @@ mod tests {
                 .check()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_reminder_is_due_the_jst_day_before_at_its_time() {
+        let six_pm = NaiveTime::from_hms_opt(18, 0, 0).unwrap();
+        // 10:00 JST on 2026-12-06: reminded at 18:00 JST on 2026-12-05, 09:00 UTC.
+        assert_eq!(
+            reminder_due_at(utc("2026-12-06 01:00"), six_pm),
+            utc("2026-12-05 09:00")
+        );
+        // 01:00 JST on 2026-12-06 is 16:00 UTC on the 5th; the JST day is what counts.
+        assert_eq!(
+            reminder_due_at(utc("2026-12-05 16:00"), six_pm),
+            utc("2026-12-05 09:00")
+        );
+        let latest = utc("2026-12-06 14:59");
+        assert!(latest - reminder_due_at(latest, NaiveTime::MIN) <= REMINDER_LOOKAHEAD);
     }
 
     #[test]

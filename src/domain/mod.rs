@@ -54,7 +54,7 @@ pub use safety_status::{
     group_status,
 };
 pub use spreadsheet::Csv;
-pub use survey::{Answer, Answers};
+pub use survey::{Answer, Answers, declines, option_declines};
 pub use tally::{
     ACTIVE_DAYS, AssociationTally, Counts, DistrictTally, MonthCheck, MonthFacts, MonthPost,
     MonthTally, ReceiptCounts, Rule, SafetyCounts, SafetyFacts, count, freezes_at,

@@ -14,9 +14,11 @@ use secrecy::ExposeSecret;
 use crate::configuration::EmailSettings;
 use crate::db::Db;
 use crate::db::queries::channels::{mail_posts, mail_recipients};
+use crate::db::queries::event_reminders::{KIND as EVENT_REMINDER, reminded_events};
 use crate::db::queries::outbox::{Delivery, Outcome};
 use crate::domain::{Language, PostId};
 use crate::error::ApiError;
+use crate::outbox::event_reminder::RemindedEvents;
 use crate::outbox::links::Links;
 use crate::outbox::mail_text::{About, Recipient, compose};
 use crate::push::sender::retry;
@@ -63,8 +65,14 @@ impl Mailer {
     ) -> Result<Vec<(Delivery, Outcome)>, ApiError> {
         let ids: Vec<String> = batch.iter().map(|d| d.subscription_id.0.clone()).collect();
         let post_ids: Vec<PostId> = batch.iter().filter_map(|d| d.post_id.clone()).collect();
-        let (recipients, posts) = db
-            .run(move |conn| Ok((mail_recipients(conn, &ids)?, mail_posts(conn, &post_ids)?)))
+        let (recipients, posts, events) = db
+            .run(move |conn| {
+                Ok((
+                    mail_recipients(conn, &ids)?,
+                    mail_posts(conn, &post_ids)?,
+                    reminded_events(conn, &post_ids)?,
+                ))
+            })
             .await?;
         let recipients: HashMap<String, _> = recipients
             .into_iter()
@@ -74,7 +82,7 @@ impl Mailer {
         let results = futures_util::stream::iter(batch)
             .map(|delivery| {
                 let recipient = recipients.get(&delivery.subscription_id.0);
-                let about = about(&delivery, &posts);
+                let about = about(&delivery, &posts, &events);
                 async move {
                     let outcome = match (recipient, about) {
                         // The address was replaced or removed, or is not verified (yet).
@@ -147,9 +155,17 @@ impl Mailer {
 fn about(
     delivery: &Delivery,
     posts: &HashMap<PostId, crate::db::queries::channels::MailPostRow>,
+    events: &RemindedEvents,
 ) -> Option<About> {
     match delivery.kind.as_str() {
         "verify_email" => Some(About::Verify),
+        EVENT_REMINDER => {
+            let (title, event) = events.get(delivery.post_id.as_ref()?)?;
+            Some(About::Event {
+                title: title.clone(),
+                event: event.clone(),
+            })
+        }
         "safety_check" | "safety_reminder" => {
             let payload: serde_json::Value = serde_json::from_str(&delivery.payload).ok()?;
             Some(About::Safety {

@@ -1,9 +1,11 @@
 //! The text of each mail, in the member's language: a new circular (title, first lines, a
 //! link; a signed confirm link when it asks for confirmation), a reminder, a safety check
-//! (two signed answer links), an address verification. Every mail names its unsubscribe link.
+//! (two signed answer links), an event's day-before reminder, an address verification. Every mail names its unsubscribe link.
 
+use crate::db::models::PostEvent;
 use crate::domain::Language;
 use crate::domain::signed_link::LinkPurpose;
+use crate::outbox::event_reminder::details;
 use crate::outbox::links::Links;
 use crate::web::i18n::{format, text};
 
@@ -33,6 +35,11 @@ pub enum About {
     Safety {
         id: String,
         message: String,
+    },
+    /// An event's day-before reminder: its circular's title and the event.
+    Event {
+        title: String,
+        event: PostEvent,
     },
     Verify,
 }
@@ -92,6 +99,19 @@ pub fn compose(links: &Links, to: &Recipient, about: &About) -> Mail {
             let title: String = message.chars().take(40).collect();
             (
                 format(lang, "mail.safety_subject", "title", &title),
+                text_body,
+            )
+        }
+        About::Event { title, event } => {
+            let text_body = format!(
+                "{}\n\n{title}\n{}\n\n{}\n{}\n",
+                text(lang, "event_reminder.intro"),
+                details(lang, event).join("\n"),
+                text(lang, "mail.open"),
+                links.url(&format!("/posts/{}", event.post_id.as_str()))
+            );
+            (
+                format(lang, "event_reminder.subject", "title", title),
                 text_body,
             )
         }

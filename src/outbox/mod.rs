@@ -3,6 +3,7 @@
 //! graceful stop are the same for every channel; only the sending differs.
 
 pub mod email;
+pub mod event_reminder;
 pub mod links;
 pub mod mail_text;
 pub mod worker;
@@ -40,7 +41,10 @@ impl ChannelSender {
         batch: Vec<Delivery>,
     ) -> Result<Vec<(Delivery, Outcome)>, ApiError> {
         match self {
-            ChannelSender::Push(sender) => Ok(send_pushes(sender, batch).await),
+            ChannelSender::Push(sender) => {
+                let batch = event_reminder::word_pushes(db, batch).await?;
+                Ok(send_pushes(sender, batch).await)
+            }
             ChannelSender::Email(mailer) => mailer.send_batch(db, batch).await,
         }
     }

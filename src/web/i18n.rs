@@ -33,7 +33,9 @@ pub const FILES: &[(Language, &[&str])] = translation_files![
     "calendar",
     "channels",
     "post_edit",
-    "account"
+    "account",
+    "event_reminder",
+    "city_districts"
 ];
 
 type Catalog = HashMap<String, String>;

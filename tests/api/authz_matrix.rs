@@ -1622,3 +1622,53 @@ async fn an_author_whose_role_ended_no_longer_manages_their_posts() {
     }
     m.finish();
 }
+
+#[tokio::test]
+async fn only_city_staff_and_admin_correct_districts() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let mut m = Matrix::new(&app, &city);
+    let listed = app
+        .get_as(&city.admin, "/api/v1/districts")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    // Districts 3 and on have no associations; each actor that may correct gets its own.
+    let spare = ids(&listed)[2..].to_vec();
+    const CITY_ONLY: Row = [401, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403];
+    for (n, (who, status)) in Who::ALL.into_iter().zip(CITY_ONLY).enumerate() {
+        let (own, other) = (&spare[2 * n], &spare[2 * n + 1]);
+        let d = format!("/api/v1/districts/{own}");
+        m.cell(
+            who,
+            Method::PATCH,
+            &d,
+            Some(json!({"name": format!("改称-{}", who.tag())})),
+            status,
+        )
+        .await;
+        m.cell(who, Method::GET, &format!("{d}/history"), None, status)
+            .await;
+        m.cell(who, Method::POST, &format!("{d}/archive"), None, status)
+            .await;
+        m.cell(who, Method::POST, &format!("{d}/restore"), None, status)
+            .await;
+        let (_, merged) = m
+            .cell(
+                who,
+                Method::POST,
+                &format!("{d}/merge"),
+                Some(json!({"into": other})),
+                status,
+            )
+            .await;
+        if status == 200 {
+            m.check(
+                merged["district"]["archived"] == true && merged["into"]["id"] == other.as_str(),
+                format!("merge as {}: {merged}", who.tag()),
+            );
+        }
+    }
+    m.finish();
+}

@@ -11,12 +11,12 @@ use serde_json::{Value, json};
 use crate::fixtures::{Actor, City, expect_json, str_field};
 use crate::helpers::{TestApp, error_code, spawn_app};
 
-fn rfc3339(t: DateTime<Utc>) -> String {
+pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// 10:00 JST `days` from today, in UTC.
-fn at_ten_jst(days: i64) -> DateTime<Utc> {
+pub fn at_ten_jst(days: i64) -> DateTime<Utc> {
     let today = (Utc::now() + Duration::hours(9)).date_naive();
     (today + Duration::days(days))
         .and_hms_opt(1, 0, 0)
@@ -24,7 +24,7 @@ fn at_ten_jst(days: i64) -> DateTime<Utc> {
         .and_utc()
 }
 
-fn day(days: i64) -> String {
+pub fn day(days: i64) -> String {
     ((Utc::now() + Duration::hours(9)).date_naive() + Duration::days(days)).to_string()
 }
 
@@ -48,7 +48,7 @@ pub async fn post_event(
     str_field(&post, "id")
 }
 
-async fn calendar_titles(app: &TestApp, who: &Actor, from: &str, to: &str) -> Vec<String> {
+pub async fn calendar_titles(app: &TestApp, who: &Actor, from: &str, to: &str) -> Vec<String> {
     let path = format!("/api/v1/me/calendar?from={from}&to={to}");
     let list = expect_json(app.get_as(who, &path).await, 200).await;
     list["items"]

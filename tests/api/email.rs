@@ -15,7 +15,7 @@ use crate::helpers::{TestApp, error_code, spawn_app, spawn_app_with};
 use crate::pages::{Jar, csrf_of};
 use crate::smtp_server::{Answer, ReceivedMail, SmtpServer};
 
-async fn spawn_with_mail() -> (TestApp, SmtpServer) {
+pub async fn spawn_with_mail() -> (TestApp, SmtpServer) {
     let smtp = SmtpServer::start().await;
     let url = smtp.url.clone();
     let app = spawn_app_with(|s| {
@@ -26,7 +26,7 @@ async fn spawn_with_mail() -> (TestApp, SmtpServer) {
     (app, smtp)
 }
 
-async fn drain_mail(app: &TestApp) -> usize {
+pub async fn drain_mail(app: &TestApp) -> usize {
     app.email
         .as_ref()
         .expect("email is configured")
@@ -46,7 +46,7 @@ async fn set_email(app: &TestApp, actor: &Actor, address: &str) -> reqwest::Resp
 }
 
 /// Sets and verifies `address` for `actor` through the mailed link.
-async fn verified_email(app: &TestApp, smtp: &SmtpServer, actor: &Actor, address: &str) {
+pub async fn verified_email(app: &TestApp, smtp: &SmtpServer, actor: &Actor, address: &str) {
     assert_eq!(set_email(app, actor, address).await.status(), 202);
     drain_mail(app).await;
     let mail = smtp.mails_to(address).pop().expect("a verification mail");

@@ -16,6 +16,7 @@ mod districts;
 mod docs;
 mod email;
 mod errors;
+mod event_reminders;
 mod fixtures;
 mod health;
 mod helpers;

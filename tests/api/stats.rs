@@ -26,23 +26,23 @@ use crate::fixtures::{
 use crate::helpers::{TestApp, error_code, spawn_app};
 
 /// The 15th of a month, noon JST: well inside it.
-fn mid(month: Month) -> NaiveDateTime {
+pub fn mid(month: Month) -> NaiveDateTime {
     month.start_utc() + Duration::days(14) + Duration::hours(12)
 }
 
-fn current() -> Month {
+pub fn current() -> Month {
     Month::containing(now())
 }
 
 /// Writes backdated history straight into the database.
-struct History<'a> {
+pub struct History<'a> {
     app: &'a TestApp,
     author: MemberId,
     long_ago: NaiveDateTime,
 }
 
 impl<'a> History<'a> {
-    fn new(app: &'a TestApp, author: &Actor) -> Self {
+    pub fn new(app: &'a TestApp, author: &Actor) -> Self {
         Self {
             app,
             author: MemberId(author.id.clone()),
@@ -54,7 +54,7 @@ impl<'a> History<'a> {
         f(&mut self.app.db.get().unwrap()).unwrap()
     }
 
-    fn association(&self, district: &str, name: &str, member_households: i32) -> AssociationId {
+    pub fn association(&self, district: &str, name: &str, member_households: i32) -> AssociationId {
         let id = AssociationId::generate();
         self.insert(|c| {
             diesel::insert_into(associations::table)
@@ -142,7 +142,7 @@ impl<'a> History<'a> {
     }
 
     /// A household with one member who joined long ago.
-    fn registered(
+    pub fn registered(
         &self,
         association: &AssociationId,
         han: Option<&HanId>,
@@ -152,7 +152,7 @@ impl<'a> History<'a> {
         (household, member)
     }
 
-    fn post(
+    pub fn post(
         &self,
         tier: Tier,
         scope: Option<&str>,
@@ -321,13 +321,13 @@ impl<'a> History<'a> {
 }
 
 /// An admin, a city staff member, and the first three district ids.
-struct Staff {
-    admin: Actor,
-    staff: Actor,
-    districts: Vec<String>,
+pub struct Staff {
+    pub admin: Actor,
+    pub staff: Actor,
+    pub districts: Vec<String>,
 }
 
-async fn staff(app: &TestApp) -> Staff {
+pub async fn staff(app: &TestApp) -> Staff {
     create_admin_directly(app, ADMIN_LOGIN, ADMIN_PASSWORD);
     let admin = app.sign_in(ADMIN_LOGIN, ADMIN_PASSWORD).await;
     let login = "toukei@city.kanazawa.test";
@@ -355,16 +355,16 @@ async fn staff(app: &TestApp) -> Staff {
     }
 }
 
-async fn adoption(app: &TestApp, by: &Actor, month: Month) -> Value {
+pub async fn adoption(app: &TestApp, by: &Actor, month: Month) -> Value {
     let path = format!("/api/v1/stats/adoption?month={month}");
     expect_json(app.get_as(by, &path).await, 200).await
 }
 
-async fn snapshot(app: &TestApp, by: &Actor, body: Value) -> Value {
+pub async fn snapshot(app: &TestApp, by: &Actor, body: Value) -> Value {
     expect_json(app.post_as(by, "/api/v1/stats/snapshots", &body).await, 200).await
 }
 
-fn district<'v>(dashboard: &'v Value, id: &str) -> &'v Value {
+pub fn district<'v>(dashboard: &'v Value, id: &str) -> &'v Value {
     dashboard["districts"]
         .as_array()
         .unwrap()

@@ -1,8 +1,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{associations, districts, hans, households};
-use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId};
+use crate::db::Json;
+use crate::db::schema::{associations, district_changes, districts, hans, households};
+use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, MemberId};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
 #[diesel(table_name = districts, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -19,6 +20,19 @@ pub struct District {
     pub merged_into_id: Option<DistrictId>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+/// One correction of the district list: `kind` is renamed, merged, archived or restored;
+/// `detail` says what the district was and became.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = district_changes, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct DistrictChange {
+    pub id: String,
+    pub district_id: DistrictId,
+    pub kind: String,
+    pub detail: Json<serde_json::Value>,
+    pub changed_by: Option<MemberId>,
+    pub changed_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]

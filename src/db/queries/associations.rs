@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use diesel::prelude::*;
 
 use crate::db::models::{Association, Han, Household};
-use crate::db::queries::districts::district_exists;
+use crate::db::queries::districts::find_district;
 use crate::db::schema::{associations, districts, hans, households, members, role_assignments};
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::{
@@ -141,11 +141,17 @@ pub fn check_scope(
             ));
         }
         Scope::City => {}
-        Scope::District(district) => {
-            if !district_exists(conn, district)? {
-                return Err(unknown("district"));
+        Scope::District(district) => match find_district(conn, district)? {
+            None => return Err(unknown("district")),
+            // Merged away or archived: its members read on where they are now.
+            Some(found) if found.archived => {
+                return Err(ApiError::Conflict(
+                    ErrorCode::DistrictArchived,
+                    "the district is archived".into(),
+                ));
             }
-        }
+            Some(_) => {}
+        },
     }
     Ok(())
 }

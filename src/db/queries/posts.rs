@@ -7,9 +7,11 @@ use diesel::prelude::*;
 use diesel::query_dsl::methods;
 
 use crate::db::models::{Post, PostAudience, PostEvent, PostHan, PostVersion, SurveyQuestion};
+use crate::db::queries::district_scope::{InDistrict, in_district};
 use crate::db::queries::push;
 use crate::db::schema::{
-    associations, households, members, post_audiences, post_events, post_hans, post_versions, posts,
+    association_former_districts, associations, households, members, post_audiences, post_events,
+    post_hans, post_versions, posts,
 };
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::event::CheckedEvent;
@@ -278,6 +280,14 @@ pub fn edit_post(
             )?;
         }
         if let Some(event) = edit.event {
+            let starts_at: Option<NaiveDateTime> = post_events::table
+                .find(&post.id)
+                .select(post_events::starts_at)
+                .first(conn)
+                .optional()?;
+            if starts_at != event.as_ref().map(|e| e.starts_at) {
+                super::event_reminders::rearm(conn, &post.id)?;
+            }
             diesel::delete(post_events::table.find(&post.id)).execute(conn)?;
             if let Some(event) = event {
                 diesel::insert_into(post_events::table)
@@ -329,7 +339,7 @@ pub fn reaches(
 /// reaches, within a caller's scope: the one audience rule for receipts, tallies and CSVs.
 pub fn within_audience<Q>(query: Q, post: &Post, post_hans: &[HanId], scope: &ReceiptScope) -> Q
 where
-    Q: methods::FilterDsl<Eq<associations::district_id, DistrictId>, Output = Q>
+    Q: methods::FilterDsl<InDistrict, Output = Q>
         + methods::FilterDsl<Eq<households::association_id, AssociationId>, Output = Q>
         + methods::FilterDsl<EqAny<households::han_id, Vec<HanId>>, Output = Q>,
 {
@@ -339,14 +349,14 @@ where
 /// `within_audience` for any audience (a post's, a safety check's).
 pub fn within<Q>(mut query: Q, audience: Audience<'_>, scope: &ReceiptScope) -> Q
 where
-    Q: methods::FilterDsl<Eq<associations::district_id, DistrictId>, Output = Q>
+    Q: methods::FilterDsl<InDistrict, Output = Q>
         + methods::FilterDsl<Eq<households::association_id, AssociationId>, Output = Q>
         + methods::FilterDsl<EqAny<households::han_id, Vec<HanId>>, Output = Q>,
 {
     let scope_id = audience.scope_id.unwrap_or_default().to_string();
     query = match audience.tier {
         Tier::City => query,
-        Tier::District => query.filter(associations::district_id.eq(DistrictId(scope_id))),
+        Tier::District => query.filter(in_district(DistrictId(scope_id))),
         Tier::Association => query.filter(households::association_id.eq(AssociationId(scope_id))),
     };
     if !audience.hans.is_empty() {
@@ -374,11 +384,17 @@ pub fn audience_household(
         ))
         .first::<(crate::db::models::Household, DistrictId)>(conn)
         .optional()?;
-    Ok(row.map(|(found, district)| {
-        let reached =
-            audience.reaches_household(&found.association_id, &district, found.han_id.as_ref());
-        (found, reached)
-    }))
+    let Some((found, district)) = row else {
+        return Ok(None);
+    };
+    let former: Vec<DistrictId> = association_former_districts::table
+        .filter(association_former_districts::association_id.eq(&found.association_id))
+        .select(association_former_districts::district_id)
+        .load(conn)?;
+    let reached = std::iter::once(&district)
+        .chain(&former)
+        .any(|d| audience.reaches_household(&found.association_id, d, found.han_id.as_ref()));
+    Ok(Some((found, reached)))
 }
 
 /// The newest circulars sent to one scope as a whole (any status; a 班 selection of an

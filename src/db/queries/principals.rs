@@ -5,7 +5,9 @@ use diesel::prelude::*;
 
 use crate::authz::{Membership, Principal, RoleGrant};
 use crate::db::AnyConnection;
-use crate::db::schema::{associations, households, members, role_assignments};
+use crate::db::schema::{
+    association_former_districts, associations, households, members, role_assignments,
+};
 use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, MemberId, Role};
 use crate::error::ApiError;
 
@@ -37,6 +39,14 @@ impl Membership {
                 )>(conn)
                 .optional()?
                 .ok_or_else(ApiError::invalid_token)?;
+        let former_districts = match &association_id {
+            Some(association) => association_former_districts::table
+                .filter(association_former_districts::association_id.eq(association))
+                .select(association_former_districts::district_id)
+                .order(association_former_districts::moved_at.asc())
+                .load(conn)?,
+            None => Vec::new(),
+        };
         Ok(Self {
             member_id: member_id.clone(),
             login,
@@ -45,6 +55,7 @@ impl Membership {
             han_id,
             association_id,
             district_id,
+            former_districts,
         })
     }
 }

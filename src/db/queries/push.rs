@@ -7,15 +7,17 @@ use diesel::sql_types::{Integer, Text, Timestamp};
 
 use crate::db::models::{Post, PushJob, PushSubscription};
 use crate::db::schema::{
-    associations, households, member_emails, members, muted_categories, muted_channels,
-    push_deliveries, push_jobs, push_subscriptions,
+    associations, event_reminder_declines, households, member_emails, members, muted_categories,
+    muted_channels, push_deliveries, push_jobs, push_subscriptions,
 };
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::Audience;
 use crate::domain::{
-    AssociationId, Category, Channel, DistrictId, HouseholdId, MemberId, PushSubscriptionId, Tier,
+    AssociationId, Category, Channel, DistrictId, HouseholdId, MemberId, PostId,
+    PushSubscriptionId, Tier,
 };
 
+use crate::db::queries::district_scope::in_district;
 use crate::db::queries::outbox::PENDING;
 
 /// Adds a subscription, or moves an existing endpoint to this member (a shared browser);
@@ -140,6 +142,9 @@ pub enum Recipients<'a> {
     Audience(Audience<'a>),
     /// These households' members (a reminder to the unconfirmed).
     Households(&'a [HouseholdId]),
+    /// An audience less the households that declined the post's event
+    /// (`event_reminder_declines`), an event's reminder.
+    AudienceLessDeclines(Audience<'a>, &'a PostId),
 }
 
 /// Writes a job and one pending delivery per recipient subscription, in the caller's
@@ -190,13 +195,19 @@ macro_rules! recipients_filter {
                 tier,
                 scope_id,
                 hans,
-            }) => {
+            })
+            | Recipients::AudienceLessDeclines(
+                Audience {
+                    tier,
+                    scope_id,
+                    hans,
+                },
+                _,
+            ) => {
                 let scope = scope_id.unwrap_or_default().to_string();
                 targets = match tier {
                     Tier::City => targets,
-                    Tier::District => {
-                        targets.filter(associations::district_id.eq(DistrictId(scope)))
-                    }
+                    Tier::District => targets.filter(in_district(DistrictId(scope))),
                     Tier::Association => {
                         targets.filter(households::association_id.eq(AssociationId(scope)))
                     }
@@ -208,6 +219,13 @@ macro_rules! recipients_filter {
             Recipients::Households(list) => {
                 targets = targets.filter(households::id.eq_any(list.to_vec()));
             }
+        }
+        if let Recipients::AudienceLessDeclines(_, post) = $recipients {
+            targets = targets.filter(diesel::dsl::not(diesel::dsl::exists(
+                event_reminder_declines::table
+                    .filter(event_reminder_declines::post_id.eq(post.clone()))
+                    .filter(event_reminder_declines::household_id.eq(households::id)),
+            )));
         }
         if let (Some(category), false) = ($category, $job.urgent) {
             targets = targets.filter(diesel::dsl::not(diesel::dsl::exists(

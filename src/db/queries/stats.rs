@@ -299,6 +299,34 @@ pub fn snapshot_month(
     })
 }
 
+/// Drops every month not frozen yet (the district list changed): the dashboard and the
+/// month-end task compute them again over the list as it is now.
+pub fn drop_provisional_months(conn: &mut AnyConnection) -> QueryResult<()> {
+    let open: Vec<String> = stats_months::table
+        .filter(stats_months::finalized.eq(false))
+        .select(stats_months::month)
+        .load(conn)?;
+    diesel::delete(
+        stats_association_safety_months::table
+            .filter(stats_association_safety_months::month.eq_any(&open)),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        stats_district_safety_months::table
+            .filter(stats_district_safety_months::month.eq_any(&open)),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        stats_association_months::table.filter(stats_association_months::month.eq_any(&open)),
+    )
+    .execute(conn)?;
+    diesel::delete(stats_district_months::table.filter(stats_district_months::month.eq_any(&open)))
+        .execute(conn)?;
+    diesel::delete(stats_months::table.filter(stats_months::month.eq_any(&open)))
+        .execute(conn)
+        .map(drop)
+}
+
 /// The first month with anything to count: the earliest published circular or association.
 pub fn first_month_with_data(conn: &mut AnyConnection) -> QueryResult<Option<Month>> {
     let first_post: Option<NaiveDateTime> = posts::table

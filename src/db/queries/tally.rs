@@ -15,7 +15,7 @@ use crate::db::schema::{
 };
 use crate::domain::{
     ACTIVE_DAYS, AssociationId, DistrictId, HanId, HouseholdId, Month, MonthCheck, MonthFacts,
-    MonthPost, PostId, PostStatus, ReceiptCounts, Rule, SafetyCheckId, SafetyFacts, count,
+    MonthPost, PostId, PostStatus, ReceiptCounts, Rule, SafetyCheckId, SafetyFacts, Tier, count,
     receipts_in_window,
 };
 
@@ -100,6 +100,14 @@ pub fn month_facts(
             posts::published_at,
         ))
         .load(conn)?;
+    // A merged-away district's circulars count for the district it was merged into.
+    let merged_into = super::districts::merged_into(conn)?;
+    let posts: Vec<MonthPost> = posts
+        .into_iter()
+        .map(|(id, tier, scope, confirm, at)| {
+            (id, tier, survivor(&merged_into, tier, scope), confirm, at)
+        })
+        .collect();
     let hans_of_post = hans_of_posts(conn, &posts)?;
     let receipts = month_receipts(conn, &posts)?;
     let first = month.plus(1 - i64::from(rule.months_with_posts));
@@ -108,7 +116,10 @@ pub fn month_facts(
         .filter(posts::published_at.ge(first.start_utc()))
         .filter(posts::published_at.lt(end))
         .select((posts::tier, posts::scope_id, posts::published_at))
-        .load(conn)?;
+        .load::<(Tier, Option<String>, Option<NaiveDateTime>)>(conn)?
+        .into_iter()
+        .map(|(tier, scope, at)| (tier, survivor(&merged_into, tier, scope), at))
+        .collect();
     let all_districts = if rule.count_city_posts {
         districts::table.select(districts::id).load(conn)?
     } else {
@@ -131,6 +142,22 @@ pub fn month_facts(
         all_districts,
         safety: safety_facts(conn, month, at)?,
     })
+}
+
+/// A district circular's district, or the one it was merged into.
+fn survivor(
+    merged_into: &HashMap<DistrictId, DistrictId>,
+    tier: Tier,
+    scope: Option<String>,
+) -> Option<String> {
+    match (tier, scope) {
+        (Tier::District, Some(district)) => Some(
+            merged_into
+                .get(&DistrictId(district.clone()))
+                .map_or(district, |to| to.as_str().to_string()),
+        ),
+        (_, scope) => scope,
+    }
 }
 
 fn hans_of_posts(

@@ -8,6 +8,7 @@ mod calendar;
 mod channels;
 mod circular;
 mod city;
+mod city_districts;
 mod compose;
 mod district;
 mod draft;
@@ -46,6 +47,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     safety::config(cfg);
     safety_start::config(cfg);
     city::config(cfg);
+    city_districts::config(cfg);
     district::config(cfg);
     inbox::config(cfg);
     calendar::config(cfg);

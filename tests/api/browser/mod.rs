@@ -8,6 +8,7 @@ mod accessibility;
 mod account;
 mod calendar;
 mod circulars;
+mod city_districts;
 mod compose;
 mod officer;
 mod officer_tools;
