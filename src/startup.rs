@@ -17,13 +17,15 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::actions::Services;
 use crate::attachments::AttachmentStore;
+use crate::auth::jwt::configured_keys;
 use crate::auth::limiter::RegistrationLimiter;
 use crate::auth::{JwtKeys, PasswordService};
+use crate::coherence::Listener;
 use crate::configuration::Settings;
 use crate::db::group_commit::GroupCommit;
 use crate::db::queries::districts::{count_districts, import_districts};
 use crate::db::queries::members::admin_exists;
-use crate::db::{Backend, Db};
+use crate::db::{Backend, Db, under_startup_lock};
 use crate::error::{
     ApiError, ErrorCode, KnownRoutes, json_error_handler, no_route, path_error_handler,
     query_error_handler,
@@ -37,6 +39,7 @@ use crate::push::VapidKey;
 use crate::push::sender::WebPushSender;
 use crate::push::worker::PushWorker;
 use crate::routes;
+use crate::shared_secrets::{self, KEY_RING_RELOAD};
 use crate::telemetry::spawn_blocking_with_tracing;
 use crate::web::log::RedactedRootSpan;
 use crate::web::setup::SetupLink;
@@ -60,7 +63,7 @@ pub struct Application {
 
 /// What handlers share besides the database.
 struct Shared {
-    keys: JwtKeys,
+    keys: Arc<JwtKeys>,
     passwords: PasswordService,
     vapid: VapidKey,
     services: Services,
@@ -74,7 +77,7 @@ impl Application {
         crate::private_files::private_dir(data_dir)
             .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", data_dir.display()))?;
         let db = prepare_database(settings.clone(), true).await?;
-        let keys = JwtKeys::load(&settings.auth, &settings.server.data_dir)?;
+        let (keys, vapid) = load_secrets(&settings, &db).await?;
         let password_settings = settings.password.clone();
         let (concurrency, queue_ms) = (
             settings.auth.hash_slots(),
@@ -88,7 +91,6 @@ impl Application {
         let listener =
             TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         let port = listener.local_addr()?.port();
-        let vapid = VapidKey::load(&settings.push, &settings.server.data_dir)?;
         let wake_push = Arc::new(Notify::new());
         let sender = Arc::new(WebPushSender::new(vapid.clone(), &settings.push)?);
         let push_worker = Arc::new(PushWorker::new(
@@ -103,7 +105,7 @@ impl Application {
         ));
         let (setup_link, setup_token) = open_setup_if_needed(&db).await?;
         let services = Shared {
-            keys,
+            keys: keys.clone(),
             passwords,
             vapid,
             services: Services {
@@ -123,7 +125,7 @@ impl Application {
         let mut background = vec![tokio::spawn(jobs::publish_scheduled_posts(
             db.clone(),
             Duration::from_secs(settings.posts.scheduler_interval_secs),
-            wake_push,
+            wake_push.clone(),
             inbox_cache.clone(),
             stopped.clone(),
         ))];
@@ -145,12 +147,24 @@ impl Application {
                 tracing::info!("scheduled backups are for SQLite; back up PostgreSQL with pg_dump");
             }
         }
+        if db.backend() == Backend::Postgres && configured_keys(&settings.auth).is_none() {
+            background.push(tokio::spawn(jobs::reload_key_ring(
+                db.clone(),
+                keys,
+                KEY_RING_RELOAD,
+                stopped.clone(),
+            )));
+        }
         if settings.stats.worker {
             background.push(tokio::spawn(jobs::take_stats_snapshots(
                 db.clone(),
                 settings.stats.clone(),
                 stopped.clone(),
             )));
+        }
+        if let crate::db::DatabaseUrl::Postgres(url) = settings.database_url()? {
+            let listener = Listener::new(url, inbox_cache.clone(), wake_push, stopped.clone());
+            background.push(tokio::task::spawn_blocking(move || listener.run()));
         }
         if settings.push.worker {
             background.push(tokio::spawn(push_worker.clone().run(stopped)));
@@ -215,6 +229,26 @@ impl Application {
     }
 }
 
+/// The access-token keys and the VAPID key: from configuration or the data folder, and on
+/// PostgreSQL from the database, so every instance sharing it has the same ones.
+async fn load_secrets(settings: &Settings, db: &Db) -> anyhow::Result<(Arc<JwtKeys>, VapidKey)> {
+    let data_dir = &settings.server.data_dir;
+    if db.backend() == Backend::Sqlite {
+        let keys = JwtKeys::load(&settings.auth, data_dir)?;
+        return Ok((Arc::new(keys), VapidKey::load(&settings.push, data_dir)?));
+    }
+    let (db, shared) = (db.clone(), settings.clone());
+    let (ring, vapid) = spawn_blocking_with_tracing(move || {
+        under_startup_lock(&mut *db.get()?, |conn| {
+            let dir = &shared.server.data_dir;
+            let ring = shared_secrets::jwt_key_ring(conn, &shared.auth, dir)?;
+            Ok((ring, shared_secrets::vapid_key(conn, &shared.push, dir)?))
+        })
+    })
+    .await??;
+    Ok((Arc::new(JwtKeys::new(&settings.auth, ring)?), vapid))
+}
+
 /// A set-up link when the database has no city admin yet.
 async fn open_setup_if_needed(db: &Db) -> anyhow::Result<(SetupLink, Option<SecretString>)> {
     let has_admin = db
@@ -259,27 +293,26 @@ pub async fn prepare_database(settings: Settings, seed: bool) -> anyhow::Result<
         let url = settings.database_url()?;
         tracing::info!(database = %url.redacted(), "opening database");
         let db = Db::connect(url.clone(), &settings.database)?;
-        if let Some(marker) =
-            crate::demo::unfinished::repair(&mut *db.get()?, &settings.server.data_dir)?
-        {
-            tracing::warn!(
-                started = %marker.started,
-                "a `kairan demo` was interrupted: its indexes are rebuilt, but the city is \
-                 incomplete; to start again: {}",
-                crate::demo::unfinished::how_to_start_again(&url)
-            );
-        }
-        if seed && settings.database.seed_kanazawa_districts {
-            let mut conn = db.get()?;
-            if count_districts(&mut conn)? == 0 {
+        under_startup_lock(&mut *db.get()?, |conn| {
+            if let Some(marker) = crate::demo::unfinished::repair(conn, &settings.server.data_dir)?
+            {
+                tracing::warn!(
+                    started = %marker.started,
+                    "a `kairan demo` was interrupted: its indexes are rebuilt, but the city is \
+                     incomplete; to start again: {}",
+                    crate::demo::unfinished::how_to_start_again(&url)
+                );
+            }
+            if seed && settings.database.seed_kanazawa_districts && count_districts(conn)? == 0 {
                 let records = parse_districts(KANAZAWA_DISTRICTS_CSV)?;
-                let report = import_districts(&mut conn, &records)?;
+                let report = import_districts(conn, &records)?;
                 tracing::info!(
                     inserted = report.inserted,
                     "loaded the Kanazawa district list"
                 );
             }
-        }
+            Ok(())
+        })?;
         Ok(db)
     })
     .await?
@@ -359,7 +392,7 @@ fn run(
     settings: &Settings,
 ) -> anyhow::Result<Server> {
     let db = web::Data::new(db);
-    let keys = web::Data::new(services.keys);
+    let keys = web::Data::from(services.keys);
     let passwords = web::Data::new(services.passwords);
     let vapid = web::Data::new(services.vapid);
     let wake_push = web::Data::new(services.services.wake_push.clone());
@@ -369,7 +402,12 @@ fn run(
     let services = web::Data::new(services.services);
     let push_settings = web::Data::new(settings.push.clone());
     let post_settings = web::Data::new(settings.posts.clone());
-    let attachment_store = web::Data::new(AttachmentStore::new(&settings.server.data_dir));
+    let attachment_store = web::Data::new(match db.backend() {
+        Backend::Sqlite => AttachmentStore::new(&settings.server.data_dir),
+        Backend::Postgres => {
+            AttachmentStore::in_database(&settings.server.data_dir, (**db).clone())
+        }
+    });
     let auth_settings = web::Data::new(settings.auth.clone());
     let registrations = web::Data::new(RegistrationLimiter::per_hour(
         settings.auth.max_registrations_per_address_hour,

@@ -109,6 +109,7 @@ pub async fn upload(
         .map_err(|_| ApiError::Unexpected(anyhow::anyhow!("attachment size overflows i64")))?;
 
     let _writes = store.lock_writes().await;
+    let content = body.clone();
     let sha256 = store.put(body).await?;
     let row = Attachment {
         id: AttachmentId::generate(),
@@ -127,6 +128,7 @@ pub async fn upload(
             write_transaction(conn, |conn| {
                 room_for_one(conn, &caller, &row.post_id)?;
                 queries::insert_attachment(conn, &row)?;
+                queries::keep_content(conn, &row.sha256, &content)?;
                 Ok(row)
             })
         })
@@ -191,6 +193,7 @@ pub async fn delete(
                 let found = queries::find_attachment(conn, &id, &attachment)?
                     .ok_or(ApiError::NotFound("attachment"))?;
                 queries::delete_attachment(conn, &found.id)?;
+                queries::drop_unreferenced_content(conn, &found.sha256)?;
                 Ok(found.sha256)
             })
         })

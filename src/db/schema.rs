@@ -563,3 +563,36 @@ diesel::allow_tables_to_appear_in_same_query!(
     sign_in_codes,
     member_preferences,
 );
+
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        value -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    jwt_keys (kid) {
+        kid -> Text,
+        secret -> Text,
+        signs_from -> Timestamp,
+        verifies_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_runs (name) {
+        name -> Text,
+        last_run_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    attachment_blobs (sha256) {
+        sha256 -> Text,
+        content -> Binary,
+        created_at -> Timestamp,
+    }
+}

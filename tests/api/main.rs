@@ -18,6 +18,7 @@ mod health;
 mod helpers;
 mod house;
 mod idempotency;
+mod instances;
 mod limits;
 mod members;
 mod operator;

@@ -5,6 +5,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text, Timestamp};
 
+use crate::db::changes::{Change, announce};
 use crate::db::models::{Post, PushJob, PushSubscription};
 use crate::db::schema::{
     associations, households, members, muted_categories, push_deliveries, push_jobs,
@@ -131,6 +132,8 @@ pub fn enqueue(
     diesel::insert_into(push_jobs::table)
         .values(job)
         .execute(conn)?;
+    // Wakes the workers of every instance when this commits.
+    announce(conn, &[Change::Push])?;
     match recipients {
         // A list as long as a city's households is more than one statement may bind.
         Recipients::Households(list) => {

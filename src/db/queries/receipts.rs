@@ -4,6 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::changes::{Change, announce};
 use crate::db::models::{HouseholdReceipt, Post, PostRead};
 use crate::db::queries::posts::{audience_household, within_audience};
 use crate::db::schema::{associations, hans, household_receipts, households, post_reads};
@@ -37,6 +38,7 @@ pub fn record_read(
     confirm: bool,
 ) -> QueryResult<()> {
     write_transaction(conn, |conn| {
+        announce(conn, &[Change::Receipts(household.clone())])?;
         let at = now();
         let confirmed_at = confirm.then_some(at);
         insert_or_ignore!(
@@ -96,6 +98,7 @@ pub fn record_paper_confirmation(
     recorded_by: &MemberId,
 ) -> QueryResult<()> {
     write_transaction(conn, |conn| {
+        announce(conn, &[Change::Receipts(household.clone())])?;
         let at = now();
         insert_or_ignore!(
             conn,
