@@ -59,6 +59,34 @@ impl AttachmentType {
             Self::Png => "image/png",
         }
     }
+
+    /// The extensions that say this type; the first is the one added to other names.
+    fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Self::Pdf => &["pdf"],
+            Self::Jpeg => &["jpg", "jpeg"],
+            Self::Png => &["png"],
+        }
+    }
+
+    /// The name a file of this type is saved under: `name` when its extension says this
+    /// type, else `name` with the type's extension added (`invoice.html` holding a PDF
+    /// becomes `invoice.html.pdf`), so a saved file never opens as something else and no
+    /// part of the sender's name is lost.
+    pub fn file_name_for(self, name: &str) -> String {
+        let agrees = name.rsplit_once('.').is_some_and(|(stem, extension)| {
+            !stem.is_empty()
+                && self
+                    .extensions()
+                    .iter()
+                    .any(|e| e.eq_ignore_ascii_case(extension))
+        });
+        if agrees {
+            name.to_string()
+        } else {
+            format!("{name}.{}", self.extensions()[0])
+        }
+    }
 }
 
 /// Cleans a client's file name into a label: NFC, without path separators, control
@@ -87,7 +115,7 @@ pub fn clean_file_name(raw: &str) -> Result<String, ApiError> {
 }
 
 /// Content stored by its hash: files under one root (SQLite deployments), or rows of the
-/// database (PostgreSQL, so every instance serves every file; decision 42), which the
+/// database (PostgreSQL, so every instance serves every file; decision 47), which the
 /// attachment rows' own transactions write and delete (`db::queries::attachments`).
 /// Blocking work runs on the blocking pool.
 pub struct AttachmentStore {
@@ -277,6 +305,24 @@ mod tests {
         );
         assert_eq!(AttachmentType::detect(b"hello.pdf"), None);
         assert_eq!(AttachmentType::detect(b""), None);
+    }
+
+    #[test]
+    fn names_end_in_their_types_extension() {
+        let pdf = AttachmentType::Pdf;
+        assert_eq!(pdf.file_name_for("invoice.html"), "invoice.html.pdf");
+        assert_eq!(pdf.file_name_for("回覧 12月"), "回覧 12月.pdf");
+        assert_eq!(pdf.file_name_for("SCAN.PDF"), "SCAN.PDF");
+        assert_eq!(pdf.file_name_for(".pdf"), ".pdf.pdf");
+        assert_eq!(
+            AttachmentType::Jpeg.file_name_for("photo.JPEG"),
+            "photo.JPEG"
+        );
+        assert_eq!(
+            AttachmentType::Jpeg.file_name_for("photo.png"),
+            "photo.png.jpg"
+        );
+        assert_eq!(AttachmentType::Png.file_name_for("map.png"), "map.png");
     }
 
     #[test]

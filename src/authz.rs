@@ -18,17 +18,20 @@ pub struct RoleGrant {
     pub term_year: i32,
 }
 
-/// The signed-in member with where they live and what they hold now.
+/// The signed-in member: where they live and what they hold now. Reads through to the
+/// `Membership` it extends (`principal.association_id`), so the place is written once.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub member_id: MemberId,
-    pub login: String,
-    pub display_name: String,
-    pub household_id: Option<HouseholdId>,
-    pub han_id: Option<HanId>,
-    pub association_id: Option<AssociationId>,
-    pub district_id: Option<DistrictId>,
+    pub place: Membership,
     pub roles: Vec<RoleGrant>,
+}
+
+impl std::ops::Deref for Principal {
+    type Target = Membership;
+
+    fn deref(&self) -> &Membership {
+        &self.place
+    }
 }
 
 /// Where a signed-in member lives: enough for the inbox, without their roles.
@@ -55,15 +58,6 @@ impl Membership {
 }
 
 impl Principal {
-    pub fn audience_keys(&self) -> Vec<AudienceKey> {
-        member_keys(
-            self.household_id.as_ref(),
-            self.district_id.as_ref(),
-            self.association_id.as_ref(),
-            self.han_id.as_ref(),
-        )
-    }
-
     fn holds(&self, role: Role, scope: &str) -> bool {
         self.roles
             .iter()
@@ -248,12 +242,12 @@ pub fn may_post(p: &Principal, scope: &Scope, hans: &[HanId]) -> bool {
     }
 }
 
-/// Edit, withdraw and follow a post: its author, and whoever may post to its audience as a
-/// whole (so a new officer can take over a predecessor's circulars).
-pub fn may_manage_post(p: &Principal, author: &MemberId, audience: Audience<'_>) -> bool {
-    &p.member_id == author
-        || Scope::parse(audience.tier, audience.scope_id.map(str::to_string))
-            .is_ok_and(|scope| may_post(p, &scope, &[]))
+/// Edit, withdraw, remind, attach to and follow a post: whoever may post to its audience
+/// (its hans included) now. Authorship grants nothing: an author whose role ended loses the
+/// post, and the successor in the role takes it over.
+pub fn may_manage_post(p: &Principal, audience: Audience<'_>) -> bool {
+    Scope::parse(audience.tier, audience.scope_id.map(str::to_string))
+        .is_ok_and(|scope| may_post(p, &scope, audience.hans))
 }
 
 /// Close a safety check: whoever started it, or an admin.
@@ -351,13 +345,15 @@ mod tests {
 
     fn principal(roles: Vec<(Role, Option<&str>)>, association: Option<&str>) -> Principal {
         Principal {
-            member_id: MemberId("m".into()),
-            login: "m".into(),
-            display_name: "m".into(),
-            household_id: association.map(|_| HouseholdId("h".into())),
-            han_id: None,
-            association_id: association.map(|a| AssociationId(a.into())),
-            district_id: association.map(|_| DistrictId("d1".into())),
+            place: Membership {
+                member_id: MemberId("m".into()),
+                login: "m".into(),
+                display_name: "m".into(),
+                household_id: association.map(|_| HouseholdId("h".into())),
+                han_id: None,
+                association_id: association.map(|a| AssociationId(a.into())),
+                district_id: association.map(|_| DistrictId("d1".into())),
+            },
             roles: roles
                 .into_iter()
                 .map(|(role, scope)| RoleGrant {

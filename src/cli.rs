@@ -14,7 +14,7 @@ use crate::configuration::{Settings, get_configuration};
 use crate::db::queries::{districts, stats};
 use crate::db::{AnyConnectionManager, DatabaseUrl, under_startup_lock};
 use crate::demo::{DemoOptions, Refusal, Scale, check_push_endpoint};
-use crate::domain::{Login, Month, RequiredText};
+use crate::domain::{Login, Month, OneLine};
 use crate::import::parse_districts;
 use crate::progress::{self, Activity};
 use crate::startup::{Application, prepare_database};
@@ -334,7 +334,7 @@ async fn create_admin(
     display_name: String,
 ) -> anyhow::Result<()> {
     let login = Login::parse(&login).map_err(anyhow::Error::msg)?;
-    let display_name = RequiredText::<100>::parse("display name", &display_name)
+    let display_name = OneLine::<100>::parse("display name", &display_name)
         .map_err(anyhow::Error::msg)?
         .into_inner();
     let password = read_admin_password()?;

@@ -9,7 +9,10 @@ use serde::Deserialize;
 use serde_aux::field_attributes::deserialize_number_from_string;
 
 use crate::db::url::DatabaseUrl;
+use crate::domain::push_endpoint::{EndpointPolicy, check_host_pattern};
+use deserialize::{deserialize_bool_from_string, deserialize_list_from_string};
 
+mod deserialize;
 mod strict;
 pub use strict::{OTHER_VARIABLES, variable_name};
 
@@ -95,6 +98,12 @@ pub struct PushSettings {
     pub vapid_subject: String,
     #[serde(deserialize_with = "deserialize_bool_from_string")]
     pub allow_insecure_endpoints: bool,
+    /// Push services' hosts endpoints may name (`domain::push_endpoint`).
+    #[serde(deserialize_with = "deserialize_list_from_string")]
+    pub allowed_hosts: Vec<String>,
+    /// Subscriptions kept per member; a new one replaces the oldest beyond it.
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub max_subscriptions_per_member: i64,
     #[serde(deserialize_with = "deserialize_number_from_string")]
     pub ttl_normal_secs: i32,
     #[serde(deserialize_with = "deserialize_number_from_string")]
@@ -111,6 +120,16 @@ pub struct PushSettings {
     pub claim_secs: i64,
     #[serde(deserialize_with = "deserialize_bool_from_string")]
     pub worker: bool,
+}
+
+impl PushSettings {
+    /// Which endpoints members may register and the sender may reach.
+    pub fn endpoint_policy(&self) -> EndpointPolicy {
+        EndpointPolicy {
+            allowed_hosts: self.allowed_hosts.clone(),
+            allow_loopback: self.allow_insecure_endpoints,
+        }
+    }
 }
 
 /// The adoption dashboard's rule and the plan's figures (config/default.toml explains each).
@@ -462,6 +481,14 @@ impl Settings {
                     .into(),
             );
         }
+        for pattern in &self.push.allowed_hosts {
+            if let Err(problem) = check_host_pattern(pattern) {
+                problems.push(format!("push.allowed_hosts: {problem}"));
+            }
+        }
+        if !(1..=100).contains(&self.push.max_subscriptions_per_member) {
+            problems.push("push.max_subscriptions_per_member must be between 1 and 100".into());
+        }
         if !(1..=10_000).contains(&self.push.batch_size) || self.push.concurrency_per_host == 0 {
             problems.push(
                 "push.batch_size must be 1 to 10000 and push.concurrency_per_host at least 1"
@@ -581,47 +608,6 @@ impl StatsSettings {
         }
         problems
     }
-}
-
-fn deserialize_bool_from_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum BoolOrString {
-        Bool(bool),
-        String(String),
-    }
-    match BoolOrString::deserialize(d)? {
-        BoolOrString::Bool(b) => Ok(b),
-        BoolOrString::String(s) => match s.to_lowercase().as_str() {
-            "true" | "1" | "yes" => Ok(true),
-            "false" | "0" | "no" => Ok(false),
-            _ => Err(serde::de::Error::custom(format!(
-                "'{s}' is not true or false"
-            ))),
-        },
-    }
-}
-
-/// A list from TOML, or from one environment variable as comma-separated items.
-fn deserialize_list_from_string<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum ListOrString {
-        List(Vec<String>),
-        String(String),
-    }
-    let items = match ListOrString::deserialize(deserializer)? {
-        ListOrString::List(items) => items,
-        ListOrString::String(text) => text.split(',').map(str::to_string).collect(),
-    };
-    Ok(items
-        .into_iter()
-        .map(|item| item.trim().to_string())
-        .filter(|item| !item.is_empty())
-        .collect())
 }
 
 /// `scheme://host[:port]` exactly as a browser sends it in `Origin`.

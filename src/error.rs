@@ -72,6 +72,7 @@ error_codes! {
     PayloadTooLarge = "payload_too_large",
     PostWithdrawn = "post_withdrawn",
     RefreshTokenReused = "refresh_token_reused",
+    ReminderTooSoon = "reminder_too_soon",
     RoleHeld = "role_held",
     SafetyCheckClosed = "safety_check_closed",
     ServiceUnavailable = "service_unavailable",
@@ -123,6 +124,13 @@ pub enum ApiError {
     UnsupportedMediaType(ErrorCode, String),
     #[error("too many requests; try again in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
+    /// Code and message: the same thing was done too recently; 429 with Retry-After.
+    #[error("{message}")]
+    TooSoon {
+        code: ErrorCode,
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("{message}")]
     Unavailable {
         code: ErrorCode,
@@ -151,7 +159,8 @@ impl ApiError {
             | ApiError::Conflict(code, _)
             | ApiError::UnsupportedMediaType(code, _)
             | ApiError::Unauthorized(code, _)
-            | ApiError::Unavailable { code, .. } => *code,
+            | ApiError::Unavailable { code, .. }
+            | ApiError::TooSoon { code, .. } => *code,
             ApiError::Forbidden => ErrorCode::Forbidden,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::MethodNotAllowed(..) => ErrorCode::MethodNotAllowed,
@@ -234,7 +243,9 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(..) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::TooSoon { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -250,6 +261,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(status);
         match self {
             ApiError::TooManyRequests { retry_after_secs }
+            | ApiError::TooSoon {
+                retry_after_secs, ..
+            }
             | ApiError::Unavailable {
                 retry_after_secs, ..
             } => {

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::domain::{DistrictRecord, RosterRecord, normalize};
+use crate::domain::{DistrictRecord, OneLine, RosterRecord, normalize};
 
 /// A problem in an input file, with the line it is on.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -236,18 +236,13 @@ pub fn parse_roster(bytes: &[u8]) -> Result<Vec<RosterRecord>, ImportError> {
         let raw: RawRosterRow = row
             .deserialize(Some(&headers))
             .map_err(|e| ImportError::new(line, format!("malformed row: {e}")))?;
-        let label =
-            optional_text(raw.label).ok_or_else(|| ImportError::new(line, "label is empty"))?;
-        if label.chars().count() > 100 {
-            return Err(ImportError::new(
-                line,
-                "label is longer than 100 characters",
-            ));
-        }
-        let han = optional_text(raw.han);
-        if han.as_ref().is_some_and(|h| h.chars().count() > 50) {
-            return Err(ImportError::new(line, "han is longer than 50 characters"));
-        }
+        let in_line = |message: String| ImportError::new(line, message);
+        let label = OneLine::<100>::parse("label", raw.label.as_deref().unwrap_or_default())
+            .map_err(in_line)?
+            .into_inner();
+        let han = OneLine::<50>::optional("han", raw.han.as_deref().unwrap_or_default())
+            .map_err(in_line)?
+            .map(OneLine::into_inner);
         let paper = match optional_text(raw.paper)
             .map(|p| p.to_lowercase())
             .as_deref()

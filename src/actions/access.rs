@@ -7,8 +7,9 @@ use crate::db::models::{Association, Post};
 use crate::db::queries::posts as queries;
 use crate::db::queries::{associations, audit};
 use crate::db::{AnyConnection, now};
+use crate::domain::reminders::cool_down_left;
 use crate::domain::{AssociationId, AuditAction, MemberId, PostId, PostStatus};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The caller's relation to a post: may they see it, and may they manage it.
 pub struct Access {
@@ -27,7 +28,8 @@ pub fn accessible_post(
 ) -> Result<Access, ApiError> {
     let principal = Principal::load(conn, caller)?;
     let post = queries::find_post(conn, id)?.ok_or(ApiError::NotFound("post"))?;
-    let manager = authz::may_manage_post(&principal, &post.author_id, post.audience(&[]));
+    let hans = queries::post_hans_of(conn, id)?;
+    let manager = authz::may_manage_post(&principal, post.audience(&hans));
     let keys = principal.audience_keys();
     let in_audience =
         post.status == PostStatus::Published && queries::reaches(conn, id, &keys, now())?;
@@ -53,6 +55,31 @@ pub fn managed_post(
         return Err(ApiError::NotFound("post"));
     }
     Ok((access.principal, access.post))
+}
+
+/// Refuses a reminder (`action`, audited on `target`) that the caller already sent within
+/// `cool_down`: 429 `reminder_too_soon` with Retry-After. Run it in the reminder's write
+/// transaction, so two at once cannot both pass.
+pub fn reminder_cool_down(
+    conn: &mut AnyConnection,
+    caller: &MemberId,
+    action: AuditAction,
+    target: &str,
+    cool_down: chrono::Duration,
+) -> Result<(), ApiError> {
+    let last = audit::last_recorded(conn, caller, action, target)?;
+    match cool_down_left(last, now(), cool_down) {
+        None => Ok(()),
+        Some(retry_after_secs) => Err(ApiError::TooSoon {
+            code: ErrorCode::ReminderTooSoon,
+            message: format!(
+                "you sent a reminder for this less than {} minutes ago; you may send the next in {} minutes",
+                cool_down.num_minutes(),
+                retry_after_secs.div_ceil(60)
+            ),
+            retry_after_secs,
+        }),
+    }
 }
 
 /// Loads the caller and an association that must exist (404 otherwise).

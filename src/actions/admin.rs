@@ -9,7 +9,7 @@ use crate::auth::password::check_new_password;
 use crate::authz::{self, Principal, require};
 use crate::db::models::{AuditEntry, Member};
 use crate::db::queries::{accounts, audit};
-use crate::domain::{AssociationId, AuditAction, Login, MemberId, RequiredText, Role};
+use crate::domain::{AssociationId, AuditAction, Login, MemberId, OneLine, Role};
 use crate::error::{ApiError, ErrorCode};
 
 const DEFAULT_AUDIT_ENTRIES: i64 = 100;
@@ -35,7 +35,7 @@ impl NewStaff {
             return Err(ApiError::validation("role must be city_staff or admin"));
         }
         let login = Login::parse(login).map_err(ApiError::validation)?;
-        let display_name = RequiredText::<100>::parse("display_name", display_name)
+        let display_name = OneLine::<100>::parse("display_name", display_name)
             .map_err(ApiError::validation)?
             .into_inner();
         check_new_password(&password, Some(login.as_str()))

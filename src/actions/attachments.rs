@@ -78,23 +78,16 @@ async fn remove_if_unreferenced(
     Ok(())
 }
 
-/// Attaches a file to a circular (its managers); its type is read from its content and must
-/// match the declared one.
-pub async fn upload(
-    services: &Services,
-    store: &AttachmentStore,
-    caller: &MemberId,
-    id: PostId,
-    upload: Upload,
-) -> Result<Attachment, ApiError> {
-    let body = upload.body;
-    if body.is_empty() {
+/// The type of an upload's content: not empty, PDF, JPEG or PNG, and what its sender
+/// declared. Pages ask this before creating the circular the file goes with.
+pub fn check_content(upload: &Upload) -> Result<AttachmentType, ApiError> {
+    if upload.body.is_empty() {
         return Err(ApiError::Validation(
             ErrorCode::EmptyAttachment,
             "the attachment is empty".into(),
         ));
     }
-    let detected = AttachmentType::detect(&body).ok_or_else(unsupported_type)?;
+    let detected = AttachmentType::detect(&upload.body).ok_or_else(unsupported_type)?;
     if detected != upload.declared {
         return Err(ApiError::Validation(
             ErrorCode::AttachmentTypeMismatch,
@@ -105,6 +98,20 @@ pub async fn upload(
             ),
         ));
     }
+    Ok(detected)
+}
+
+/// Attaches a file to a circular (its managers); its type is read from its content and must
+/// match the declared one.
+pub async fn upload(
+    services: &Services,
+    store: &AttachmentStore,
+    caller: &MemberId,
+    id: PostId,
+    upload: Upload,
+) -> Result<Attachment, ApiError> {
+    let detected = check_content(&upload)?;
+    let body = upload.body;
     let size_bytes = i64::try_from(body.len())
         .map_err(|_| ApiError::Unexpected(anyhow::anyhow!("attachment size overflows i64")))?;
 
@@ -116,7 +123,7 @@ pub async fn upload(
         post_id: id,
         sha256: sha256.clone(),
         content_type: detected.content_type().to_string(),
-        file_name: upload.file_name,
+        file_name: detected.file_name_for(&upload.file_name),
         size_bytes,
         created_at: now(),
     };

@@ -42,7 +42,7 @@ pub async fn ask(
                 queries::create_join_request(conn, &association.id, &p.member_id, message)?;
             Ok(JoinRequestRow {
                 request,
-                display_name: p.display_name,
+                display_name: p.place.display_name,
             })
         })
         .await

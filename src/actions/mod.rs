@@ -9,6 +9,8 @@ pub mod access;
 pub mod admin;
 pub mod associations;
 pub mod attachments;
+pub mod calendar;
+pub mod calendar_feed;
 pub mod districts;
 pub mod inbox;
 pub mod invitations;

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use crate::actions::Services;
 use crate::actions::access::{accessible_post, managed_post};
 use crate::authz::{self, Principal, require};
-use crate::db::models::{Post, PostVersion, SurveyQuestion};
+use crate::db::models::{Post, PostEvent, PostVersion, SurveyQuestion};
 use crate::db::queries::associations::{check_scope, find_association, list_hans};
 use crate::db::queries::inbox::read_state;
 use crate::db::queries::posts::{self as queries, PostDetail, PostEdit};
-use crate::db::{AnyConnection, now};
+use crate::db::{AnyConnection, Json, now};
 use crate::domain::draft::{CheckedQuestion, PostDraft};
 use crate::domain::{
     Category, HanId, HouseholdId, MemberId, PostId, PostStatus, Priority, QuestionId, Scope,
@@ -47,24 +47,18 @@ fn load_view(
     })
 }
 
-fn survey_questions(
-    post: &PostId,
-    questions: Vec<CheckedQuestion>,
-) -> Result<Vec<SurveyQuestion>, ApiError> {
+fn survey_questions(post: &PostId, questions: Vec<CheckedQuestion>) -> Vec<SurveyQuestion> {
     questions
         .into_iter()
         .enumerate()
-        .map(|(position, q)| {
-            Ok(SurveyQuestion {
-                id: QuestionId::generate(),
-                post_id: post.clone(),
-                position: i32::try_from(position).unwrap_or(i32::MAX),
-                kind: q.kind,
-                prompt: q.prompt,
-                options: serde_json::to_string(&q.options)
-                    .map_err(|e| ApiError::Unexpected(e.into()))?,
-                required: q.required,
-            })
+        .map(|(position, q)| SurveyQuestion {
+            id: QuestionId::generate(),
+            post_id: post.clone(),
+            position: i32::try_from(position).unwrap_or(i32::MAX),
+            kind: q.kind,
+            prompt: q.prompt,
+            options: Json(q.options),
+            required: q.required,
         })
         .collect()
 }
@@ -79,8 +73,9 @@ pub async fn create(
     let at = now();
     let checked = input.draft.check(at).map_err(ApiError::validation)?;
     let id = PostId::generate();
-    let questions = survey_questions(&id, checked.questions)?;
+    let questions = survey_questions(&id, checked.questions);
     let (caller, scope, hans) = (caller.clone(), input.scope, checked.hans);
+    let event = checked.event.map(|e| PostEvent::new(id.clone(), e));
     let view = services
         .db
         .run(move |conn| {
@@ -105,7 +100,7 @@ pub async fn create(
                 created_at: at,
                 updated_at: at,
             };
-            let post = queries::create_post(conn, post, hans, questions)?;
+            let post = queries::create_post(conn, post, hans, questions, event)?;
             load_view(conn, &p.member_id, p.household_id.as_ref(), post)
         })
         .await?;
@@ -238,6 +233,30 @@ pub async fn versions(
         .run(move |conn| {
             managed_post(conn, &caller, &id)?;
             Ok(queries::versions(conn, &id)?)
+        })
+        .await
+}
+
+/// The newest circulars sent to a scope, for those who may post there (who may also manage
+/// them): a district's circulars on `/district`.
+pub async fn sent_to(
+    services: &Services,
+    caller: &MemberId,
+    scope: Scope,
+    limit: i64,
+) -> Result<Vec<Post>, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            let p = Principal::load(conn, &caller)?;
+            require(authz::may_post(&p, &scope, &[]))?;
+            Ok(queries::sent_to_scope(
+                conn,
+                scope.tier(),
+                scope.id(),
+                limit,
+            )?)
         })
         .await
 }

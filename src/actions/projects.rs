@@ -1,28 +1,15 @@
 //! Target 3: projects the city runs with partners, recorded and corrected by city staff.
 //! Every change is audited.
 
-use serde::{Deserialize, Serialize};
-
 use crate::actions::Services;
 use crate::authz::{self, Principal, require};
+use crate::db::Json;
 use crate::db::models::Project;
 use crate::db::queries::audit;
 use crate::db::queries::projects as queries;
 use crate::db::{AnyConnection, now};
-use crate::domain::{AuditAction, MemberId, ProjectId, RequiredText};
+use crate::domain::{AuditAction, MemberId, MultiLine, OneLine, Partner, ProjectId};
 use crate::error::ApiError;
-
-/// Partners of a project with the city (target 3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Partner {
-    /// 町会 (town associations)
-    Chokai,
-    Npo,
-    Company,
-    Students,
-    City,
-}
 
 /// The 年度 a project ran in: 2000 to 2100.
 pub fn parse_year(year: i64) -> Result<i32, ApiError> {
@@ -33,7 +20,7 @@ pub fn parse_year(year: i64) -> Result<i32, ApiError> {
 }
 
 /// At least one partner, each once, as stored (a JSON array).
-pub fn parse_partners(partners: &[Partner]) -> Result<String, ApiError> {
+pub fn parse_partners(partners: &[Partner]) -> Result<Json<Vec<Partner>>, ApiError> {
     if partners.is_empty() {
         return Err(ApiError::validation("a project needs at least one partner"));
     }
@@ -43,22 +30,18 @@ pub fn parse_partners(partners: &[Partner]) -> Result<String, ApiError> {
             unique.push(*p);
         }
     }
-    serde_json::to_string(&unique).map_err(|e| ApiError::Unexpected(e.into()))
+    Ok(Json(unique))
 }
 
 /// At most 2000 characters; none is empty.
 pub fn parse_description(text: Option<String>) -> Result<String, ApiError> {
-    let text = crate::domain::normalize(text.as_deref().unwrap_or_default());
-    if text.chars().count() > 2000 {
-        return Err(ApiError::validation(
-            "description must be at most 2000 characters",
-        ));
-    }
-    Ok(text)
+    let text = MultiLine::<2000>::optional("description", text.as_deref().unwrap_or_default())
+        .map_err(ApiError::validation)?;
+    Ok(text.map(MultiLine::into_inner).unwrap_or_default())
 }
 
 pub fn parse_name(name: &str) -> Result<String, ApiError> {
-    Ok(RequiredText::<200>::parse("name", name)
+    Ok(OneLine::<200>::parse("name", name)
         .map_err(ApiError::validation)?
         .into_inner())
 }
@@ -67,7 +50,7 @@ pub fn parse_name(name: &str) -> Result<String, ApiError> {
 pub struct ProjectChanges {
     pub name: Option<String>,
     pub fiscal_year: Option<i32>,
-    pub partners: Option<String>,
+    pub partners: Option<Json<Vec<Partner>>>,
     pub description: Option<String>,
 }
 

@@ -10,18 +10,19 @@ use crate::domain::{Category, MemberId, PostId, PushSubscriptionId};
 use crate::error::ApiError;
 
 /// Registers a browser or device (already checked at the edge); the same endpoint again
-/// updates it.
+/// updates it. A member keeps at most `keep`: the oldest beyond it are replaced.
 pub async fn subscribe(
     services: &Services,
     caller: &MemberId,
     subscription: PushSubscription,
+    keep: i64,
 ) -> Result<PushSubscription, ApiError> {
     let caller = caller.clone();
     services
         .db
         .run(move |conn| {
             Principal::load(conn, &caller)?;
-            Ok(queries::subscribe(conn, &subscription)?)
+            Ok(queries::subscribe(conn, &subscription, keep)?)
         })
         .await
 }

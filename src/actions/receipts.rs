@@ -3,6 +3,7 @@
 //! visit list per 班) for those who follow a post, and reminders to the unconfirmed.
 
 use crate::actions::Services;
+use crate::actions::access::reminder_cool_down;
 use crate::authz::{self, Principal, require};
 use crate::db::models::Post;
 use crate::db::queries::audit;
@@ -10,6 +11,7 @@ use crate::db::queries::posts::{find_post, post_hans_of};
 use crate::db::queries::push::{self, Recipients};
 use crate::db::queries::receipts::{self as queries, Receipts};
 use crate::db::{AnyConnection, now, write_transaction};
+use crate::domain::reminders::POST_REMINDER_COOL_DOWN;
 use crate::domain::{AuditAction, HanId, HouseholdId, MemberId, PostId, PostStatus, ReceiptScope};
 use crate::error::{ApiError, ErrorCode};
 
@@ -41,7 +43,7 @@ pub fn followed_post(
     let hans = post_hans_of(conn, id)?;
     let (scope, personal) = match authz::receipt_scope(&principal, post.audience(&hans)) {
         Some(scope) => (scope, true),
-        None if authz::may_manage_post(&principal, &post.author_id, post.audience(&[])) => {
+        None if authz::may_manage_post(&principal, post.audience(&hans)) => {
             (ReceiptScope::Audience, false)
         }
         None => return Err(ApiError::NotFound("post")),
@@ -228,6 +230,13 @@ pub async fn remind(
             if !f.post.requires_confirmation {
                 return Err(confirmation_not_requested());
             }
+            reminder_cool_down(
+                conn,
+                &caller,
+                AuditAction::ReminderSent,
+                id.as_str(),
+                POST_REMINDER_COOL_DOWN,
+            )?;
             let receipts = queries::receipts(conn, &f.post, &f.hans, &f.scope, true)?;
             let households: Vec<_> = receipts
                 .unconfirmed

@@ -12,7 +12,7 @@ use crate::db::queries::associations::{
     self as queries, HouseholdChangeset, HouseholdRow, MemberRow, RosterImportReport,
 };
 use crate::db::queries::audit;
-use crate::domain::{AssociationId, AuditAction, HanId, HouseholdId, MemberId, RequiredText};
+use crate::domain::{AssociationId, AuditAction, Csv, HanId, HouseholdId, MemberId, OneLine};
 use crate::error::{ApiError, ErrorCode};
 use crate::import::parse_roster;
 
@@ -24,7 +24,7 @@ pub struct HouseholdView {
 
 /// A household to add.
 pub struct NewHousehold {
-    pub label: RequiredText<100>,
+    pub label: OneLine<100>,
     pub han: Option<HanId>,
     /// Gets printed circulars.
     pub paper: bool,
@@ -57,7 +57,7 @@ pub async fn create_han(
     services: &Services,
     caller: &MemberId,
     association: AssociationId,
-    name: RequiredText<50>,
+    name: OneLine<50>,
 ) -> Result<Han, ApiError> {
     let caller = caller.clone();
     services
@@ -222,13 +222,13 @@ pub async fn move_member(
     Ok(moved_to)
 }
 
-/// The roster file's rows, one per household in `ROSTER_CSV_COLUMNS` order (officers).
+/// The roster file, one row per household in `ROSTER_CSV_COLUMNS` order (officers).
 /// Audited as an export.
 pub async fn export_roster(
     services: &Services,
     caller: &MemberId,
     association: AssociationId,
-) -> Result<Vec<Vec<String>>, ApiError> {
+) -> Result<Csv, ApiError> {
     let rows = audited_roster_read(
         services,
         caller,
@@ -237,7 +237,8 @@ pub async fn export_roster(
         |conn, a| queries::list_households(conn, a, None),
     )
     .await?;
-    Ok(rows.into_iter().map(roster_csv_row).collect())
+    let rows = rows.into_iter().map(roster_csv_row).collect();
+    Ok(Csv::new("roster.csv", ROSTER_CSV_COLUMNS, rows))
 }
 
 fn roster_csv_row(row: HouseholdRow) -> Vec<String> {

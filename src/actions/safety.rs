@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::actions::Services;
+use crate::actions::access::reminder_cool_down;
 use crate::authz::{self, Membership, Principal, StatusView, require, require_visible};
 use crate::db::models::{SafetyAnswer, SafetyCheck};
 use crate::db::queries::associations::check_scope;
@@ -12,53 +13,30 @@ use crate::db::queries::posts::audience_household;
 use crate::db::queries::push::{self as push_queries, Recipients};
 use crate::db::queries::safety as queries;
 use crate::db::{AnyConnection, now, write_transaction};
-use crate::domain::{Audience, DistrictId};
+use crate::domain::reminders::SAFETY_REMINDER_COOL_DOWN;
+use crate::domain::{AssociationId, Audience, DistrictId};
 use crate::domain::{
-    AudienceKey, AuditAction, Grouping, HanId, HouseholdId, MemberId, ReceiptScope, SafetyCheckId,
-    SafetyStatus, SafetyStatusResponse, Scope, Tier, group_status, normalize,
+    AudienceKey, AuditAction, Grouping, HanId, HouseholdId, MemberId, MultiLine, ReceiptScope,
+    SafetyCheckId, SafetyStatus, SafetyStatusResponse, Scope, Tier, group_status,
 };
 use crate::error::{ApiError, ErrorCode};
 
 pub const MAX_MESSAGE_CHARS: usize = 1000;
 pub const MAX_NOTE_CHARS: usize = 500;
 
-/// Trimmed NFC text without control characters other than line breaks.
-fn clean_text(raw: &str) -> String {
-    let kept: String = raw
-        .replace("\r\n", "\n")
-        .chars()
-        .filter(|c| !c.is_control() || *c == '\n')
-        .collect();
-    normalize(&kept)
-}
-
 /// What residents read, e.g. 「地震がありました。ご無事ですか。」: required, at most 1000
 /// characters.
 pub fn parse_message(raw: &str) -> Result<String, ApiError> {
-    let message = clean_text(raw);
-    if message.is_empty() {
-        return Err(ApiError::validation("message must not be empty"));
-    }
-    if message.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(ApiError::validation(format!(
-            "message must be at most {MAX_MESSAGE_CHARS} characters"
-        )));
-    }
-    Ok(message)
+    MultiLine::<MAX_MESSAGE_CHARS>::parse("message", raw)
+        .map(MultiLine::into_inner)
+        .map_err(ApiError::validation)
 }
 
 /// An answer's optional note (what help is needed): blank is none, at most 500 characters.
 pub fn parse_note(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    let note = raw.map(clean_text).filter(|n| !n.is_empty());
-    if note
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
-    {
-        return Err(ApiError::validation(format!(
-            "note must be at most {MAX_NOTE_CHARS} characters"
-        )));
-    }
-    Ok(note)
+    let note = MultiLine::<MAX_NOTE_CHARS>::optional("note", raw.unwrap_or_default())
+        .map_err(ApiError::validation)?;
+    Ok(note.map(MultiLine::into_inner))
 }
 
 /// safe (無事) or needs_help (要支援).
@@ -482,6 +460,33 @@ pub async fn open_in_district(
         .await
 }
 
+/// The open checks reaching an association's district whose status the caller may follow,
+/// newest first: what the officer's desk lists. Reads no household, so nothing to audit.
+pub async fn open_followed(
+    services: &Services,
+    caller: &MemberId,
+    association: AssociationId,
+) -> Result<Vec<SafetyCheck>, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            let p = Principal::load(conn, &caller)?;
+            let Some(district) = queries::district_of(conn, &association)? else {
+                return Ok(Vec::new());
+            };
+            let mut followed = Vec::new();
+            for check in queries::open_checks_reaching(conn, &district)? {
+                let hans = queries::hans_of(conn, &check.id)?;
+                if status_view(conn, &p, &check, &hans)?.is_some() {
+                    followed.push(check);
+                }
+            }
+            Ok(followed)
+        })
+        .await
+}
+
 /// One answer in a household's history.
 pub struct HistoryEntry {
     pub answer: crate::db::models::SafetyAnswerRecord,
@@ -561,6 +566,13 @@ pub async fn remind(
                 .collect();
             let job = queries::check_job(&seen.check, "safety_reminder");
             let deliveries = write_transaction(conn, |conn| {
+                reminder_cool_down(
+                    conn,
+                    &caller,
+                    AuditAction::SafetyReminderSent,
+                    id.as_str(),
+                    SAFETY_REMINDER_COOL_DOWN,
+                )?;
                 let deliveries =
                     push_queries::enqueue(conn, &job, Recipients::Households(&households), None)?;
                 let detail = serde_json::json!({
@@ -576,7 +588,7 @@ pub async fn remind(
                     seen.principal.association_id.as_ref(),
                     detail,
                 )?;
-                Ok::<_, diesel::result::Error>(deliveries)
+                Ok::<_, ApiError>(deliveries)
             })?;
             Ok((households.len(), deliveries))
         })

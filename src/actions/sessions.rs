@@ -95,7 +95,7 @@ fn normalize_failed_login(raw: &str) -> String {
 /// browser's session and later by sign-in QR codes an officer prints.
 pub struct NewAccount {
     pub invitation_code: Option<String>,
-    /// Normalized, 1 to 100 characters (`RequiredText<100>`).
+    /// Normalized, 1 to 100 characters (`OneLine<100>`).
     pub display_name: String,
     pub credentials: Option<(Login, SecretString)>,
     /// Counts toward the per-address registration limit.

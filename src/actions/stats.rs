@@ -7,14 +7,14 @@ use chrono::NaiveDateTime;
 use crate::actions::Services;
 use crate::actions::stats_view::{
     AdoptionResponse, AssociationStatus, CityFigures, DistrictSeriesPoint, DistrictStatsResponse,
-    Figures, adoption_response, district_status, stored_rule,
+    Figures, adoption_response, district_status,
 };
 use crate::authz::{self, Principal, require};
 use crate::configuration::StatsSettings;
 use crate::db::queries::districts::open_district_name;
 use crate::db::queries::projects as project_queries;
 use crate::db::queries::stats::{self, SnapshotOutcome};
-use crate::domain::{Counts, DistrictId, MemberId, Month, Rule, SafetyCounts};
+use crate::domain::{Counts, Csv, DistrictId, MemberId, Month, Rule, SafetyCounts};
 use crate::error::{ApiError, ErrorCode};
 
 /// A month before any association or circular existed.
@@ -90,7 +90,7 @@ pub async fn district_dashboard(
                 month: stored.month.clone(),
                 provisional: !stored.finalized,
                 computed_at: stored.computed_at.and_utc(),
-                rule: stored_rule(&stored)?,
+                rule: stored.rule.0,
                 district: district_status(row, safety.as_ref(), &code, &name),
                 associations: stats::association_months(conn, &district, month)?
                     .into_iter()
@@ -142,13 +142,6 @@ pub async fn take_snapshots(
             })
         })
         .await
-}
-
-/// A CSV file for a spreadsheet: its name, header and rows.
-pub struct Csv {
-    pub file_name: String,
-    pub header: Vec<&'static str>,
-    pub rows: Vec<Vec<String>>,
 }
 
 const FIGURE_COLUMNS: [&str; 10] = [
@@ -246,11 +239,7 @@ pub fn adoption_csv(dashboard: &AdoptionResponse) -> Csv {
     header.extend(["provisional", "rule"]);
     // Last, so the columns spreadsheets already use keep their places.
     header.extend(SAFETY_COLUMNS);
-    Csv {
-        file_name: format!("adoption-{}.csv", dashboard.month),
-        header,
-        rows,
-    }
+    Csv::new(format!("adoption-{}.csv", dashboard.month), header, rows)
 }
 
 /// One district's figures as CSV: a row per association, then the district's own.
@@ -286,9 +275,9 @@ pub fn district_csv(stats: &DistrictStatsResponse) -> Csv {
     header.push("district_active");
     header.extend(["provisional", "rule"]);
     header.extend(SAFETY_COLUMNS);
-    Csv {
-        file_name: format!("district-{}-{}.csv", stats.district.code, stats.month),
+    Csv::new(
+        format!("district-{}-{}.csv", stats.district.code, stats.month),
         header,
         rows,
-    }
+    )
 }

@@ -197,11 +197,6 @@ pub struct DistrictStatsResponse {
     pub series: Vec<DistrictSeriesPoint>,
 }
 
-pub fn stored_rule(month: &StatsMonth) -> Result<Rule, ApiError> {
-    serde_json::from_str(&month.rule)
-        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("stored rule of {}: {e}", month.month)))
-}
-
 fn series_point(m: &StatsMonth) -> Result<SeriesPoint, ApiError> {
     Ok(SeriesPoint {
         month: m.month.clone(),
@@ -209,7 +204,7 @@ fn series_point(m: &StatsMonth) -> Result<SeriesPoint, ApiError> {
         active_districts: m.active_districts,
         member_households: m.member_households,
         registered_households: m.registered_households,
-        rule: stored_rule(m)?,
+        rule: m.rule.0,
     })
 }
 
@@ -259,7 +254,7 @@ pub fn adoption_response(
         month: month.to_string(),
         provisional: !city.month.finalized,
         computed_at: city.month.computed_at.and_utc(),
-        rule: stored_rule(&city.month)?,
+        rule: city.month.rule.0,
         active_districts: city.month.active_districts,
         districts_counted: city.month.districts,
         baseline: settings.baseline_districts,

@@ -2,7 +2,7 @@
 //! answers once and may change its answer until the deadline; those who follow the post see
 //! live tallies and export the answers as CSV (audited).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,9 +15,10 @@ use crate::db::models::{Post, SurveyQuestion, SurveyResponse};
 use crate::db::queries::posts::{find_post, post_hans_of};
 use crate::db::queries::receipts::household_in_audience;
 use crate::db::queries::{audit, surveys as queries};
-use crate::db::{AnyConnection, now};
+use crate::db::{AnyConnection, Json, now};
 use crate::domain::{
-    AuditAction, HouseholdId, MemberId, PostId, PostStatus, QuestionId, QuestionKind, normalize,
+    Answer, Answers, AuditAction, Csv, HouseholdId, MemberId, OneLine, PostId, PostStatus,
+    QuestionId, QuestionKind,
 };
 use crate::error::{ApiError, ErrorCode};
 
@@ -52,26 +53,6 @@ pub struct AnswersResponse {
     pub answered_at: DateTime<Utc>,
     /// In the order of the questions; unanswered optional questions are left out.
     pub answers: Vec<AnswerItem>,
-}
-
-/// One stored answer, as kept in `survey_responses.answers` (keyed by question id).
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Answer {
-    Choice(i64),
-    Choices(Vec<i64>),
-    Number(i64),
-    Text(String),
-}
-
-type Answers = BTreeMap<QuestionId, Answer>;
-
-fn options_of(q: &SurveyQuestion) -> Result<Vec<String>, ApiError> {
-    serde_json::from_str(&q.options).map_err(|e| ApiError::Unexpected(e.into()))
-}
-
-fn parse_answers(raw: &str) -> Result<Answers, ApiError> {
-    serde_json::from_str(raw).map_err(|e| ApiError::Unexpected(e.into()))
 }
 
 fn invalid(message: String) -> ApiError {
@@ -110,7 +91,7 @@ impl AnswerItem {
 
 /// Checks one answer against its question. None: left empty, as if not answered.
 fn check_answer(q: &SurveyQuestion, item: AnswerItem) -> Result<Option<Answer>, ApiError> {
-    let options = options_of(q)?.len();
+    let options = q.options.0.len();
     let in_options = |i: i64| usize::try_from(i).is_ok_and(|i| i < options);
     let id = &q.id;
     match (q.kind, item.into_answer()) {
@@ -139,19 +120,9 @@ fn check_answer(q: &SurveyQuestion, item: AnswerItem) -> Result<Option<Answer>, 
             Ok(Some(Answer::Number(number)))
         }
         (QuestionKind::ShortText, Some(Answer::Text(text))) => {
-            let text = normalize(&text);
-            if text.chars().count() > MAX_TEXT_CHARS {
-                return Err(invalid(format!(
-                    "question {id}: the text must be at most {MAX_TEXT_CHARS} characters"
-                )));
-            }
-            // One line: control characters would also break the CSV export in a spreadsheet.
-            if text.chars().any(char::is_control) {
-                return Err(invalid(format!(
-                    "question {id}: the text must not contain control characters"
-                )));
-            }
-            Ok((!text.is_empty()).then_some(Answer::Text(text)))
+            let field = format!("question {id}: the text");
+            let text = OneLine::<MAX_TEXT_CHARS>::optional(&field, &text).map_err(invalid)?;
+            Ok(text.map(|t| Answer::Text(t.into_inner())))
         }
         (kind, _) => {
             let field = match kind {
@@ -214,7 +185,7 @@ fn answers_response(
     questions: &[SurveyQuestion],
     response: SurveyResponse,
 ) -> Result<AnswersResponse, ApiError> {
-    let mut stored = parse_answers(&response.answers)?;
+    let mut stored = response.answers.0;
     let answers = questions
         .iter()
         .filter_map(|q| {
@@ -248,7 +219,7 @@ fn household_survey(
 ) -> Result<HouseholdSurvey, ApiError> {
     let p = Principal::load(conn, caller)?;
     let not_found = || ApiError::NotFound("post");
-    let household = p.household_id.ok_or_else(not_found)?;
+    let household = p.place.household_id.ok_or_else(not_found)?;
     let at = now();
     let post = find_post(conn, id)?
         .filter(|post| matches!(post.status, PostStatus::Published | PostStatus::Withdrawn))
@@ -266,7 +237,7 @@ fn household_survey(
         return Err(ApiError::NotFound("survey"));
     }
     Ok(HouseholdSurvey {
-        member: p.member_id,
+        member: p.place.member_id,
         household,
         post,
         questions,
@@ -306,8 +277,7 @@ pub async fn submit(
                 post_id: id,
                 household_id: survey.household,
                 member_id: survey.member,
-                answers: serde_json::to_string(&answers)
-                    .map_err(|e| ApiError::Unexpected(e.into()))?,
+                answers: Json(answers),
                 answered_at: at,
             };
             queries::save_response(conn, &response)?;
@@ -394,7 +364,7 @@ pub async fn tally(
             Ok(TallyResponse {
                 responses: i64::try_from(rows.len()).unwrap_or(i64::MAX),
                 households,
-                questions: tally_questions(questions, &rows, f.personal)?,
+                questions: tally_questions(questions, rows, f.personal),
             })
         })
         .await
@@ -403,18 +373,18 @@ pub async fn tally(
 /// Counts per option, sums and (for those who may see them) texts over the responses.
 fn tally_questions(
     questions: Vec<SurveyQuestion>,
-    rows: &[queries::ResponseRow],
+    rows: Vec<queries::ResponseRow>,
     personal: bool,
-) -> Result<Vec<QuestionTally>, ApiError> {
+) -> Vec<QuestionTally> {
     let mut questions = questions
         .into_iter()
         .map(|q| {
-            let options = options_of(&q)?;
+            let options = q.options.0;
             let choices = matches!(
                 q.kind,
                 QuestionKind::SingleChoice | QuestionKind::MultipleChoice
             );
-            Ok(QuestionTally {
+            QuestionTally {
                 counts: choices.then(|| vec![0; options.len()]),
                 sum: (q.kind == QuestionKind::Number).then_some(0),
                 texts: (q.kind == QuestionKind::ShortText && personal).then(Vec::new),
@@ -424,11 +394,11 @@ fn tally_questions(
                 options,
                 required: q.required,
                 count: 0,
-            })
+            }
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+        .collect::<Vec<_>>();
     for row in rows {
-        let mut answers = parse_answers(&row.answers)?;
+        let mut answers = row.answers.0;
         for q in &mut questions {
             let Some(answer) = answers.remove(&q.id) else {
                 continue;
@@ -454,16 +424,12 @@ fn tally_questions(
             }
         }
     }
-    Ok(questions)
+    questions
 }
 
 /// The answers as a table, one line per household that answered: household, han, label,
 /// then one column per question (officers and 班長, over their own households). Audited.
-pub async fn export(
-    services: &Services,
-    caller: &MemberId,
-    id: PostId,
-) -> Result<(Vec<String>, Vec<Vec<String>>), ApiError> {
+pub async fn export(services: &Services, caller: &MemberId, id: PostId) -> Result<Csv, ApiError> {
     let caller = caller.clone();
     services
         .db
@@ -483,23 +449,16 @@ pub async fn export(
                 f.principal.association_id.as_ref(),
                 detail,
             )?;
-            let lines = csv_lines(&questions, rows)?;
+            let lines = csv_lines(&questions, rows);
             let mut header = vec!["household_id".to_string(), "han".into(), "label".into()];
             header.extend(questions.into_iter().map(|q| q.prompt));
-            Ok((header, lines))
+            Ok(Csv::new("answers.csv", header, lines))
         })
         .await
 }
 
 /// One line per response: household, han, label, then the answers, choices as option text.
-fn csv_lines(
-    questions: &[SurveyQuestion],
-    rows: Vec<queries::ResponseRow>,
-) -> Result<Vec<Vec<String>>, ApiError> {
-    let options = questions
-        .iter()
-        .map(options_of)
-        .collect::<Result<Vec<_>, _>>()?;
+fn csv_lines(questions: &[SurveyQuestion], rows: Vec<queries::ResponseRow>) -> Vec<Vec<String>> {
     let option_text = |options: &[String], i: i64| {
         usize::try_from(i)
             .ok()
@@ -509,13 +468,14 @@ fn csv_lines(
     };
     rows.into_iter()
         .map(|row| {
-            let mut answers = parse_answers(&row.answers)?;
+            let mut answers = row.answers.0;
             let mut line = vec![
                 row.household_id.to_string(),
                 row.han.unwrap_or_default(),
                 row.label,
             ];
-            for (q, options) in questions.iter().zip(&options) {
+            for q in questions {
+                let options = &q.options.0;
                 line.push(match answers.remove(&q.id) {
                     None => String::new(),
                     Some(Answer::Choice(c)) => option_text(options, c),
@@ -528,7 +488,7 @@ fn csv_lines(
                     Some(Answer::Text(t)) => t,
                 });
             }
-            Ok(line)
+            line
         })
         .collect()
 }
@@ -544,7 +504,7 @@ mod tests {
             position: 0,
             kind,
             prompt: id.into(),
-            options: serde_json::to_string(options).unwrap(),
+            options: Json(options.iter().map(|o| o.to_string()).collect()),
             required,
         }
     }

@@ -5,12 +5,14 @@
 mod breaker;
 pub mod changes;
 pub mod group_commit;
+pub mod json;
 pub mod models;
 pub mod queries;
 pub mod schema;
 pub mod url;
 pub mod write_hook;
 
+pub use json::Json;
 pub use url::{Backend, DatabaseUrl};
 
 use std::sync::Arc;

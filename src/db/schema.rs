@@ -257,6 +257,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    post_events (post_id) {
+        post_id -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Nullable<Timestamp>,
+        all_day -> Bool,
+        place -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    calendar_feeds (member_id) {
+        member_id -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_reminders (post_id) {
+        post_id -> Text,
+        job_id -> Text,
+        queued_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(post_hans -> posts (post_id));
 diesel::joinable!(post_audiences -> posts (post_id));
 diesel::joinable!(post_versions -> posts (post_id));
@@ -266,6 +292,8 @@ diesel::joinable!(household_receipts -> households (household_id));
 diesel::joinable!(attachments -> posts (post_id));
 diesel::joinable!(survey_questions -> posts (post_id));
 diesel::joinable!(survey_responses -> posts (post_id));
+diesel::joinable!(post_events -> posts (post_id));
+diesel::joinable!(event_reminders -> posts (post_id));
 diesel::joinable!(survey_responses -> households (household_id));
 diesel::joinable!(posts -> members (author_id));
 
@@ -491,6 +519,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     posts,
     post_hans,
+    post_events,
+    calendar_feeds,
+    event_reminders,
     post_audiences,
     post_versions,
     post_reads,

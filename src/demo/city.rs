@@ -15,7 +15,6 @@ mod safety;
 
 use super::names;
 use super::{DemoLogin, DemoReport, Scale};
-use crate::db::AnyConnection;
 use crate::db::models::{
     Association, Han, Household, HouseholdReceipt, Member, Post, PostAudience, PostHan, PostRead,
     PushSubscription, RoleAssignment, SafetyAnswer, SafetyAnswerRecord, SafetyCheck,
@@ -26,12 +25,13 @@ use crate::db::schema::{
     post_reads, posts, push_subscriptions, role_assignments, safety_answer_history, safety_answers,
     safety_check_audiences, safety_checks, survey_questions, survey_responses,
 };
+use crate::db::{AnyConnection, Json};
 use crate::domain::Audience as Reach;
 use crate::domain::fiscal_year;
 use crate::domain::{
-    AssociationId, Category, DistrictId, HanId, HouseholdId, MemberId, PostId, PostStatus,
-    Priority, PushSubscriptionId, QuestionId, QuestionKind, Role, RoleAssignmentId, SafetyCheckId,
-    SafetyStatus, Tier,
+    Answer, Answers, AssociationId, Category, DistrictId, HanId, HouseholdId, MemberId, PostId,
+    PostStatus, Priority, PushSubscriptionId, QuestionId, QuestionKind, Role, RoleAssignmentId,
+    SafetyCheckId, SafetyStatus, Tier,
 };
 
 /// Rows buffered before one transaction writes them.

@@ -1,6 +1,6 @@
 //! An association's figures and names as city staff enter them.
 
-use crate::domain::RequiredText;
+use crate::domain::OneLine;
 
 const MAX_REPORTED_HOUSEHOLDS: i32 = 1_000_000;
 
@@ -16,7 +16,7 @@ pub fn household_count(field: &str, value: i64) -> Result<i32, String> {
 pub fn optional_name(field: &str, value: Option<String>) -> Result<Option<String>, String> {
     value
         .filter(|v| !v.trim().is_empty())
-        .map(|v| RequiredText::<100>::parse(field, &v).map(RequiredText::into_inner))
+        .map(|v| OneLine::<100>::parse(field, &v).map(OneLine::into_inner))
         .transpose()
 }
 

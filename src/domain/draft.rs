@@ -3,7 +3,8 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use crate::domain::{HanId, PostStatus, QuestionKind, normalize};
+use crate::domain::event::{CheckedEvent, EventDraft};
+use crate::domain::{HanId, MultiLine, OneLine, PostStatus, QuestionKind};
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_BODY_CHARS: usize = 20_000;
@@ -33,6 +34,8 @@ pub struct PostDraft {
     pub draft: bool,
     pub questions: Vec<QuestionDraft>,
     pub answers_until: Option<NaiveDateTime>,
+    /// The event (行事) it announces, if any.
+    pub event: Option<EventDraft>,
 }
 
 /// A checked circular: clean texts, its status and times, sorted 班 and checked questions.
@@ -47,6 +50,7 @@ pub struct CheckedDraft {
     pub answers_until: Option<NaiveDateTime>,
     pub hans: Vec<HanId>,
     pub questions: Vec<CheckedQuestion>,
+    pub event: Option<CheckedEvent>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -57,37 +61,22 @@ pub struct CheckedQuestion {
     pub required: bool,
 }
 
-fn text(field: &str, value: &str, max: usize) -> Result<String, String> {
-    let value = normalize(value);
-    if value.is_empty() {
-        return Err(format!("{field} must not be empty"));
-    }
-    if value.chars().count() > max {
-        return Err(format!("{field} must be at most {max} characters"));
-    }
-    Ok(value)
-}
-
-/// A title: trimmed, NFC, 1 to 200 characters.
+/// A title: one line of 1 to 200 characters.
 pub fn title(value: &str) -> Result<String, String> {
-    text("title", value, MAX_TITLE_CHARS)
+    OneLine::<MAX_TITLE_CHARS>::parse("title", value).map(OneLine::into_inner)
 }
 
-/// Body text keeps its line breaks but loses other control characters.
+/// A body: lines of 1 to 20,000 characters.
 pub fn body(value: &str) -> Result<String, String> {
-    let cleaned: String = value
-        .chars()
-        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
-        .collect();
-    text("body", &cleaned.replace("\r\n", "\n"), MAX_BODY_CHARS)
+    MultiLine::<MAX_BODY_CHARS>::parse("body", value).map(MultiLine::into_inner)
 }
 
 fn question(q: QuestionDraft) -> Result<CheckedQuestion, String> {
-    let prompt = text("question prompt", &q.prompt, 200)?;
+    let prompt = OneLine::<200>::parse("question prompt", &q.prompt)?.into_inner();
     let options = q
         .options
         .iter()
-        .map(|o| text("option", o, 100))
+        .map(|o| OneLine::<100>::parse("option", o).map(OneLine::into_inner))
         .collect::<Result<Vec<_>, _>>()?;
     let choices = matches!(
         q.kind,
@@ -139,7 +128,9 @@ impl PostDraft {
         if self.answers_until.is_some_and(|t| t <= starts) {
             return Err("answers_until must be after the post is published".into());
         }
+        let event = self.event.map(EventDraft::check).transpose()?;
         Ok(CheckedDraft {
+            event,
             title,
             body,
             requires_confirmation: self.requires_confirmation,
@@ -186,13 +177,14 @@ mod tests {
         PostDraft {
             han_ids: Vec::new(),
             title: " 清掃のお知らせ ".into(),
-            body: "日曜 8時\r\n公園に集合\u{7}".into(),
+            body: "日曜 8時\r\n公園に集合".into(),
             requires_confirmation: false,
             publish_at: None,
             expires_at: None,
             draft: false,
             questions: Vec::new(),
             answers_until: None,
+            event: None,
         }
     }
 
@@ -294,6 +286,30 @@ mod tests {
         };
         let checked = hans.check(at()).unwrap();
         assert_eq!(checked.hans, vec![HanId("a".into()), HanId("b".into())]);
+    }
+
+    #[test]
+    fn control_and_direction_characters_are_refused_in_every_text() {
+        let bell = PostDraft {
+            body: "集合\u{7}".into(),
+            ..draft()
+        };
+        assert!(bell.check(at()).unwrap_err().contains("control characters"));
+        let escape = PostDraft {
+            title: "\u{1b}[2J清掃".into(),
+            ..draft()
+        };
+        assert!(
+            escape
+                .check(at())
+                .unwrap_err()
+                .contains("control characters")
+        );
+        let reversed = PostDraft {
+            questions: vec![choice(&["出席", "\u{202E}席欠"])],
+            ..draft()
+        };
+        assert!(reversed.check(at()).unwrap_err().starts_with("option"));
     }
 
     #[test]

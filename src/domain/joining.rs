@@ -3,7 +3,7 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use crate::domain::{Role, normalize};
+use crate::domain::{MultiLine, Role};
 
 const DEFAULT_INVITATION_DAYS: i64 = 14;
 const MAX_INVITATION_DAYS: i64 = 90;
@@ -87,13 +87,8 @@ impl InvitationTerms {
 
 /// A join request's note to the officers (who they are, where they live): may be empty.
 pub fn join_message(raw: &str) -> Result<String, String> {
-    let message = normalize(raw);
-    if message.chars().count() > MAX_JOIN_MESSAGE_CHARS {
-        return Err(format!(
-            "message must be at most {MAX_JOIN_MESSAGE_CHARS} characters"
-        ));
-    }
-    Ok(message)
+    let message = MultiLine::<MAX_JOIN_MESSAGE_CHARS>::optional("message", raw)?;
+    Ok(message.map(MultiLine::into_inner).unwrap_or_default())
 }
 
 crate::string_enum!(

@@ -8,17 +8,23 @@ mod audience;
 mod audit;
 mod district;
 pub mod draft;
+pub mod event;
 mod ids;
 mod joining;
 mod login;
 mod month;
 pub mod network;
+mod partner;
 mod post;
 mod preferences;
 mod projection;
+pub mod push_endpoint;
+pub mod reminders;
 mod role;
 mod roster;
 mod safety_status;
+mod spreadsheet;
+mod survey;
 mod tally;
 mod text;
 
@@ -34,6 +40,7 @@ pub use ids::*;
 pub use joining::{InvitationTerms, JoinRequestStatus, Placement, join_message};
 pub use login::Login;
 pub use month::Month;
+pub use partner::Partner;
 pub use post::{Category, PostStatus, Priority, QuestionKind, SafetyStatus, Tier};
 pub use preferences::{Language, TextSize};
 pub use projection::{Projection, progress, project, rate};
@@ -43,9 +50,11 @@ pub use safety_status::{
     GroupCounts, Grouping, HelpHousehold, SafetyStatusResponse, StatusRow, UnansweredHousehold,
     group_status,
 };
+pub use spreadsheet::Csv;
+pub use survey::{Answer, Answers};
 pub use tally::{
     ACTIVE_DAYS, AssociationTally, Counts, DistrictTally, MonthCheck, MonthFacts, MonthPost,
     MonthTally, ReceiptCounts, Rule, SafetyCounts, SafetyFacts, count, freezes_at,
     receipts_in_window, tally_month,
 };
-pub use text::{RequiredText, new_invitation_code, normalize, normalize_invitation_code};
+pub use text::{MultiLine, OneLine, new_invitation_code, normalize, normalize_invitation_code};

@@ -1,7 +1,7 @@
 //! IP addresses: trusted proxy blocks, which address of a forwarded chain is the client, and
 //! which addresses are public (push endpoints must not reach into the server's own network).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A configured block such as `10.0.0.0/8` or one address such as `127.0.0.1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,59 @@ fn canonical(ip: IpAddr) -> IpAddr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     }
+}
+
+const fn v4(a: u8, b: u8, c: u8, d: u8, prefix: u8) -> IpBlock {
+    IpBlock {
+        network: IpAddr::V4(Ipv4Addr::new(a, b, c, d)),
+        prefix,
+    }
+}
+
+const fn v6(first: u16, second: u16, prefix: u8) -> IpBlock {
+    IpBlock {
+        network: IpAddr::V6(Ipv6Addr::new(first, second, 0, 0, 0, 0, 0, 0)),
+        prefix,
+    }
+}
+
+/// Blocks that are not the public internet (IANA special-purpose registries): this host,
+/// private networks, carrier-grade NAT, loopback, link-local, documentation, benchmarking,
+/// multicast and reserved; IPv6 unique-local, link-local, site-local, NAT64 (which reaches
+/// IPv4 behind a gateway), documentation, multicast and the unspecified and loopback ones.
+const NOT_PUBLIC: [IpBlock; 21] = [
+    v4(0, 0, 0, 0, 8),
+    v4(10, 0, 0, 0, 8),
+    v4(100, 64, 0, 0, 10),
+    v4(127, 0, 0, 0, 8),
+    v4(169, 254, 0, 0, 16),
+    v4(172, 16, 0, 0, 12),
+    v4(192, 0, 0, 0, 24),
+    v4(192, 0, 2, 0, 24),
+    v4(192, 168, 0, 0, 16),
+    v4(198, 18, 0, 0, 15),
+    v4(198, 51, 100, 0, 24),
+    v4(203, 0, 113, 0, 24),
+    v4(224, 0, 0, 0, 3),
+    v6(0, 0, 127),
+    v6(0x64, 0xff9b, 96),
+    v6(0x100, 0, 64),
+    v6(0x2001, 0xdb8, 32),
+    v6(0xfc00, 0, 7),
+    v6(0xfe80, 0, 10),
+    v6(0xfec0, 0, 10),
+    v6(0xff00, 0, 8),
+];
+
+/// Whether an address is on the public internet, so the server may connect to it for a
+/// member (push endpoints). IPv4-mapped IPv6 addresses count as the IPv4 address.
+pub fn is_public(ip: IpAddr) -> bool {
+    !NOT_PUBLIC.iter().any(|block| block.contains(ip))
+}
+
+/// Whether an address is this machine's loopback (IPv4-mapped included).
+pub fn is_loopback(ip: IpAddr) -> bool {
+    canonical(ip).is_loopback()
 }
 
 /// The client behind a chain of proxies: the peer itself unless it is trusted; then, from
@@ -146,6 +199,33 @@ mod tests {
         assert!(IpBlock::parse("fd00::/8").unwrap().contains(ip("fd12::1")));
         assert!(IpBlock::parse("10.0.0.0/33").is_err());
         assert!(IpBlock::parse("proxy.local").is_err());
+    }
+
+    #[test]
+    fn only_internet_addresses_are_public() {
+        for public in ["8.8.8.8", "142.250.196.106", "2404:6800:4004:80a::200a"] {
+            assert!(is_public(ip(public)), "{public}");
+        }
+        for inside in [
+            "127.0.0.2",
+            "10.1.2.3",
+            "172.31.255.1",
+            "192.168.0.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::ffff:10.0.0.1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::a00:1",
+            "fd00::1",
+            "fe80::1",
+        ] {
+            assert!(!is_public(ip(inside)), "{inside}");
+        }
+        assert!(is_loopback(ip("::ffff:127.0.0.1")) && !is_loopback(ip("10.0.0.1")));
     }
 
     #[test]

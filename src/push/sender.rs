@@ -1,15 +1,19 @@
 //! Sends one notification: aes128gcm payload, a VAPID signature reused per push-service
-//! origin, bounded concurrency per host, a time-out on every send.
+//! origin, bounded concurrency per host, a time-out on every send. Only to endpoints the
+//! policy allows, and only to the addresses checked when their names were resolved.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use tokio::sync::Semaphore;
 use web_push::{ContentEncoding, SubscriptionInfo, Urgency, VapidSignature, WebPushMessageBuilder};
 
 use crate::configuration::PushSettings;
 use crate::db::queries::push::{Delivery, Outcome};
+use crate::domain::push_endpoint::EndpointPolicy;
 use crate::push::VapidKey;
 
 /// web-push signs tokens valid for 12 h; sign again well before that.
@@ -18,8 +22,49 @@ const SIGNATURE_REUSE: Duration = Duration::from_secs(11 * 3600);
 const FIRST_RETRY_SECS: u64 = 5;
 const MAX_RETRY_SECS: u64 = 3600;
 
+/// A name that resolved to an address the policy does not allow.
+#[derive(Debug, thiserror::Error)]
+#[error("a push service's name resolved to an address inside a private network")]
+struct RefusedAddress;
+
+/// Resolves push services' names and hands the connection only addresses the policy allows:
+/// one address that is not refuses the whole name, so a name pointing both outside and
+/// inside the network cannot be used to reach inside.
+struct CheckedResolver {
+    policy: Arc<EndpointPolicy>,
+}
+
+impl Resolve for CheckedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addresses: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if !addresses.iter().all(|a| policy.may_connect(a.ip())) {
+                return Err(RefusedAddress.into());
+            }
+            let addresses: Addrs = Box::new(addresses.into_iter());
+            Ok(addresses)
+        })
+    }
+}
+
+/// Whether a send failed because the resolver refused the name's addresses.
+fn refused_address(error: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if e.is::<RefusedAddress>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 pub struct WebPushSender {
     client: reqwest::Client,
+    policy: Arc<EndpointPolicy>,
     key: VapidKey,
     subject: String,
     per_host: usize,
@@ -31,7 +76,13 @@ pub struct WebPushSender {
 
 impl WebPushSender {
     pub fn new(key: VapidKey, settings: &PushSettings) -> anyhow::Result<Self> {
+        let policy = Arc::new(settings.endpoint_policy());
         let client = reqwest::Client::builder()
+            // Straight to the checked addresses: a proxy would connect wherever it is told.
+            .no_proxy()
+            .dns_resolver(Arc::new(CheckedResolver {
+                policy: policy.clone(),
+            }))
             .timeout(Duration::from_secs(settings.send_timeout_secs))
             .connect_timeout(Duration::from_secs(settings.send_timeout_secs))
             .pool_max_idle_per_host(settings.concurrency_per_host)
@@ -39,6 +90,7 @@ impl WebPushSender {
             .build()?;
         Ok(Self {
             client,
+            policy,
             key,
             subject: settings.vapid_subject.clone(),
             per_host: settings.concurrency_per_host,
@@ -90,6 +142,8 @@ impl WebPushSender {
         delivery: &Delivery,
     ) -> Result<(String, web_push::WebPushMessage), Outcome> {
         let endpoint = delivery.endpoint.as_deref().ok_or(Outcome::Gone(410))?;
+        // Checked again: the subscription may predate the policy or its settings.
+        self.policy.check(endpoint).map_err(|_| Outcome::Refused)?;
         let origin = origin_of(endpoint).ok_or(Outcome::Rejected(400))?;
         let info =
             SubscriptionInfo::new(endpoint, delivery.p256dh.as_str(), delivery.auth.as_str());
@@ -142,6 +196,12 @@ impl WebPushSender {
                     .and_then(|v| v.to_str().ok())
                     .and_then(parse_retry_after);
                 classify(delivery, status, retry_after)
+            }
+            Err(e) if refused_address(&e) => {
+                tracing::warn!(
+                    "a push endpoint's name resolved inside a private network; not sent"
+                );
+                Outcome::Refused
             }
             Err(e) => {
                 tracing::debug!(error = %e.without_url(), "push send failed; will retry");

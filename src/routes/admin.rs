@@ -81,7 +81,7 @@ pub struct AuditEntryResponse {
 impl From<AuditEntry> for AuditEntryResponse {
     fn from(e: AuditEntry) -> Self {
         Self {
-            detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::Null),
+            detail: e.detail.0,
             id: e.id,
             actor_id: e.actor_id,
             action: e.action,

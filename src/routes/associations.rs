@@ -9,7 +9,7 @@ use crate::actions::{Services, associations};
 use crate::auth::AuthMember;
 use crate::db::models::Association;
 use crate::db::queries::associations::{AssociationChangeset, NewAssociation};
-use crate::domain::{AssociationId, DistrictId, RequiredText, household_count, optional_name};
+use crate::domain::{AssociationId, DistrictId, OneLine, household_count, optional_name};
 use crate::error::ApiError;
 use crate::routes::double_option;
 
@@ -77,8 +77,8 @@ fn count(field: &str, value: i64) -> Result<i32, ApiError> {
 }
 
 fn name(value: &str) -> Result<String, ApiError> {
-    RequiredText::<100>::parse("name", value)
-        .map(RequiredText::into_inner)
+    OneLine::<100>::parse("name", value)
+        .map(OneLine::into_inner)
         .map_err(ApiError::validation)
 }
 

@@ -16,7 +16,7 @@ use crate::authz::{Principal, RoleGrant};
 use crate::configuration::AuthSettings;
 use crate::db::Db;
 use crate::db::queries::accounts::{self, RefreshOutcome};
-use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, Login, MemberId, RequiredText};
+use crate::domain::{AssociationId, DistrictId, HanId, HouseholdId, Login, MemberId, OneLine};
 use crate::error::{ApiError, ErrorCode};
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -223,7 +223,7 @@ pub async fn register(
         display_name,
     } = body.into_inner();
     let login = Login::parse(&login).map_err(ApiError::validation)?;
-    let display_name = RequiredText::<100>::parse("display_name", &display_name)
+    let display_name = OneLine::<100>::parse("display_name", &display_name)
         .map_err(ApiError::validation)?
         .into_inner();
     let account = sessions::NewAccount {
@@ -255,13 +255,13 @@ pub struct MeResponse {
 pub async fn me(auth: AuthMember, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     let p = db.run(move |conn| Principal::load(conn, &auth.0)).await?;
     Ok(HttpResponse::Ok().json(MeResponse {
-        id: p.member_id,
-        login: p.login,
-        display_name: p.display_name,
-        household_id: p.household_id,
-        han_id: p.han_id,
-        association_id: p.association_id,
-        district_id: p.district_id,
+        id: p.place.member_id,
+        login: p.place.login,
+        display_name: p.place.display_name,
+        household_id: p.place.household_id,
+        han_id: p.place.han_id,
+        association_id: p.place.association_id,
+        district_id: p.place.district_id,
         roles: p.roles,
     }))
 }

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod associations;
 pub mod attachments;
 pub mod auth;
+pub mod calendar;
 pub mod districts;
 pub mod health;
 pub mod inbox;
@@ -61,6 +62,7 @@ fn api_v1(cfg: &mut ServiceConfig) {
     admin::config(cfg);
     posts::config(cfg);
     inbox::config(cfg);
+    calendar::config(cfg);
     receipts::config(cfg);
     push::config(cfg);
     safety::config(cfg);
@@ -130,42 +132,18 @@ pub fn optional_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// A CSV download for Excel: UTF-8 with a BOM; cells that start like a formula are prefixed
-/// with ' so a spreadsheet shows them as text.
-pub fn csv_response<I>(
-    file_name: &str,
-    header: &[&str],
-    rows: I,
-) -> Result<actix_web::HttpResponse, ApiError>
-where
-    I: IntoIterator<Item = Vec<String>>,
-{
-    let csv_error = |e: csv::Error| ApiError::Unexpected(anyhow::anyhow!("writing CSV: {e}"));
-    let mut writer = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    writer.write_record(header).map_err(csv_error)?;
-    for row in rows {
-        writer
-            .write_record(row.iter().map(|cell| spreadsheet_safe(cell)))
-            .map_err(csv_error)?;
-    }
-    let body = writer
-        .into_inner()
+/// A CSV download: the file as `Csv::to_bytes` writes it (every cell spreadsheet-safe).
+pub fn csv_response(csv: crate::domain::Csv) -> Result<actix_web::HttpResponse, ApiError> {
+    let body = csv
+        .to_bytes()
         .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("writing CSV: {e}")))?;
     Ok(actix_web::HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             "Content-Disposition",
-            format!("attachment; filename=\"{file_name}\""),
+            format!("attachment; filename=\"{}\"", csv.file_name),
         ))
         .body(body))
-}
-
-fn spreadsheet_safe(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    }
 }
 
 /// Largest JSON body for a circular: 20,000 characters of Japanese, \u-escaped, fit.

@@ -13,9 +13,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::actions::Services;
 use crate::actions::posts::{self, NewPost, PostView};
 use crate::auth::AuthMember;
-use crate::db::models::{PostVersion, SurveyQuestion};
+use crate::db::models::{PostEvent, PostVersion, SurveyQuestion};
 use crate::db::queries::posts::PostEdit;
 use crate::domain::draft::{self, PostDraft, QuestionDraft};
+use crate::domain::event::EventDraft;
 use crate::domain::{
     Category, HanId, MemberId, PostId, PostStatus, Priority, QuestionId, QuestionKind, Tier,
 };
@@ -45,6 +46,50 @@ pub struct QuestionRequest {
     pub required: bool,
 }
 
+/// The event (行事) a circular announces; its attendance is asked with an 出欠 survey.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventRequest {
+    pub starts_at: DateTime<Utc>,
+    /// Not before `starts_at`; for an all-day event, its last day.
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Whole days (in Japan time) rather than times.
+    #[serde(default)]
+    pub all_day: bool,
+    #[schema(example = "〇〇公民館")]
+    pub place: Option<String>,
+}
+
+impl EventRequest {
+    fn into_draft(self) -> EventDraft {
+        EventDraft {
+            starts_at: self.starts_at.naive_utc(),
+            ends_at: self.ends_at.map(|t| t.naive_utc()),
+            all_day: self.all_day,
+            place: self.place,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventResponse {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub all_day: bool,
+    pub place: Option<String>,
+}
+
+impl From<PostEvent> for EventResponse {
+    fn from(e: PostEvent) -> Self {
+        Self {
+            starts_at: e.starts_at.and_utc(),
+            ends_at: e.ends_at.map(|t| t.and_utc()),
+            all_day: e.all_day,
+            place: e.place,
+        }
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePostRequest {
@@ -69,6 +114,8 @@ pub struct CreatePostRequest {
     pub questions: Vec<QuestionRequest>,
     /// Answers are taken until then; by default until the post expires.
     pub answers_until: Option<DateTime<Utc>>,
+    /// The event it announces; it then appears on its audience's calendars.
+    pub event: Option<EventRequest>,
 }
 
 impl CreatePostRequest {
@@ -98,6 +145,7 @@ impl CreatePostRequest {
                 draft: self.draft,
                 questions,
                 answers_until: self.answers_until.map(|t| t.naive_utc()),
+                event: self.event.map(EventRequest::into_draft),
             },
         })
     }
@@ -121,7 +169,7 @@ pub struct QuestionResponse {
 impl From<SurveyQuestion> for QuestionResponse {
     fn from(q: SurveyQuestion) -> Self {
         Self {
-            options: serde_json::from_str(&q.options).unwrap_or_default(),
+            options: q.options.0,
             id: q.id,
             kind: q.kind,
             prompt: q.prompt,
@@ -153,6 +201,7 @@ pub struct PostResponse {
     /// Confirmed by your household (by any member, or on paper).
     pub confirmed: bool,
     pub questions: Vec<QuestionResponse>,
+    pub event: Option<EventResponse>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -183,6 +232,7 @@ impl From<PostView> for PostResponse {
             read: v.read,
             confirmed: v.confirmed,
             questions: d.questions.into_iter().map(Into::into).collect(),
+            event: d.event.map(Into::into),
             created_at: p.created_at.and_utc(),
             updated_at: p.updated_at.and_utc(),
         }
@@ -226,6 +276,10 @@ pub struct EditPostRequest {
     #[serde(default, deserialize_with = "crate::routes::double_option")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
+    /// Replaces the event; null removes it.
+    #[serde(default, deserialize_with = "crate::routes::double_option")]
+    #[schema(value_type = Option<EventRequest>)]
+    pub event: Option<Option<EventRequest>>,
 }
 
 impl EditPostRequest {
@@ -245,6 +299,11 @@ impl EditPostRequest {
             priority: self.priority,
             requires_confirmation: self.requires_confirmation,
             expires_at: self.expires_at.map(|e| e.map(|t| t.naive_utc())),
+            event: self
+                .event
+                .map(|e| e.map(|e| e.into_draft().check()).transpose())
+                .transpose()
+                .map_err(ApiError::validation)?,
         })
     }
 }

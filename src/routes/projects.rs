@@ -8,12 +8,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actions::Services;
 use crate::actions::projects::{
-    self, Partner, ProjectChanges, parse_description, parse_name, parse_partners, parse_year,
+    self, ProjectChanges, parse_description, parse_name, parse_partners, parse_year,
 };
 use crate::auth::AuthMember;
 use crate::db::models::Project;
 use crate::db::now;
-use crate::domain::ProjectId;
+use crate::domain::{Partner, ProjectId};
 use crate::error::ApiError;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -53,21 +53,17 @@ pub struct ProjectResponse {
     pub updated_at: DateTime<Utc>,
 }
 
-impl TryFrom<Project> for ProjectResponse {
-    type Error = ApiError;
-
-    fn try_from(p: Project) -> Result<Self, ApiError> {
-        let partners = serde_json::from_str(&p.partners)
-            .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("stored partners: {e}")))?;
-        Ok(Self {
+impl From<Project> for ProjectResponse {
+    fn from(p: Project) -> Self {
+        Self {
             id: p.id,
             name: p.name,
             fiscal_year: p.fiscal_year,
-            partners,
+            partners: p.partners.0,
             description: p.description,
             created_at: p.created_at.and_utc(),
             updated_at: p.updated_at.and_utc(),
-        })
+        }
     }
 }
 
@@ -92,10 +88,7 @@ pub async fn list_projects(
 ) -> Result<HttpResponse, ApiError> {
     let projects = projects::list(&services, &auth.0, query.fiscal_year).await?;
     Ok(HttpResponse::Ok().json(ProjectList {
-        items: projects
-            .into_iter()
-            .map(ProjectResponse::try_from)
-            .collect::<Result<_, _>>()?,
+        items: projects.into_iter().map(ProjectResponse::from).collect(),
     }))
 }
 
@@ -120,7 +113,7 @@ pub async fn create_project(
         updated_at: at,
     };
     let project = projects::create(&services, &auth.0, project).await?;
-    Ok(HttpResponse::Created().json(ProjectResponse::try_from(project)?))
+    Ok(HttpResponse::Created().json(ProjectResponse::from(project)))
 }
 
 /// Correct a project (city staff, admin).
@@ -143,7 +136,7 @@ pub async fn update_project(
             .transpose()?,
     };
     let project = projects::update(&services, &auth.0, path.into_inner(), changes).await?;
-    Ok(HttpResponse::Ok().json(ProjectResponse::try_from(project)?))
+    Ok(HttpResponse::Ok().json(ProjectResponse::from(project)))
 }
 
 /// Remove a project recorded by mistake (city staff, admin).

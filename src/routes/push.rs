@@ -15,6 +15,7 @@ use crate::configuration::PushSettings;
 use crate::db::models::PushSubscription;
 use crate::db::now;
 use crate::db::queries::push::DeliveryCounts;
+use crate::domain::push_endpoint::EndpointPolicy;
 use crate::domain::{Category, PostId, PushSubscriptionId};
 use crate::error::ApiError;
 use crate::push::VapidKey;
@@ -92,10 +93,11 @@ fn decoded_len(field: &str, value: &str, expected: usize) -> Result<Vec<u8>, Api
     Ok(bytes)
 }
 
-/// Checks a subscription from a browser: an https endpoint of sane length and real keys.
+/// Checks a subscription from a browser: an endpoint of sane length on a push service the
+/// policy allows, and real keys.
 pub fn check_subscription(
     request: &SubscribeRequest,
-    allow_insecure: bool,
+    policy: &EndpointPolicy,
 ) -> Result<(), ApiError> {
     let endpoint = request.endpoint.trim();
     if endpoint.len() > MAX_ENDPOINT_BYTES {
@@ -103,32 +105,7 @@ pub fn check_subscription(
             "endpoint must be at most {MAX_ENDPOINT_BYTES} bytes"
         )));
     }
-    let secure = endpoint.starts_with("https://");
-    let insecure = endpoint.starts_with("http://");
-    if !(secure || (insecure && allow_insecure)) {
-        return Err(ApiError::validation("endpoint must be an https:// URL"));
-    }
-    let host = endpoint
-        .split_once("://")
-        .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or_default())
-        .unwrap_or_default();
-    // Plain http is for tests against a push service on this machine, nothing else.
-    let loopback = ["127.", "localhost:", "[::1]:"]
-        .iter()
-        .any(|prefix| host.starts_with(prefix))
-        || host == "localhost";
-    if insecure && !loopback {
-        return Err(ApiError::validation(
-            "an http:// endpoint must be on loopback",
-        ));
-    }
-    if host.is_empty()
-        || endpoint
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(ApiError::validation("endpoint is not a valid URL"));
-    }
+    policy.check(endpoint).map_err(ApiError::validation)?;
     let point = decoded_len("p256dh", &request.keys.p256dh, 65)?;
     if point.first() != Some(&0x04) {
         return Err(ApiError::validation(
@@ -149,7 +126,7 @@ pub async fn subscribe(
     settings: web::Data<PushSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.into_inner();
-    check_subscription(&request, settings.allow_insecure_endpoints)?;
+    check_subscription(&request, &settings.endpoint_policy())?;
     let subscription = PushSubscription {
         id: PushSubscriptionId::generate(),
         member_id: auth.0.clone(),
@@ -158,7 +135,8 @@ pub async fn subscribe(
         auth: request.keys.auth.trim().trim_end_matches('=').to_string(),
         created_at: now(),
     };
-    let stored = push::subscribe(&services, &auth.0, subscription).await?;
+    let keep = settings.max_subscriptions_per_member;
+    let stored = push::subscribe(&services, &auth.0, subscription, keep).await?;
     Ok(HttpResponse::Created().json(SubscriptionResponse::from(stored)))
 }
 
@@ -303,8 +281,11 @@ mod random_subscriptions {
                     },
                 },
             };
-            let allow_insecure = rng.random();
-            if check_subscription(&request, allow_insecure).is_ok() {
+            let policy = EndpointPolicy {
+                allowed_hosts: vec!["push.example".into()],
+                allow_loopback: rng.random(),
+            };
+            if check_subscription(&request, &policy).is_ok() {
                 let decode = |k: &str| {
                     URL_SAFE_NO_PAD
                         .decode(k.trim().trim_end_matches('='))
@@ -312,7 +293,10 @@ mod random_subscriptions {
                 };
                 assert_eq!(decode(&request.keys.p256dh).ok(), Some(65));
                 assert_eq!(decode(&request.keys.auth).ok(), Some(16));
-                assert!(request.endpoint.trim().starts_with("https://") || allow_insecure);
+                assert!(
+                    request.endpoint.trim().starts_with("https://push.example")
+                        || policy.allow_loopback
+                );
             }
         }
     }

@@ -10,7 +10,7 @@ use crate::actions::Services;
 use crate::actions::receipts::{self, Receipt};
 use crate::auth::AuthMember;
 use crate::db::queries::receipts::Receipts;
-use crate::domain::{HanId, HouseholdId, PostId};
+use crate::domain::{Csv, HanId, HouseholdId, PostId};
 use crate::error::ApiError;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -140,9 +140,9 @@ pub async fn export_receipts(
             if u.read { "yes" } else { "no" }.to_string(),
         ]
     });
-    crate::routes::csv_response(
+    crate::routes::csv_response(Csv::new(
         "unconfirmed.csv",
-        &["household_id", "han", "label", "paper", "read"],
-        rows,
-    )
+        ["household_id", "han", "label", "paper", "read"],
+        rows.collect(),
+    ))
 }

@@ -6,11 +6,11 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actions::Services;
-use crate::actions::roster::{self, HouseholdView, NewHousehold, ROSTER_CSV_COLUMNS};
+use crate::actions::roster::{self, HouseholdView, NewHousehold};
 use crate::auth::AuthMember;
 use crate::db::models::Han;
 use crate::db::queries::associations::{HouseholdChangeset, HouseholdRow, RosterImportReport};
-use crate::domain::{AssociationId, HanId, HouseholdId, MemberId, RequiredText, Role};
+use crate::domain::{AssociationId, HanId, HouseholdId, MemberId, OneLine, Role};
 use crate::error::ApiError;
 use crate::routes::{csv_response, double_option, read_body};
 
@@ -81,7 +81,7 @@ pub async fn create_han(
     body: web::Json<CreateHanRequest>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = RequiredText::<50>::parse("name", &body.name).map_err(ApiError::validation)?;
+    let name = OneLine::<50>::parse("name", &body.name).map_err(ApiError::validation)?;
     let han = roster::create_han(&services, &auth.0, path.into_inner(), name).await?;
     Ok(HttpResponse::Created().json(HanResponse::from(han)))
 }
@@ -154,8 +154,8 @@ pub struct CreateHouseholdRequest {
     pub paper: bool,
 }
 
-fn label(value: &str) -> Result<RequiredText<100>, ApiError> {
-    RequiredText::<100>::parse("label", value).map_err(ApiError::validation)
+fn label(value: &str) -> Result<OneLine<100>, ApiError> {
+    OneLine::<100>::parse("label", value).map_err(ApiError::validation)
 }
 
 /// Add a household (officers).
@@ -204,7 +204,7 @@ pub async fn update_household(
             .as_deref()
             .map(label)
             .transpose()?
-            .map(RequiredText::into_inner),
+            .map(OneLine::into_inner),
         han_id: body.han_id.map(|h| h.map(HanId)),
         paper: body.paper,
         updated_at: None,
@@ -266,8 +266,7 @@ pub async fn export_roster(
     path: web::Path<AssociationId>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = roster::export_roster(&services, &auth.0, path.into_inner()).await?;
-    csv_response("roster.csv", &ROSTER_CSV_COLUMNS, rows)
+    csv_response(roster::export_roster(&services, &auth.0, path.into_inner()).await?)
 }
 
 /// Load hans and households from CSV (`han,label,paper`; UTF-8 or Shift_JIS). All or nothing.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actions::Services;
-use crate::actions::stats::{self, Csv};
+use crate::actions::stats;
 use crate::actions::stats_view::{AdoptionResponse, DistrictStatsResponse};
 use crate::auth::AuthMember;
 use crate::configuration::StatsSettings;
@@ -15,7 +15,7 @@ use crate::db::now;
 use crate::db::queries::stats::SnapshotOutcome;
 use crate::domain::{DistrictId, Rule};
 use crate::error::ApiError;
-use crate::routes::optional_json;
+use crate::routes::{csv_response, optional_json};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(get_adoption)
@@ -29,10 +29,6 @@ pub fn config(cfg: &mut ServiceConfig) {
 pub struct MonthQuery {
     /// A JST calendar month, `YYYY-MM`; the current month when absent.
     pub month: Option<String>,
-}
-
-fn csv_response(csv: Csv) -> Result<HttpResponse, ApiError> {
-    crate::routes::csv_response(&csv.file_name, &csv.header, csv.rows)
 }
 
 async fn city_dashboard(

@@ -75,7 +75,5 @@ pub async fn export_answers(
     path: web::Path<PostId>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let (header, lines) = surveys::export(&services, &auth.0, path.into_inner()).await?;
-    let header: Vec<&str> = header.iter().map(String::as_str).collect();
-    crate::routes::csv_response("answers.csv", &header, lines)
+    crate::routes::csv_response(surveys::export(&services, &auth.0, path.into_inner()).await?)
 }

@@ -21,7 +21,7 @@ pub const FIELD: &str = "csrf";
 /// The header page scripts send instead (`X-CSRF-Token`).
 pub const HEADER: &str = "x-csrf-token";
 /// Largest form body a page accepts (uploads use their own extractor).
-const FORM_LIMIT: usize = 64 * 1024;
+pub const FORM_LIMIT: usize = 64 * 1024;
 
 /// The token a form on this request's page must carry, and the visitor cookie to set when
 /// a visitor has none yet.

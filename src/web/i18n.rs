@@ -22,8 +22,16 @@ macro_rules! translation_files {
     };
 }
 
-pub const FILES: &[(Language, &[&str])] =
-    translation_files!["common", "officer", "safety", "city", "inbox", "compose"];
+pub const FILES: &[(Language, &[&str])] = translation_files![
+    "common",
+    "officer",
+    "safety",
+    "city",
+    "inbox",
+    "compose",
+    "officer_tools",
+    "calendar"
+];
 
 type Catalog = HashMap<String, String>;
 

@@ -8,7 +8,7 @@ use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
 /// Paths whose last segment is a secret.
-const SECRET_PATHS: &[&str] = &["/signin/", "/join/", "/setup/"];
+const SECRET_PATHS: &[&str] = &["/signin/", "/join/", "/setup/", "/api/v1/calendar-feeds/"];
 
 /// The path as logged: `/signin/…` instead of the code; no query string.
 pub fn loggable_path(path: &str) -> String {
@@ -58,6 +58,10 @@ mod tests {
         assert_eq!(loggable_path("/signin/abc123"), "/signin/…");
         assert_eq!(loggable_path("/join/K7QM-2HX9"), "/join/…");
         assert_eq!(loggable_path("/setup/tok"), "/setup/…");
+        assert_eq!(
+            loggable_path("/api/v1/calendar-feeds/tok.ics"),
+            "/api/v1/calendar-feeds/…"
+        );
         assert_eq!(loggable_path("/api/v1/me"), "/api/v1/me");
     }
 }

@@ -11,6 +11,7 @@ mod pages;
 pub mod qr;
 pub mod session;
 pub mod setup;
+pub mod upload;
 
 use actix_web::HttpRequest;
 use actix_web::web::ServiceConfig;

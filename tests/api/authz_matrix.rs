@@ -54,18 +54,36 @@ impl<'a> Matrix<'a> {
 
     /// Same with a raw text/csv body.
     async fn csv_cell(&mut self, who: Who, path: &str, csv: &str, expected: u16) -> (u16, Value) {
+        self.raw_cell(who, path, "text/csv", csv.as_bytes().to_vec(), expected)
+            .await
+    }
+
+    /// A POST with a raw body of the given type.
+    async fn raw_cell(
+        &mut self,
+        who: Who,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        expected: u16,
+    ) -> (u16, Value) {
         let mut request = self
             .app
             .client
             .post(self.app.url(path))
-            .header("content-type", "text/csv")
-            .body(csv.to_string());
+            .header("content-type", content_type)
+            .body(body);
         if let Some(actor) = self.city.actor(who) {
             request = request.bearer_auth(&actor.access_token);
         }
         let response = request.send().await.unwrap();
-        self.judge(who, &format!("POST {path} (csv)"), response, expected)
-            .await
+        self.judge(
+            who,
+            &format!("POST {path} ({content_type})"),
+            response,
+            expected,
+        )
+        .await
     }
 
     async fn judge(
@@ -1384,5 +1402,163 @@ async fn safety_checks_follow_the_posting_rules_and_the_status_rules() {
         404,
     )
     .await;
+    m.finish();
+}
+
+/// A published circular to `scope` (with `han_ids` if any) asking for confirmation.
+async fn circular(app: &TestApp, by: &Actor, scope: Value, hans: &[&str]) -> String {
+    let body = json!({"scope": scope, "han_ids": hans, "title": "回覧: 会費の振込先",
+                      "body": "振込先は後日お知らせします。", "requires_confirmation": true});
+    str_field(
+        &expect_json(app.post_as(by, "/api/v1/posts", &body).await, 201).await,
+        "id",
+    )
+}
+
+/// The id of the member's current `role` assignment in association A.
+async fn role_assignment(app: &TestApp, city: &City, member: &Actor, role: &str) -> String {
+    let path = format!("/api/v1/associations/{}/roles", city.association_a);
+    let history = expect_json(app.get_as(&city.admin, &path).await, 200).await;
+    items(&history)
+        .iter()
+        .find(|r| r["member_id"] == member.id.as_str() && r["role"] == role)
+        .map(|r| str_field(r, "id"))
+        .unwrap_or_else(|| panic!("no {role} role for {}: {history}", member.login))
+}
+
+const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
+
+#[tokio::test]
+async fn posts_are_managed_by_whoever_may_post_to_their_audience_now() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let mut m = Matrix::new(&app, &city);
+    let a_scope = json!({"kind": "association", "id": city.association_a});
+    let post = circular(&app, &city.officer_a, a_scope.clone(), &[]).await;
+    let path = format!("/api/v1/posts/{post}");
+    let managers = [401, 404, 404, 404, 200, 200, 404, 404, 404, 404, 200, 404];
+
+    m.row(
+        Method::PATCH,
+        &path,
+        |who| Some(json!({"title": format!("回覧: 振込先の訂正 ({})", who.tag())})),
+        managers,
+    )
+    .await;
+    m.row(Method::GET, &format!("{path}/versions"), no_body, managers)
+        .await;
+    m.row(
+        Method::GET,
+        &format!("{path}/deliveries"),
+        no_body,
+        managers,
+    )
+    .await;
+    m.row(
+        Method::POST,
+        &format!("{path}/reminders"),
+        |_| Some(json!({})),
+        [401, 404, 404, 202, 202, 202, 404, 404, 404, 404, 202, 404],
+    )
+    .await;
+    let attach = [401, 404, 404, 404, 201, 201, 404, 404, 404, 404, 201, 404];
+    for (who, status) in Who::ALL.into_iter().zip(attach) {
+        let upload = format!("{path}/attachments?file_name=furikomi.pdf");
+        m.raw_cell(who, &upload, "application/pdf", PDF.to_vec(), status)
+            .await;
+    }
+    let withdraw = [401, 404, 404, 404, 204, 204, 404, 404, 404, 404, 204, 404];
+    for (who, status) in Who::ALL.into_iter().zip(withdraw) {
+        let post = circular(&app, &city.officer_a, a_scope.clone(), &[]).await;
+        let path = format!("/api/v1/posts/{post}/withdraw");
+        m.cell(who, Method::POST, &path, Some(json!({})), status)
+            .await;
+    }
+
+    // A 班長's circular to their 班: they, the association's officers and the admin.
+    let han_post = circular(&app, &city.han_leader_h1, a_scope, &[&city.han_h1]).await;
+    m.row(
+        Method::PATCH,
+        &format!("/api/v1/posts/{han_post}"),
+        |_| Some(json!({"title": "回覧: 班の清掃日"})),
+        [401, 404, 404, 200, 200, 200, 404, 404, 404, 404, 200, 404],
+    )
+    .await;
+    m.finish();
+}
+
+/// Finding 2 of issue 20: an ex-officer rewrote a published circular, sent reminders and
+/// attached a file after their role ended.
+#[tokio::test]
+async fn an_author_whose_role_ended_no_longer_manages_their_posts() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let a_scope = json!({"kind": "association", "id": city.association_a});
+    let officers_post = circular(&app, &city.officer_a, a_scope.clone(), &[]).await;
+    let leaders_post = circular(&app, &city.han_leader_h1, a_scope, &[&city.han_h1]).await;
+    for (member, role) in [
+        (&city.officer_a, "officer"),
+        (&city.han_leader_h1, "han_leader"),
+    ] {
+        let assignment = role_assignment(&app, &city, member, role).await;
+        let ended = app
+            .delete_as(
+                &city.admin,
+                &format!("/api/v1/role-assignments/{assignment}"),
+            )
+            .await;
+        assert_eq!(ended.status(), 204, "ending the {role} role");
+    }
+
+    let mut m = Matrix::new(&app, &city);
+    for (who, post) in [
+        (Who::OfficerA, &officers_post),
+        (Who::HanLeaderH1, &leaders_post),
+    ] {
+        let path = format!("/api/v1/posts/{post}");
+        m.cell(
+            who,
+            Method::PATCH,
+            &path,
+            Some(json!({"body": "新しい振込先: 偽銀行"})),
+            404,
+        )
+        .await;
+        m.cell(
+            who,
+            Method::POST,
+            &format!("{path}/reminders"),
+            Some(json!({})),
+            404,
+        )
+        .await;
+        m.raw_cell(
+            who,
+            &format!("{path}/attachments?file_name=furikomi.pdf"),
+            "application/pdf",
+            PDF.to_vec(),
+            404,
+        )
+        .await;
+        m.cell(who, Method::GET, &format!("{path}/versions"), None, 404)
+            .await;
+        m.cell(
+            who,
+            Method::POST,
+            &format!("{path}/withdraw"),
+            Some(json!({})),
+            404,
+        )
+        .await;
+        // The association's chair, who may post there now, takes the circular over.
+        m.cell(
+            Who::ChairA,
+            Method::PATCH,
+            &path,
+            Some(json!({"title": "回覧: 引き継ぎ"})),
+            200,
+        )
+        .await;
+    }
     m.finish();
 }

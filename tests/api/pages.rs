@@ -83,6 +83,28 @@ impl Jar {
         self.keep(&response);
         response
     }
+
+    /// Posts a body of any type (a multipart form, say) with this jar's cookies.
+    pub async fn post_body(
+        &mut self,
+        app: &TestApp,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        let response = app
+            .client
+            .post(app.url(path))
+            .header(ACCEPT, HTML)
+            .header(COOKIE, self.header())
+            .header(CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.keep(&response);
+        response
+    }
 }
 
 /// A page's status and headers (its body comes beside it).

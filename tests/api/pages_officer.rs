@@ -9,7 +9,7 @@ use crate::helpers::{TestApp, spawn_app};
 use crate::pages::{Jar, csrf_of};
 
 /// A browser signed in at `/login` as `actor`.
-async fn signed_in(app: &TestApp, actor: &Actor) -> Jar {
+pub async fn signed_in(app: &TestApp, actor: &Actor) -> Jar {
     let mut jar = Jar::default();
     let (_, body) = jar.get(app, "/login").await;
     let csrf = csrf_of(&body);
@@ -24,7 +24,7 @@ async fn signed_in(app: &TestApp, actor: &Actor) -> Jar {
 }
 
 /// Posts a form of `page` (taking its CSRF token) and answers the status and the body.
-async fn submit(
+pub async fn submit(
     app: &TestApp,
     jar: &mut Jar,
     page: &str,

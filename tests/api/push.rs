@@ -318,7 +318,7 @@ async fn http_endpoints_are_refused_unless_allowed() {
         .await;
     assert_eq!(response.status(), 422);
 
-    let secure = Browser::with_endpoint("https://push.example.jp/send/abc".into());
+    let secure = Browser::with_endpoint("https://fcm.googleapis.com/fcm/send/abc".into());
     subscribe(&app, &city.resident_h1, &secure).await;
 }
 

@@ -681,8 +681,11 @@ fn stored_month(month: Month, active: i32) -> StatsMonth {
     StatsMonth {
         month: month.to_string(),
         finalized: true,
-        rule: r#"{"months_with_posts":3,"min_registered_share":0.1,"count_city_posts":false}"#
-            .into(),
+        rule: kairan::db::Json(kairan::domain::Rule {
+            months_with_posts: 3,
+            min_registered_share: 0.1,
+            count_city_posts: false,
+        }),
         active_districts: active,
         districts: 64,
         member_households: 143_000,

@@ -241,7 +241,7 @@ fn every_table_round_trips_one_row() {
         target_kind: "association".into(),
         target_id: Some(association.id.to_string()),
         association_id: Some(association.id.clone()),
-        detail: r#"{"rows":1}"#.into(),
+        detail: kairan::db::Json(serde_json::json!({"rows": 1})),
         created_at: t,
     };
     diesel::insert_into(audit_log::table)
@@ -373,7 +373,11 @@ fn every_table_round_trips_one_row() {
     let month = StatsMonth {
         month: "2026-11".into(),
         finalized: true,
-        rule: "{}".into(),
+        rule: kairan::db::Json(kairan::domain::Rule {
+            months_with_posts: 3,
+            min_registered_share: 0.1,
+            count_city_posts: true,
+        }),
         active_districts: 1,
         districts: 1,
         member_households: 120,

@@ -1,6 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::Json;
 use crate::db::schema::{
     audit_log, invitations, join_requests, login_failures, members, refresh_tokens,
     role_assignments,
@@ -76,7 +77,7 @@ pub struct AuditEntry {
     pub target_kind: String,
     pub target_id: Option<String>,
     pub association_id: Option<AssociationId>,
-    pub detail: String,
+    pub detail: Json<serde_json::Value>,
     pub created_at: NaiveDateTime,
 }
 

@@ -1,15 +1,17 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::Json;
 use crate::db::schema::{
-    attachments, household_receipts, post_audiences, post_hans, post_reads, post_versions, posts,
-    survey_questions, survey_responses,
+    attachments, household_receipts, post_audiences, post_events, post_hans, post_reads,
+    post_versions, posts, survey_questions, survey_responses,
 };
+use crate::domain::event::CheckedEvent;
+use crate::domain::{Answers, Audience, AudienceKey};
 use crate::domain::{
     AttachmentId, Category, HanId, HouseholdId, MemberId, PostId, PostStatus, Priority, QuestionId,
     QuestionKind, Tier,
 };
-use crate::domain::{Audience, AudienceKey};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Identifiable)]
 #[diesel(table_name = posts, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
@@ -51,6 +53,38 @@ impl Post {
 pub struct PostHan {
     pub post_id: PostId,
     pub han_id: HanId,
+}
+
+/// The event a post announces (see `domain::event`).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = post_events, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct PostEvent {
+    pub post_id: PostId,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: Option<NaiveDateTime>,
+    pub all_day: bool,
+    pub place: Option<String>,
+}
+
+impl PostEvent {
+    pub fn new(post_id: PostId, event: CheckedEvent) -> Self {
+        Self {
+            post_id,
+            starts_at: event.starts_at,
+            ends_at: event.ends_at,
+            all_day: event.all_day,
+            place: event.place,
+        }
+    }
+
+    pub fn checked(&self) -> CheckedEvent {
+        CheckedEvent {
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            all_day: self.all_day,
+            place: self.place.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -113,8 +147,8 @@ pub struct SurveyQuestion {
     pub position: i32,
     pub kind: QuestionKind,
     pub prompt: String,
-    /// JSON array of the choices.
-    pub options: String,
+    /// The choices, in order.
+    pub options: Json<Vec<String>>,
     pub required: bool,
 }
 
@@ -124,8 +158,7 @@ pub struct SurveyResponse {
     pub post_id: PostId,
     pub household_id: HouseholdId,
     pub member_id: MemberId,
-    /// JSON object: question id → answer.
-    pub answers: String,
+    pub answers: Json<Answers>,
     pub answered_at: NaiveDateTime,
 }
 

@@ -1,11 +1,12 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::Json;
 use crate::db::schema::{
     projects, stats_association_months, stats_association_safety_months, stats_district_months,
     stats_district_safety_months, stats_months,
 };
-use crate::domain::{AssociationId, DistrictId, MemberId, ProjectId};
+use crate::domain::{AssociationId, DistrictId, MemberId, Partner, ProjectId, Rule};
 
 /// One month of the dashboard: the headline figures and the rule they were judged by.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -13,8 +14,7 @@ use crate::domain::{AssociationId, DistrictId, MemberId, ProjectId};
 pub struct StatsMonth {
     pub month: String,
     pub finalized: bool,
-    /// JSON of `queries::stats::Rule`.
-    pub rule: String,
+    pub rule: Json<Rule>,
     pub active_districts: i32,
     pub districts: i32,
     pub member_households: i32,
@@ -68,8 +68,7 @@ pub struct Project {
     pub id: ProjectId,
     pub name: String,
     pub fiscal_year: i32,
-    /// JSON array of `queries::stats::Partner`.
-    pub partners: String,
+    pub partners: Json<Vec<Partner>>,
     pub description: String,
     pub created_by: Option<MemberId>,
     pub created_at: NaiveDateTime,

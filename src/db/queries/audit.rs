@@ -1,12 +1,13 @@
 //! The audit log: roster reads, exports, role changes and admin actions, written by the use
 //! case in the same transaction as what it records.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::authz::Principal;
 use crate::db::models::AuditEntry;
 use crate::db::schema::audit_log;
-use crate::db::{AnyConnection, now};
+use crate::db::{AnyConnection, Json, now};
 use crate::domain::{AssociationId, AuditAction, AuditEntryId, MemberId};
 
 pub fn record(
@@ -55,7 +56,7 @@ pub fn record_for(
             target_kind: target_kind.to_string(),
             target_id: target_id.map(str::to_string),
             association_id: association_id.cloned(),
-            detail: detail.to_string(),
+            detail: Json(detail),
             created_at: now(),
         })
         .execute(conn)
@@ -77,4 +78,19 @@ pub fn list(
         query = query.filter(audit_log::association_id.eq(association.clone()));
     }
     query.load(conn)
+}
+
+/// When `actor` last recorded `action` on the target, if ever (the reminders' cool-down).
+pub fn last_recorded(
+    conn: &mut AnyConnection,
+    actor: &MemberId,
+    action: AuditAction,
+    target_id: &str,
+) -> QueryResult<Option<NaiveDateTime>> {
+    audit_log::table
+        .filter(audit_log::target_id.eq(target_id))
+        .filter(audit_log::actor_id.eq(actor))
+        .filter(audit_log::action.eq(action.as_str()))
+        .select(diesel::dsl::max(audit_log::created_at))
+        .first(conn)
 }

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod associations;
 pub mod attachments;
 pub mod audit;
+pub mod calendar;
 pub mod districts;
 pub mod idempotency;
 pub mod inbox;

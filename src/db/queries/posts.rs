@@ -7,12 +7,13 @@ use diesel::prelude::*;
 use diesel::query_dsl::methods;
 
 use crate::db::changes::{Change, announce};
-use crate::db::models::{Post, PostAudience, PostHan, PostVersion, SurveyQuestion};
+use crate::db::models::{Post, PostAudience, PostEvent, PostHan, PostVersion, SurveyQuestion};
 use crate::db::queries::push;
 use crate::db::schema::{
-    associations, households, members, post_audiences, post_hans, post_versions, posts,
+    associations, households, members, post_audiences, post_events, post_hans, post_versions, posts,
 };
 use crate::db::{AnyConnection, now, write_transaction};
+use crate::domain::event::CheckedEvent;
 use crate::domain::{
     AssociationId, Audience, AudienceKey, DistrictId, HanId, HouseholdId, MemberId, PostId,
     PostStatus, ReceiptScope, Tier,
@@ -35,6 +36,7 @@ pub struct PostDetail {
     pub author_name: String,
     pub questions: Vec<SurveyQuestion>,
     pub audience: Vec<(AudienceKey, Option<NaiveDateTime>)>,
+    pub event: Option<PostEvent>,
 }
 
 impl PostDetail {
@@ -58,12 +60,18 @@ pub fn post_detail(conn: &mut AnyConnection, post: Post) -> QueryResult<PostDeta
         .filter(post_audiences::post_id.eq(&post.id))
         .select((post_audiences::scope_key, post_audiences::expires_at))
         .load(conn)?;
+    let event = post_events::table
+        .find(&post.id)
+        .select(PostEvent::as_select())
+        .first(conn)
+        .optional()?;
     Ok(PostDetail {
         post,
         hans,
         author_name,
         questions,
         audience,
+        event,
     })
 }
 
@@ -81,11 +89,17 @@ pub fn create_post(
     post: Post,
     hans: Vec<HanId>,
     questions: Vec<SurveyQuestion>,
+    event: Option<PostEvent>,
 ) -> QueryResult<Post> {
     write_transaction(conn, |conn| {
         diesel::insert_into(posts::table)
             .values(&post)
             .execute(conn)?;
+        if let Some(event) = &event {
+            diesel::insert_into(post_events::table)
+                .values(event)
+                .execute(conn)?;
+        }
         for han in &hans {
             diesel::insert_into(post_hans::table)
                 .values(PostHan {
@@ -211,6 +225,8 @@ pub struct PostEdit {
     pub priority: Option<crate::domain::Priority>,
     pub requires_confirmation: Option<bool>,
     pub expires_at: Option<Option<NaiveDateTime>>,
+    /// A new event, or None to remove it.
+    pub event: Option<Option<CheckedEvent>>,
 }
 
 /// Edits a post; a published post's previous title and body are kept as a version.
@@ -263,6 +279,14 @@ pub fn edit_post(
                     ..post.clone()
                 },
             )?;
+        }
+        if let Some(event) = edit.event {
+            diesel::delete(post_events::table.find(&post.id)).execute(conn)?;
+            if let Some(event) = event {
+                diesel::insert_into(post_events::table)
+                    .values(PostEvent::new(post.id.clone(), event))
+                    .execute(conn)?;
+            }
         }
         if let Some(expires_at) = edit.expires_at {
             diesel::update(post_audiences::table.filter(post_audiences::post_id.eq(&post.id)))
@@ -358,4 +382,24 @@ pub fn audience_household(
             audience.reaches_household(&found.association_id, &district, found.han_id.as_ref());
         (found, reached)
     }))
+}
+
+/// The newest circulars sent to one scope as a whole (any status; a 班 selection of an
+/// association is included), newest first.
+pub fn sent_to_scope(
+    conn: &mut AnyConnection,
+    tier: Tier,
+    scope_id: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Post>> {
+    let mut query = posts::table
+        .filter(posts::tier.eq(tier))
+        .order((posts::created_at.desc(), posts::id.desc()))
+        .limit(limit)
+        .select(Post::as_select())
+        .into_boxed();
+    if let Some(id) = scope_id {
+        query = query.filter(posts::scope_id.eq(id.to_string()));
+    }
+    query.load(conn)
 }

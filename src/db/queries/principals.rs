@@ -52,7 +52,7 @@ impl Membership {
 impl Principal {
     /// The member and the roles they hold now.
     pub fn load(conn: &mut AnyConnection, member_id: &MemberId) -> Result<Self, ApiError> {
-        let m = Membership::load(conn, member_id)?;
+        let place = Membership::load(conn, member_id)?;
         let roles = role_assignments::table
             .filter(role_assignments::member_id.eq(member_id))
             .filter(role_assignments::ended_at.is_null())
@@ -70,15 +70,6 @@ impl Principal {
                 term_year,
             })
             .collect();
-        Ok(Self {
-            member_id: m.member_id,
-            login: m.login,
-            display_name: m.display_name,
-            household_id: m.household_id,
-            han_id: m.han_id,
-            association_id: m.association_id,
-            district_id: m.district_id,
-            roles,
-        })
+        Ok(Self { place, roles })
     }
 }

@@ -23,39 +23,64 @@ pub const FAILED: &str = "failed";
 /// The subscription was gone (404/410) and has been deleted.
 pub const GONE: &str = "gone";
 
-/// Adds a subscription, or moves an existing endpoint to this member (a shared browser).
+/// Adds a subscription, or moves an existing endpoint to this member (a shared browser);
+/// then keeps only the member's newest `keep`, so nobody piles up endpoints for every post
+/// to fan out to.
 pub fn subscribe(
     conn: &mut AnyConnection,
     subscription: &PushSubscription,
+    keep: i64,
 ) -> QueryResult<PushSubscription> {
     write_transaction(conn, |conn| {
-        let existing = push_subscriptions::table
-            .filter(push_subscriptions::endpoint.eq(&subscription.endpoint))
-            .select(PushSubscription::as_select())
-            .first(conn)
-            .optional()?;
-        match existing {
-            Some(found) => {
-                diesel::update(push_subscriptions::table.find(&found.id))
-                    .set((
-                        push_subscriptions::member_id.eq(&subscription.member_id),
-                        push_subscriptions::p256dh.eq(&subscription.p256dh),
-                        push_subscriptions::auth.eq(&subscription.auth),
-                    ))
-                    .execute(conn)?;
-                push_subscriptions::table
-                    .find(&found.id)
-                    .select(PushSubscription::as_select())
-                    .first(conn)
-            }
-            None => {
-                diesel::insert_into(push_subscriptions::table)
-                    .values(subscription)
-                    .execute(conn)?;
-                Ok(subscription.clone())
-            }
+        let stored = upsert_subscription(conn, subscription)?;
+        let others: Vec<PushSubscriptionId> = push_subscriptions::table
+            .filter(push_subscriptions::member_id.eq(&subscription.member_id))
+            .filter(push_subscriptions::id.ne(&stored.id))
+            .order((
+                push_subscriptions::created_at.desc(),
+                push_subscriptions::id.desc(),
+            ))
+            .select(push_subscriptions::id)
+            .load(conn)?;
+        let others_kept = usize::try_from(keep - 1).unwrap_or(0);
+        let at = now();
+        for id in others.iter().skip(others_kept) {
+            remove_subscription(conn, id, at)?;
         }
+        Ok(stored)
     })
+}
+
+fn upsert_subscription(
+    conn: &mut AnyConnection,
+    subscription: &PushSubscription,
+) -> QueryResult<PushSubscription> {
+    let existing = push_subscriptions::table
+        .filter(push_subscriptions::endpoint.eq(&subscription.endpoint))
+        .select(PushSubscription::as_select())
+        .first(conn)
+        .optional()?;
+    match existing {
+        Some(found) => {
+            diesel::update(push_subscriptions::table.find(&found.id))
+                .set((
+                    push_subscriptions::member_id.eq(&subscription.member_id),
+                    push_subscriptions::p256dh.eq(&subscription.p256dh),
+                    push_subscriptions::auth.eq(&subscription.auth),
+                ))
+                .execute(conn)?;
+            push_subscriptions::table
+                .find(&found.id)
+                .select(PushSubscription::as_select())
+                .first(conn)
+        }
+        None => {
+            diesel::insert_into(push_subscriptions::table)
+                .values(subscription)
+                .execute(conn)?;
+            Ok(subscription.clone())
+        }
+    }
 }
 
 pub fn list_subscriptions(
@@ -404,6 +429,10 @@ pub enum Outcome {
     },
     /// Refused for a reason retrying will not fix (our bug): logged, not retried.
     Rejected(u16),
+    /// Not sent: the endpoint or the addresses its name resolves to are not allowed
+    /// (`push.allowed_hosts`, private networks). Failed, not retried; the subscription stays,
+    /// so its fate tells its owner nothing about what lies behind the URL.
+    Refused,
 }
 
 /// Records a batch's outcomes in one transaction and releases the claims.
@@ -449,18 +478,7 @@ pub fn record_outcomes(
             match outcome {
                 Outcome::Delivered(_) => {}
                 Outcome::Gone(status) => {
-                    diesel::delete(push_subscriptions::table.find(&delivery.subscription_id))
-                        .execute(conn)?;
-                    diesel::update(
-                        push_deliveries::table
-                            .filter(push_deliveries::subscription_id.eq(&delivery.subscription_id))
-                            .filter(push_deliveries::status.eq(PENDING)),
-                    )
-                    .set((
-                        push_deliveries::status.eq(GONE),
-                        push_deliveries::finished_at.eq(at),
-                    ))
-                    .execute(conn)?;
+                    remove_subscription(conn, &delivery.subscription_id, at)?;
                     diesel::update(key)
                         .set((
                             push_deliveries::attempts.eq(attempts),
@@ -482,10 +500,31 @@ pub fn record_outcomes(
                 }
                 Outcome::Retry { status, .. } => fail(conn, delivery, attempts, *status, at)?,
                 Outcome::Rejected(status) => fail(conn, delivery, attempts, Some(*status), at)?,
+                Outcome::Refused => fail(conn, delivery, attempts, None, at)?,
             }
         }
         Ok(())
     })
+}
+
+/// Deletes a subscription; what was still to be sent to it is marked gone.
+fn remove_subscription(
+    conn: &mut AnyConnection,
+    id: &PushSubscriptionId,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::delete(push_subscriptions::table.find(id)).execute(conn)?;
+    diesel::update(
+        push_deliveries::table
+            .filter(push_deliveries::subscription_id.eq(id))
+            .filter(push_deliveries::status.eq(PENDING)),
+    )
+    .set((
+        push_deliveries::status.eq(GONE),
+        push_deliveries::finished_at.eq(at),
+    ))
+    .execute(conn)
+    .map(drop)
 }
 
 fn fail(

@@ -19,7 +19,7 @@ use crate::db::schema::{
     associations, districts, posts, stats_association_months, stats_association_safety_months,
     stats_district_months, stats_district_safety_months, stats_months,
 };
-use crate::db::{AnyConnection, now, write_transaction};
+use crate::db::{AnyConnection, Json, now, write_transaction};
 use crate::domain::{
     AssociationTally, Counts, DistrictId, DistrictTally, Month, PostStatus, Rule, SafetyCounts,
     freezes_at, tally_month,
@@ -111,13 +111,11 @@ pub fn compute_month(
     let facts = super::tally::month_facts(conn, month, rule, at)?;
     let tally = tally_month(&facts);
     let label = month.to_string();
-    let rule_json = serde_json::to_string(&rule)
-        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     Ok(MonthFigures {
         month: StatsMonth {
             month: label.clone(),
             finalized: tally.finalized,
-            rule: rule_json,
+            rule: Json(rule),
             active_districts: tally.active_districts(),
             districts: i32::try_from(tally.districts.len()).unwrap_or(i32::MAX),
             member_households: tally.member_households(),

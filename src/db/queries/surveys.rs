@@ -3,12 +3,12 @@
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
-use crate::db::AnyConnection;
 use crate::db::models::{Post, SurveyQuestion, SurveyResponse};
 use crate::db::queries::posts::within_audience;
 use crate::db::schema::{associations, hans, households, survey_questions, survey_responses};
+use crate::db::{AnyConnection, Json};
 use crate::domain::ReceiptScope;
-use crate::domain::{HanId, HouseholdId, PostId};
+use crate::domain::{Answers, HanId, HouseholdId, PostId};
 
 pub fn questions_of(conn: &mut AnyConnection, post: &PostId) -> QueryResult<Vec<SurveyQuestion>> {
     survey_questions::table
@@ -69,8 +69,7 @@ pub struct ResponseRow {
     pub household_id: HouseholdId,
     pub label: String,
     pub han: Option<String>,
-    /// JSON object: question id → answer.
-    pub answers: String,
+    pub answers: Json<Answers>,
 }
 
 /// The responses of the households a post reaches within a scope, by han then label.
@@ -101,7 +100,7 @@ pub fn responses(
             households::id.asc(),
         ))
         .into_boxed();
-    let rows: Vec<(HouseholdId, String, Option<String>, String)> =
+    let rows: Vec<(HouseholdId, String, Option<String>, Json<Answers>)> =
         within_audience(query, post, post_hans, scope).load(conn)?;
     Ok(rows
         .into_iter()

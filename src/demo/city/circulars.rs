@@ -201,7 +201,7 @@ impl Builder<'_> {
                     position: i32::try_from(position).unwrap_or(0),
                     kind: *kind,
                     prompt: (*prompt).to_string(),
-                    options: serde_json::to_string(options).unwrap_or_else(|_| "[]".into()),
+                    options: Json(options.iter().map(|o| o.to_string()).collect()),
                     required: *required,
                 },
             )
@@ -284,20 +284,17 @@ impl Builder<'_> {
             && self.chance(0.7)
         {
             let choice = self.rng.random_range(0..3);
-            let mut answers = serde_json::Map::new();
-            answers.insert(attend.id.0.clone(), serde_json::json!({"choice": choice}));
+            let mut answers = Answers::new();
+            answers.insert(attend.id.clone(), Answer::Choice(choice));
             if choice == 0 {
                 let people = self.rng.random_range(1..5);
-                answers.insert(
-                    head_count.id.0.clone(),
-                    serde_json::json!({"number": people}),
-                );
+                answers.insert(head_count.id.clone(), Answer::Number(people));
             }
             self.pending.responses.push(SurveyResponse {
                 post_id: post.clone(),
                 household_id,
                 member_id,
-                answers: serde_json::Value::Object(answers).to_string(),
+                answers: Json(answers),
                 answered_at: read_at,
             });
             self.report.survey_answers += 1;

@@ -97,7 +97,6 @@ fn question_fields(
                         .collect()
                 })
                 .unwrap_or_default();
-            let options: Vec<String> = serde_json::from_str(&q.options).unwrap_or_default();
             QuestionField {
                 name: field_name(q),
                 prompt: q.prompt.clone(),
@@ -108,13 +107,15 @@ fn question_fields(
                     QuestionKind::Number => "number",
                     QuestionKind::ShortText => "text",
                 },
-                options: options
-                    .into_iter()
+                options: q
+                    .options
+                    .0
+                    .iter()
                     .enumerate()
                     .map(|(index, label)| OptionField {
                         checked: i64::try_from(index).is_ok_and(|i| chosen.contains(&i)),
                         index,
-                        label,
+                        label: label.clone(),
                     })
                     .collect(),
                 value: answer

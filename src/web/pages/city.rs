@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::actions::Services;
-use crate::actions::stats::{self, Csv};
+use crate::actions::stats;
 use crate::actions::stats_view::AdoptionResponse;
 use crate::configuration::StatsSettings;
 use crate::db::now;
@@ -146,10 +146,5 @@ async fn csv(
 ) -> Result<HttpResponse, ApiError> {
     let caller = &member.0.principal.member_id;
     let d = stats::city_dashboard(&services, caller, query.month()?, &settings).await?;
-    let Csv {
-        file_name,
-        header,
-        rows,
-    } = stats::adoption_csv(&d);
-    crate::routes::csv_response(&file_name, &header, rows)
+    crate::routes::csv_response(stats::adoption_csv(&d))
 }

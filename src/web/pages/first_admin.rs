@@ -12,7 +12,7 @@ use crate::actions::sessions::{self, AdminOrigin};
 use crate::auth::PasswordService;
 use crate::auth::password::check_new_password;
 use crate::db::Db;
-use crate::domain::{Login, RequiredText};
+use crate::domain::{Login, OneLine};
 use crate::error::{ApiError, ErrorCode};
 use crate::web::CsrfForm;
 use crate::web::page::{Page, redirect};
@@ -114,7 +114,7 @@ fn parse(page: &Page, form: &SetupForm) -> (Option<(Login, String, SecretString)
     let login = Login::parse(&form.login)
         .map_err(|_| errors.login = Some(page.t("setup.login_invalid")))
         .ok();
-    let name = RequiredText::<100>::parse("display_name", &form.display_name)
+    let name = OneLine::<100>::parse("display_name", &form.display_name)
         .map_err(|_| errors.name = Some(page.t("setup.name_required")))
         .ok();
     let password = form

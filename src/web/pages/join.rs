@@ -14,7 +14,7 @@ use crate::auth::limiter::RegistrationLimiter;
 use crate::auth::{PasswordService, client_address};
 use crate::configuration::AuthSettings;
 use crate::db::Db;
-use crate::domain::{Login, RequiredText};
+use crate::domain::{Login, OneLine};
 use crate::error::{ApiError, ErrorCode};
 use crate::web::CsrfForm;
 use crate::web::page::{Page, redirect};
@@ -122,7 +122,7 @@ fn parse(
     client_address: String,
 ) -> (Option<NewAccount>, JoinErrors) {
     let mut errors = JoinErrors::default();
-    let name = RequiredText::<100>::parse("display_name", &form.display_name)
+    let name = OneLine::<100>::parse("display_name", &form.display_name)
         .map_err(|_| errors.name = Some(page.t("join.name_required")))
         .ok();
     let password = form

@@ -3,6 +3,7 @@
 //! redirect.
 
 mod api_token;
+mod calendar;
 mod circular;
 mod city;
 mod compose;
@@ -13,6 +14,7 @@ mod join;
 mod login;
 mod officer;
 mod safety;
+mod safety_start;
 mod settings;
 mod signin;
 
@@ -34,9 +36,11 @@ pub fn config(cfg: &mut ServiceConfig) {
     first_admin::config(cfg);
     api_token::config(cfg);
     safety::config(cfg);
+    safety_start::config(cfg);
     city::config(cfg);
     district::config(cfg);
     inbox::config(cfg);
+    calendar::config(cfg);
     circular::config(cfg);
     compose::config(cfg);
 }

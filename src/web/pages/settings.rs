@@ -1,5 +1,6 @@
 //! `/settings`: text size, language, high contrast, notifications (`通知を受け取る`, a
-//! script), the home-screen guide, and sign-out (`ログアウト`).
+//! script), the calendar feed (made and revoked in `calendar.rs`), the home-screen guide,
+//! and sign-out (`ログアウト`).
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
@@ -7,6 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::actions::preferences::{self, Preferences};
+use crate::actions::{Services, calendar};
 use crate::db::Db;
 use crate::domain::{Language, TextSize};
 use crate::error::ApiError;
@@ -31,18 +33,24 @@ struct SettingsPage<'a> {
     page: &'a Page,
     sizes: Vec<SizeOption>,
     saved: bool,
+    /// The member has a calendar feed that can be revoked.
+    calendar_feed: bool,
+    feed_revoked: bool,
 }
 
 #[derive(Deserialize)]
 struct SavedQuery {
     saved: Option<String>,
+    feed_revoked: Option<String>,
 }
 
 async fn show(
-    _member: PageMember,
+    member: PageMember,
     page: Page,
     query: web::Query<SavedQuery>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
+    let calendar_feed = calendar::has_feed(&services, &member.0.principal.member_id).await?;
     let current = page.preferences.text_size;
     let sizes = [
         (TextSize::Standard, "settings.size_standard"),
@@ -60,6 +68,8 @@ async fn show(
         page: &page,
         sizes,
         saved: query.saved.is_some(),
+        calendar_feed,
+        feed_revoked: query.feed_revoked.is_some(),
     })
 }
 

@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use kairan::domain::push_endpoint::EndpointPolicy;
 use kairan::routes::push::{SubscribeRequest, SubscriptionKeys, check_subscription};
 use libfuzzer_sys::fuzz_target;
 
@@ -16,10 +17,14 @@ fuzz_target!(|parts: (&str, &str, &str, bool)| {
             auth: auth.to_string(),
         },
     };
-    if check_subscription(&request, allow_insecure).is_ok() {
+    let policy = EndpointPolicy {
+        allowed_hosts: vec!["push.example".into()],
+        allow_loopback: allow_insecure,
+    };
+    if check_subscription(&request, &policy).is_ok() {
         let decode = |key: &str| URL_SAFE_NO_PAD.decode(key.trim().trim_end_matches('='));
         assert_eq!(decode(p256dh).map(|k| k.len()).ok(), Some(65));
         assert_eq!(decode(auth).map(|k| k.len()).ok(), Some(16));
-        assert!(endpoint.trim().starts_with("https://") || allow_insecure);
+        assert!(endpoint.trim().starts_with("https://push.example") || allow_insecure);
     }
 });

@@ -16,6 +16,8 @@ use chrono::{Duration, NaiveDateTime};
 
 use crate::actions::Services;
 use crate::actions::officer::{self, Desk};
+use crate::actions::safety;
+use crate::db::models::SafetyCheck;
 use crate::error::ApiError;
 use crate::web::page::Page;
 use crate::web::session::PageMember;
@@ -48,6 +50,19 @@ struct HubPage<'a> {
     desk: &'a Desk,
     /// Circulars in the caller's inbox that ask for confirmation.
     asking: usize,
+    /// Open safety checks whose status the caller may follow.
+    checks: Vec<SafetyCheck>,
+}
+
+impl HubPage<'_> {
+    fn first_line<'b>(&self, check: &'b SafetyCheck) -> &'b str {
+        check.message.lines().next().unwrap_or_default()
+    }
+
+    fn started(&self, check: &SafetyCheck) -> String {
+        self.page
+            .tf("safety_start.started_at", "time", &jst(&check.started_at))
+    }
 }
 
 async fn hub(
@@ -57,9 +72,12 @@ async fn hub(
 ) -> Result<HttpResponse, ApiError> {
     let desk = desk_of(&services, &member).await?;
     let asking = receipts::asking(&services, &member).await?.len();
+    let caller = &member.0.principal.member_id;
+    let checks = safety::open_followed(&services, caller, desk.association.id.clone()).await?;
     page.render(&HubPage {
         page: &page,
         desk: &desk,
         asking,
+        checks,
     })
 }

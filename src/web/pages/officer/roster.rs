@@ -1,5 +1,9 @@
-//! `/officer/roster`: the 班 and their households (paper households marked, member counts);
-//! a 班長 sees only their 班. Officers add a 班 or a household here.
+//! `/officer/roster`: the 班 and their households (paper households marked, member counts,
+//! and for officers who keep the roster the members' names); a 班長 sees only their 班,
+//! counts without names, as `actions::roster::list_members` allows. Officers add a 班 or a
+//! household here.
+
+use std::collections::HashMap;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -12,7 +16,7 @@ use crate::actions::Services;
 use crate::actions::officer::Desk;
 use crate::actions::roster::{self, NewHousehold};
 use crate::db::queries::associations::{HouseholdChangeset, HouseholdRow};
-use crate::domain::{HanId, HouseholdId, RequiredText};
+use crate::domain::{HanId, HouseholdId, OneLine};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
 use crate::web::page::{Page, redirect};
@@ -72,8 +76,39 @@ struct RosterPage<'a> {
     page: &'a Page,
     desk: &'a Desk,
     groups: Vec<HanGroup<'a>>,
+    /// Registered members' names per household (only for those who keep the roster).
+    names: HashMap<HouseholdId, Vec<String>>,
     errors: RosterErrors,
     added: bool,
+}
+
+impl RosterPage<'_> {
+    fn names_of(&self, household: &HouseholdId) -> &[String] {
+        self.names
+            .get(household)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+/// Who belongs to each household, for officers who keep the roster (an audited read).
+async fn names_by_household(
+    services: &Services,
+    member: &PageMember,
+    desk: &Desk,
+) -> Result<HashMap<HouseholdId, Vec<String>>, ApiError> {
+    let mut names: HashMap<HouseholdId, Vec<String>> = HashMap::new();
+    if !desk.keeps_roster {
+        return Ok(names);
+    }
+    let caller = &member.0.principal.member_id;
+    let association = desk.association.id.clone();
+    for row in roster::list_members(services, caller, association).await? {
+        if let Some(household) = row.household_id {
+            names.entry(household).or_default().push(row.display_name);
+        }
+    }
+    Ok(names)
 }
 
 #[derive(Deserialize)]
@@ -94,10 +129,12 @@ async fn render(
     let caller = &member.0.principal.member_id;
     let rows = roster::list_households(services, caller, desk.association.id.clone()).await?;
     let groups = by_han(&desk, &rows);
+    let names = names_by_household(services, member, &desk).await?;
     let view = RosterPage {
         page,
         desk: &desk,
         groups,
+        names,
         errors,
         added,
     };
@@ -135,7 +172,7 @@ async fn add_han(
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let desk = desk_of(&services, &member).await?;
-    let Ok(name) = RequiredText::<50>::parse("name", &form.0.name) else {
+    let Ok(name) = OneLine::<50>::parse("name", &form.0.name) else {
         let errors = RosterErrors {
             han_name: Some(page.t("officer.han_name_required")),
             ..Default::default()
@@ -172,7 +209,7 @@ async fn add_household(
 ) -> Result<HttpResponse, ApiError> {
     let desk = desk_of(&services, &member).await?;
     let form = form.0;
-    let Ok(label) = RequiredText::<100>::parse("label", &form.label) else {
+    let Ok(label) = OneLine::<100>::parse("label", &form.label) else {
         let errors = RosterErrors {
             label: Some(page.t("officer.label_required")),
             ..Default::default()

@@ -1,0 +1,105 @@
+//! `/officer/safety/new`: an officer, 班長, district officer or city staff starts a safety
+//! check (安否確認) for an audience they may post to, through the same action as
+//! `POST /api/v1/safety-checks`, then follows its status. Works without JavaScript.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web::{self, ServiceConfig};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::actions::Services;
+use crate::actions::posts;
+use crate::actions::safety::{self, NewCheck};
+use crate::error::ApiError;
+use crate::web::CsrfForm;
+use crate::web::page::{Page, redirect};
+use crate::web::pages::compose::{AudienceOption, audience_options, value_of};
+use crate::web::session::PageMember;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.route("/officer/safety/new", web::get().to(show))
+        .route("/officer/safety/new", web::post().to(start));
+}
+
+#[derive(Default, Deserialize)]
+struct StartForm {
+    #[serde(default)]
+    audience: String,
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "safety_start.html")]
+struct StartPage<'a> {
+    page: &'a Page,
+    audiences: Vec<AudienceOption>,
+    form: StartForm,
+    error: Option<&'static str>,
+}
+
+/// The form, with the audiences the caller may reach (403 for those who may reach none).
+async fn draw(
+    page: &Page,
+    services: &Services,
+    member: &PageMember,
+    form: StartForm,
+    error: Option<&'static str>,
+) -> Result<HttpResponse, ApiError> {
+    let choices = posts::audiences(services, &member.0.principal.member_id).await?;
+    if choices.is_empty() {
+        return Err(ApiError::Forbidden);
+    }
+    let audiences = audience_options(page, &choices, &form.audience);
+    let status = match error {
+        Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        None => StatusCode::OK,
+    };
+    let template = StartPage {
+        page,
+        audiences,
+        form,
+        error,
+    };
+    page.render_with(status, &template)
+}
+
+async fn show(
+    member: PageMember,
+    page: Page,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    draw(&page, &services, &member, StartForm::default(), None).await
+}
+
+async fn start(
+    form: CsrfForm<StartForm>,
+    member: PageMember,
+    page: Page,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    let (form, caller) = (form.0, &member.0.principal.member_id);
+    let Ok(message) = safety::parse_message(&form.message) else {
+        let error = Some(page.t("safety_start.message_required"));
+        return draw(&page, &services, &member, form, error).await;
+    };
+    let choices = posts::audiences(&services, caller).await?;
+    if choices.is_empty() {
+        return Err(ApiError::Forbidden);
+    }
+    let choice = choices
+        .into_iter()
+        .find(|c| value_of(c) == form.audience)
+        .ok_or_else(|| ApiError::validation("choose an audience"))?;
+    let new = NewCheck {
+        scope: choice.scope,
+        hans: choice.hans,
+        message,
+    };
+    let (view, _) = safety::start(&services, caller, new).await?;
+    Ok(redirect(
+        &format!("/safety/{}/status", view.check.id),
+        Vec::new(),
+    ))
+}
