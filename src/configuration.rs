@@ -12,8 +12,10 @@ use crate::db::url::DatabaseUrl;
 use crate::domain::push_endpoint::{EndpointPolicy, check_host_pattern};
 use deserialize::{deserialize_bool_from_string, deserialize_list_from_string};
 
+mod channels;
 mod deserialize;
 mod strict;
+pub use channels::EmailSettings;
 pub use strict::{OTHER_VARIABLES, variable_name};
 
 /// Every setting's `section.key`, as the built-in defaults name them (and `auth.keys`).
@@ -35,6 +37,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub posts: PostSettings,
     pub push: PushSettings,
+    pub email: EmailSettings,
     pub log: LogSettings,
     pub stats: StatsSettings,
     pub idempotency: IdempotencySettings,
@@ -399,6 +402,7 @@ impl Settings {
         if self.backup.interval_secs > 0 && self.backup.keep == 0 {
             problems.push("backup.keep must be at least 1 when backup.interval_secs is set".into());
         }
+        problems.extend(self.email.problems());
         if self.server.json_limit_bytes < 1024 {
             problems.push("server.json_limit_bytes must be at least 1024".into());
         }

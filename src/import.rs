@@ -73,9 +73,13 @@ fn optional_count(
     }
 }
 
-/// Parses the whole file, or reports the first bad line; nothing is written on error.
-pub fn parse_districts(bytes: &[u8]) -> Result<Vec<DistrictRecord>, ImportError> {
-    let text = decode_text(bytes)?;
+/// A trimming CSV reader over `text` and its header, which must name every `required`
+/// column (`hint` follows the complaint when one is missing).
+fn csv_with_columns<'a>(
+    text: &'a str,
+    required: &[&str],
+    hint: &str,
+) -> Result<(csv::Reader<&'a [u8]>, csv::StringRecord), ImportError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
@@ -83,14 +87,19 @@ pub fn parse_districts(bytes: &[u8]) -> Result<Vec<DistrictRecord>, ImportError>
         .headers()
         .map_err(|e| ImportError::new(1, format!("cannot read the header: {e}")))?
         .clone();
-    for required in ["code", "name"] {
-        if !headers.iter().any(|h| h == required) {
-            return Err(ImportError::new(
-                1,
-                format!("the header has no '{required}' column"),
-            ));
-        }
+    if let Some(missing) = required.iter().find(|r| !headers.iter().any(|h| h == **r)) {
+        return Err(ImportError::new(
+            1,
+            format!("the header has no '{missing}' column{hint}"),
+        ));
     }
+    Ok((reader, headers))
+}
+
+/// Parses the whole file, or reports the first bad line; nothing is written on error.
+pub fn parse_districts(bytes: &[u8]) -> Result<Vec<DistrictRecord>, ImportError> {
+    let text = decode_text(bytes)?;
+    let (mut reader, headers) = csv_with_columns(&text, &["code", "name"], "")?;
     let mut records = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for row in reader.records() {
@@ -211,21 +220,8 @@ struct RawRosterRow {
 /// Parses a roster CSV (`han,label,paper`), or reports the first bad line.
 pub fn parse_roster(bytes: &[u8]) -> Result<Vec<RosterRecord>, ImportError> {
     let text = decode_text(bytes)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| ImportError::new(1, format!("cannot read the header: {e}")))?
-        .clone();
-    for required in ["han", "label"] {
-        if !headers.iter().any(|h| h == required) {
-            return Err(ImportError::new(
-                1,
-                format!("the header has no '{required}' column (expected han,label,paper)"),
-            ));
-        }
-    }
+    let (mut reader, headers) =
+        csv_with_columns(&text, &["han", "label"], " (expected han,label,paper)")?;
     let mut records = Vec::new();
     for row in reader.records() {
         let row = row.map_err(|e| {

@@ -17,6 +17,7 @@ pub mod import;
 pub mod inbox_cache;
 pub mod jobs;
 pub mod openapi;
+pub mod outbox;
 pub mod private_files;
 pub mod progress;
 pub mod push;

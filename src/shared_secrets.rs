@@ -1,5 +1,6 @@
 //! Secrets every instance of a PostgreSQL deployment shares, kept in the database so no one
-//! copies files between machines: the access-token key ring and the VAPID key. The first
+//! copies files between machines: the access-token key ring, the VAPID key and the key of
+//! links in mails (a link mailed by one instance is opened on another). The first
 //! instance to start creates them (under the start-up lock); the others find them. A data
 //! folder that already holds keys (a deployment that grew from one instance) seeds them, so
 //! tokens and push subscriptions stay valid. Configured keys still win over both.
@@ -15,9 +16,11 @@ use crate::configuration::{AuthSettings, PushSettings};
 use crate::db::models::JwtKeyRow;
 use crate::db::queries::secrets;
 use crate::db::{AnyConnection, now};
+use crate::outbox::links;
 use crate::push::{self, VapidKey};
 
 const VAPID_SECRET: &str = "vapid_private_key";
+const LINK_SECRET: &str = "link_key";
 
 /// How often instances reread the key ring. A rotated key starts signing two of these after
 /// it is added, so every instance can verify its tokens before any instance issues one.
@@ -105,6 +108,20 @@ pub fn vapid_key(
         }
     };
     VapidKey::from_private_key(&SecretString::from(stored))
+}
+
+/// The key of links in mails: the database's (made from the data folder's key or new).
+pub fn link_key(conn: &mut AnyConnection, data_dir: &Path) -> anyhow::Result<String> {
+    if let Some(stored) = secrets::find_secret(conn, LINK_SECRET)? {
+        return Ok(stored);
+    }
+    let candidate = match links::read_key_file(data_dir)? {
+        Some(key) => key.trim().to_string(),
+        None => links::new_key(),
+    };
+    let stored = secrets::insert_secret_if_absent(conn, LINK_SECRET, &candidate, now())?;
+    tracing::info!("stored the mail links' key in the database");
+    Ok(stored)
 }
 
 fn new_kid(at: NaiveDateTime) -> String {

@@ -35,9 +35,12 @@ use crate::import::{KANAZAWA_DISTRICTS_CSV, parse_districts};
 use crate::inbox_cache::InboxCache;
 use crate::jobs;
 use crate::openapi::document;
+use crate::outbox::ChannelSender;
+use crate::outbox::email::Mailer;
+use crate::outbox::links::Links;
+use crate::outbox::worker::OutboxWorker;
 use crate::push::VapidKey;
 use crate::push::sender::WebPushSender;
-use crate::push::worker::PushWorker;
 use crate::routes;
 use crate::shared_secrets::{self, KEY_RING_RELOAD};
 use crate::telemetry::spawn_blocking_with_tracing;
@@ -54,7 +57,8 @@ pub struct Application {
     inbox_cache: Arc<InboxCache>,
     server: Server,
     db: Db,
-    push_worker: Arc<PushWorker>,
+    push_worker: Arc<OutboxWorker>,
+    email_worker: Option<Arc<OutboxWorker>>,
     stop_background: watch::Sender<bool>,
     background: Vec<tokio::task::JoinHandle<()>>,
     /// While no city admin exists: the one-time set-up page's token.
@@ -77,7 +81,11 @@ impl Application {
         crate::private_files::private_dir(data_dir)
             .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", data_dir.display()))?;
         let db = prepare_database(settings.clone(), true).await?;
-        let (keys, vapid) = load_secrets(&settings, &db).await?;
+        let Secrets {
+            jwt: keys,
+            vapid,
+            link_key,
+        } = load_secrets(&settings, &db).await?;
         let password_settings = settings.password.clone();
         let (concurrency, queue_ms) = (
             settings.auth.hash_slots(),
@@ -93,12 +101,37 @@ impl Application {
         let port = listener.local_addr()?.port();
         let wake_push = Arc::new(Notify::new());
         let sender = Arc::new(WebPushSender::new(vapid.clone(), &settings.push)?);
-        let push_worker = Arc::new(PushWorker::new(
+        let wake_channels = [Arc::new(Notify::new()), Arc::new(Notify::new())];
+        let push_worker = Arc::new(OutboxWorker::new(
             db.clone(),
-            sender,
-            wake_push.clone(),
+            ChannelSender::Push(sender),
+            wake_channels[0].clone(),
             &settings.push,
         ));
+        let links = Links::new(
+            &link_key,
+            &public_url(&settings, listener.local_addr()?),
+            settings.email.link_ttl_days,
+        )?;
+        let mailer = Mailer::new(
+            &settings.email,
+            Duration::from_secs(settings.push.send_timeout_secs),
+            links.clone(),
+        )?;
+        let email_enabled = mailer.is_some();
+        // Four mails per connection in flight: a batch ends well inside its claim.
+        let email_batch = i64::try_from(settings.email.concurrency.saturating_mul(4)).unwrap_or(32);
+        let email_worker = mailer.map(|mailer| {
+            Arc::new(
+                OutboxWorker::new(
+                    db.clone(),
+                    ChannelSender::Email(Arc::new(mailer)),
+                    wake_channels[1].clone(),
+                    &settings.push,
+                )
+                .with_batch_size(email_batch),
+            )
+        });
         let inbox_cache = Arc::new(InboxCache::new(
             Duration::from_millis(settings.posts.inbox_cache_ttl_ms),
             settings.posts.inbox_cache_posts,
@@ -111,6 +144,8 @@ impl Application {
             services: Services {
                 db: db.clone(),
                 wake_push: wake_push.clone(),
+                links,
+                email_enabled,
                 inbox_cache: inbox_cache.clone(),
                 group_commit: GroupCommit::start(
                     db.clone(),
@@ -167,7 +202,15 @@ impl Application {
             background.push(tokio::task::spawn_blocking(move || listener.run()));
         }
         if settings.push.worker {
-            background.push(tokio::spawn(push_worker.clone().run(stopped)));
+            background.push(tokio::spawn(crate::outbox::fan_out_wakes(
+                wake_push,
+                wake_channels.to_vec(),
+                stopped.clone(),
+            )));
+            background.push(tokio::spawn(push_worker.clone().run(stopped.clone())));
+            if let Some(worker) = &email_worker {
+                background.push(tokio::spawn(worker.clone().run(stopped)));
+            }
         }
         Ok(Self {
             port,
@@ -175,6 +218,7 @@ impl Application {
             server,
             db,
             push_worker,
+            email_worker,
             stop_background,
             background,
             setup_token,
@@ -201,9 +245,14 @@ impl Application {
         self.inbox_cache.clone()
     }
 
-    /// The outbox worker, for tests that drain it on purpose.
-    pub fn push_worker(&self) -> Arc<PushWorker> {
+    /// The push outbox worker, for tests that drain it on purpose.
+    pub fn push_worker(&self) -> Arc<OutboxWorker> {
         self.push_worker.clone()
+    }
+
+    /// The email outbox worker (when `[email]` is configured), for tests.
+    pub fn email_worker(&self) -> Option<Arc<OutboxWorker>> {
+        self.email_worker.clone()
     }
 
     /// Serves until SIGTERM or Ctrl-C, then stops as `run_until_stopped` does.
@@ -229,24 +278,55 @@ impl Application {
     }
 }
 
-/// The access-token keys and the VAPID key: from configuration or the data folder, and on
-/// PostgreSQL from the database, so every instance sharing it has the same ones.
-async fn load_secrets(settings: &Settings, db: &Db) -> anyhow::Result<(Arc<JwtKeys>, VapidKey)> {
+/// The keys every instance of a deployment must share.
+struct Secrets {
+    jwt: Arc<JwtKeys>,
+    vapid: VapidKey,
+    /// base64url, for `Links`.
+    link_key: String,
+}
+
+/// The access-token keys, the VAPID key and the mail links' key: from configuration or the
+/// data folder, and on PostgreSQL from the database, so every instance sharing it has the
+/// same ones.
+async fn load_secrets(settings: &Settings, db: &Db) -> anyhow::Result<Secrets> {
     let data_dir = &settings.server.data_dir;
     if db.backend() == Backend::Sqlite {
-        let keys = JwtKeys::load(&settings.auth, data_dir)?;
-        return Ok((Arc::new(keys), VapidKey::load(&settings.push, data_dir)?));
+        return Ok(Secrets {
+            jwt: Arc::new(JwtKeys::load(&settings.auth, data_dir)?),
+            vapid: VapidKey::load(&settings.push, data_dir)?,
+            link_key: crate::outbox::links::key_from_data_dir(data_dir)?,
+        });
     }
     let (db, shared) = (db.clone(), settings.clone());
-    let (ring, vapid) = spawn_blocking_with_tracing(move || {
+    let (ring, vapid, link_key) = spawn_blocking_with_tracing(move || {
         under_startup_lock(&mut *db.get()?, |conn| {
             let dir = &shared.server.data_dir;
             let ring = shared_secrets::jwt_key_ring(conn, &shared.auth, dir)?;
-            Ok((ring, shared_secrets::vapid_key(conn, &shared.push, dir)?))
+            let vapid = shared_secrets::vapid_key(conn, &shared.push, dir)?;
+            Ok((ring, vapid, shared_secrets::link_key(conn, dir)?))
         })
     })
     .await??;
-    Ok((Arc::new(JwtKeys::new(&settings.auth, ring)?), vapid))
+    Ok(Secrets {
+        jwt: Arc::new(JwtKeys::new(&settings.auth, ring)?),
+        vapid,
+        link_key,
+    })
+}
+
+/// Where links in mails point: `web.public_url`, else the address this server listens on.
+fn public_url(settings: &Settings, bound: std::net::SocketAddr) -> String {
+    let configured = settings.web.public_url.trim();
+    if !configured.is_empty() {
+        return configured.to_string();
+    }
+    let host = if bound.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        bound.ip()
+    };
+    format!("http://{}", std::net::SocketAddr::new(host, bound.port()))
 }
 
 /// A set-up link when the database has no city admin yet.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
-use kairan::db::queries::push::DONE;
+use kairan::db::queries::outbox::DONE;
 use kairan::db::schema::{members, push_deliveries, push_jobs};
 use kairan::domain::MemberId;
 

@@ -11,10 +11,12 @@ pub mod associations;
 pub mod attachments;
 pub mod calendar;
 pub mod calendar_feed;
+pub mod channels;
 pub mod districts;
 pub mod inbox;
 pub mod invitations;
 pub mod join_requests;
+pub mod links;
 pub mod officer;
 pub mod posts;
 pub mod preferences;
@@ -36,6 +38,7 @@ use tokio::sync::Notify;
 use crate::db::Db;
 use crate::db::group_commit::GroupCommit;
 use crate::inbox_cache::InboxCache;
+use crate::outbox::links::Links;
 
 /// What use cases work with besides their input: storage and the in-memory read model.
 #[derive(Clone)]
@@ -44,6 +47,10 @@ pub struct Services {
     pub inbox_cache: Arc<InboxCache>,
     /// Reads, confirmations and safety answers share durable commits here.
     pub group_commit: GroupCommit,
-    /// Wakes the push worker after a commit that queued notifications.
+    /// Wakes the outbox workers (every channel) after a commit that queued notifications.
     pub wake_push: Arc<Notify>,
+    /// Signs and checks the links in mails.
+    pub links: Links,
+    /// Whether `[email]` names an SMTP server (addresses can be verified).
+    pub email_enabled: bool,
 }

@@ -5,7 +5,9 @@ use crate::actions::Services;
 use crate::actions::access::managed_post;
 use crate::authz::Principal;
 use crate::db::models::PushSubscription;
-use crate::db::queries::push::{self as queries, DeliveryCounts};
+use crate::db::queries::outbox::{DeliveryCounts, post_delivery_counts};
+use crate::db::queries::push as queries;
+use crate::domain::Channel;
 use crate::domain::{Category, MemberId, PostId, PushSubscriptionId};
 use crate::error::ApiError;
 
@@ -90,18 +92,18 @@ pub async fn set_muted(
     Ok(stored)
 }
 
-/// Notification figures for a post (its managers).
+/// Notification figures for a post (its managers): in all, and per channel.
 pub async fn deliveries(
     services: &Services,
     caller: &MemberId,
     id: PostId,
-) -> Result<DeliveryCounts, ApiError> {
+) -> Result<(DeliveryCounts, Vec<(Channel, DeliveryCounts)>), ApiError> {
     let caller = caller.clone();
     services
         .db
         .run(move |conn| {
             managed_post(conn, &caller, &id)?;
-            Ok(queries::post_delivery_counts(conn, &id)?)
+            Ok(post_delivery_counts(conn, &id)?)
         })
         .await
 }

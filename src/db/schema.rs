@@ -338,6 +338,7 @@ diesel::table! {
         claimed_by -> Nullable<Text>,
         last_status -> Nullable<Integer>,
         finished_at -> Nullable<Timestamp>,
+        channel -> Text,
     }
 }
 
@@ -594,6 +595,56 @@ diesel::allow_tables_to_appear_in_same_query!(
     sign_in_codes,
     member_preferences,
 );
+
+// Issue 17: the other channels of the outbox (email, LINE) and signed links.
+
+diesel::table! {
+    muted_channels (member_id, channel) {
+        member_id -> Text,
+        channel -> Text,
+    }
+}
+
+diesel::table! {
+    member_emails (id) {
+        id -> Text,
+        member_id -> Text,
+        address -> Text,
+        verified_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    spent_links (signature_hash) {
+        signature_hash -> Text,
+        spent_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(member_emails -> members (member_id));
+
+diesel::allow_tables_to_appear_in_same_query!(muted_channels, members);
+diesel::allow_tables_to_appear_in_same_query!(muted_channels, households);
+diesel::allow_tables_to_appear_in_same_query!(muted_channels, associations);
+diesel::allow_tables_to_appear_in_same_query!(muted_channels, muted_categories);
+diesel::allow_tables_to_appear_in_same_query!(muted_channels, member_preferences);
+diesel::allow_tables_to_appear_in_same_query!(muted_channels, push_deliveries);
+diesel::allow_tables_to_appear_in_same_query!(muted_channels, push_jobs);
+diesel::allow_tables_to_appear_in_same_query!(muted_channels, push_subscriptions);
+diesel::allow_tables_to_appear_in_same_query!(muted_channels, posts);
+diesel::allow_tables_to_appear_in_same_query!(muted_channels, member_emails);
+diesel::allow_tables_to_appear_in_same_query!(member_emails, members);
+diesel::allow_tables_to_appear_in_same_query!(member_emails, households);
+diesel::allow_tables_to_appear_in_same_query!(member_emails, associations);
+diesel::allow_tables_to_appear_in_same_query!(member_emails, muted_categories);
+diesel::allow_tables_to_appear_in_same_query!(member_emails, member_preferences);
+diesel::allow_tables_to_appear_in_same_query!(member_emails, push_deliveries);
+diesel::allow_tables_to_appear_in_same_query!(member_emails, push_jobs);
+diesel::allow_tables_to_appear_in_same_query!(member_emails, push_subscriptions);
+diesel::allow_tables_to_appear_in_same_query!(member_emails, posts);
+
+// Issue 16: what instances sharing one PostgreSQL share.
 
 diesel::table! {
     server_secrets (name) {

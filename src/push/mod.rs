@@ -1,8 +1,7 @@
 //! Web Push (RFC 8030, aes128gcm RFC 8291, VAPID RFC 8292): the server's key, the sender and
-//! the outbox worker.
+//! what it sends through the outbox (`crate::outbox`).
 
 pub mod sender;
-pub mod worker;
 
 use std::path::Path;
 

@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use web_push::{ContentEncoding, SubscriptionInfo, Urgency, VapidSignature, WebPushMessageBuilder};
 
 use crate::configuration::PushSettings;
-use crate::db::queries::push::{Delivery, Outcome};
+use crate::db::queries::outbox::{Delivery, Outcome};
 use crate::domain::push_endpoint::EndpointPolicy;
 use crate::push::VapidKey;
 
@@ -224,7 +224,7 @@ fn classify(delivery: &Delivery, status: u16, retry_after: Option<u64>) -> Outco
 }
 
 /// Exponential back-off with jitter; a push service's Retry-After wins when longer.
-fn retry(delivery: &Delivery, status: Option<u16>, retry_after: Option<u64>) -> Outcome {
+pub fn retry(delivery: &Delivery, status: Option<u16>, retry_after: Option<u64>) -> Outcome {
     let exponent = u32::try_from(delivery.attempts.clamp(0, 12)).unwrap_or(12);
     let backoff = FIRST_RETRY_SECS
         .saturating_mul(1 << exponent)
@@ -272,6 +272,8 @@ mod tests {
             job_id: "j".into(),
             subscription_id: crate::domain::PushSubscriptionId("s".into()),
             attempts,
+            kind: "post".into(),
+            post_id: None,
             endpoint: Some("https://push.example/x".into()),
             p256dh: String::new(),
             auth: String::new(),

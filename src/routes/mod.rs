@@ -5,6 +5,7 @@ pub mod associations;
 pub mod attachments;
 pub mod auth;
 pub mod calendar;
+pub mod channels;
 pub mod districts;
 pub mod health;
 pub mod inbox;
@@ -65,6 +66,7 @@ fn api_v1(cfg: &mut ServiceConfig) {
     calendar::config(cfg);
     receipts::config(cfg);
     push::config(cfg);
+    channels::config(cfg);
     safety::config(cfg);
     surveys::config(cfg);
     attachments::config(cfg);

@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::actions::{Services, push, receipts};
+use crate::actions::{Services, channels, push, receipts};
 use crate::auth::AuthMember;
 use crate::configuration::PushSettings;
 use crate::db::models::PushSubscription;
 use crate::db::now;
-use crate::db::queries::push::DeliveryCounts;
+use crate::db::queries::outbox::DeliveryCounts;
 use crate::domain::push_endpoint::EndpointPolicy;
-use crate::domain::{Category, PostId, PushSubscriptionId};
+use crate::domain::{Category, Channel, PostId, PushSubscriptionId};
 use crate::error::ApiError;
 use crate::push::VapidKey;
 
@@ -170,51 +170,99 @@ pub async fn unsubscribe(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Serialize, ToSchema)]
 pub struct NotificationPreferences {
     /// Categories that do not notify you. Urgent posts and safety checks always do.
     pub muted_categories: Vec<Category>,
+    /// Where notices go: any of `push`, `email`, `line` (email only to a verified address,
+    /// LINE only once linked); empty for none.
+    pub channels: Vec<Channel>,
 }
 
-/// Which categories notify you.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationPreferencesUpdate {
+    /// Left out: unchanged.
+    pub muted_categories: Option<Vec<Category>>,
+    /// Left out: unchanged.
+    pub channels: Option<Vec<Channel>>,
+}
+
+/// Which categories notify you, and on which channels.
 #[utoipa::path(tag = "push", responses((status = 200, body = NotificationPreferences)), security(("bearer" = [])))]
 #[get("/me/notification-preferences")]
 pub async fn get_preferences(
     auth: AuthMember,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let muted = push::muted(&services, &auth.0).await?;
     Ok(HttpResponse::Ok().json(NotificationPreferences {
-        muted_categories: muted,
+        muted_categories: push::muted(&services, &auth.0).await?,
+        channels: channels::channels(&services, &auth.0).await?,
     }))
 }
 
-/// Choose which categories notify you.
-#[utoipa::path(tag = "push", responses((status = 200, body = NotificationPreferences), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+/// Choose which categories notify you, and on which channels.
+#[utoipa::path(tag = "push", request_body = NotificationPreferencesUpdate, responses((status = 200, body = NotificationPreferences), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[put("/me/notification-preferences")]
 pub async fn set_preferences(
     auth: AuthMember,
-    body: web::Json<NotificationPreferences>,
+    body: web::Json<NotificationPreferencesUpdate>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let muted = body.into_inner().muted_categories;
-    let stored = push::set_muted(&services, &auth.0, muted).await?;
+    let update = body.into_inner();
+    let muted_categories = match update.muted_categories {
+        Some(muted) => push::set_muted(&services, &auth.0, muted).await?,
+        None => push::muted(&services, &auth.0).await?,
+    };
+    let channels = match update.channels {
+        Some(chosen) => channels::set_channels(&services, &auth.0, chosen).await?,
+        None => channels::channels(&services, &auth.0).await?,
+    };
     Ok(HttpResponse::Ok().json(NotificationPreferences {
-        muted_categories: stored,
+        muted_categories,
+        channels,
     }))
 }
 
-/// Notification figures for a post (its managers).
-#[utoipa::path(tag = "push", params(("id" = String, Path)), responses((status = 200, body = DeliveryCounts), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[derive(Serialize, ToSchema)]
+pub struct PostDeliveries {
+    /// Every channel together.
+    #[serde(flatten)]
+    pub total: DeliveryCounts,
+    pub channels: ChannelDeliveries,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChannelDeliveries {
+    pub push: DeliveryCounts,
+    pub email: DeliveryCounts,
+    pub line: DeliveryCounts,
+}
+
+/// Notification figures for a post (its managers): in all and per channel.
+#[utoipa::path(tag = "push", params(("id" = String, Path)), responses((status = 200, body = PostDeliveries), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/posts/{id}/deliveries")]
 pub async fn post_deliveries(
     auth: AuthMember,
     path: web::Path<PostId>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let counts = push::deliveries(&services, &auth.0, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(counts))
+    let (total, per_channel) = push::deliveries(&services, &auth.0, path.into_inner()).await?;
+    let of = |channel| {
+        per_channel
+            .iter()
+            .find(|(c, _)| *c == channel)
+            .map(|(_, counts)| *counts)
+            .unwrap_or_default()
+    };
+    Ok(HttpResponse::Ok().json(PostDeliveries {
+        total,
+        channels: ChannelDeliveries {
+            push: of(Channel::Push),
+            email: of(Channel::Email),
+            line: of(Channel::Line),
+        },
+    }))
 }
 
 #[derive(Serialize, ToSchema)]

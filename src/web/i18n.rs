@@ -30,7 +30,8 @@ pub const FILES: &[(Language, &[&str])] = translation_files![
     "inbox",
     "compose",
     "officer_tools",
-    "calendar"
+    "calendar",
+    "channels"
 ];
 
 type Catalog = HashMap<String, String>;

@@ -95,7 +95,9 @@ pub struct TestApp {
     pub address: String,
     pub db: Db,
     /// The push outbox worker; tests drain it on purpose (config/test.toml runs none).
-    pub push: std::sync::Arc<kairan::push::worker::PushWorker>,
+    pub push: std::sync::Arc<kairan::outbox::worker::OutboxWorker>,
+    /// The email outbox worker, when the test configured `[email]`.
+    pub email: Option<std::sync::Arc<kairan::outbox::worker::OutboxWorker>>,
     /// Tests that publish behind the API (as the scheduler does) drop its entries.
     pub inbox_cache: std::sync::Arc<kairan::inbox_cache::InboxCache>,
     pub client: reqwest::Client,
@@ -122,6 +124,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db();
     let push = app.push_worker();
+    let email = app.email_worker();
     let inbox_cache = app.inbox_cache();
     let setup_path = app.setup_path();
     tokio::spawn(app.run_until_stopped());
@@ -129,6 +132,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         address,
         db,
         push,
+        email,
         inbox_cache,
         client: reqwest::Client::builder()
             .no_proxy()

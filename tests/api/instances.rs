@@ -46,7 +46,7 @@ pub fn instance_envs(database: &TestDatabase, count: usize) -> Vec<(tempfile::Te
 }
 
 #[tokio::test]
-async fn three_instances_started_at_once_share_one_schema_key_ring_and_vapid_key() {
+async fn three_instances_started_at_once_share_one_schema_and_their_keys() {
     let Some(database) = postgres_database("three_instances_started_at_once") else {
         return;
     };
@@ -69,7 +69,8 @@ async fn three_instances_started_at_once_share_one_schema_key_ring_and_vapid_key
     );
     assert_eq!(
         count(&database.url, "SELECT count(*) AS n FROM server_secrets"),
-        1
+        2,
+        "the VAPID key and the mail links' key"
     );
     let districts = count(&database.url, "SELECT count(*) AS n FROM districts");
     let distinct = count(
@@ -81,6 +82,7 @@ async fn three_instances_started_at_once_share_one_schema_key_ring_and_vapid_key
     for (dir, _) in &envs {
         assert!(!dir.path().join("jwt-keys.json").exists());
         assert!(!dir.path().join("vapid-private-key").exists());
+        assert!(!dir.path().join("link-key").exists());
     }
 
     let remotes: Vec<Remote> = envs.iter().map(|(_, e)| Remote::new(e.address())).collect();

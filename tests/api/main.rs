@@ -2,6 +2,7 @@
 //! PostgreSQL when KAIRAN_TEST_DATABASE_URL is set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod attachments;
 mod auth;
 mod authz_matrix;
 mod backup;
@@ -13,6 +14,7 @@ mod crash;
 mod demo;
 mod districts;
 mod docs;
+mod email;
 mod errors;
 mod fixtures;
 mod health;
@@ -36,6 +38,7 @@ mod roster;
 mod safety;
 mod security;
 mod shutdown;
+mod smtp_server;
 mod stats;
 mod storage;
 mod surveys;

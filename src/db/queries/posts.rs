@@ -213,6 +213,7 @@ pub fn withdraw(conn: &mut AnyConnection, id: &PostId) -> QueryResult<()> {
         .execute(conn)?;
         diesel::delete(post_audiences::table.filter(post_audiences::post_id.eq(id)))
             .execute(conn)?;
+        crate::db::queries::outbox::cancel_for_post(conn, id)?;
         announce(conn, &[Change::Posts])
     })
 }

@@ -4,6 +4,7 @@
 
 mod api_token;
 mod calendar;
+mod channels;
 mod circular;
 mod city;
 mod compose;
@@ -11,6 +12,7 @@ mod district;
 mod first_admin;
 mod inbox;
 mod join;
+mod links;
 mod login;
 mod officer;
 mod safety;
@@ -33,6 +35,8 @@ pub fn config(cfg: &mut ServiceConfig) {
     join::config(cfg);
     settings::config(cfg);
     signin::config(cfg);
+    links::config(cfg);
+    channels::config(cfg);
     first_admin::config(cfg);
     api_token::config(cfg);
     safety::config(cfg);

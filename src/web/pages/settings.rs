@@ -7,13 +7,15 @@ use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::actions::Services;
+use crate::actions::calendar;
 use crate::actions::preferences::{self, Preferences};
-use crate::actions::{Services, calendar};
 use crate::db::Db;
 use crate::domain::{Language, TextSize};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
 use crate::web::page::{Page, redirect};
+use crate::web::pages::channels::{self, ChannelSection};
 use crate::web::session::{self, PageMember};
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -33,6 +35,9 @@ struct SettingsPage<'a> {
     page: &'a Page,
     sizes: Vec<SizeOption>,
     saved: bool,
+    channels: ChannelSection,
+    channels_saved: bool,
+    email_sent: bool,
     /// The member has a calendar feed that can be revoked.
     calendar_feed: bool,
     feed_revoked: bool,
@@ -41,6 +46,8 @@ struct SettingsPage<'a> {
 #[derive(Deserialize)]
 struct SavedQuery {
     saved: Option<String>,
+    channels: Option<String>,
+    email: Option<String>,
     feed_revoked: Option<String>,
 }
 
@@ -50,6 +57,7 @@ async fn show(
     query: web::Query<SavedQuery>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
+    let channels = channels::section(&services, &member, &page).await?;
     let calendar_feed = calendar::has_feed(&services, &member.0.principal.member_id).await?;
     let current = page.preferences.text_size;
     let sizes = [
@@ -68,6 +76,9 @@ async fn show(
         page: &page,
         sizes,
         saved: query.saved.is_some(),
+        channels,
+        channels_saved: query.channels.is_some(),
+        email_sent: query.email.is_some(),
         calendar_feed,
         feed_revoked: query.feed_revoked.is_some(),
     })

@@ -119,9 +119,10 @@ async fn the_sender_never_connects_where_a_name_resolves_inside_the_network() {
     );
     let path = format!("/api/v1/posts/{}/deliveries", str_field(&post, "id"));
     let figures = expect_json(app.get_as(&city.officer_a, &path).await, 200).await;
+    let totals = ["sent", "failed", "pending", "gone"].map(|k| figures[k].clone());
     assert_eq!(
-        figures,
-        json!({"sent": 0, "failed": 1, "pending": 0, "gone": 0}),
+        totals,
+        [0, 1, 0, 0].map(|n| json!(n)),
         "refused, not retried"
     );
     assert_eq!(

@@ -117,6 +117,17 @@ struct Added {
     changed: Option<String>,
 }
 
+/// The roster again with the form's complaint beside its field (422).
+async fn refused(
+    services: &Services,
+    member: &PageMember,
+    page: &Page,
+    errors: RosterErrors,
+) -> Result<HttpResponse, ApiError> {
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    render(services, member, page, status, errors, false).await
+}
+
 async fn render(
     services: &Services,
     member: &PageMember,
@@ -177,15 +188,7 @@ async fn add_han(
             han_name: Some(page.t("officer.han_name_required")),
             ..Default::default()
         };
-        return render(
-            &services,
-            &member,
-            &page,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            errors,
-            false,
-        )
-        .await;
+        return refused(&services, &member, &page, errors).await;
     };
     let caller = &member.0.principal.member_id;
     roster::create_han(&services, caller, desk.association.id, name).await?;
@@ -214,15 +217,7 @@ async fn add_household(
             label: Some(page.t("officer.label_required")),
             ..Default::default()
         };
-        return render(
-            &services,
-            &member,
-            &page,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            errors,
-            false,
-        )
-        .await;
+        return refused(&services, &member, &page, errors).await;
     };
     let new = NewHousehold {
         label,

@@ -1,26 +1,25 @@
-//! The outbox worker: claims due deliveries, sends them concurrently, records the outcomes.
-//! Rows are claimed in the database, so a restart or a second process never loses or
-//! doubles a delivery.
+//! The outbox worker of one channel: claims its due deliveries, sends them, records the
+//! outcomes. Rows are claimed in the database, so a restart or a second process never loses
+//! or doubles a delivery.
 
 use crate::domain::new_id;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 
 use crate::configuration::PushSettings;
 use crate::db::Db;
-use crate::db::queries::push::{claim_batch, record_outcomes, release_claims};
+use crate::db::queries::outbox::{claim_batch, record_outcomes, release_claims};
 use crate::error::ApiError;
-use crate::push::sender::WebPushSender;
+use crate::outbox::ChannelSender;
 
 /// How long an idle worker waits before looking again without being woken.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
-pub struct PushWorker {
+pub struct OutboxWorker {
     db: Db,
-    sender: Arc<WebPushSender>,
+    sender: ChannelSender,
     wake: Arc<Notify>,
     id: String,
     batch_size: i64,
@@ -28,13 +27,9 @@ pub struct PushWorker {
     max_attempts: i32,
 }
 
-impl PushWorker {
-    pub fn new(
-        db: Db,
-        sender: Arc<WebPushSender>,
-        wake: Arc<Notify>,
-        settings: &PushSettings,
-    ) -> Self {
+impl OutboxWorker {
+    /// The outbox's claims, batches and retries are `[push]`'s for every channel.
+    pub fn new(db: Db, sender: ChannelSender, wake: Arc<Notify>, settings: &PushSettings) -> Self {
         Self {
             db,
             sender,
@@ -46,33 +41,25 @@ impl PushWorker {
         }
     }
 
+    /// A smaller batch, for a channel whose sends are slower than push's (a claim must
+    /// outlast its batch).
+    pub fn with_batch_size(mut self, batch_size: i64) -> Self {
+        self.batch_size = batch_size.max(1);
+        self
+    }
+
     /// Sends one batch; returns how many deliveries it handled (0 when nothing was due).
     pub async fn drain_once(&self) -> Result<usize, ApiError> {
         let (worker, limit, claim_secs) = (self.id.clone(), self.batch_size, self.claim_secs);
+        let channel = self.sender.channel();
         let batch = self
             .db
-            .run(move |conn| Ok(claim_batch(conn, &worker, limit, claim_secs)?))
+            .run(move |conn| Ok(claim_batch(conn, channel, &worker, limit, claim_secs)?))
             .await?;
         if batch.is_empty() {
             return Ok(0);
         }
-        let sender = self.sender.clone();
-        let in_flight = batch.len();
-        // Each send is its own task, so encryption (the CPU part) spreads over the runtime's
-        // threads; polled inside this one future, the whole batch would use a single core.
-        // A send that panics is left out: its claim lapses and it goes out again.
-        let results: Vec<_> = futures_util::stream::iter(batch)
-            .map(|delivery| {
-                let sender = sender.clone();
-                tokio::spawn(async move {
-                    let outcome = sender.send(&delivery).await;
-                    (delivery, outcome)
-                })
-            })
-            .buffer_unordered(in_flight)
-            .filter_map(|sent| async move { sent.ok() })
-            .collect()
-            .await;
+        let results = self.sender.send_batch(&self.db, batch).await?;
         let handled = results.len();
         let max_attempts = self.max_attempts;
         self.db
@@ -107,18 +94,18 @@ impl PushWorker {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "push worker: will retry");
+                    tracing::warn!(error = %e, channel = self.sender.channel().as_str(), "outbox worker: will retry");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
         }
         match self.release().await {
             Ok(released) if released > 0 => {
-                tracing::info!(released, "push worker stopped; gave back unsent claims")
+                tracing::info!(released, "outbox worker stopped; gave back unsent claims")
             }
-            Ok(_) => tracing::info!("push worker stopped"),
+            Ok(_) => tracing::info!("outbox worker stopped"),
             Err(e) => {
-                tracing::warn!(error = %e, "push worker could not give back its claims; they lapse by themselves")
+                tracing::warn!(error = %e, "outbox worker could not give back its claims; they lapse by themselves")
             }
         }
     }

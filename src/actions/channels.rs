@@ -1,0 +1,97 @@
+//! A member's channels (push, email, LINE; several or none) and their email address, which
+//! is verified by a mailed link before any mail is sent to it.
+
+use chrono::NaiveDateTime;
+
+use crate::actions::Services;
+use crate::authz::Principal;
+use crate::db::queries::channels as queries;
+use crate::domain::channel::chosen;
+use crate::domain::{Channel, EmailAddress, MemberId};
+use crate::error::{ApiError, ErrorCode};
+
+/// The channels the caller chose.
+pub async fn channels(services: &Services, caller: &MemberId) -> Result<Vec<Channel>, ApiError> {
+    let caller = caller.clone();
+    let muted = services
+        .db
+        .run(move |conn| {
+            Principal::load(conn, &caller)?;
+            Ok(queries::muted(conn, &caller)?)
+        })
+        .await?;
+    Ok(chosen(&muted))
+}
+
+/// Chooses the caller's channels; returns them, each once, in a fixed order.
+pub async fn set_channels(
+    services: &Services,
+    caller: &MemberId,
+    channels: Vec<Channel>,
+) -> Result<Vec<Channel>, ApiError> {
+    let muted: Vec<Channel> = Channel::ALL
+        .iter()
+        .copied()
+        .filter(|c| !channels.contains(c))
+        .collect();
+    let caller = caller.clone();
+    let stored = chosen(&muted);
+    services
+        .db
+        .run(move |conn| {
+            Principal::load(conn, &caller)?;
+            Ok(queries::set_muted(conn, &caller, &muted)?)
+        })
+        .await?;
+    Ok(stored)
+}
+
+/// The caller's address and when it was verified.
+pub struct EmailView {
+    pub address: String,
+    pub verified_at: Option<NaiveDateTime>,
+}
+
+pub async fn email(services: &Services, caller: &MemberId) -> Result<Option<EmailView>, ApiError> {
+    let caller = caller.clone();
+    let row = services
+        .db
+        .run(move |conn| {
+            Principal::load(conn, &caller)?;
+            Ok(queries::email_of(conn, &caller)?)
+        })
+        .await?;
+    Ok(row.map(|(_, address, verified_at)| EmailView {
+        address,
+        verified_at,
+    }))
+}
+
+/// Sets the caller's address (unverified) and queues its verification mail in the outbox.
+pub async fn set_email(
+    services: &Services,
+    caller: &MemberId,
+    raw: &str,
+) -> Result<EmailView, ApiError> {
+    if !services.email_enabled {
+        return Err(ApiError::Conflict(
+            ErrorCode::EmailNotConfigured,
+            "this server sends no mail (no [email] smtp_url is configured)".into(),
+        ));
+    }
+    let address =
+        EmailAddress::parse(raw).map_err(|e| ApiError::Validation(ErrorCode::InvalidEmail, e))?;
+    let (caller, stored) = (caller.clone(), address.as_str().to_string());
+    services
+        .db
+        .run(move |conn| {
+            Principal::load(conn, &caller)?;
+            Ok(queries::set_email(conn, &caller, address.as_str())?)
+        })
+        .await?;
+    services.wake_push.notify_one();
+    Ok(EmailView {
+        address: stored,
+        verified_at: None,
+    })
+}

@@ -1,0 +1,173 @@
+//! Sends mail over SMTP (lettre, pooled connections): loads who and what each claimed
+//! delivery is about, writes it in the member's language, and maps SMTP answers to outcomes
+//! (4xx and broken connections retry with back-off; 5xx fails).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lettre::message::Mailbox;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+
+use crate::configuration::EmailSettings;
+use crate::db::Db;
+use crate::db::queries::channels::{mail_posts, mail_recipients};
+use crate::db::queries::outbox::{Delivery, Outcome};
+use crate::domain::{Language, PostId};
+use crate::error::ApiError;
+use crate::outbox::links::Links;
+use crate::outbox::mail_text::{About, Recipient, compose};
+use crate::push::sender::retry;
+
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    links: Links,
+    concurrency: usize,
+}
+
+impl Mailer {
+    /// None when `[email]` names no SMTP server.
+    pub fn new(
+        settings: &EmailSettings,
+        timeout: Duration,
+        links: Links,
+    ) -> anyhow::Result<Option<Self>> {
+        if !settings.enabled() {
+            return Ok(None);
+        }
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(
+            settings.smtp_url.expose_secret().trim(),
+        )
+        .map_err(|_| anyhow::anyhow!("email.smtp_url is not an smtp:// or smtps:// address"))?
+        .timeout(Some(timeout))
+        .build();
+        let from = settings
+            .from
+            .parse()
+            .map_err(|_| anyhow::anyhow!("email.from is not a mail address"))?;
+        Ok(Some(Self {
+            transport,
+            from,
+            links,
+            concurrency: settings.concurrency,
+        }))
+    }
+
+    pub async fn send_batch(
+        &self,
+        db: &Db,
+        batch: Vec<Delivery>,
+    ) -> Result<Vec<(Delivery, Outcome)>, ApiError> {
+        let ids: Vec<String> = batch.iter().map(|d| d.subscription_id.0.clone()).collect();
+        let post_ids: Vec<PostId> = batch.iter().filter_map(|d| d.post_id.clone()).collect();
+        let (recipients, posts) = db
+            .run(move |conn| Ok((mail_recipients(conn, &ids)?, mail_posts(conn, &post_ids)?)))
+            .await?;
+        let recipients: HashMap<String, _> = recipients
+            .into_iter()
+            .map(|row| (row.0.clone(), row))
+            .collect();
+        let posts: HashMap<PostId, _> = posts.into_iter().map(|row| (row.0.clone(), row)).collect();
+        let results = futures_util::stream::iter(batch)
+            .map(|delivery| {
+                let recipient = recipients.get(&delivery.subscription_id.0);
+                let about = about(&delivery, &posts);
+                async move {
+                    let outcome = match (recipient, about) {
+                        // The address was replaced or removed, or is not verified (yet).
+                        (None, _) => Outcome::Gone(0),
+                        (Some(row), Some(About::Verify)) => {
+                            self.send(&delivery, row, &About::Verify).await
+                        }
+                        (Some((_, _, _, _, false)), _) => Outcome::Gone(0),
+                        (Some(row), Some(about)) => self.send(&delivery, row, &about).await,
+                        (Some(_), None) => Outcome::Rejected(0),
+                    };
+                    (delivery, outcome)
+                }
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        Ok(results)
+    }
+
+    async fn send(
+        &self,
+        delivery: &Delivery,
+        row: &crate::db::queries::channels::MailRecipientRow,
+        about: &About,
+    ) -> Outcome {
+        let (address_id, address, member, language, _) = row;
+        let to = Recipient {
+            address_id: address_id.clone(),
+            address: address.clone(),
+            member_id: member.0.clone(),
+            language: language
+                .as_deref()
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(Language::Ja),
+        };
+        let mail = compose(&self.links, &to, about);
+        let Ok(mailbox) = to.address.parse::<Mailbox>() else {
+            return Outcome::Rejected(0);
+        };
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(mailbox)
+            .subject(mail.subject)
+            .header(ContentType::TEXT_PLAIN)
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{}>", mail.unsubscribe),
+            ))
+            .body(mail.body);
+        let Ok(message) = message else {
+            return Outcome::Rejected(0);
+        };
+        match self.transport.send(message).await {
+            Ok(response) => Outcome::Delivered(u16::from(response.code())),
+            Err(e) if e.is_permanent() => {
+                let status = e.status().map_or(0, u16::from);
+                tracing::warn!(status, "the SMTP server refused a mail; not retried");
+                Outcome::Rejected(status)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "mail not sent; will retry");
+                retry(delivery, e.status().map(u16::from), None)
+            }
+        }
+    }
+}
+
+/// What a delivery's mail says; None for a circular that no longer exists.
+fn about(
+    delivery: &Delivery,
+    posts: &HashMap<PostId, crate::db::queries::channels::MailPostRow>,
+) -> Option<About> {
+    match delivery.kind.as_str() {
+        "verify_email" => Some(About::Verify),
+        "safety_check" | "safety_reminder" => {
+            let payload: serde_json::Value = serde_json::from_str(&delivery.payload).ok()?;
+            Some(About::Safety {
+                id: payload["safety_check_id"].as_str()?.to_string(),
+                message: payload["title"].as_str().unwrap_or_default().to_string(),
+            })
+        }
+        kind => {
+            let (id, title, body, requires_confirmation, urgent) =
+                posts.get(delivery.post_id.as_ref()?)?;
+            Some(About::Post {
+                id: id.0.clone(),
+                title: title.clone(),
+                body: body.clone(),
+                requires_confirmation: *requires_confirmation,
+                urgent: *urgent,
+                reminder: kind == "reminder",
+            })
+        }
+    }
+}

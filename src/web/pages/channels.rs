@@ -1,0 +1,105 @@
+//! The channel part of `/settings`: which channels notify the member (push, email, LINE) and
+//! their email address (a verification mail is sent); both forms post here and go back.
+
+use actix_web::HttpResponse;
+use actix_web::web::{self, ServiceConfig};
+use serde::Deserialize;
+
+use crate::actions::{Services, channels};
+use crate::domain::Channel;
+use crate::error::ApiError;
+use crate::web::CsrfForm;
+use crate::web::page::{Page, redirect};
+use crate::web::session::PageMember;
+
+pub fn config(cfg: &mut ServiceConfig) {
+    cfg.route("/settings/channels", web::post().to(save_channels))
+        .route("/settings/email", web::post().to(save_email));
+}
+
+/// One checkbox of the channel choice.
+pub struct ChannelOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub checked: bool,
+}
+
+/// What `/settings` shows of the caller's channels and address.
+pub struct ChannelSection {
+    pub options: Vec<ChannelOption>,
+    pub email: String,
+    pub email_state: Option<&'static str>,
+    pub email_enabled: bool,
+}
+
+pub async fn section(
+    services: &Services,
+    member: &PageMember,
+    page: &Page,
+) -> Result<ChannelSection, ApiError> {
+    let caller = &member.0.principal.member_id;
+    let chosen = channels::channels(services, caller).await?;
+    let email = channels::email(services, caller).await?;
+    let options = Channel::ALL
+        .iter()
+        .map(|c| ChannelOption {
+            value: c.as_str(),
+            label: page.t(&format!("channels.{}", c.as_str())),
+            checked: chosen.contains(c),
+        })
+        .collect();
+    Ok(ChannelSection {
+        options,
+        email_state: email.as_ref().map(|e| {
+            page.t(if e.verified_at.is_some() {
+                "channels.email_verified"
+            } else {
+                "channels.email_unverified"
+            })
+        }),
+        email: email.map(|e| e.address).unwrap_or_default(),
+        email_enabled: services.email_enabled,
+    })
+}
+
+#[derive(Deserialize)]
+struct ChannelsForm {
+    push: Option<String>,
+    email: Option<String>,
+    line: Option<String>,
+}
+
+async fn save_channels(
+    form: CsrfForm<ChannelsForm>,
+    member: PageMember,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    let form = form.0;
+    let chosen = [
+        (Channel::Push, form.push),
+        (Channel::Email, form.email),
+        (Channel::Line, form.line),
+    ]
+    .into_iter()
+    .filter_map(|(channel, ticked)| ticked.map(|_| channel))
+    .collect();
+    channels::set_channels(&services, &member.0.principal.member_id, chosen).await?;
+    Ok(redirect(
+        "/settings?channels=1#channels-heading",
+        Vec::new(),
+    ))
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    email: String,
+}
+
+async fn save_email(
+    form: CsrfForm<EmailForm>,
+    member: PageMember,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    channels::set_email(&services, &member.0.principal.member_id, &form.0.email).await?;
+    Ok(redirect("/settings?email=1#channels-heading", Vec::new()))
+}
