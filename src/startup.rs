@@ -198,7 +198,8 @@ impl Application {
             )));
         }
         if let crate::db::DatabaseUrl::Postgres(url) = settings.database_url()? {
-            let listener = Listener::new(url, inbox_cache.clone(), wake_push, stopped.clone());
+            let listener =
+                Listener::new(url, inbox_cache.clone(), wake_push.clone(), stopped.clone());
             background.push(tokio::task::spawn_blocking(move || listener.run()));
         }
         if settings.push.worker {
