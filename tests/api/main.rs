@@ -22,6 +22,7 @@ mod helpers;
 mod house;
 mod idempotency;
 mod instances;
+mod instances_failover;
 mod limits;
 mod members;
 mod operator;
