@@ -65,8 +65,10 @@ impl Listener {
         }
     }
 
+    /// Stopped, or the server that started it is gone (a test's runtime waits for blocking
+    /// tasks when it ends, so a listener outliving its server would hang it).
     fn stopping(&self) -> bool {
-        *self.stop.borrow()
+        *self.stop.borrow() || self.stop.has_changed().is_err()
     }
 
     fn pause(&self, time: Duration) {
