@@ -339,6 +339,23 @@ pub fn may_issue_sign_in_codes(p: &Principal, association: &AssociationId) -> bo
     may_manage_roster(p, association)
 }
 
+/// Disable, enable or remove a member of an association: whoever keeps its roster, as long
+/// as they may also end every role the member holds there (an officer cannot shut out the
+/// chair), and never themselves.
+pub fn may_manage_member_access(
+    p: &Principal,
+    member: &MemberId,
+    association: &AssociationId,
+    roles: &[Role],
+) -> bool {
+    &p.member_id != member
+        && may_manage_roster(p, association)
+        && roles
+            .iter()
+            .filter(|role| **role != Role::Resident)
+            .all(|role| may_end_role(p, *role, Some(association)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,5 +418,28 @@ mod tests {
             safety_status_view(&resident, district_check("d1"), Some(&d1)),
             None
         );
+    }
+
+    #[test]
+    fn an_officer_may_shut_out_residents_but_not_the_chair_nor_themselves() {
+        let a = AssociationId("a1".into());
+        let other = MemberId("other".into());
+        let officer = principal(vec![(Role::Officer, Some("a1"))], Some("a1"));
+        let chair = principal(vec![(Role::Chair, Some("a1"))], Some("a1"));
+        let resident = [Role::Resident];
+        let a_chair = [Role::Resident, Role::Chair];
+        assert!(may_manage_member_access(&officer, &other, &a, &resident));
+        assert!(!may_manage_member_access(&officer, &other, &a, &a_chair));
+        assert!(may_manage_member_access(&chair, &other, &a, &a_chair));
+        assert!(!may_manage_member_access(
+            &chair,
+            &chair.member_id,
+            &a,
+            &resident
+        ));
+        let elsewhere = AssociationId("a2".into());
+        assert!(!may_manage_member_access(
+            &chair, &other, &elsewhere, &resident
+        ));
     }
 }

@@ -91,6 +91,7 @@ error_codes! {
     UnsupportedAttachmentType = "unsupported_attachment_type",
     UnsupportedMediaType = "unsupported_media_type",
     WeakPassword = "weak_password",
+    WrongPassword = "wrong_password",
 }
 
 impl std::fmt::Display for ErrorCode {

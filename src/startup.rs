@@ -18,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::actions::Services;
 use crate::attachments::AttachmentStore;
 use crate::auth::jwt::configured_keys;
+use crate::auth::generations::TokenGenerations;
 use crate::auth::limiter::RegistrationLimiter;
 use crate::auth::{JwtKeys, PasswordService};
 use crate::coherence::Listener;
@@ -146,6 +147,7 @@ impl Application {
                 wake_push: wake_push.clone(),
                 links,
                 email_enabled,
+                token_generations: Arc::new(TokenGenerations::new(db.clone())),
                 inbox_cache: inbox_cache.clone(),
                 group_commit: GroupCommit::start(
                     db.clone(),
@@ -478,6 +480,7 @@ fn run(
     let vapid = web::Data::new(services.vapid);
     let wake_push = web::Data::new(services.services.wake_push.clone());
     let inbox_cache = web::Data::from(services.services.inbox_cache.clone());
+    let token_generations = web::Data::from(services.services.token_generations.clone());
     let group_commit = web::Data::new(services.services.group_commit.clone());
     let setup_link = web::Data::new(services.setup_link);
     let services = web::Data::new(services.services);
@@ -533,6 +536,7 @@ fn run(
             .app_data(vapid.clone())
             .app_data(wake_push.clone())
             .app_data(inbox_cache.clone())
+            .app_data(token_generations.clone())
             .app_data(group_commit.clone())
             .app_data(push_settings.clone())
             .app_data(idempotency.clone())

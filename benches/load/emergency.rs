@@ -63,7 +63,7 @@ pub async fn run(bench: &Bench, with_traffic: bool) {
             .iter()
             .step_by(step)
             .take(people)
-            .map(|m| bench.keys.issue(m).unwrap())
+            .map(|m| bench.keys.issue(m, 0).unwrap())
             .collect(),
     );
 

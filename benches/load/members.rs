@@ -27,8 +27,9 @@ async fn residents(bench: &Bench) -> Vec<(MemberId, AssociationId)> {
         .await
 }
 
+/// Access tokens minted directly: the demo's members are at token generation 0 (D50).
 fn tokens(bench: &Bench, members: impl Iterator<Item = MemberId>) -> Arc<Vec<String>> {
-    Arc::new(members.map(|m| bench.keys.issue(&m).unwrap()).collect())
+    Arc::new(members.map(|m| bench.keys.issue(&m, 0).unwrap()).collect())
 }
 
 pub async fn inbox(bench: &Bench) {

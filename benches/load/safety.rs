@@ -364,11 +364,11 @@ pub fn run() {
                 .into_iter()
                 .map(|(member, household)| Resident {
                     household,
-                    token: keys.issue(&member).unwrap(),
+                    token: keys.issue(&member, 0).unwrap(),
                 })
                 .collect(),
         );
-        let staff_token = keys.issue(&staff).unwrap();
+        let staff_token = keys.issue(&staff, 0).unwrap();
         eprintln!(
             "populated {n} households and minted their tokens in {:.1} s",
             seeded.elapsed().as_secs_f64()

@@ -8,8 +8,9 @@ use crate::auth::PasswordService;
 use crate::auth::password::check_new_password;
 use crate::authz::{self, Principal, require};
 use crate::db::models::{AuditEntry, Member};
+pub use crate::db::queries::audit::AuditFilter;
 use crate::db::queries::{accounts, audit};
-use crate::domain::{AssociationId, AuditAction, Login, MemberId, OneLine, Role};
+use crate::domain::{AuditAction, AuditCursor, Login, MemberId, OneLine, Role};
 use crate::error::{ApiError, ErrorCode};
 
 const DEFAULT_AUDIT_ENTRIES: i64 = 100;
@@ -87,17 +88,17 @@ pub async fn create_staff(
         .await
 }
 
-/// Which audit entries to read: of one association or all, and how many (100 unless
+/// Which audit entries to read (filters, where the page starts) and how many (100 unless
 /// asked, at most 500).
 pub struct AuditQuery {
-    pub association: Option<AssociationId>,
+    pub filter: AuditFilter,
     pub limit: i64,
 }
 
 impl AuditQuery {
-    pub fn new(association: Option<AssociationId>, limit: Option<i64>) -> Self {
+    pub fn new(filter: AuditFilter, limit: Option<i64>) -> Self {
         Self {
-            association,
+            filter,
             limit: limit
                 .unwrap_or(DEFAULT_AUDIT_ENTRIES)
                 .clamp(1, MAX_AUDIT_ENTRIES),
@@ -105,19 +106,36 @@ impl AuditQuery {
     }
 }
 
-/// The audit log, newest first (admins).
+/// One page of the audit log.
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// Where the next page starts; None on the last page.
+    pub next_cursor: Option<AuditCursor>,
+}
+
+/// The audit log, newest first, one page at a time (admins).
 pub async fn audit_log(
     services: &Services,
     caller: &MemberId,
     query: AuditQuery,
-) -> Result<Vec<AuditEntry>, ApiError> {
+) -> Result<AuditPage, ApiError> {
     let caller = caller.clone();
     services
         .db
         .run(move |conn| {
             let p = Principal::load(conn, &caller)?;
             require(authz::may_administer_city(&p))?;
-            Ok(audit::list(conn, query.association.as_ref(), query.limit)?)
+            let mut entries = audit::list(conn, &query.filter, query.limit + 1)?;
+            let more = entries.len() > usize::try_from(query.limit).unwrap_or(usize::MAX);
+            entries.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+            let next_cursor = entries.last().filter(|_| more).map(|last| AuditCursor {
+                created_at: last.created_at,
+                id: last.id.clone(),
+            });
+            Ok(AuditPage {
+                entries,
+                next_cursor,
+            })
         })
         .await
 }
@@ -128,10 +146,11 @@ mod tests {
 
     #[test]
     fn the_audit_log_shows_a_hundred_entries_unless_asked_and_at_most_five_hundred() {
-        assert_eq!(AuditQuery::new(None, None).limit, 100);
-        assert_eq!(AuditQuery::new(None, Some(0)).limit, 1);
-        assert_eq!(AuditQuery::new(None, Some(1_000_000)).limit, 500);
-        assert_eq!(AuditQuery::new(None, Some(20)).limit, 20);
+        let limit = |asked| AuditQuery::new(AuditFilter::default(), asked).limit;
+        assert_eq!(limit(None), 100);
+        assert_eq!(limit(Some(0)), 1);
+        assert_eq!(limit(Some(1_000_000)), 500);
+        assert_eq!(limit(Some(20)), 20);
     }
 
     #[test]

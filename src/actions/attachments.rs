@@ -5,11 +5,13 @@ use actix_web::web::Bytes;
 
 use crate::actions::Services;
 use crate::actions::access::{accessible_post, managed_post};
+use crate::actions::posts::record_post;
 use crate::attachments::{AttachmentStore, AttachmentType};
-use crate::db::models::Attachment;
+use crate::authz::Principal;
+use crate::db::models::{Attachment, Post};
 use crate::db::queries::attachments as queries;
 use crate::db::{AnyConnection, now, write_transaction};
-use crate::domain::{AttachmentId, MemberId, PostId, PostStatus};
+use crate::domain::{AttachmentId, AuditAction, MemberId, PostId, PostStatus};
 use crate::error::{ApiError, ErrorCode};
 
 const MAX_ATTACHMENTS_PER_POST: i64 = 10;
@@ -22,8 +24,12 @@ pub struct Upload {
 }
 
 /// The caller manages the post and it can take one more attachment.
-fn room_for_one(conn: &mut AnyConnection, caller: &MemberId, id: &PostId) -> Result<(), ApiError> {
-    let (_, post) = managed_post(conn, caller, id)?;
+fn room_for_one(
+    conn: &mut AnyConnection,
+    caller: &MemberId,
+    id: &PostId,
+) -> Result<(Principal, Post), ApiError> {
+    let (p, post) = managed_post(conn, caller, id)?;
     if post.status == PostStatus::Withdrawn {
         return Err(ApiError::Conflict(
             ErrorCode::PostWithdrawn,
@@ -36,7 +42,7 @@ fn room_for_one(conn: &mut AnyConnection, caller: &MemberId, id: &PostId) -> Res
             format!("a post may have at most {MAX_ATTACHMENTS_PER_POST} attachments"),
         ));
     }
-    Ok(())
+    Ok((p, post))
 }
 
 /// Checks, before an upload's body is read, that the caller may add one to the post, so
@@ -49,7 +55,7 @@ pub async fn check_room(
     let caller = caller.clone();
     services
         .db
-        .run(move |conn| room_for_one(conn, &caller, &id))
+        .run(move |conn| room_for_one(conn, &caller, &id).map(drop))
         .await
 }
 
@@ -133,9 +139,11 @@ pub async fn upload(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                room_for_one(conn, &caller, &row.post_id)?;
+                let (p, post) = room_for_one(conn, &caller, &row.post_id)?;
                 queries::insert_attachment(conn, &row)?;
                 queries::keep_content(conn, &row.sha256, &content)?;
+                let detail = attachment_detail(&row);
+                record_post(conn, &p, AuditAction::AttachmentAdded, &post, detail)?;
                 Ok(row)
             })
         })
@@ -146,6 +154,14 @@ pub async fn upload(
         tracing::warn!(error = ?cleanup, "an unused attachment file was left behind");
     }
     inserted
+}
+
+fn attachment_detail(attachment: &Attachment) -> serde_json::Value {
+    serde_json::json!({
+        "attachment_id": attachment.id,
+        "file_name": attachment.file_name,
+        "sha256": attachment.sha256,
+    })
 }
 
 /// A circular's attachments, oldest first (its audience and managers).
@@ -196,11 +212,13 @@ pub async fn delete(
         .db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                managed_post(conn, &caller, &id)?;
+                let (p, post) = managed_post(conn, &caller, &id)?;
                 let found = queries::find_attachment(conn, &id, &attachment)?
                     .ok_or(ApiError::NotFound("attachment"))?;
                 queries::delete_attachment(conn, &found.id)?;
                 queries::drop_unreferenced_content(conn, &found.sha256)?;
+                let detail = attachment_detail(&found);
+                record_post(conn, &p, AuditAction::AttachmentRemoved, &post, detail)?;
                 Ok(found.sha256)
             })
         })

@@ -6,6 +6,7 @@
 //! what must follow a commit (the inbox cache, the push worker), so no front door repeats it.
 
 pub mod access;
+pub mod account;
 pub mod admin;
 pub mod associations;
 pub mod attachments;
@@ -35,6 +36,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use crate::auth::generations::TokenGenerations;
 use crate::db::Db;
 use crate::db::group_commit::GroupCommit;
 use crate::inbox_cache::InboxCache;
@@ -53,4 +55,6 @@ pub struct Services {
     pub links: Links,
     /// Whether `[email]` names an SMTP server (addresses can be verified).
     pub email_enabled: bool,
+    /// Members' token generations: raised here after a commit that ends access tokens.
+    pub token_generations: Arc<TokenGenerations>,
 }

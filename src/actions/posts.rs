@@ -8,12 +8,15 @@ use crate::actions::access::{accessible_post, managed_post};
 use crate::authz::{self, Principal, require};
 use crate::db::models::{Post, PostEvent, PostVersion, SurveyQuestion};
 use crate::db::queries::associations::{check_scope, find_association, list_hans};
+use crate::db::queries::audit;
+use crate::db::queries::districts::list_districts;
 use crate::db::queries::inbox::read_state;
 use crate::db::queries::posts::{self as queries, PostDetail, PostEdit};
 use crate::db::{AnyConnection, Json, now};
 use crate::domain::draft::{CheckedQuestion, PostDraft};
 use crate::domain::{
-    Category, HanId, HouseholdId, MemberId, PostId, PostStatus, Priority, QuestionId, Scope,
+    AssociationId, AuditAction, Category, HanId, HouseholdId, MemberId, PostId, PostStatus,
+    Priority, QuestionId, Scope, Tier,
 };
 use crate::error::{ApiError, ErrorCode};
 
@@ -78,7 +81,7 @@ pub async fn create(
     let event = checked.event.map(|e| PostEvent::new(id.clone(), e));
     let view = services
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let p = Principal::load(conn, &caller)?;
             check_scope(conn, &scope, &hans)?;
             require(authz::may_post(&p, &scope, &hans))?;
@@ -101,6 +104,8 @@ pub async fn create(
                 updated_at: at,
             };
             let post = queries::create_post(conn, post, hans, questions, event)?;
+            let detail = serde_json::json!({"status": post.status.as_str()});
+            record_post(conn, &p, AuditAction::PostCreated, &post, detail)?;
             load_view(conn, &p.member_id, p.household_id.as_ref(), post)
         })
         .await?;
@@ -155,7 +160,7 @@ pub async fn edit(
     let caller = caller.clone();
     let view = services
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, post) = managed_post(conn, &caller, &id)?;
             if post.status == PostStatus::Withdrawn {
                 return Err(ApiError::Conflict(
@@ -171,6 +176,8 @@ pub async fn edit(
                 ));
             }
             let post = queries::edit_post(conn, &post, edit, &p.member_id)?;
+            let detail = serde_json::json!({"version": post.version});
+            record_post(conn, &p, AuditAction::PostEdited, &post, detail)?;
             load_view(conn, &p.member_id, p.household_id.as_ref(), post)
         })
         .await?;
@@ -187,7 +194,7 @@ pub async fn publish(
     let caller = caller.clone();
     let view = services
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let (p, post) = managed_post(conn, &caller, &id)?;
             let at = now();
             if post.expires_at.is_some_and(|e| e <= at) {
@@ -200,6 +207,13 @@ pub async fn publish(
                 ));
             }
             let post = queries::find_post(conn, &post.id)?.ok_or(ApiError::NotFound("post"))?;
+            record_post(
+                conn,
+                &p,
+                AuditAction::PostPublished,
+                &post,
+                serde_json::json!({}),
+            )?;
             load_view(conn, &p.member_id, p.household_id.as_ref(), post)
         })
         .await?;
@@ -212,12 +226,42 @@ pub async fn withdraw(services: &Services, caller: &MemberId, id: PostId) -> Res
     let caller = caller.clone();
     services
         .db
-        .run(move |conn| {
-            managed_post(conn, &caller, &id)?;
-            Ok(queries::withdraw(conn, &id)?)
+        .write(move |conn| {
+            let (p, post) = managed_post(conn, &caller, &id)?;
+            queries::withdraw(conn, &id)?;
+            record_post(
+                conn,
+                &p,
+                AuditAction::PostWithdrawn,
+                &post,
+                serde_json::json!({}),
+            )
         })
         .await?;
     services.inbox_cache.posts_changed();
+    Ok(())
+}
+
+/// An audit entry about a circular, filed under its association when it has one.
+pub fn record_post(
+    conn: &mut AnyConnection,
+    p: &Principal,
+    action: AuditAction,
+    post: &Post,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
+    let association = (post.tier == Tier::Association)
+        .then(|| post.scope_id.clone().map(AssociationId))
+        .flatten();
+    audit::record(
+        conn,
+        p,
+        action,
+        "post",
+        Some(post.id.as_str()),
+        association.as_ref(),
+        detail,
+    )?;
     Ok(())
 }
 
@@ -261,17 +305,38 @@ pub async fn sent_to(
         .await
 }
 
+/// How many unsent circulars an author's list looks through.
+const UNSENT_LIMIT: i64 = 500;
+
+/// Drafts and scheduled circulars the caller may manage (edit, attach to, publish), newest
+/// first.
+pub async fn unsent(services: &Services, caller: &MemberId) -> Result<Vec<Post>, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            let p = Principal::load(conn, &caller)?;
+            Ok(queries::unsent(conn, UNSENT_LIMIT)?
+                .into_iter()
+                .filter(|(post, hans)| authz::may_manage_post(&p, post.audience(hans)))
+                .map(|(post, _)| post)
+                .collect())
+        })
+        .await
+}
+
 /// Where a circular can go, as offered to its author.
 pub struct AudienceChoice {
     pub scope: Scope,
     /// Only these 班 (for a 班長: the 班 they lead).
     pub hans: Vec<HanId>,
-    /// The association's or 班's name; None for the district and the city.
+    /// The association's, 班's or district's name; None for the city.
     pub name: Option<String>,
 }
 
-/// The audiences the caller may post to, around where they live: their association as a
-/// whole, each of its 班, their district and the city, each as `authz::may_post` allows.
+/// The audiences the caller may post to: their association as a whole and each of its 班,
+/// the city, and the districts they may post to (their own first; every district for city
+/// staff), each as `authz::may_post` allows.
 pub async fn audiences(
     services: &Services,
     caller: &MemberId,
@@ -281,39 +346,59 @@ pub async fn audiences(
         .db
         .run(move |conn| {
             let p = Principal::load(conn, &caller)?;
-            let mut choices = Vec::new();
-            if let Some(association) = &p.association_id {
-                let found = find_association(conn, association)?;
-                let scope = Scope::Association(association.clone());
-                if authz::may_post(&p, &scope, &[]) {
-                    choices.push(AudienceChoice {
-                        scope: scope.clone(),
-                        hans: Vec::new(),
-                        name: Some(found.name),
-                    });
-                }
-                for han in list_hans(conn, association)? {
-                    let hans = vec![han.id];
-                    if authz::may_post(&p, &scope, &hans) {
-                        choices.push(AudienceChoice {
-                            scope: scope.clone(),
-                            hans,
-                            name: Some(han.name),
-                        });
-                    }
-                }
+            let mut choices = association_choices(conn, &p)?;
+            if authz::may_post(&p, &Scope::City, &[]) {
+                choices.push(AudienceChoice {
+                    scope: Scope::City,
+                    hans: Vec::new(),
+                    name: None,
+                });
             }
-            let district = p.district_id.clone().map(Scope::District);
-            for scope in district.into_iter().chain([Scope::City]) {
+            let mut districts = list_districts(conn)?;
+            // The caller's own district first, then the others in the city's order.
+            districts.sort_by_key(|d| Some(&d.id) != p.district_id.as_ref());
+            for district in districts {
+                let scope = Scope::District(district.id);
                 if authz::may_post(&p, &scope, &[]) {
                     choices.push(AudienceChoice {
                         scope,
                         hans: Vec::new(),
-                        name: None,
+                        name: Some(district.name),
                     });
                 }
             }
             Ok(choices)
         })
         .await
+}
+
+/// The caller's association as a whole and each of its 班 they may post to.
+fn association_choices(
+    conn: &mut AnyConnection,
+    p: &Principal,
+) -> Result<Vec<AudienceChoice>, ApiError> {
+    let mut choices = Vec::new();
+    let Some(association) = &p.association_id else {
+        return Ok(choices);
+    };
+    let found = find_association(conn, association)?;
+    let scope = Scope::Association(association.clone());
+    if authz::may_post(p, &scope, &[]) {
+        choices.push(AudienceChoice {
+            scope: scope.clone(),
+            hans: Vec::new(),
+            name: Some(found.name),
+        });
+    }
+    for han in list_hans(conn, association)? {
+        let hans = vec![han.id];
+        if authz::may_post(p, &scope, &hans) {
+            choices.push(AudienceChoice {
+                scope: scope.clone(),
+                hans,
+                name: Some(han.name),
+            });
+        }
+    }
+    Ok(choices)
 }

@@ -93,7 +93,7 @@ pub async fn start(
     let caller = caller.clone();
     let started = services
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let p = Principal::load(conn, &caller)?;
             check_scope(conn, &new.scope, &new.hans)?;
             require(authz::may_post(&p, &new.scope, &new.hans))?;
@@ -108,6 +108,14 @@ pub async fn start(
                 closed_by: None,
             };
             let deliveries = queries::create_check(conn, &check, &new.hans)?;
+            let association = match &new.scope {
+                Scope::Association(association) => Some(association),
+                _ => None,
+            };
+            let detail =
+                serde_json::json!({"tier": check.tier.as_str(), "notifications": deliveries});
+            let (action, id) = (AuditAction::SafetyCheckStarted, Some(check.id.as_str()));
+            audit::record(conn, &p, action, "safety_check", id, association, detail)?;
             let answer = match &p.household_id {
                 Some(h) => queries::answer_of(conn, &check.id, h)?,
                 None => None,

@@ -15,7 +15,7 @@ use crate::db::models::{Post, SurveyQuestion, SurveyResponse};
 use crate::db::queries::posts::{find_post, post_hans_of};
 use crate::db::queries::receipts::household_in_audience;
 use crate::db::queries::{audit, surveys as queries};
-use crate::db::{AnyConnection, Json, now};
+use crate::db::{AnyConnection, Json, now, write_transaction};
 use crate::domain::{
     Answer, Answers, AuditAction, Csv, HouseholdId, MemberId, OneLine, PostId, PostStatus,
     QuestionId, QuestionKind,
@@ -361,10 +361,32 @@ pub async fn tally(
             let (f, questions) = followed_survey(conn, &caller, &id)?;
             let households = queries::audience_size(conn, &f.post, &f.hans, &f.scope)?;
             let rows = queries::responses(conn, &f.post, &f.hans, &f.scope)?;
+            let responses = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+            let questions = tally_questions(questions, rows, f.personal);
+            let texts: usize = questions
+                .iter()
+                .filter_map(|q| q.texts.as_ref())
+                .map(Vec::len)
+                .sum();
+            if texts > 0 {
+                // Residents' own words were shown: a read of personal data.
+                let detail = serde_json::json!({"post_id": id.as_str(), "texts": texts});
+                write_transaction(conn, |conn| {
+                    audit::record(
+                        conn,
+                        &f.principal,
+                        AuditAction::SurveyTallyRead,
+                        "post",
+                        Some(id.as_str()),
+                        f.principal.association_id.as_ref(),
+                        detail,
+                    )
+                })?;
+            }
             Ok(TallyResponse {
-                responses: i64::try_from(rows.len()).unwrap_or(i64::MAX),
+                responses,
                 households,
-                questions: tally_questions(questions, rows, f.personal),
+                questions,
             })
         })
         .await

@@ -26,6 +26,9 @@ pub struct Claims {
     pub iat: i64,
     pub nbf: i64,
     pub exp: i64,
+    /// The member's token generation when issued (`auth::generations`).
+    #[serde(default, rename = "gen")]
+    pub generation: i64,
 }
 
 /// The key ring file kept in the data folder when no keys are configured.
@@ -108,7 +111,8 @@ impl JwtKeys {
         self.ring.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn issue(&self, member: &MemberId) -> Result<String, ApiError> {
+    /// An access token for the member at their current token generation.
+    pub fn issue(&self, member: &MemberId, generation: i64) -> Result<String, ApiError> {
         let now = chrono::Utc::now().timestamp();
         let ring = self.current_ring();
         // The newest key whose time to sign has come.
@@ -125,6 +129,7 @@ impl JwtKeys {
             iat: now,
             nbf: now,
             exp: now + ttl,
+            generation,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(signer.kid.clone());
@@ -132,9 +137,9 @@ impl JwtKeys {
             .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("signing a token: {e}")))
     }
 
-    /// The member a valid token names. Every failure is the same 401, so a caller learns
-    /// nothing about why.
-    pub fn verify(&self, token: &str) -> Result<MemberId, ApiError> {
+    /// The member a valid token names, and the generation it was issued under. Every
+    /// failure is the same 401, so a caller learns nothing about why.
+    pub fn verify(&self, token: &str) -> Result<(MemberId, i64), ApiError> {
         let invalid = ApiError::invalid_token;
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
         if header.alg != Algorithm::HS256 {
@@ -153,7 +158,7 @@ impl JwtKeys {
         if data.claims.sub.is_empty() {
             return Err(invalid());
         }
-        Ok(MemberId(data.claims.sub))
+        Ok((MemberId(data.claims.sub), data.claims.generation))
     }
 }
 
@@ -318,7 +323,7 @@ mod tests {
         let old_secret = old.secret.clone();
         let ring = vec![old, spec("new", Some(now - 1), None)];
         let keys = JwtKeys::new(&settings(), ring).unwrap();
-        let signed_new = keys.issue(&member).unwrap();
+        let signed_new = keys.issue(&member, 0).unwrap();
         assert_eq!(kid_of(&signed_new), "new");
 
         // A token the old key signed before the rotation still verifies…
@@ -332,8 +337,8 @@ mod tests {
             }],
         )
         .unwrap();
-        let signed_old = before.issue(&member).unwrap();
-        assert_eq!(keys.verify(&signed_old).unwrap(), member);
+        let signed_old = before.issue(&member, 0).unwrap();
+        assert_eq!(keys.verify(&signed_old).unwrap(), (member, 0));
         // …until the old key's end.
         let ended = vec![
             KeySpec {
@@ -357,7 +362,7 @@ mod tests {
         ];
         let keys = JwtKeys::new(&settings(), ring).unwrap();
         assert_eq!(
-            kid_of(&keys.issue(&MemberId("m".into())).unwrap()),
+            kid_of(&keys.issue(&MemberId("m".into()), 0).unwrap()),
             "current"
         );
     }

@@ -32,8 +32,30 @@ pub struct CheckedEvent {
     pub place: Option<String>,
 }
 
+/// Why an event was refused, so a form can show it beside the field it is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventProblem {
+    EndsBeforeStart,
+    TooLong,
+    PlaceTooLong,
+}
+
+impl From<EventProblem> for String {
+    fn from(problem: EventProblem) -> String {
+        match problem {
+            EventProblem::EndsBeforeStart => {
+                "event.ends_at must not be before event.starts_at".into()
+            }
+            EventProblem::TooLong => format!("an event may last at most {MAX_EVENT_DAYS} days"),
+            EventProblem::PlaceTooLong => {
+                format!("event.place must be at most {MAX_PLACE_CHARS} characters")
+            }
+        }
+    }
+}
+
 impl EventDraft {
-    pub fn check(self) -> Result<CheckedEvent, String> {
+    pub fn check(self) -> Result<CheckedEvent, EventProblem> {
         if let Some(ends_at) = self.ends_at {
             let ends_before = if self.all_day {
                 jst_date(ends_at) < jst_date(self.starts_at)
@@ -41,10 +63,10 @@ impl EventDraft {
                 ends_at < self.starts_at
             };
             if ends_before {
-                return Err("event.ends_at must not be before event.starts_at".into());
+                return Err(EventProblem::EndsBeforeStart);
             }
             if ends_at - self.starts_at > Duration::days(MAX_EVENT_DAYS) {
-                return Err(format!("an event may last at most {MAX_EVENT_DAYS} days"));
+                return Err(EventProblem::TooLong);
             }
         }
         let place = self.place.map(|p| normalize(&p)).filter(|p| !p.is_empty());
@@ -52,9 +74,7 @@ impl EventDraft {
             .as_ref()
             .is_some_and(|p| p.chars().count() > MAX_PLACE_CHARS)
         {
-            return Err(format!(
-                "event.place must be at most {MAX_PLACE_CHARS} characters"
-            ));
+            return Err(EventProblem::PlaceTooLong);
         }
         Ok(CheckedEvent {
             starts_at: self.starts_at,

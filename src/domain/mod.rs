@@ -36,7 +36,7 @@ pub use appointment::{
 };
 pub use association::{household_count, optional_name};
 pub use audience::{Audience, AudienceKey, ReceiptScope, Scope, member_keys};
-pub use audit::AuditAction;
+pub use audit::{AuditAction, AuditCursor};
 pub use channel::{Channel, EmailAddress};
 pub use district::DistrictRecord;
 pub use ids::*;

@@ -7,11 +7,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actions::Services;
-use crate::actions::admin::{self, AuditQuery, NewStaff};
+use crate::actions::admin::{self, AuditFilter, AuditQuery, NewStaff};
 use crate::auth::{AuthMember, PasswordService};
 use crate::db::models::AuditEntry;
-use crate::domain::{AssociationId, AuditEntryId, MemberId, Role};
-use crate::error::ApiError;
+
+use crate::domain::{AssociationId, AuditAction, AuditCursor, AuditEntryId, MemberId, Role};
+use crate::error::{ApiError, ErrorCode};
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(create_staff).service(list_audit_log);
@@ -58,11 +59,46 @@ pub async fn create_staff(
 }
 
 #[derive(Deserialize, IntoParams)]
-pub struct AuditFilter {
+pub struct AuditLogParams {
     pub association_id: Option<String>,
+    /// Only entries of this action.
+    pub action: Option<AuditAction>,
+    /// Only entries this member caused.
+    pub actor_id: Option<String>,
+    /// Entries at or after this time (RFC 3339).
+    pub since: Option<DateTime<Utc>>,
+    /// Entries before this time (RFC 3339).
+    pub until: Option<DateTime<Utc>>,
     /// At most 500; default 100.
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// From the previous page's next_cursor.
+    pub cursor: Option<String>,
+}
+
+impl AuditLogParams {
+    fn into_query(self) -> Result<AuditQuery, ApiError> {
+        let after = self
+            .cursor
+            .map(|raw| {
+                AuditCursor::decode(&raw).ok_or_else(|| {
+                    ApiError::BadRequest(
+                        ErrorCode::InvalidCursor,
+                        "the cursor is not valid; start again without it".into(),
+                    )
+                })
+            })
+            .transpose()?;
+        let filter = AuditFilter {
+            association: self.association_id.map(AssociationId),
+            action: self.action,
+            actor: self.actor_id.map(MemberId),
+            since: self.since.map(|t| t.naive_utc()),
+            until: self.until.map(|t| t.naive_utc()),
+            after,
+        };
+        Ok(AuditQuery::new(filter, self.limit))
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -96,20 +132,23 @@ impl From<AuditEntry> for AuditEntryResponse {
 #[derive(Serialize, ToSchema)]
 pub struct AuditLog {
     pub items: Vec<AuditEntryResponse>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
-/// The audit log, newest first (admins).
-#[utoipa::path(tag = "membership", params(AuditFilter), responses((status = 200, body = AuditLog), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+/// The audit log, newest first, a page at a time, filtered by association, action, actor
+/// and time (admins).
+#[utoipa::path(tag = "membership", params(AuditLogParams), responses((status = 200, body = AuditLog), (status = 400, description = "invalid_cursor, invalid_query", body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[get("/audit-log")]
 pub async fn list_audit_log(
     auth: AuthMember,
-    query: web::Query<AuditFilter>,
+    query: web::Query<AuditLogParams>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = query.into_inner();
-    let query = AuditQuery::new(filter.association_id.map(AssociationId), filter.limit);
-    let entries = admin::audit_log(&services, &auth.0, query).await?;
+    let query = query.into_inner().into_query()?;
+    let page = admin::audit_log(&services, &auth.0, query).await?;
     Ok(HttpResponse::Ok().json(AuditLog {
-        items: entries.into_iter().map(Into::into).collect(),
+        items: page.entries.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor.map(|c| c.encode()),
     }))
 }

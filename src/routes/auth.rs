@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::actions::sessions;
+use crate::actions::{Services, account, sessions};
+use crate::auth::generations::TokenGenerations;
 use crate::auth::jwt::{random_token, sha256_hex};
 use crate::auth::limiter::RegistrationLimiter;
 use crate::auth::{AuthMember, JwtKeys, PasswordService, client_address};
@@ -49,17 +50,17 @@ pub struct TokenPair {
 }
 
 /// Signs a member in and stores a refresh token of a new family.
-async fn issue_pair(
+pub async fn issue_pair(
     db: &Db,
     keys: &JwtKeys,
     settings: &AuthSettings,
+    generations: &TokenGenerations,
     member: MemberId,
-    family: Option<String>,
 ) -> Result<TokenPair, ApiError> {
     let refresh_token = random_token();
     let hash = sha256_hex(refresh_token.expose_secret());
     let ttl = settings.refresh_ttl_secs;
-    let family = family.unwrap_or_else(new_id);
+    let family = new_id();
     let owner = member.clone();
     db.run(move |conn| {
         Ok(accounts::store_refresh_token(
@@ -67,16 +68,18 @@ async fn issue_pair(
         )?)
     })
     .await?;
-    pair(keys, &member, refresh_token)
+    let generation = generations.current(&member).await?;
+    pair(keys, &member, generation, refresh_token)
 }
 
 fn pair(
     keys: &JwtKeys,
     member: &MemberId,
+    generation: i64,
     refresh_token: SecretString,
 ) -> Result<TokenPair, ApiError> {
     Ok(TokenPair {
-        access_token: keys.issue(member)?,
+        access_token: keys.issue(member, generation)?,
         refresh_token: refresh_token.expose_secret().to_string(),
         expires_in: keys.access_ttl_secs,
         token_type: "Bearer",
@@ -101,6 +104,7 @@ pub async fn sign_in(
     keys: web::Data<JwtKeys>,
     passwords: web::Data<PasswordService>,
     settings: web::Data<AuthSettings>,
+    generations: web::Data<TokenGenerations>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { login, password } = body.into_inner();
     let credentials = sessions::Credentials {
@@ -109,7 +113,7 @@ pub async fn sign_in(
         client_address: client_address(&req, &settings.trusted_proxies),
     };
     let member = sessions::sign_in(&db, &passwords, &settings, credentials).await?;
-    let pair = issue_pair(&db, &keys, &settings, member, None).await?;
+    let pair = issue_pair(&db, &keys, &settings, &generations, member).await?;
     Ok(HttpResponse::Ok().insert_header(no_store()).json(pair))
 }
 
@@ -134,25 +138,23 @@ pub async fn refresh(
     db: web::Data<Db>,
     keys: web::Data<JwtKeys>,
     settings: web::Data<AuthSettings>,
+    generations: web::Data<TokenGenerations>,
 ) -> Result<HttpResponse, ApiError> {
     let presented = sha256_hex(body.refresh_token.expose_secret());
     let successor = random_token();
     let successor_hash = sha256_hex(successor.expose_secret());
     let ttl = settings.refresh_ttl_secs;
-    let outcome = db
-        .run(move |conn| {
-            Ok(accounts::rotate_refresh_token(
-                conn,
-                &presented,
-                successor_hash,
-                ttl,
-            )?)
-        })
-        .await?;
+    let rotate = move |conn: &mut _| {
+        accounts::rotate_refresh_token(conn, &presented, successor_hash, ttl).map_err(Into::into)
+    };
+    let outcome = db.run(rotate).await?;
     match outcome {
-        RefreshOutcome::Rotated(member) => Ok(HttpResponse::Ok()
-            .insert_header(no_store())
-            .json(pair(&keys, &member, successor)?)),
+        RefreshOutcome::Rotated(member) => {
+            let generation = generations.current(&member).await?;
+            Ok(HttpResponse::Ok()
+                .insert_header(no_store())
+                .json(pair(&keys, &member, generation, successor)?))
+        }
         RefreshOutcome::Invalid => Err(ApiError::Unauthorized(
             ErrorCode::InvalidRefreshToken,
             "the refresh token is not valid",
@@ -167,17 +169,17 @@ pub async fn refresh(
     }
 }
 
-/// Sign out: the refresh token's sign-in is revoked.
+/// Sign out: the refresh token's sign-in is revoked, and the member's access tokens stop at
+/// once (their other sign-ins get new ones with their refresh tokens).
 #[utoipa::path(tag = "auth", responses((status = 204), (status = 401, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 #[post("/auth/logout")]
 pub async fn sign_out(
     auth: AuthMember,
     body: web::Json<RefreshRequest>,
-    db: web::Data<Db>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let hash = sha256_hex(body.refresh_token.expose_secret());
-    db.run(move |conn| Ok(accounts::revoke_own_token(conn, &auth.0, &hash)?))
-        .await?;
+    account::sign_out(&services, &auth.0, hash).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -211,7 +213,7 @@ pub async fn register(
     req: HttpRequest,
     body: web::Json<RegisterRequest>,
     limiter: web::Data<RegistrationLimiter>,
-    db: web::Data<Db>,
+    services: web::Data<Services>,
     keys: web::Data<JwtKeys>,
     passwords: web::Data<PasswordService>,
     settings: web::Data<AuthSettings>,
@@ -232,8 +234,9 @@ pub async fn register(
         credentials: Some((login, password)),
         client_address: client_address(&req, &settings.trusted_proxies),
     };
-    let member = sessions::register(&db, &passwords, &limiter, account).await?;
-    let pair = issue_pair(&db, &keys, &settings, member, None).await?;
+    let (db, generations) = (&services.db, &services.token_generations);
+    let member = sessions::register(db, &passwords, &limiter, account).await?;
+    let pair = issue_pair(db, &keys, &settings, generations, member).await?;
     Ok(HttpResponse::Created().insert_header(no_store()).json(pair))
 }
 
@@ -267,6 +270,6 @@ pub async fn me(auth: AuthMember, db: web::Data<Db>) -> Result<HttpResponse, Api
 }
 
 /// Token answers must not be cached (RFC 6749 5.1), nor kept for an Idempotency-Key replay.
-fn no_store() -> CacheControl {
+pub fn no_store() -> CacheControl {
     CacheControl(vec![CacheDirective::NoStore])
 }

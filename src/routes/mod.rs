@@ -1,5 +1,6 @@
 //! HTTP handlers, thin: parse, authorise, one `Db::run`, map to a response.
 
+pub mod account;
 pub mod admin;
 pub mod associations;
 pub mod attachments;
@@ -73,6 +74,7 @@ fn api_v1(cfg: &mut ServiceConfig) {
     stats::config(cfg);
     projects::config(cfg);
     sign_in_codes::config(cfg);
+    account::config(cfg);
 }
 
 /// For PATCH fields where null (clear) differs from absent (keep).

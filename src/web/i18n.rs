@@ -31,7 +31,9 @@ pub const FILES: &[(Language, &[&str])] = translation_files![
     "compose",
     "officer_tools",
     "calendar",
-    "channels"
+    "channels",
+    "post_edit",
+    "account"
 ];
 
 type Catalog = HashMap<String, String>;
@@ -139,16 +141,87 @@ mod tests {
             assert!(extra.is_empty(), "{language:?} has unknown keys {extra:?}");
             for (key, value) in &catalog {
                 assert!(!value.trim().is_empty(), "{language:?} {key} is empty");
-                for placeholder in ["{name}", "{association}"] {
-                    assert_eq!(
-                        reference[key].contains(placeholder),
-                        value.contains(placeholder),
-                        "{language:?} {key}: {placeholder}"
-                    );
-                }
+                assert_eq!(
+                    placeholders(&reference[key]),
+                    placeholders(value),
+                    "{language:?} {key}: the same {{placeholders}} as Japanese"
+                );
             }
         }
         assert_eq!(Language::ALL.len(), FILES.len());
+    }
+
+    /// The `{name}`s a text has, which the server fills in.
+    fn placeholders(text: &str) -> std::collections::BTreeSet<&str> {
+        text.split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+            .collect()
+    }
+
+    /// Every `t("…")` and `tf("…"` key written in the templates and the page code.
+    fn keys_used(dir: &std::path::Path, found: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                keys_used(&path, found);
+                continue;
+            }
+            if !matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("rs" | "html")
+            ) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for opening in [".t(\"", ".tf(\""] {
+                for (at, _) in text.match_indices(opening) {
+                    let rest = &text[at + opening.len()..];
+                    let key = &rest[..rest.find('"').unwrap_or(0)];
+                    let is_key = key.contains('.')
+                        && key.chars().all(|c| {
+                            c.is_ascii_lowercase() || c.is_ascii_digit() || "._".contains(c)
+                        });
+                    if is_key {
+                        found.push((path.display().to_string(), key.to_string()));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_key_the_pages_use_is_translated() {
+        let reference = parse_all(FILES[0].1).unwrap();
+        let mut used = Vec::new();
+        keys_used(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut used,
+        );
+        assert!(
+            used.len() > 100,
+            "the pages' keys are found: {}",
+            used.len()
+        );
+        let missing: Vec<_> = used
+            .iter()
+            .filter(|(_, key)| !reference.contains_key(key))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "keys without a translation: {missing:?}"
+        );
+    }
+
+    #[test]
+    fn every_area_folder_is_registered() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web/i18n");
+        let areas = std::fs::read_dir(folder).unwrap().count();
+        assert_eq!(
+            FILES[0].1.len(),
+            areas,
+            "an area folder in src/web/i18n is not in translation_files!"
+        );
     }
 
     #[test]

@@ -42,7 +42,8 @@ pub struct Page {
 pub struct NavLink {
     pub href: &'static str,
     pub label: &'static str,
-    pub current: bool,
+    /// `aria-current`: `page` on the section's own page, `true` on a page within it.
+    pub current: Option<&'static str>,
 }
 
 pub struct LanguageOption {
@@ -124,6 +125,13 @@ impl Page {
         self.member.is_some()
     }
 
+    /// Whether the member lives in a household, so has an inbox and a calendar.
+    pub fn has_household(&self) -> bool {
+        self.member
+            .as_ref()
+            .is_some_and(|m| m.principal.household_id.is_some())
+    }
+
     /// The sections this member has, by their roles; each page still checks its own rule.
     pub fn nav(&self) -> Vec<NavLink> {
         let Some(member) = &self.member else {
@@ -136,11 +144,12 @@ impl Page {
             links.push(NavLink {
                 href,
                 label: self.t(key),
-                current: self.path == href || self.path.starts_with(&format!("{href}/")),
+                current: current_mark(&self.path, href),
             });
         };
         if p.household_id.is_some() {
             add("/inbox", "nav.inbox");
+            add("/calendar", "nav.calendar");
         }
         if holds(&[Role::Officer, Role::Chair, Role::HanLeader]) {
             add("/officer", "nav.officer");
@@ -152,7 +161,21 @@ impl Page {
             add("/city", "nav.city");
         }
         add("/settings", "nav.settings");
+        if links.iter().all(|l| l.current.is_none())
+            && let Some(home) = section_home(&self.path, &links)
+            && let Some(link) = links.iter_mut().find(|l| l.href == home)
+        {
+            link.current = Some("true");
+        }
         links
+    }
+
+    /// The section of the navigation this page lies within (not the section's own page),
+    /// as the page's way back.
+    pub fn section(&self) -> Option<NavLink> {
+        self.nav()
+            .into_iter()
+            .find(|link| link.current == Some("true"))
     }
 
     pub fn languages(&self) -> Vec<LanguageOption> {
@@ -227,6 +250,39 @@ impl FromRequest for Page {
             Ok(Page::build(&req, member))
         })
     }
+}
+
+/// How a navigation link to `href` is marked on the page at `path`: the page itself, a page
+/// within its section, or neither.
+fn current_mark(path: &str, href: &str) -> Option<&'static str> {
+    if path == href {
+        Some("page")
+    } else if path.starts_with(&format!("{href}/")) {
+        Some("true")
+    } else {
+        None
+    }
+}
+
+/// For a page outside every section of this member's navigation (a circular, the compose
+/// page, a district opened from `/city`), the section it was most likely reached from: the
+/// first of those the member has.
+fn section_home(path: &str, links: &[NavLink]) -> Option<&'static str> {
+    let candidates: &[&'static str] = if path.starts_with("/posts/")
+        || (path.starts_with("/safety/") && !path.ends_with("/status"))
+    {
+        &["/inbox", "/officer", "/district", "/city"]
+    } else if path.starts_with("/officer/") || path.starts_with("/safety/") {
+        &["/officer", "/district", "/city"]
+    } else if path.starts_with("/district") {
+        &["/city"]
+    } else {
+        &[]
+    };
+    candidates
+        .iter()
+        .copied()
+        .find(|c| links.iter().any(|l| l.href == *c))
 }
 
 /// A visitor's language: the one they chose here, else their browser's, else Japanese.

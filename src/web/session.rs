@@ -16,6 +16,7 @@ use chrono::Duration;
 use secrecy::ExposeSecret;
 
 use crate::actions::preferences::{self, Preferences};
+use crate::actions::{Services, account};
 use crate::auth::jwt::{random_token, sha256_hex};
 use crate::authz::Principal;
 use crate::configuration::{SecureCookies, WebSettings};
@@ -265,13 +266,12 @@ pub async fn start(req: &HttpRequest, member: MemberId) -> Result<Vec<Cookie<'st
     Ok(cookies)
 }
 
-/// Ends this browser's session on the server and removes its cookie.
+/// Ends this browser's session on the server (and its member's access tokens) and removes
+/// its cookie.
 pub async fn end(req: &HttpRequest) -> Result<Cookie<'static>, ApiError> {
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
-        let hash = sha256_hex(cookie.value());
-        app_data::<Db>(req)?
-            .run(move |conn| Ok(web_queries::revoke_session(conn, &hash, now())?))
-            .await?;
+        let services = app_data::<Services>(req)?;
+        account::sign_out_browser(&services, sha256_hex(cookie.value())).await?;
     }
     Ok(removal(req, SESSION_COOKIE))
 }

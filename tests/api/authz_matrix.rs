@@ -1149,6 +1149,66 @@ async fn another_associations_officer_cannot_reach_into_a() {
     m.finish();
 }
 
+/// Officers and chair of A, and the admin, acting on a member of A (others: 404).
+const A_MEMBER_ACCESS: Row = [401, 404, 404, 404, 200, 200, 404, 404, 404, 404, 200, 404];
+
+#[tokio::test]
+async fn member_access_is_for_as_roster_keepers_and_ones_own_account_for_everyone() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let mut m = Matrix::new(&app, &city);
+    let association = city.association_a.clone();
+    for (who, status) in Who::ALL.into_iter().zip(A_MEMBER_ACCESS) {
+        let member = m
+            .fresh_resident(&association, &format!("off-{}", who.tag()))
+            .await;
+        let path = format!("/api/v1/members/{}/disable", member.id);
+        m.cell(who, Method::POST, &path, None, status).await;
+
+        let member = m
+            .fresh_resident(&association, &format!("on-{}", who.tag()))
+            .await;
+        let disable = format!("/api/v1/members/{}/disable", member.id);
+        m.cell(Who::Admin, Method::POST, &disable, None, 200).await;
+        let path = format!("/api/v1/members/{}/enable", member.id);
+        m.cell(who, Method::POST, &path, None, status).await;
+
+        let member = m
+            .fresh_resident(&association, &format!("gone-{}", who.tag()))
+            .await;
+        let path = format!("/api/v1/members/{}", member.id);
+        let removed = if status == 200 { 204 } else { status };
+        m.cell(who, Method::DELETE, &path, None, removed).await;
+    }
+    // Nobody shuts out someone whose role they could not end, nor themselves.
+    let on_chair = format!("/api/v1/members/{}/disable", city.chair_a.id);
+    m.cell(Who::OfficerA, Method::POST, &on_chair, None, 404)
+        .await;
+    let on_leader = format!("/api/v1/members/{}", city.han_leader_h1.id);
+    m.cell(Who::OfficerA, Method::DELETE, &on_leader, None, 404)
+        .await;
+    let on_self = format!("/api/v1/members/{}/disable", city.chair_a.id);
+    m.cell(Who::ChairA, Method::POST, &on_self, None, 404).await;
+
+    // One's own account: every signed-in member, nobody else's.
+    let wrong =
+        json!({"current_password": "not-the-password-1", "new_password": "Shin-Pass-2027-x"});
+    let mut own = [422; 12];
+    own[0] = 401;
+    m.row(
+        Method::POST,
+        "/api/v1/me/password",
+        |_| Some(wrong.clone()),
+        own,
+    )
+    .await;
+    let mut own = [204; 12];
+    own[0] = 401;
+    m.row(Method::POST, "/api/v1/me/sign-out-everywhere", no_body, own)
+        .await;
+    m.finish();
+}
+
 #[tokio::test]
 async fn a_residents_me_shows_only_their_own_household() {
     let app = spawn_app().await;

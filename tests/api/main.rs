@@ -28,6 +28,7 @@ mod members;
 mod operator;
 mod outage;
 mod pages;
+mod pages_compose;
 mod pages_officer;
 mod pages_safety;
 mod pages_tools;

@@ -10,10 +10,10 @@ use crate::fixtures::{Actor, City};
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use crate::pages::{Jar, csrf_of};
 
-const BOUNDARY: &str = "kairanTestBoundary";
-const PDF: &[u8] = b"%PDF-1.4\n%%EOF\n";
+pub(crate) const BOUNDARY: &str = "kairanTestBoundary";
+pub(crate) const PDF: &[u8] = b"%PDF-1.4\n%%EOF\n";
 
-async fn signed_in(app: &TestApp, actor: &Actor) -> Jar {
+pub(crate) async fn signed_in(app: &TestApp, actor: &Actor) -> Jar {
     let mut jar = Jar::default();
     let (_, body) = jar.get(app, "/login").await;
     let form = [
@@ -26,12 +26,12 @@ async fn signed_in(app: &TestApp, actor: &Actor) -> Jar {
     jar
 }
 
-enum Part<'a> {
+pub(crate) enum Part<'a> {
     Text(&'a str, &'a str),
     File(&'a str, &'a str, &'a [u8]),
 }
 
-fn multipart(parts: &[Part]) -> Vec<u8> {
+pub(crate) fn multipart(parts: &[Part]) -> Vec<u8> {
     let mut body = Vec::new();
     for part in parts {
         body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
@@ -58,7 +58,7 @@ fn multipart(parts: &[Part]) -> Vec<u8> {
     body
 }
 
-async fn compose(app: &TestApp, jar: &mut Jar, parts: &[Part<'_>]) -> (u16, String) {
+pub(crate) async fn compose(app: &TestApp, jar: &mut Jar, parts: &[Part<'_>]) -> (u16, String) {
     let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
     let response = jar
         .post_body(app, "/officer/posts/new", &content_type, multipart(parts))

@@ -8,7 +8,7 @@ use crate::authz::Principal;
 use crate::db::models::AuditEntry;
 use crate::db::schema::audit_log;
 use crate::db::{AnyConnection, Json, now};
-use crate::domain::{AssociationId, AuditAction, AuditEntryId, MemberId};
+use crate::domain::{AssociationId, AuditAction, AuditCursor, AuditEntryId, MemberId};
 
 pub fn record(
     conn: &mut AnyConnection,
@@ -63,10 +63,24 @@ pub fn record_for(
         .map(drop)
 }
 
-/// The newest entries first, of one association or of all.
+/// Which entries to read, newest first; every filter is optional.
+#[derive(Debug, Default)]
+pub struct AuditFilter {
+    pub association: Option<AssociationId>,
+    pub action: Option<AuditAction>,
+    pub actor: Option<MemberId>,
+    /// Entries at or after this time.
+    pub since: Option<NaiveDateTime>,
+    /// Entries before this time.
+    pub until: Option<NaiveDateTime>,
+    /// Entries older than this one (the previous page's last).
+    pub after: Option<AuditCursor>,
+}
+
+/// Up to `limit` entries matching the filter, newest first (keyset over time and id).
 pub fn list(
     conn: &mut AnyConnection,
-    association: Option<&AssociationId>,
+    filter: &AuditFilter,
     limit: i64,
 ) -> QueryResult<Vec<AuditEntry>> {
     let mut query = audit_log::table
@@ -74,8 +88,29 @@ pub fn list(
         .order((audit_log::created_at.desc(), audit_log::id.desc()))
         .limit(limit)
         .into_boxed();
-    if let Some(association) = association {
+    if let Some(association) = &filter.association {
         query = query.filter(audit_log::association_id.eq(association.clone()));
+    }
+    if let Some(action) = filter.action {
+        query = query.filter(audit_log::action.eq(action.as_str()));
+    }
+    if let Some(actor) = &filter.actor {
+        query = query.filter(audit_log::actor_id.eq(actor.clone()));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(audit_log::created_at.ge(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(audit_log::created_at.lt(until));
+    }
+    if let Some(AuditCursor { created_at, id }) = filter.after.clone() {
+        query = query.filter(
+            audit_log::created_at
+                .lt(created_at)
+                .or(audit_log::created_at
+                    .eq(created_at)
+                    .and(audit_log::id.lt(id))),
+        );
     }
     query.load(conn)
 }

@@ -404,3 +404,21 @@ pub fn sent_to_scope(
     }
     query.load(conn)
 }
+
+/// Drafts and scheduled circulars, newest first, each with its 班 selection: the
+/// candidates of an author's list of circulars not yet sent.
+pub fn unsent(conn: &mut AnyConnection, limit: i64) -> QueryResult<Vec<(Post, Vec<HanId>)>> {
+    let found: Vec<Post> = posts::table
+        .filter(posts::status.eq_any([PostStatus::Draft, PostStatus::Scheduled]))
+        .order((posts::created_at.desc(), posts::id.desc()))
+        .limit(limit)
+        .select(Post::as_select())
+        .load(conn)?;
+    found
+        .into_iter()
+        .map(|post| {
+            let hans = post_hans_of(conn, &post.id)?;
+            Ok((post, hans))
+        })
+        .collect()
+}

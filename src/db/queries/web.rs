@@ -86,13 +86,13 @@ pub fn revoke_session(
     .map(drop)
 }
 
-/// Ends every sign-in of a member: browser sessions, API refresh tokens and unused sign-in
-/// codes (a lost phone).
+/// Ends every sign-in of a member: browser sessions, API refresh tokens, unused sign-in
+/// codes (a lost phone) and access tokens (the token generation moves on; the new one).
 pub fn end_member_sign_ins(
     conn: &mut AnyConnection,
     member: &MemberId,
     at: NaiveDateTime,
-) -> QueryResult<()> {
+) -> QueryResult<i64> {
     diesel::update(
         web_sessions::table
             .filter(web_sessions::member_id.eq(member))
@@ -114,8 +114,8 @@ pub fn end_member_sign_ins(
             .filter(sign_in_codes::revoked_at.is_null()),
     )
     .set(sign_in_codes::revoked_at.eq(at))
-    .execute(conn)
-    .map(drop)
+    .execute(conn)?;
+    super::member_access::raise_token_generation(conn, member)
 }
 
 pub fn insert_sign_in_code(conn: &mut AnyConnection, code: &SignInCode) -> QueryResult<()> {

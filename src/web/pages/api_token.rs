@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use crate::auth::JwtKeys;
+use crate::auth::generations::TokenGenerations;
 use crate::error::ApiError;
 use crate::web::csrf::CsrfHeader;
 use crate::web::session::current;
@@ -25,12 +26,15 @@ async fn api_token(
     _csrf: CsrfHeader,
     req: HttpRequest,
     keys: web::Data<JwtKeys>,
+    generations: web::Data<TokenGenerations>,
 ) -> Result<HttpResponse, ApiError> {
     let signed_in = current(&req).await?.ok_or_else(ApiError::invalid_token)?;
+    let member = &signed_in.principal.member_id;
+    let generation = generations.current(member).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(ApiToken {
-            access_token: keys.issue(&signed_in.principal.member_id)?,
+            access_token: keys.issue(member, generation)?,
             expires_in: keys.access_ttl_secs,
         }))
 }

@@ -12,9 +12,10 @@ use serde::Deserialize;
 use crate::actions::calendar_feed::{feed_url, webcal_url};
 use crate::actions::{Services, calendar};
 use crate::configuration::WebSettings;
+use crate::db::models::PostEvent;
 use crate::db::queries::calendar::CalendarRow;
 use crate::domain::Month;
-use crate::domain::event::{CalendarWindow, jst_date, jst_time};
+use crate::domain::event::{CalendarWindow, CheckedEvent, jst_date, jst_time};
 use crate::error::{ApiError, ErrorCode};
 use crate::web::page::{Page, redirect};
 use crate::web::session::PageMember;
@@ -76,6 +77,42 @@ fn line(row: &CalendarRow) -> EventLine {
         title: row.post.title.clone(),
         time,
         all_day: event.all_day,
+        place: event.place,
+    }
+}
+
+/// When an event takes place, in Japan time: `2026-12-06 10:00–12:00`, `2026-12-06 (終日)`,
+/// `2026-12-06 – 2026-12-07 (終日)`.
+fn event_when(page: &Page, event: &CheckedEvent) -> String {
+    let (first, last) = (event.first_day(), event.last_day());
+    let days = if first == last {
+        first.to_string()
+    } else {
+        format!("{first} – {last}")
+    };
+    if event.all_day {
+        return format!("{days} ({})", page.t("calendar.all_day"));
+    }
+    let start = jst_time(event.starts_at).format("%H:%M");
+    match event.ends_at {
+        Some(end) if first == last => format!("{days} {start}–{}", jst_time(end).format("%H:%M")),
+        Some(end) => format!("{first} {start} – {last} {}", jst_time(end).format("%H:%M")),
+        None => format!("{days} {start}"),
+    }
+}
+
+/// An event as a circular shows it: when, where, and the calendar month it is on.
+pub struct EventFacts {
+    pub when: String,
+    pub place: Option<String>,
+    pub month: String,
+}
+
+pub fn event_facts(page: &Page, event: &PostEvent) -> EventFacts {
+    let event = event.checked();
+    EventFacts {
+        when: event_when(page, &event),
+        month: event.first_day().format("%Y-%m").to_string(),
         place: event.place,
     }
 }

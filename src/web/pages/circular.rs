@@ -14,10 +14,11 @@ use crate::actions::surveys::{self, AnswerItem, AnswersResponse};
 use crate::attachments::AttachmentStore;
 use crate::db::models::{Attachment, SurveyQuestion};
 use crate::db::now;
-use crate::domain::{AttachmentId, MemberId, PostId, Priority, QuestionKind, Tier};
+use crate::domain::{AttachmentId, MemberId, PostId, PostStatus, Priority, QuestionKind, Tier};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
 use crate::web::page::{Page, redirect};
+use crate::web::pages::calendar::{EventFacts, event_facts};
 use crate::web::pages::inbox::{keep_offline, local_date};
 use crate::web::session::PageMember;
 
@@ -73,6 +74,10 @@ struct CircularPage<'a> {
     answers_open: bool,
     answered: bool,
     survey_error: bool,
+    /// When and where its 行事 takes place.
+    event: Option<EventFacts>,
+    /// Not sent yet (only its managers see it): where it is finished.
+    unsent: bool,
 }
 
 fn field_name(q: &SurveyQuestion) -> String {
@@ -153,11 +158,8 @@ async fn render(
     let reader = record_read(services, caller, id.clone()).await?;
     let files: Vec<Attachment> = attachments::list(services, caller, id.clone()).await?;
     let (detail, post) = (&view.detail, &view.detail.post);
-    let mine = if reader && !detail.questions.is_empty() {
-        surveys::mine(services, caller, id.clone()).await.ok()
-    } else {
-        None
-    };
+    let asks = reader && !detail.questions.is_empty();
+    let mine = my_answers(services, caller, &id, asks).await;
     let response = page.render_with(
         status_of(survey_error),
         &CircularPage {
@@ -177,9 +179,24 @@ async fn render(
             answers_open: surveys::answers_open(post, now()),
             answered,
             survey_error,
+            event: detail.event.as_ref().map(|e| event_facts(page, e)),
+            unsent: matches!(post.status, PostStatus::Draft | PostStatus::Scheduled),
         },
     )?;
     Ok(keep_offline(response))
+}
+
+/// The household's answers, when the member is asked the survey.
+async fn my_answers(
+    services: &Services,
+    caller: &MemberId,
+    id: &PostId,
+    asked: bool,
+) -> Option<AnswersResponse> {
+    if !asked {
+        return None;
+    }
+    surveys::mine(services, caller, id.clone()).await.ok()
 }
 
 /// A survey answer with mistakes draws the page again with 422.

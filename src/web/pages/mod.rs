@@ -2,6 +2,7 @@
 //! PageMember, CsrfForm) → parse → the same action as the JSON route → a template or a
 //! redirect.
 
+mod account;
 mod api_token;
 mod calendar;
 mod channels;
@@ -9,6 +10,8 @@ mod circular;
 mod city;
 mod compose;
 mod district;
+mod draft;
+mod event_form;
 mod first_admin;
 mod inbox;
 mod join;
@@ -34,6 +37,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     officer::config(cfg);
     join::config(cfg);
     settings::config(cfg);
+    account::config(cfg);
     signin::config(cfg);
     links::config(cfg);
     channels::config(cfg);
@@ -47,6 +51,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     calendar::config(cfg);
     circular::config(cfg);
     compose::config(cfg);
+    draft::config(cfg);
 }
 
 /// `/`: a member's first section, by role; visitors sign in.

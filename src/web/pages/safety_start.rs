@@ -88,10 +88,10 @@ async fn start(
     if choices.is_empty() {
         return Err(ApiError::Forbidden);
     }
-    let choice = choices
-        .into_iter()
-        .find(|c| value_of(c) == form.audience)
-        .ok_or_else(|| ApiError::validation("choose an audience"))?;
+    let Some(choice) = choices.into_iter().find(|c| value_of(c) == form.audience) else {
+        let error = Some(page.t("post_edit.choose_audience"));
+        return draw(&page, &services, &member, form, error).await;
+    };
     let new = NewCheck {
         scope: choice.scope,
         hans: choice.hans,

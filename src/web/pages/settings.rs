@@ -1,6 +1,7 @@
 //! `/settings`: text size, language, high contrast, notifications (`通知を受け取る`, a
 //! script), the calendar feed (made and revoked in `calendar.rs`), the home-screen guide,
-//! and sign-out (`ログアウト`).
+//! the account forms (`パスワードの変更`, `すべての端末からログアウト`, in `account.rs`) and
+//! sign-out (`ログアウト`).
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
@@ -15,6 +16,7 @@ use crate::domain::{Language, TextSize};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
 use crate::web::page::{Page, redirect};
+use crate::web::pages::account::{self, PasswordSection};
 use crate::web::pages::channels::{self, ChannelSection};
 use crate::web::session::{self, PageMember};
 
@@ -41,6 +43,7 @@ struct SettingsPage<'a> {
     /// The member has a calendar feed that can be revoked.
     calendar_feed: bool,
     feed_revoked: bool,
+    account: PasswordSection,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +52,7 @@ struct SavedQuery {
     channels: Option<String>,
     email: Option<String>,
     feed_revoked: Option<String>,
+    password_changed: Option<String>,
 }
 
 async fn show(
@@ -81,6 +85,7 @@ async fn show(
         email_sent: query.email.is_some(),
         calendar_feed,
         feed_revoked: query.feed_revoked.is_some(),
+        account: account::settings_section(&member, query.password_changed.is_some()),
     })
 }
 

@@ -5,8 +5,10 @@
 //! were skipped (CI=true makes that a failure). docs/web.md explains how to add one.
 
 mod accessibility;
+mod account;
 mod calendar;
 mod circulars;
+mod compose;
 mod officer;
 mod officer_tools;
 mod offline;

@@ -112,6 +112,9 @@ struct ReceiptsPage<'a> {
     receipts: &'a Receipts,
     groups: Vec<VisitGroup<'a>>,
     recorded: bool,
+    /// The caller keeps an association's desk (its list of circulars, its 班 sheets);
+    /// district officers and city staff follow receipts without one.
+    has_desk: bool,
 }
 
 #[derive(Deserialize)]
@@ -129,6 +132,11 @@ async fn show(
     let (caller, id) = (&member.0.principal.member_id, id.into_inner());
     let receipts = receipts::list(&services, caller, id.clone()).await?;
     let post = posts::get(&services, caller, id.clone()).await?;
+    let has_desk = match super::desk_of(&services, &member).await {
+        Ok(_) => true,
+        Err(ApiError::Forbidden) => false,
+        Err(e) => return Err(e),
+    };
     page.render(&ReceiptsPage {
         page: &page,
         id: &id,
@@ -136,6 +144,7 @@ async fn show(
         receipts: &receipts,
         groups: by_han(&receipts),
         recorded: query.recorded.is_some(),
+        has_desk,
     })
 }
 

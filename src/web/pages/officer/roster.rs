@@ -15,8 +15,9 @@ use super::desk_of;
 use crate::actions::Services;
 use crate::actions::officer::Desk;
 use crate::actions::roster::{self, NewHousehold};
+use crate::authz;
 use crate::db::queries::associations::{HouseholdChangeset, HouseholdRow};
-use crate::domain::{HanId, HouseholdId, OneLine};
+use crate::domain::{HanId, HouseholdId, MemberId, OneLine, Role};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
 use crate::web::page::{Page, redirect};
@@ -76,14 +77,14 @@ struct RosterPage<'a> {
     page: &'a Page,
     desk: &'a Desk,
     groups: Vec<HanGroup<'a>>,
-    /// Registered members' names per household (only for those who keep the roster).
-    names: HashMap<HouseholdId, Vec<String>>,
+    /// Registered members per household (only for those who keep the roster).
+    names: HashMap<HouseholdId, Vec<RosterName>>,
     errors: RosterErrors,
     added: bool,
 }
 
 impl RosterPage<'_> {
-    fn names_of(&self, household: &HouseholdId) -> &[String] {
+    fn names_of(&self, household: &HouseholdId) -> &[RosterName] {
         self.names
             .get(household)
             .map(Vec::as_slice)
@@ -91,13 +92,21 @@ impl RosterPage<'_> {
     }
 }
 
+/// A registered member of a household, and whether the caller may disable or remove them
+/// (the link to `/officer/members/{id}`).
+struct RosterName {
+    id: MemberId,
+    name: String,
+    manageable: bool,
+}
+
 /// Who belongs to each household, for officers who keep the roster (an audited read).
 async fn names_by_household(
     services: &Services,
     member: &PageMember,
     desk: &Desk,
-) -> Result<HashMap<HouseholdId, Vec<String>>, ApiError> {
-    let mut names: HashMap<HouseholdId, Vec<String>> = HashMap::new();
+) -> Result<HashMap<HouseholdId, Vec<RosterName>>, ApiError> {
+    let mut names: HashMap<HouseholdId, Vec<RosterName>> = HashMap::new();
     if !desk.keeps_roster {
         return Ok(names);
     }
@@ -105,7 +114,14 @@ async fn names_by_household(
     let association = desk.association.id.clone();
     for row in roster::list_members(services, caller, association).await? {
         if let Some(household) = row.household_id {
-            names.entry(household).or_default().push(row.display_name);
+            let roles: Vec<Role> = row.roles.iter().map(|(role, _)| *role).collect();
+            let (p, association) = (&member.0.principal, &desk.association.id);
+            let manageable = authz::may_manage_member_access(p, &row.id, association, &roles);
+            names.entry(household).or_default().push(RosterName {
+                id: row.id,
+                name: row.display_name,
+                manageable,
+            });
         }
     }
     Ok(names)

@@ -1,0 +1,106 @@
+//! Each member's token generation, kept in memory: an access token carries the generation
+//! it was issued under and stops working once the member's generation moves past it (sign
+//! out, sign out everywhere, a new password, disabled, removed). Checked on every request,
+//! so a hit is one read lock and one hash lookup; a miss (or an entry older than
+//! `RELOAD_AFTER`, which bounds how long another server process's change can go unseen)
+//! reads one row.
+
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::db::Db;
+use crate::db::queries::member_access;
+use crate::domain::MemberId;
+use crate::error::ApiError;
+
+/// How long a generation read from the database is trusted without reading it again.
+pub const RELOAD_AFTER: Duration = Duration::from_secs(30);
+
+pub struct TokenGenerations {
+    db: Db,
+    known: KnownGenerations,
+}
+
+impl TokenGenerations {
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            known: KnownGenerations::default(),
+        }
+    }
+
+    /// The member's generation if it is in memory and fresh.
+    pub fn cached(&self, member: &MemberId) -> Option<i64> {
+        self.known.fresh(member)
+    }
+
+    /// The member's generation, from memory or else from the database (an unknown member
+    /// has none: their tokens are refused anyway).
+    pub async fn current(&self, member: &MemberId) -> Result<i64, ApiError> {
+        if let Some(generation) = self.known.fresh(member) {
+            return Ok(generation);
+        }
+        let id = member.clone();
+        let generation = self
+            .db
+            .run(move |conn| Ok(member_access::token_generation(conn, &id)?))
+            .await?
+            .unwrap_or(0);
+        Ok(self.known.remember(member, generation))
+    }
+
+    /// After a commit that raised the member's generation.
+    pub fn raised(&self, member: &MemberId, generation: i64) {
+        self.known.remember(member, generation);
+    }
+}
+
+#[derive(Default)]
+struct KnownGenerations(RwLock<HashMap<MemberId, Known>>);
+
+#[derive(Clone, Copy)]
+struct Known {
+    generation: i64,
+    read_at: Instant,
+}
+
+impl KnownGenerations {
+    fn fresh(&self, member: &MemberId) -> Option<i64> {
+        let known = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        known
+            .get(member)
+            .filter(|k| k.read_at.elapsed() < RELOAD_AFTER)
+            .map(|k| k.generation)
+    }
+
+    /// Generations only grow, so a slow read that lands after a change never brings the
+    /// old value back. Answers the value kept.
+    fn remember(&self, member: &MemberId, generation: i64) -> i64 {
+        let mut known = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let entry = known.entry(member.clone()).or_insert(Known {
+            generation,
+            read_at: now,
+        });
+        entry.generation = entry.generation.max(generation);
+        entry.read_at = now;
+        entry.generation
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generation_never_goes_back() {
+        let known = KnownGenerations::default();
+        let member = MemberId("m".into());
+        assert_eq!(known.fresh(&member), None);
+        assert_eq!(known.remember(&member, 3), 3);
+        assert_eq!(known.remember(&member, 2), 3);
+        assert_eq!(known.fresh(&member), Some(3));
+        assert_eq!(known.remember(&member, 4), 4);
+    }
+}
