@@ -7,10 +7,13 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use actix_web::web::Bytes;
-use futures_util::Stream;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, MutexGuard};
 
+use crate::db::Db;
+use crate::db::queries::attachments::find_content;
 use crate::domain::normalize;
 use crate::error::ApiError;
 use crate::telemetry::spawn_blocking_with_tracing;
@@ -111,9 +114,13 @@ pub fn clean_file_name(raw: &str) -> Result<String, ApiError> {
     Ok(name)
 }
 
-/// Files stored by content hash under one root. Blocking file work runs on the blocking pool.
+/// Content stored by its hash: files under one root (SQLite deployments), or rows of the
+/// database (PostgreSQL, so every instance serves every file; decision 47), which the
+/// attachment rows' own transactions write and delete (`db::queries::attachments`).
+/// Blocking work runs on the blocking pool.
 pub struct AttachmentStore {
     root: PathBuf,
+    database: Option<Db>,
     /// Uploads hold this from writing (or reusing) a file to inserting its row, deletions
     /// from deleting a row to removing the file, so a deletion never removes a file that an
     /// upload has just decided to reuse.
@@ -124,7 +131,16 @@ impl AttachmentStore {
     pub fn new(data_dir: &Path) -> Self {
         Self {
             root: data_dir.join("attachments"),
+            database: None,
             writes: Mutex::new(()),
+        }
+    }
+
+    /// Content kept in the database rather than in files.
+    pub fn in_database(data_dir: &Path, db: Db) -> Self {
+        Self {
+            database: Some(db),
+            ..Self::new(data_dir)
         }
     }
 
@@ -135,6 +151,9 @@ impl AttachmentStore {
 
     /// Stores the bytes and returns their SHA-256 in hex. Identical content is stored once.
     pub async fn put(&self, bytes: Bytes) -> Result<String, ApiError> {
+        if self.database.is_some() {
+            return Ok(sha256_hex(&bytes));
+        }
         let root = self.root.clone();
         spawn_blocking_with_tracing(move || write_file(&root, &bytes))
             .await
@@ -146,8 +165,23 @@ impl AttachmentStore {
     pub async fn read(
         &self,
         sha256: &str,
-    ) -> Result<(u64, impl Stream<Item = io::Result<Bytes>> + use<>), ApiError> {
+    ) -> Result<(u64, BoxStream<'static, io::Result<Bytes>>), ApiError> {
         let path = self.path_of(sha256)?;
+        if let Some(db) = &self.database {
+            let sha256 = sha256.to_string();
+            let content = db
+                .run(move |conn| Ok(find_content(conn, &sha256)?))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::Unexpected(anyhow::anyhow!("attachment content missing"))
+                })?;
+            let len = u64::try_from(content.len()).unwrap_or(u64::MAX);
+            let chunk = Ok(Bytes::from(content));
+            return Ok((
+                len,
+                futures_util::stream::once(async move { chunk }).boxed(),
+            ));
+        }
         let (file, len) = spawn_blocking_with_tracing(move || {
             let file = File::open(&path)?;
             let len = file.metadata()?.len();
@@ -167,12 +201,15 @@ impl AttachmentStore {
             .map_err(io::Error::other)??;
             Ok((!chunk.is_empty()).then(|| (Bytes::from(chunk), file)))
         });
-        Ok((len, chunks))
+        Ok((len, chunks.boxed()))
     }
 
     /// Removes a stored file; one already gone is fine.
     pub async fn remove(&self, sha256: &str) -> Result<(), ApiError> {
         let path = self.path_of(sha256)?;
+        if self.database.is_some() {
+            return Ok(());
+        }
         spawn_blocking_with_tracing(move || match fs::remove_file(&path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             other => other,
@@ -199,11 +236,15 @@ fn is_sha256_hex(s: &str) -> bool {
 
 /// Writes to a temporary file in the final folder, syncs it, then renames it into place, so
 /// a crash never leaves a partial file under a hash name.
-fn write_file(root: &Path, bytes: &[u8]) -> io::Result<String> {
-    let sha256: String = Sha256::digest(bytes)
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect();
+        .collect()
+}
+
+fn write_file(root: &Path, bytes: &[u8]) -> io::Result<String> {
+    let sha256 = sha256_hex(bytes);
     let dir = root.join(&sha256[..2]);
     let path = dir.join(&sha256);
     if path.is_file() {

@@ -12,7 +12,7 @@ use crate::auth::password::{check_new_password, hash_password};
 use crate::backup::{backup_to, partial_backup_path};
 use crate::configuration::{Settings, get_configuration};
 use crate::db::queries::{districts, stats};
-use crate::db::{AnyConnectionManager, DatabaseUrl};
+use crate::db::{AnyConnectionManager, DatabaseUrl, under_startup_lock};
 use crate::demo::{DemoOptions, Refusal, Scale, check_push_endpoint};
 use crate::domain::{Login, Month, OneLine};
 use crate::import::parse_districts;
@@ -57,6 +57,18 @@ enum Command {
     },
     /// Fill an empty database with a demo city and print its logins.
     Demo(DemoArgs),
+    /// The access-token key ring shared by the instances of a PostgreSQL deployment.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new signing key: every instance starts signing with it within a minute, and
+    /// the old keys verify until the tokens they signed expire.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -173,6 +185,9 @@ pub fn main() -> ExitCode {
                 action: StatsCommand::Snapshot { month },
             } => snapshot_stats(settings, month).await,
             Command::Demo(args) => demo(settings, args).await,
+            Command::Keys {
+                action: KeysCommand::Rotate,
+            } => rotate_keys(settings).await,
         }
     });
     match result {
@@ -222,6 +237,36 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 async fn migrate(settings: Settings) -> anyhow::Result<()> {
     prepare_database(settings, true).await?;
     println!("the database schema is up to date");
+    Ok(())
+}
+
+async fn rotate_keys(settings: Settings) -> anyhow::Result<()> {
+    if !matches!(settings.database_url()?, DatabaseUrl::Postgres(_)) {
+        return Err(Refusal(
+            "`kairan keys rotate` turns the key ring PostgreSQL deployments keep in the database; \
+             with SQLite, add a key to auth.keys and make it auth.active_kid (docs/configuration.md)"
+                .into(),
+        )
+        .into());
+    }
+    if crate::auth::jwt::configured_keys(&settings.auth).is_some() {
+        return Err(Refusal(
+            "auth.keys is configured, so the servers sign with those keys: rotate them there"
+                .into(),
+        )
+        .into());
+    }
+    let ttl = settings.auth.access_ttl_secs;
+    let db = prepare_database(settings, false).await?;
+    let kid = crate::telemetry::spawn_blocking_with_tracing(move || {
+        under_startup_lock(&mut *db.get()?, |conn| {
+            crate::shared_secrets::rotate_jwt_key(conn, ttl)
+        })
+    })
+    .await??;
+    println!(
+        "added JWT key {kid}; it signs from two ring reloads from now, and the older keys verify until their tokens expire"
+    );
     Ok(())
 }
 

@@ -5,8 +5,9 @@
 //! missing, they cost one small read-state query.
 //!
 //! This process drops what it changes (`posts_changed`, `roster_changed`, `receipts_changed`)
-//! as soon as the change commits. Every entry also expires after `posts.inbox_cache_ttl_ms`,
-//! so changes made by another process sharing the database show within that time.
+//! as soon as the change commits; on PostgreSQL it also drops what other instances announce
+//! (`coherence`). Every entry also expires after `posts.inbox_cache_ttl_ms`, a backstop
+//! for a change that went unheard.
 
 use crate::domain::AudienceKey;
 use std::collections::HashMap;
@@ -114,6 +115,20 @@ impl InboxCache {
         // Under the lock: a load that began before this change will not store its result.
         self.receipts_generation.fetch_add(1, Ordering::AcqRel);
         receipts.remove(household);
+    }
+
+    /// Forgets everything: changes made elsewhere may have gone unheard (the change listener
+    /// lost its connection).
+    pub fn drop_all(&self) {
+        self.posts_changed();
+        self.roster_changed();
+        let mut receipts = write(&self.receipts);
+        self.receipts_generation.fetch_add(1, Ordering::AcqRel);
+        receipts.clear();
+        drop(receipts);
+        write(&self.feeds).clear();
+        write(&self.places).clear();
+        write(&self.posts).clear();
     }
 
     fn fresh(&self, generation: u64, current: u64, loaded: Instant) -> bool {

@@ -10,15 +10,19 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
+use crate::auth::JwtKeys;
 use crate::backup::scheduled_backup;
 use crate::configuration::{EventSettings, StatsSettings};
 use crate::db::queries::event_reminders::queue_due;
 use crate::db::queries::idempotency::prune;
+use crate::db::queries::job_runs;
 use crate::db::queries::posts::publish_due;
 use crate::db::queries::stats::take_snapshots;
-use crate::db::{Db, now};
+use crate::db::{AnyConnection, Db, now};
 use crate::domain::Rule;
+use crate::error::ApiError;
 use crate::inbox_cache::InboxCache;
+use crate::shared_secrets::stored_jwt_key_ring;
 use crate::telemetry::spawn_blocking_with_tracing;
 
 /// Runs `step` every `interval` (the first at `first`) until `stop` turns true.
@@ -41,6 +45,30 @@ async fn every<F, Fut>(
     }
 }
 
+/// Runs `work` unless another instance sharing the database ran job `name` within most of
+/// `interval` (PostgreSQL; on SQLite it always runs). `Ok(None)` when it was not this one's turn.
+async fn once_per_period<T, F>(
+    db: &Db,
+    name: &'static str,
+    interval: Duration,
+    work: F,
+) -> Result<Option<T>, ApiError>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    // A little short of the interval, so ticks that drift still find their period free.
+    let period = chrono::Duration::from_std(interval - interval / 10)
+        .map_err(|e| ApiError::Unexpected(e.into()))?;
+    db.run(move |conn| {
+        if !job_runs::claim(conn, name, now(), period)? {
+            return Ok(None);
+        }
+        work(conn).map(Some)
+    })
+    .await
+}
+
 /// Publishes scheduled circulars when they fall due. The schedule lives in the database, so a
 /// restart loses nothing: posts that fell due while the server was down go out at start.
 pub async fn publish_scheduled_posts(
@@ -51,7 +79,10 @@ pub async fn publish_scheduled_posts(
     stop: watch::Receiver<bool>,
 ) {
     every(Instant::now(), interval, stop, || async {
-        match db.run(|conn| Ok(publish_due(conn, now())?)).await {
+        let due = once_per_period(&db, "publish_scheduled", interval, |conn| {
+            Ok(publish_due(conn, now())?)
+        });
+        match due.await.map(Option::unwrap_or_default) {
             Ok(published) if !published.is_empty() => {
                 tracing::info!(count = published.len(), "published scheduled posts");
                 inbox_cache.posts_changed();
@@ -76,7 +107,10 @@ pub async fn remind_of_events(
     let time = settings.reminder_time();
     let interval = Duration::from_secs(settings.reminder_interval_secs);
     every(Instant::now(), interval, stop, || async {
-        match db.run(move |conn| Ok(queue_due(conn, now(), time)?)).await {
+        let due = once_per_period(&db, "event_reminders", interval, move |conn| {
+            Ok(queue_due(conn, now(), time)?)
+        });
+        match due.await.map(Option::unwrap_or_default) {
             Ok(queued) if !queued.is_empty() => {
                 tracing::info!(count = queued.len(), "queued event reminders");
                 wake_push.notify_one();
@@ -94,10 +128,10 @@ pub async fn take_stats_snapshots(db: Db, settings: StatsSettings, stop: watch::
     let rule = Rule::from(&settings);
     let interval = Duration::from_secs(settings.refresh_interval_secs);
     every(Instant::now(), interval, stop, || async {
-        match db
-            .run(move |conn| Ok(take_snapshots(conn, rule, now())?))
-            .await
-        {
+        let snapshots = once_per_period(&db, "stats_snapshots", interval, move |conn| {
+            Ok(take_snapshots(conn, rule, now())?)
+        });
+        match snapshots.await.map(Option::unwrap_or_default) {
             Ok(taken) => {
                 for (month, outcome) in taken {
                     tracing::debug!(%month, ?outcome, "adoption figures stored");
@@ -109,10 +143,34 @@ pub async fn take_stats_snapshots(db: Db, settings: StatsSettings, stop: watch::
     .await;
 }
 
+/// Rereads the shared key ring (PostgreSQL), so a key rotated by any instance or by
+/// `kairan keys rotate` verifies here before it signs anywhere.
+pub async fn reload_key_ring(
+    db: Db,
+    keys: Arc<JwtKeys>,
+    interval: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    every(Instant::now() + interval, interval, stop, || async {
+        let loaded = db
+            .run(|conn| stored_jwt_key_ring(conn).map_err(ApiError::Unexpected))
+            .await;
+        match loaded.map(|ring| keys.replace(ring)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "the stored JWT key ring is unusable"),
+            Err(e) => tracing::warn!(error = %e, "reloading the JWT key ring failed; will retry"),
+        }
+    })
+    .await;
+}
+
 /// Deletes expired idempotency keys.
 pub async fn prune_expired_keys(db: Db, interval: Duration, stop: watch::Receiver<bool>) {
     every(Instant::now(), interval, stop, || async {
-        match db.run(|conn| Ok(prune(conn, now())?)).await {
+        let pruned = once_per_period(&db, "prune_idempotency_keys", interval, |conn| {
+            Ok(prune(conn, now())?)
+        });
+        match pruned.await.map(Option::unwrap_or_default) {
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "pruned expired idempotency keys"),
             Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed; will retry"),

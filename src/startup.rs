@@ -17,14 +17,16 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::actions::Services;
 use crate::attachments::AttachmentStore;
+use crate::auth::jwt::configured_keys;
 use crate::auth::generations::TokenGenerations;
 use crate::auth::limiter::RegistrationLimiter;
 use crate::auth::{JwtKeys, PasswordService};
+use crate::coherence::Listener;
 use crate::configuration::Settings;
 use crate::db::group_commit::GroupCommit;
 use crate::db::queries::districts::{count_districts, import_districts};
 use crate::db::queries::members::admin_exists;
-use crate::db::{Backend, Db};
+use crate::db::{Backend, Db, under_startup_lock};
 use crate::error::{
     ApiError, ErrorCode, KnownRoutes, json_error_handler, no_route, path_error_handler,
     query_error_handler,
@@ -41,6 +43,7 @@ use crate::outbox::worker::OutboxWorker;
 use crate::push::VapidKey;
 use crate::push::sender::WebPushSender;
 use crate::routes;
+use crate::shared_secrets::{self, KEY_RING_RELOAD};
 use crate::telemetry::spawn_blocking_with_tracing;
 use crate::web::log::RedactedRootSpan;
 use crate::web::setup::SetupLink;
@@ -65,7 +68,7 @@ pub struct Application {
 
 /// What handlers share besides the database.
 struct Shared {
-    keys: JwtKeys,
+    keys: Arc<JwtKeys>,
     passwords: PasswordService,
     vapid: VapidKey,
     services: Services,
@@ -79,7 +82,11 @@ impl Application {
         crate::private_files::private_dir(data_dir)
             .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", data_dir.display()))?;
         let db = prepare_database(settings.clone(), true).await?;
-        let keys = JwtKeys::load(&settings.auth, &settings.server.data_dir)?;
+        let Secrets {
+            jwt: keys,
+            vapid,
+            link_key,
+        } = load_secrets(&settings, &db).await?;
         let password_settings = settings.password.clone();
         let (concurrency, queue_ms) = (
             settings.auth.hash_slots(),
@@ -93,7 +100,6 @@ impl Application {
         let listener =
             TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         let port = listener.local_addr()?.port();
-        let vapid = VapidKey::load(&settings.push, &settings.server.data_dir)?;
         let wake_push = Arc::new(Notify::new());
         let sender = Arc::new(WebPushSender::new(vapid.clone(), &settings.push)?);
         let wake_channels = [Arc::new(Notify::new()), Arc::new(Notify::new())];
@@ -103,8 +109,8 @@ impl Application {
             wake_channels[0].clone(),
             &settings.push,
         ));
-        let links = Links::load(
-            data_dir,
+        let links = Links::new(
+            &link_key,
             &public_url(&settings, listener.local_addr()?),
             settings.email.link_ttl_days,
         )?;
@@ -133,7 +139,7 @@ impl Application {
         ));
         let (setup_link, setup_token) = open_setup_if_needed(&db).await?;
         let services = Shared {
-            keys,
+            keys: keys.clone(),
             passwords,
             vapid,
             services: Services {
@@ -186,12 +192,25 @@ impl Application {
                 stopped.clone(),
             )));
         }
+        if db.backend() == Backend::Postgres && configured_keys(&settings.auth).is_none() {
+            background.push(tokio::spawn(jobs::reload_key_ring(
+                db.clone(),
+                keys,
+                KEY_RING_RELOAD,
+                stopped.clone(),
+            )));
+        }
         if settings.stats.worker {
             background.push(tokio::spawn(jobs::take_stats_snapshots(
                 db.clone(),
                 settings.stats.clone(),
                 stopped.clone(),
             )));
+        }
+        if let crate::db::DatabaseUrl::Postgres(url) = settings.database_url()? {
+            let listener =
+                Listener::new(url, inbox_cache.clone(), wake_push.clone(), stopped.clone());
+            background.push(tokio::task::spawn_blocking(move || listener.run()));
         }
         if settings.push.worker {
             background.push(tokio::spawn(crate::outbox::fan_out_wakes(
@@ -270,6 +289,43 @@ impl Application {
     }
 }
 
+/// The keys every instance of a deployment must share.
+struct Secrets {
+    jwt: Arc<JwtKeys>,
+    vapid: VapidKey,
+    /// base64url, for `Links`.
+    link_key: String,
+}
+
+/// The access-token keys, the VAPID key and the mail links' key: from configuration or the
+/// data folder, and on PostgreSQL from the database, so every instance sharing it has the
+/// same ones.
+async fn load_secrets(settings: &Settings, db: &Db) -> anyhow::Result<Secrets> {
+    let data_dir = &settings.server.data_dir;
+    if db.backend() == Backend::Sqlite {
+        return Ok(Secrets {
+            jwt: Arc::new(JwtKeys::load(&settings.auth, data_dir)?),
+            vapid: VapidKey::load(&settings.push, data_dir)?,
+            link_key: crate::outbox::links::key_from_data_dir(data_dir)?,
+        });
+    }
+    let (db, shared) = (db.clone(), settings.clone());
+    let (ring, vapid, link_key) = spawn_blocking_with_tracing(move || {
+        under_startup_lock(&mut *db.get()?, |conn| {
+            let dir = &shared.server.data_dir;
+            let ring = shared_secrets::jwt_key_ring(conn, &shared.auth, dir)?;
+            let vapid = shared_secrets::vapid_key(conn, &shared.push, dir)?;
+            Ok((ring, vapid, shared_secrets::link_key(conn, dir)?))
+        })
+    })
+    .await??;
+    Ok(Secrets {
+        jwt: Arc::new(JwtKeys::new(&settings.auth, ring)?),
+        vapid,
+        link_key,
+    })
+}
+
 /// Where links in mails point: `web.public_url`, else the address this server listens on.
 fn public_url(settings: &Settings, bound: std::net::SocketAddr) -> String {
     let configured = settings.web.public_url.trim();
@@ -328,27 +384,26 @@ pub async fn prepare_database(settings: Settings, seed: bool) -> anyhow::Result<
         let url = settings.database_url()?;
         tracing::info!(database = %url.redacted(), "opening database");
         let db = Db::connect(url.clone(), &settings.database)?;
-        if let Some(marker) =
-            crate::demo::unfinished::repair(&mut *db.get()?, &settings.server.data_dir)?
-        {
-            tracing::warn!(
-                started = %marker.started,
-                "a `kairan demo` was interrupted: its indexes are rebuilt, but the city is \
-                 incomplete; to start again: {}",
-                crate::demo::unfinished::how_to_start_again(&url)
-            );
-        }
-        if seed && settings.database.seed_kanazawa_districts {
-            let mut conn = db.get()?;
-            if count_districts(&mut conn)? == 0 {
+        under_startup_lock(&mut *db.get()?, |conn| {
+            if let Some(marker) = crate::demo::unfinished::repair(conn, &settings.server.data_dir)?
+            {
+                tracing::warn!(
+                    started = %marker.started,
+                    "a `kairan demo` was interrupted: its indexes are rebuilt, but the city is \
+                     incomplete; to start again: {}",
+                    crate::demo::unfinished::how_to_start_again(&url)
+                );
+            }
+            if seed && settings.database.seed_kanazawa_districts && count_districts(conn)? == 0 {
                 let records = parse_districts(KANAZAWA_DISTRICTS_CSV)?;
-                let report = import_districts(&mut conn, &records)?;
+                let report = import_districts(conn, &records)?;
                 tracing::info!(
                     inserted = report.inserted,
                     "loaded the Kanazawa district list"
                 );
             }
-        }
+            Ok(())
+        })?;
         Ok(db)
     })
     .await?
@@ -428,7 +483,7 @@ fn run(
     settings: &Settings,
 ) -> anyhow::Result<Server> {
     let db = web::Data::new(db);
-    let keys = web::Data::new(services.keys);
+    let keys = web::Data::from(services.keys);
     let passwords = web::Data::new(services.passwords);
     let vapid = web::Data::new(services.vapid);
     let wake_push = web::Data::new(services.services.wake_push.clone());
@@ -439,7 +494,12 @@ fn run(
     let services = web::Data::new(services.services);
     let push_settings = web::Data::new(settings.push.clone());
     let post_settings = web::Data::new(settings.posts.clone());
-    let attachment_store = web::Data::new(AttachmentStore::new(&settings.server.data_dir));
+    let attachment_store = web::Data::new(match db.backend() {
+        Backend::Sqlite => AttachmentStore::new(&settings.server.data_dir),
+        Backend::Postgres => {
+            AttachmentStore::in_database(&settings.server.data_dir, (**db).clone())
+        }
+    });
     let auth_settings = web::Data::new(settings.auth.clone());
     let registrations = web::Data::new(RegistrationLimiter::per_hour(
         settings.auth.max_registrations_per_address_hour,

@@ -122,6 +122,7 @@ pub async fn upload(
         .map_err(|_| ApiError::Unexpected(anyhow::anyhow!("attachment size overflows i64")))?;
 
     let _writes = store.lock_writes().await;
+    let content = body.clone();
     let sha256 = store.put(body).await?;
     let row = Attachment {
         id: AttachmentId::generate(),
@@ -140,6 +141,7 @@ pub async fn upload(
             write_transaction(conn, |conn| {
                 let (p, post) = room_for_one(conn, &caller, &row.post_id)?;
                 queries::insert_attachment(conn, &row)?;
+                queries::keep_content(conn, &row.sha256, &content)?;
                 let detail = attachment_detail(&row);
                 record_post(conn, &p, AuditAction::AttachmentAdded, &post, detail)?;
                 Ok(row)
@@ -214,6 +216,7 @@ pub async fn delete(
                 let found = queries::find_attachment(conn, &id, &attachment)?
                     .ok_or(ApiError::NotFound("attachment"))?;
                 queries::delete_attachment(conn, &found.id)?;
+                queries::drop_unreferenced_content(conn, &found.sha256)?;
                 let detail = attachment_detail(&found);
                 record_post(conn, &p, AuditAction::AttachmentRemoved, &post, detail)?;
                 Ok(found.sha256)

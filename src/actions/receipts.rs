@@ -9,7 +9,7 @@ use crate::db::models::Post;
 use crate::db::queries::audit;
 use crate::db::queries::posts::{find_post, post_hans_of};
 use crate::db::queries::push::{self, Recipients};
-use crate::db::queries::receipts::{self as queries, Receipts};
+use crate::db::queries::receipts::{self as queries, ReadWrite, Receipts};
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::reminders::POST_REMINDER_COOL_DOWN;
 use crate::domain::{AuditAction, HanId, HouseholdId, MemberId, PostId, PostStatus, ReceiptScope};
@@ -113,14 +113,13 @@ pub async fn record(
         .clone()
         .ok_or(ApiError::NotFound("post"))?;
     let changed = household.clone();
-    services
-        .group_commit
-        .write(move |conn| {
-            Ok(queries::record_read(
-                conn, &post, &member, &household, confirm,
-            )?)
-        })
-        .await?;
+    let write = ReadWrite {
+        post,
+        member,
+        household,
+        confirm,
+    };
+    services.group_commit.record_read(write).await?;
     cache.receipts_changed(&changed);
     Ok(())
 }

@@ -4,12 +4,17 @@
 //! `synchronous = FULL`) then serves a whole batch instead of one request, and a write
 //! acknowledged with success is on disk. A write that fails rolls back to its savepoint and
 //! fails alone; the others in its batch still commit.
+//!
+//! Reads and confirmations, the emergency's commonest write, are not closures but values:
+//! a batch writes all of them in a few multi-row statements (one savepoint), and only if
+//! that fails does it write them one by one, each in its own savepoint, to find the culprit.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::db::queries::receipts::{ReadWrite, record_reads};
 use crate::db::{AnyConnection, Db, write_transaction};
 use crate::error::ApiError;
 
@@ -69,11 +74,59 @@ fn not_stored() -> ApiError {
     ApiError::database_down()
 }
 
+/// A read or confirmation and who waits for it.
+struct QueuedRead {
+    write: ReadWrite,
+    outcome: Option<Result<(), ApiError>>,
+    reply: oneshot::Sender<Result<(), ApiError>>,
+}
+
+impl QueuedRead {
+    fn finish(self, committed: bool) {
+        let answer = match self.outcome {
+            Some(Err(error)) => Err(error),
+            Some(Ok(())) if committed => Ok(()),
+            _ => Err(not_stored()),
+        };
+        let _ = self.reply.send(answer);
+    }
+}
+
+enum Queued {
+    Work(Box<dyn Job>),
+    Read(QueuedRead),
+}
+
+/// What one transaction writes.
+#[derive(Default)]
+struct Batch {
+    work: Vec<Box<dyn Job>>,
+    reads: Vec<QueuedRead>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.work.len() + self.reads.len()
+    }
+
+    fn push(&mut self, queued: Queued) {
+        match queued {
+            Queued::Work(job) => self.work.push(job),
+            Queued::Read(read) => self.reads.push(read),
+        }
+    }
+
+    fn finish(&mut self, committed: bool) {
+        self.work.drain(..).for_each(|job| job.finish(committed));
+        self.reads.drain(..).for_each(|read| read.finish(committed));
+    }
+}
+
 /// The handle requests use; cheap to clone. The writer thread ends when every handle is
 /// dropped, after finishing what was already handed to it.
 #[derive(Clone)]
 pub struct GroupCommit {
-    queue: mpsc::Sender<Box<dyn Job>>,
+    queue: mpsc::Sender<Queued>,
 }
 
 impl GroupCommit {
@@ -101,15 +154,33 @@ impl GroupCommit {
             outcome: None,
             reply,
         });
-        self.queue.send(job).await.map_err(|_| not_stored())?;
+        self.queue
+            .send(Queued::Work(job))
+            .await
+            .map_err(|_| not_stored())?;
+        answer.await.map_err(|_| not_stored())?
+    }
+
+    /// Records a read or confirmation (`queries::receipts::record_reads`) in the next batch.
+    pub async fn record_read(&self, write: ReadWrite) -> Result<(), ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let read = QueuedRead {
+            write,
+            outcome: None,
+            reply,
+        };
+        self.queue
+            .send(Queued::Read(read))
+            .await
+            .map_err(|_| not_stored())?;
         answer.await.map_err(|_| not_stored())?
     }
 }
 
 type Held = diesel::r2d2::PooledConnection<crate::db::AnyConnectionManager>;
 
-fn writer(db: Db, mut receiver: mpsc::Receiver<Box<dyn Job>>, max_batch: usize) {
-    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
+fn writer(db: Db, mut receiver: mpsc::Receiver<Queued>, max_batch: usize) {
+    let mut batch = Batch::default();
     // Kept between batches: waiting for the pool behind a crowd of readers could outlast
     // its time-out and fail a whole batch.
     let mut held: Option<Held> = None;
@@ -118,7 +189,7 @@ fn writer(db: Db, mut receiver: mpsc::Receiver<Box<dyn Job>>, max_batch: usize) 
         batch.push(first);
         while batch.len() < max_batch {
             match receiver.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(queued) => batch.push(queued),
                 Err(_) => break,
             }
         }
@@ -130,19 +201,18 @@ fn writer(db: Db, mut receiver: mpsc::Receiver<Box<dyn Job>>, max_batch: usize) 
             }
         };
         tracing::trace!(writes = batch.len(), committed, "group commit");
-        for job in batch.drain(..) {
-            job.finish(committed);
-        }
+        batch.finish(committed);
     }
 }
 
-fn run_batch(db: &Db, held: &mut Option<Held>, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
+fn run_batch(db: &Db, held: &mut Option<Held>, batch: &mut Batch) -> Result<(), String> {
     let conn = match held {
         Some(conn) => conn,
         None => held.insert(db.get().map_err(|e| e.to_string())?),
     };
     let result = write_transaction(conn, |conn| {
-        for job in batch.iter_mut() {
+        write_reads(conn, &mut batch.reads)?;
+        for job in batch.work.iter_mut() {
             if !job.run(conn) {
                 // A savepoint may be left open: give up the whole batch.
                 return Err(diesel::result::Error::RollbackTransaction);
@@ -156,6 +226,24 @@ fn run_batch(db: &Db, held: &mut Option<Held>, batch: &mut [Box<dyn Job>]) -> Re
         *held = None;
     }
     result
+}
+
+/// All reads in one savepoint; if that fails, each in its own, so only the failing one fails.
+fn write_reads(conn: &mut AnyConnection, reads: &mut [QueuedRead]) -> diesel::QueryResult<()> {
+    if reads.is_empty() {
+        return Ok(());
+    }
+    let writes: Vec<ReadWrite> = reads.iter().map(|r| r.write.clone()).collect();
+    if conn.transaction(|c| record_reads(c, &writes)).is_ok() {
+        reads.iter_mut().for_each(|r| r.outcome = Some(Ok(())));
+        return Ok(());
+    }
+    for read in reads.iter_mut() {
+        let one = std::slice::from_ref(&read.write);
+        let outcome = conn.transaction(|c| record_reads(c, one));
+        read.outcome = Some(outcome.map_err(ApiError::from));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

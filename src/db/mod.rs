@@ -3,6 +3,7 @@
 //! request code reaches the database (on the blocking pool, never on an actix worker).
 
 mod breaker;
+pub mod changes;
 pub mod group_commit;
 pub mod json;
 pub mod models;
@@ -137,7 +138,7 @@ impl Db {
         let backend = url.backend();
         let manager = AnyConnectionManager::new(url, settings);
         let mut conn = manager.establish()?;
-        run_migrations(&mut conn)?;
+        under_startup_lock(&mut conn, run_migrations)?;
         drop(conn);
         let pool = r2d2::Pool::builder()
             .max_size(settings.max_connections)
@@ -247,6 +248,35 @@ fn discard_if_broken(conn: &mut PooledConnection<AnyConnectionManager>) {
 
 fn migration_error(e: Box<dyn std::error::Error + Send + Sync>) -> anyhow::Error {
     anyhow::anyhow!("migration failed: {e}")
+}
+
+/// The advisory lock every kairan instance takes for start-up work ("kairan" in ASCII).
+const STARTUP_LOCK: i64 = 0x6b61_6972_616e;
+
+/// Runs `f` holding the start-up lock: on PostgreSQL a session advisory lock, so instances
+/// starting together migrate and create shared data (districts, secrets) one at a time and
+/// the later ones find it done. SQLite needs none: one server per file (`lock_database`).
+pub fn under_startup_lock<T>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::BigInt;
+    let advisory = |conn: &mut AnyConnection, call: &str| -> anyhow::Result<()> {
+        if let AnyConnection::Postgresql(pg) = conn {
+            diesel::sql_query(format!("SELECT {call}($1)"))
+                .bind::<BigInt, _>(STARTUP_LOCK)
+                .execute(pg)
+                .map_err(|e| anyhow::anyhow!("{call}: {e}"))?;
+        }
+        Ok(())
+    };
+    advisory(conn, "pg_advisory_lock")?;
+    let result = f(conn);
+    let unlocked = advisory(conn, "pg_advisory_unlock");
+    let value = result?;
+    unlocked?;
+    Ok(value)
 }
 
 pub fn run_migrations(conn: &mut AnyConnection) -> anyhow::Result<()> {

@@ -1,5 +1,5 @@
-//! The key signing the links in mails (confirm, answer, verify, unsubscribe), kept in the
-//! data folder like the VAPID key, and the links themselves.
+//! The key signing the links in mails (confirm, answer, verify, unsubscribe), kept like the
+//! VAPID key (data folder on SQLite, database on PostgreSQL), and the links themselves.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,23 +20,11 @@ pub struct Links {
 }
 
 impl Links {
-    /// The key from `<data_dir>/link-key` (made on first start).
-    pub fn load(data_dir: &Path, base_url: &str, ttl_days: i64) -> anyhow::Result<Self> {
-        let path = data_dir.join("link-key");
-        let encoded = if path.exists() {
-            std::fs::read_to_string(&path)
-                .map_err(|e| anyhow::anyhow!(crate::files::explain(&path, "read", &e)))?
-        } else {
-            let mut bytes = [0u8; 32];
-            rand::rng().fill_bytes(&mut bytes);
-            let encoded = URL_SAFE_NO_PAD.encode(bytes);
-            write_private_file(&path, &encoded)
-                .map_err(|e| anyhow::anyhow!(crate::files::explain(&path, "write", &e)))?;
-            encoded
-        };
+    /// From the key as stored (base64url), and where links point.
+    pub fn new(encoded_key: &str, base_url: &str, ttl_days: i64) -> anyhow::Result<Self> {
         let key = URL_SAFE_NO_PAD
-            .decode(encoded.trim())
-            .map_err(|_| anyhow::anyhow!("{} is not a base64url key", path.display()))?;
+            .decode(encoded_key.trim())
+            .map_err(|_| anyhow::anyhow!("the link key is not base64url"))?;
         Ok(Self {
             key: Arc::new(key),
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -63,4 +51,34 @@ impl Links {
         };
         self.url(&format!("/links/{}", link.sign(&self.key)))
     }
+}
+
+/// `<data_dir>/link-key`, if it is there.
+pub fn read_key_file(data_dir: &Path) -> anyhow::Result<Option<String>> {
+    let path = data_dir.join("link-key");
+    if !path.exists() {
+        return Ok(None);
+    }
+    std::fs::read_to_string(&path)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!(crate::files::explain(&path, "read", &e)))
+}
+
+/// A new random key, base64url.
+pub fn new_key() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The data folder's key, made on first start (one server per SQLite file).
+pub fn key_from_data_dir(data_dir: &Path) -> anyhow::Result<String> {
+    if let Some(key) = read_key_file(data_dir)? {
+        return Ok(key);
+    }
+    let path = data_dir.join("link-key");
+    let key = new_key();
+    write_private_file(&path, &key)
+        .map_err(|e| anyhow::anyhow!(crate::files::explain(&path, "write", &e)))?;
+    Ok(key)
 }

@@ -25,15 +25,9 @@ pub struct VapidKey {
 impl VapidKey {
     /// From configuration, or from the data folder (made on first start).
     pub fn load(settings: &PushSettings, data_dir: &Path) -> anyhow::Result<Self> {
-        let configured = settings
-            .vapid_private_key
-            .expose_secret()
-            .trim()
-            .to_string();
-        let private_key = if configured.is_empty() {
-            load_or_create(&data_dir.join("vapid-private-key"))?
-        } else {
-            SecretString::from(configured)
+        let private_key = match configured_private_key(settings) {
+            Some(key) => key,
+            None => load_or_create(&key_file(data_dir))?,
         };
         Self::from_private_key(&private_key)
     }
@@ -48,29 +42,50 @@ impl VapidKey {
     }
 }
 
+/// `push.vapid_private_key`, when set.
+pub fn configured_private_key(settings: &PushSettings) -> Option<SecretString> {
+    let configured = settings.vapid_private_key.expose_secret().trim();
+    (!configured.is_empty()).then(|| SecretString::from(configured.to_string()))
+}
+
+/// Where a data folder keeps the VAPID key.
+pub fn key_file(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("vapid-private-key")
+}
+
 fn load_or_create(path: &Path) -> anyhow::Result<SecretString> {
-    if path.exists() {
-        return Ok(SecretString::from(
-            std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!(crate::files::explain(path, "read", &e)))?
-                .trim()
-                .to_string(),
-        ));
+    if let Some(key) = read_key_file(path)? {
+        return Ok(key);
     }
+    let encoded = new_private_key()?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| anyhow::anyhow!(crate::files::explain(parent, "create the folder", &e)))?;
+    }
+    write_private_file(path, encoded.expose_secret())
+        .map_err(|e| anyhow::anyhow!(crate::files::explain(path, "write", &e)))?;
+    tracing::info!(path = %path.display(), "created a new VAPID key");
+    Ok(encoded)
+}
+
+/// The data folder's VAPID key, if one was made there.
+pub fn read_key_file(path: &Path) -> anyhow::Result<Option<SecretString>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!(crate::files::explain(path, "read", &e)))?;
+    Ok(Some(SecretString::from(text.trim().to_string())))
+}
+
+/// A new VAPID private key, base64url.
+pub fn new_private_key() -> anyhow::Result<SecretString> {
     // Almost every 32 random bytes are a valid P-256 scalar; try again on the rare miss.
     for _ in 0..16 {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let encoded = URL_SAFE_NO_PAD.encode(bytes);
         if VapidSignatureBuilder::from_base64_no_sub(&encoded).is_ok() {
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    anyhow::anyhow!(crate::files::explain(parent, "create the folder", &e))
-                })?;
-            }
-            write_private_file(path, &encoded)
-                .map_err(|e| anyhow::anyhow!(crate::files::explain(path, "write", &e)))?;
-            tracing::info!(path = %path.display(), "created a new VAPID key");
             return Ok(SecretString::from(encoded));
         }
     }

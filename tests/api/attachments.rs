@@ -95,8 +95,19 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The stored attachment files, as `<2 hex>/<64 hex>` relative to `<data_dir>/attachments`.
+/// The stored attachment files, as `<2 hex>/<64 hex>` relative to `<data_dir>/attachments`;
+/// on PostgreSQL the stored contents, named the same way.
 fn stored_files(app: &TestApp) -> Vec<String> {
+    if app.database.is_postgres() {
+        use diesel::prelude::*;
+        let mut conn = app.db.get().unwrap();
+        let mut hashes: Vec<String> = kairan::db::schema::attachment_blobs::table
+            .select(kairan::db::schema::attachment_blobs::sha256)
+            .load(&mut *conn)
+            .unwrap();
+        hashes.sort();
+        return hashes.iter().map(|h| format!("{}/{h}", &h[..2])).collect();
+    }
     let root = app.database.data_dir.path().join("attachments");
     let mut files: Vec<String> = files_under(&root)
         .iter()

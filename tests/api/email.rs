@@ -322,10 +322,9 @@ async fn the_confirm_link_confirms_only_by_its_button_once_and_never_when_altere
     assert_eq!(replayed.status(), 409);
 
     // An expired link, signed with the server's own key, does nothing either.
-    let key_file = std::fs::read_to_string(app.database.data_dir.path().join("link-key")).unwrap();
     let key = base64::Engine::decode(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        key_file.trim(),
+        link_key(&app.database).trim(),
     )
     .unwrap();
     let expired = SignedLink {
@@ -536,4 +535,22 @@ async fn a_circular_withdrawn_before_its_mail_went_out_cancels_it() {
     let figures = delivery_figures(&app, &city.officer_a, &post).await;
     assert_eq!(figures["channels"]["email"]["cancelled"], 1, "{figures}");
     assert_eq!(figures["pending"], 0, "{figures}");
+}
+
+/// The server's key of mail links: in the data folder on SQLite, in the database on PostgreSQL.
+fn link_key(database: &crate::helpers::TestDatabase) -> String {
+    use diesel::prelude::*;
+    if !database.is_postgres() {
+        return std::fs::read_to_string(database.data_dir.path().join("link-key")).unwrap();
+    }
+    #[derive(QueryableByName)]
+    struct Secret {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let mut conn = PgConnection::establish(&database.url).unwrap();
+    diesel::sql_query("SELECT value FROM server_secrets WHERE name = 'link_key'")
+        .get_result::<Secret>(&mut conn)
+        .unwrap()
+        .value
 }

@@ -22,6 +22,8 @@ mod health;
 mod helpers;
 mod house;
 mod idempotency;
+mod instances;
+mod instances_failover;
 mod limits;
 mod members;
 mod operator;

@@ -705,6 +705,58 @@ async fn reading_and_confirming_are_idempotent() {
     );
 }
 
+/// Sent at once, they share group commits: one member's reads and confirmations meet in one
+/// batch's multi-row statements.
+#[tokio::test]
+async fn reads_and_confirmations_sent_at_once_are_each_recorded_once() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let id = create_id(
+        &app,
+        &city.officer_a,
+        &with(
+            association_post(&city, "一斉に確認"),
+            "requires_confirmation",
+            json!(true),
+        ),
+    )
+    .await;
+    let confirming = [&city.chair_a, &city.officer_a, &city.resident_h1];
+    let reading = [&city.han_leader_h1, &city.resident_h2];
+    let mut requests = Vec::new();
+    for _ in 0..4 {
+        for actor in confirming {
+            requests.push(post_action(&app, actor, &id, "read"));
+            requests.push(post_action(&app, actor, &id, "confirm"));
+        }
+        for actor in reading {
+            requests.push(post_action(&app, actor, &id, "read"));
+        }
+    }
+    for response in futures_util::future::join_all(requests).await {
+        assert_eq!(response.status(), 204);
+    }
+    // Five households read; the chair's, the officer's and 住民宅イチ confirmed.
+    assert_eq!(
+        counts(&receipts(&app, &city.officer_a, &id).await),
+        (HOUSEHOLDS_A, 5, 3)
+    );
+    for actor in confirming {
+        let post = expect_json(get_post(&app, actor, &id).await, 200).await;
+        assert_eq!(
+            (&post["read"], &post["confirmed"]),
+            (&json!(true), &json!(true))
+        );
+    }
+    for actor in reading {
+        let post = expect_json(get_post(&app, actor, &id).await, 200).await;
+        assert_eq!(
+            (&post["read"], &post["confirmed"]),
+            (&json!(true), &json!(false))
+        );
+    }
+}
+
 #[tokio::test]
 async fn confirming_without_reading_first_counts_as_read() {
     let app = spawn_app().await;

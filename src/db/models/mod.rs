@@ -5,6 +5,7 @@ mod idempotency;
 mod membership;
 mod posts;
 mod safety;
+mod secrets;
 mod stats;
 mod web;
 
@@ -13,5 +14,6 @@ pub use idempotency::*;
 pub use membership::*;
 pub use posts::*;
 pub use safety::*;
+pub use secrets::*;
 pub use stats::*;
 pub use web::*;

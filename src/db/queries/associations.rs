@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 
+use crate::db::changes::{Change, announce};
 use crate::db::models::{Association, Han, Household};
 use crate::db::queries::districts::find_district;
 use crate::db::schema::{associations, districts, hans, households, members, role_assignments};
@@ -338,6 +339,7 @@ pub fn update_household(
     mut changes: HouseholdChangeset,
 ) -> Result<Household, ApiError> {
     write_transaction(conn, |conn| {
+        announce(conn, &[Change::Roster])?;
         if let Some(Some(han)) = &changes.han_id {
             han_of(conn, &household.association_id, han)?;
         }
@@ -500,6 +502,7 @@ pub fn move_member(
     member: &MemberId,
     household: &HouseholdId,
 ) -> QueryResult<()> {
+    announce(conn, &[Change::Roster])?;
     diesel::update(members::table.find(member))
         .set((
             members::household_id.eq(household),

@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::changes::{Change, announce};
 use crate::db::models::{Invitation, JoinRequest};
 use crate::db::queries::accounts::{create_household, grant};
 use crate::db::queries::associations::{han_of, household_of};
@@ -161,6 +162,7 @@ pub fn approve_join_request(
     han: Option<HanId>,
 ) -> Result<HouseholdId, ApiError> {
     write_transaction(conn, |conn| {
+        announce(conn, &[Change::Roster])?;
         let timestamp = now();
         let association = &request.association_id;
         let applicant = members::table

@@ -6,6 +6,7 @@ use diesel::dsl::{Eq, EqAny};
 use diesel::prelude::*;
 use diesel::query_dsl::methods;
 
+use crate::db::changes::{Change, announce};
 use crate::db::models::{Post, PostAudience, PostEvent, PostHan, PostVersion, SurveyQuestion};
 use crate::db::queries::district_scope::{InDistrict, in_district};
 use crate::db::queries::push;
@@ -117,6 +118,7 @@ pub fn create_post(
         if post.status == PostStatus::Published {
             index_audience(conn, &post, &hans)?;
             notify_audience(conn, &post, &hans)?;
+            announce(conn, &[Change::Posts])?;
         }
         Ok(post)
     })
@@ -173,6 +175,7 @@ pub fn publish_now(conn: &mut AnyConnection, id: &PostId, at: NaiveDateTime) -> 
         let hans = post_hans_of(conn, id)?;
         index_audience(conn, &post, &hans)?;
         notify_audience(conn, &post, &hans)?;
+        announce(conn, &[Change::Posts])?;
         Ok(true)
     })
 }
@@ -213,7 +216,7 @@ pub fn withdraw(conn: &mut AnyConnection, id: &PostId) -> QueryResult<()> {
         diesel::delete(post_audiences::table.filter(post_audiences::post_id.eq(id)))
             .execute(conn)?;
         crate::db::queries::outbox::cancel_for_post(conn, id)?;
-        Ok(())
+        announce(conn, &[Change::Posts])
     })
 }
 
@@ -270,6 +273,7 @@ pub fn edit_post(
                 posts::updated_at.eq(at),
             ))
             .execute(conn)?;
+        announce(conn, &[Change::Posts])?;
         if let (PostStatus::Published, Some(title)) = (post.status, retitled) {
             push::retitle_queued(
                 conn,

@@ -5,6 +5,7 @@ use crate::domain::new_id;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text, Timestamp};
 
+use crate::db::changes::{Change, announce};
 use crate::db::models::{Post, PushJob, PushSubscription};
 use crate::db::schema::{
     associations, event_reminder_declines, households, member_emails, members, muted_categories,
@@ -158,6 +159,8 @@ pub fn enqueue(
     diesel::insert_into(push_jobs::table)
         .values(job)
         .execute(conn)?;
+    // Wakes the workers of every instance when this commits.
+    announce(conn, &[Change::Push])?;
     match recipients {
         // A list as long as a city's households is more than one statement may bind.
         Recipients::Households(list) => {

@@ -1,9 +1,12 @@
 //! Reads and confirmations of circulars by household, paper confirmations, and receipts:
 //! which households a post reached and which have not confirmed.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::changes::{Change, announce};
 use crate::db::models::{HouseholdReceipt, Post, PostRead};
 use crate::db::queries::posts::{audience_household, within_audience};
 use crate::db::schema::{associations, hans, household_receipts, households, post_reads};
@@ -27,65 +30,148 @@ macro_rules! insert_or_ignore {
     };
 }
 
-/// Records that a member opened a post (and, with `confirm`, confirmed it), and rolls it up
-/// to the household. Repeating it changes nothing.
-pub fn record_read(
-    conn: &mut AnyConnection,
-    id: &PostId,
-    member: &MemberId,
-    household: &HouseholdId,
-    confirm: bool,
-) -> QueryResult<()> {
-    write_transaction(conn, |conn| {
-        let at = now();
-        let confirmed_at = confirm.then_some(at);
-        insert_or_ignore!(
-            conn,
-            post_reads::table,
-            &PostRead {
-                post_id: id.clone(),
-                member_id: member.clone(),
-                household_id: household.clone(),
+diesel::define_sql_function!(
+    /// The first of two times that is set.
+    fn coalesce(
+        kept: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+        new: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Timestamp>
+);
+
+/// One member's read (or confirmation) of a post, waiting for a group commit.
+#[derive(Debug, Clone)]
+pub struct ReadWrite {
+    pub post: PostId,
+    pub member: MemberId,
+    pub household: HouseholdId,
+    pub confirm: bool,
+}
+
+/// Rows per statement: five values each, well under both backends' bound on parameters.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Records that members opened posts (and, with `confirm`, confirmed them), rolled up to
+/// their households; repeating one changes nothing. A few multi-row statements whatever
+/// their number, each an upsert that only ever fills a time that is still empty.
+pub fn record_reads(conn: &mut AnyConnection, writes: &[ReadWrite]) -> QueryResult<()> {
+    let at = now();
+    let stamp = |confirm: bool| confirm.then_some(at);
+    let mut reads: BTreeMap<(&PostId, &MemberId), PostRead> = BTreeMap::new();
+    let mut receipts: BTreeMap<(&PostId, &HouseholdId), HouseholdReceipt> = BTreeMap::new();
+    for w in writes {
+        // One row per key: an upsert may not touch the same row twice in one statement.
+        let read = reads
+            .entry((&w.post, &w.member))
+            .or_insert_with(|| PostRead {
+                post_id: w.post.clone(),
+                member_id: w.member.clone(),
+                household_id: w.household.clone(),
                 read_at: at,
-                confirmed_at
-            }
-        )?;
-        insert_or_ignore!(
-            conn,
-            household_receipts::table,
-            &HouseholdReceipt {
-                post_id: id.clone(),
-                household_id: household.clone(),
+                confirmed_at: None,
+            });
+        read.confirmed_at = read.confirmed_at.or(stamp(w.confirm));
+        let receipt = receipts
+            .entry((&w.post, &w.household))
+            .or_insert_with(|| HouseholdReceipt {
+                post_id: w.post.clone(),
+                household_id: w.household.clone(),
                 read_at: Some(at),
-                confirmed_at,
-                paper_recorded_by: None
+                confirmed_at: None,
+                paper_recorded_by: None,
+            });
+        receipt.confirmed_at = receipt.confirmed_at.or(stamp(w.confirm));
+    }
+    let households: Vec<Change> = receipts
+        .values()
+        .map(|r| Change::Receipts(r.household_id.clone()))
+        .collect();
+    announce(conn, &households)?;
+    let reads: Vec<PostRead> = reads.into_values().collect();
+    let receipts: Vec<HouseholdReceipt> = receipts.into_values().collect();
+    for (reads, receipts) in reads.chunks(ROWS_PER_STATEMENT).zip(
+        receipts
+            .chunks(ROWS_PER_STATEMENT)
+            .chain(std::iter::repeat(&[][..])),
+    ) {
+        upsert(conn, reads, receipts)?;
+    }
+    Ok(())
+}
+
+/// A post's read by a member: a row already there keeps its times; a confirmation fills its
+/// empty `confirmed_at`. A plain read of a row already there changes nothing (no new row
+/// version).
+macro_rules! upsert_read {
+    ($c:expr, $values:expr, read) => {
+        diesel::insert_into(post_reads::table)
+            .values($values)
+            .on_conflict_do_nothing()
+            .execute($c)
+    };
+    ($c:expr, $values:expr, confirm) => {{
+        use diesel::upsert::excluded;
+        use post_reads::dsl::{confirmed_at, member_id, post_id};
+        diesel::insert_into(post_reads::table)
+            .values($values)
+            .on_conflict((post_id, member_id))
+            .do_update()
+            .set(confirmed_at.eq(coalesce(confirmed_at, excluded(confirmed_at))))
+            .execute($c)
+    }};
+}
+
+/// A household's receipt keeps its times and fills those still empty (a paper confirmation
+/// leaves `read_at` empty until someone of the household opens the circular).
+macro_rules! upsert_receipt {
+    ($c:expr, $values:expr) => {{
+        use diesel::upsert::excluded;
+        use household_receipts::dsl::{confirmed_at, household_id, post_id, read_at};
+        diesel::insert_into(household_receipts::table)
+            .values($values)
+            .on_conflict((post_id, household_id))
+            .do_update()
+            .set((
+                read_at.eq(coalesce(read_at, excluded(read_at))),
+                confirmed_at.eq(coalesce(confirmed_at, excluded(confirmed_at))),
+            ))
+            .execute($c)
+    }};
+}
+
+/// PostgreSQL takes each kind of row in one statement (one round trip); SQLite, for which
+/// Diesel has no multi-row upsert and which has no round trips, one statement per row.
+fn upsert(
+    conn: &mut AnyConnection,
+    reads: &[PostRead],
+    receipts: &[HouseholdReceipt],
+) -> QueryResult<()> {
+    let (confirming, reading): (Vec<&PostRead>, Vec<&PostRead>) =
+        reads.iter().partition(|r| r.confirmed_at.is_some());
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            if !reading.is_empty() {
+                upsert_read!(c, reading, read)?;
             }
-        )?;
-        diesel::update(
-            household_receipts::table
-                .find((id, household))
-                .filter(household_receipts::read_at.is_null()),
-        )
-        .set(household_receipts::read_at.eq(at))
-        .execute(conn)?;
-        if confirm {
-            diesel::update(
-                post_reads::table
-                    .find((id, member))
-                    .filter(post_reads::confirmed_at.is_null()),
-            )
-            .set(post_reads::confirmed_at.eq(at))
-            .execute(conn)?;
-            diesel::update(
-                household_receipts::table
-                    .find((id, household))
-                    .filter(household_receipts::confirmed_at.is_null()),
-            )
-            .set(household_receipts::confirmed_at.eq(at))
-            .execute(conn)?;
+            if !confirming.is_empty() {
+                upsert_read!(c, confirming, confirm)?;
+            }
+            if !receipts.is_empty() {
+                upsert_receipt!(c, receipts)?;
+            }
         }
-        Ok(())
-    })
+        AnyConnection::Sqlite(c) => {
+            for row in reading {
+                upsert_read!(c, row, read)?;
+            }
+            for row in confirming {
+                upsert_read!(c, row, confirm)?;
+            }
+            for row in receipts {
+                upsert_receipt!(c, row)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A 班長 or officer confirms for a paper household after handing over the printed circular.
@@ -96,6 +182,7 @@ pub fn record_paper_confirmation(
     recorded_by: &MemberId,
 ) -> QueryResult<()> {
     write_transaction(conn, |conn| {
+        announce(conn, &[Change::Receipts(household.clone())])?;
         let at = now();
         insert_or_ignore!(
             conn,

@@ -1,0 +1,2 @@
+DROP TABLE jwt_keys;
+DROP TABLE server_secrets;

@@ -1,0 +1,102 @@
+//! What one instance tells the others sharing a PostgreSQL database: changes that make their
+//! in-memory read model stale, and new push jobs. Sent with `pg_notify` inside the writing
+//! transaction, so it goes out exactly when the change commits and never for a rollback.
+//! On SQLite there is one server per database, so nothing is sent.
+
+use diesel::RunQueryDsl;
+use diesel::sql_types::Text;
+
+use crate::db::AnyConnection;
+use crate::domain::HouseholdId;
+
+/// The channel every instance listens on.
+pub const CHANNEL: &str = "kairan_changes";
+
+/// NOTIFY payloads must stay under 8,000 bytes; many households share one when they fit.
+const MAX_PAYLOAD: usize = 7_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A post was published, edited, withdrawn or expired early.
+    Posts,
+    /// A member, household or han changed place.
+    Roster,
+    /// A household's reads or confirmations changed.
+    Receipts(HouseholdId),
+    /// Push deliveries were queued.
+    Push,
+}
+
+/// Sends `changes` when the current transaction commits (PostgreSQL only).
+pub fn announce(conn: &mut AnyConnection, changes: &[Change]) -> diesel::QueryResult<()> {
+    let AnyConnection::Postgresql(pg) = conn else {
+        return Ok(());
+    };
+    for payload in payloads(changes) {
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<Text, _>(CHANNEL)
+            .bind::<Text, _>(payload)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// Space-separated words: `posts`, `roster`, `push`, `receipts:<household id>`.
+fn payloads(changes: &[Change]) -> Vec<String> {
+    let mut payloads = vec![String::new()];
+    for change in changes {
+        let word = match change {
+            Change::Posts => "posts".to_string(),
+            Change::Roster => "roster".to_string(),
+            Change::Push => "push".to_string(),
+            Change::Receipts(household) => format!("receipts:{household}"),
+        };
+        let last = payloads
+            .last_mut()
+            .filter(|p| p.len() + word.len() < MAX_PAYLOAD);
+        match last {
+            Some(payload) => {
+                if !payload.is_empty() {
+                    payload.push(' ');
+                }
+                payload.push_str(&word);
+            }
+            None => payloads.push(word),
+        }
+    }
+    payloads.retain(|p| !p.is_empty());
+    payloads
+}
+
+/// What a payload says; unknown words (from a newer version during a rolling upgrade) are
+/// skipped.
+pub fn parse(payload: &str) -> Vec<Change> {
+    payload
+        .split(' ')
+        .filter_map(|word| match word {
+            "posts" => Some(Change::Posts),
+            "roster" => Some(Change::Roster),
+            "push" => Some(Change::Push),
+            _ => word
+                .strip_prefix("receipts:")
+                .map(|id| Change::Receipts(HouseholdId(id.to_string()))),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip_and_stay_under_the_notify_limit() {
+        let mut changes = vec![Change::Posts, Change::Roster, Change::Push];
+        changes.extend((0..500).map(|n| Change::Receipts(HouseholdId(format!("{n:036}")))));
+        let payloads = payloads(&changes);
+        assert!(payloads.len() > 1);
+        assert!(payloads.iter().all(|p| p.len() < 8_000));
+        let parsed: Vec<Change> = payloads.iter().flat_map(|p| parse(p)).collect();
+        assert_eq!(parsed, changes);
+        assert_eq!(parse("posts someday-new"), vec![Change::Posts]);
+    }
+}
