@@ -1,6 +1,6 @@
 //! Keeps this instance's in-memory state coherent with other instances sharing a PostgreSQL
 //! database: one dedicated connection LISTENs for what they announce (`db::changes`), drops
-//! the matching cache entries and wakes the push worker. When that connection is lost, every
+//! the matching cache entries (and members' token generations) and wakes the push worker. When that connection is lost, every
 //! cached entry is dropped (changes may go unheard until it is back) and it reconnects.
 //!
 //! Diesel's `notifications_iter` does not block, so the connection is polled every few
@@ -13,6 +13,7 @@ use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};
 use tokio::sync::{Notify, watch};
 
+use crate::auth::generations::TokenGenerations;
 use crate::db::changes::{self, CHANNEL, Change};
 use crate::inbox_cache::InboxCache;
 
@@ -27,6 +28,7 @@ pub const APPLICATION_NAME: &str = "kairan-listener";
 pub struct Listener {
     url: String,
     inbox_cache: Arc<InboxCache>,
+    token_generations: Arc<TokenGenerations>,
     wake_push: Arc<Notify>,
     stop: watch::Receiver<bool>,
 }
@@ -35,12 +37,14 @@ impl Listener {
     pub fn new(
         url: String,
         inbox_cache: Arc<InboxCache>,
+        token_generations: Arc<TokenGenerations>,
         wake_push: Arc<Notify>,
         stop: watch::Receiver<bool>,
     ) -> Self {
         Self {
             url,
             inbox_cache,
+            token_generations,
             wake_push,
             stop,
         }
@@ -88,6 +92,7 @@ impl Listener {
 
     fn forget_everything(&self) {
         self.inbox_cache.drop_all();
+        self.token_generations.forget_all();
         self.wake_push.notify_one();
     }
 
@@ -121,6 +126,7 @@ impl Listener {
                 Change::Roster => self.inbox_cache.roster_changed(),
                 Change::Receipts(household) => self.inbox_cache.receipts_changed(&household),
                 Change::Push => self.wake_push.notify_one(),
+                Change::Tokens(member) => self.token_generations.forget(&member),
             }
         }
     }

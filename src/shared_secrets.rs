@@ -124,12 +124,11 @@ pub fn link_key(conn: &mut AnyConnection, data_dir: &Path) -> anyhow::Result<Str
     Ok(stored)
 }
 
+/// The time, then random hex: a UUIDv7's first digits are its time too, so they would not
+/// tell apart two keys made in one second.
 fn new_kid(at: NaiveDateTime) -> String {
-    format!(
-        "{}-{}",
-        at.format("%Y%m%d%H%M%S"),
-        &crate::domain::new_id()[..8]
-    )
+    let id = crate::domain::new_id();
+    format!("{}-{}", at.format("%Y%m%d%H%M%S"), &id[id.len() - 12..])
 }
 
 fn key_row(spec: KeySpec, created: NaiveDateTime) -> JwtKeyRow {

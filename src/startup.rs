@@ -17,8 +17,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::actions::Services;
 use crate::attachments::AttachmentStore;
-use crate::auth::jwt::configured_keys;
 use crate::auth::generations::TokenGenerations;
+use crate::auth::jwt::configured_keys;
 use crate::auth::limiter::RegistrationLimiter;
 use crate::auth::{JwtKeys, PasswordService};
 use crate::coherence::Listener;
@@ -138,6 +138,7 @@ impl Application {
             settings.posts.inbox_cache_posts,
         ));
         let (setup_link, setup_token) = open_setup_if_needed(&db).await?;
+        let token_generations = Arc::new(TokenGenerations::new(db.clone()));
         let services = Shared {
             keys: keys.clone(),
             passwords,
@@ -147,7 +148,7 @@ impl Application {
                 wake_push: wake_push.clone(),
                 links,
                 email_enabled,
-                token_generations: Arc::new(TokenGenerations::new(db.clone())),
+                token_generations: token_generations.clone(),
                 inbox_cache: inbox_cache.clone(),
                 group_commit: GroupCommit::start(
                     db.clone(),
@@ -208,8 +209,13 @@ impl Application {
             )));
         }
         if let crate::db::DatabaseUrl::Postgres(url) = settings.database_url()? {
-            let listener =
-                Listener::new(url, inbox_cache.clone(), wake_push.clone(), stopped.clone());
+            let listener = Listener::new(
+                url,
+                inbox_cache.clone(),
+                token_generations,
+                wake_push.clone(),
+                stopped.clone(),
+            );
             background.push(tokio::task::spawn_blocking(move || listener.run()));
         }
         if settings.push.worker {

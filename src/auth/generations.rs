@@ -2,8 +2,8 @@
 //! it was issued under and stops working once the member's generation moves past it (sign
 //! out, sign out everywhere, a new password, disabled, removed). Checked on every request,
 //! so a hit is one read lock and one hash lookup; a miss (or an entry older than
-//! `RELOAD_AFTER`, which bounds how long another server process's change can go unseen)
-//! reads one row.
+//! `RELOAD_AFTER`, a backstop for another server process's change, which on PostgreSQL
+//! arrives at once through `coherence`) reads one row.
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
@@ -53,6 +53,24 @@ impl TokenGenerations {
     /// After a commit that raised the member's generation.
     pub fn raised(&self, member: &MemberId, generation: i64) {
         self.known.remember(member, generation);
+    }
+
+    /// Another instance raised it: the next request reads it again.
+    pub fn forget(&self, member: &MemberId) {
+        self.known
+            .0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(member);
+    }
+
+    /// Changes may have gone unheard (the listener's connection was lost).
+    pub fn forget_all(&self) {
+        self.known
+            .0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 }
 

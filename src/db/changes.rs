@@ -7,7 +7,7 @@ use diesel::RunQueryDsl;
 use diesel::sql_types::Text;
 
 use crate::db::AnyConnection;
-use crate::domain::HouseholdId;
+use crate::domain::{HouseholdId, MemberId};
 
 /// The channel every instance listens on.
 pub const CHANNEL: &str = "kairan_changes";
@@ -25,6 +25,8 @@ pub enum Change {
     Receipts(HouseholdId),
     /// Push deliveries were queued.
     Push,
+    /// A member's token generation moved on: their access tokens stop.
+    Tokens(MemberId),
 }
 
 /// Sends `changes` when the current transaction commits (PostgreSQL only).
@@ -41,7 +43,8 @@ pub fn announce(conn: &mut AnyConnection, changes: &[Change]) -> diesel::QueryRe
     Ok(())
 }
 
-/// Space-separated words: `posts`, `roster`, `push`, `receipts:<household id>`.
+/// Space-separated words: `posts`, `roster`, `push`, `receipts:<household id>`,
+/// `tokens:<member id>`.
 fn payloads(changes: &[Change]) -> Vec<String> {
     let mut payloads = vec![String::new()];
     for change in changes {
@@ -50,6 +53,7 @@ fn payloads(changes: &[Change]) -> Vec<String> {
             Change::Roster => "roster".to_string(),
             Change::Push => "push".to_string(),
             Change::Receipts(household) => format!("receipts:{household}"),
+            Change::Tokens(member) => format!("tokens:{member}"),
         };
         let last = payloads
             .last_mut()
@@ -77,9 +81,14 @@ pub fn parse(payload: &str) -> Vec<Change> {
             "posts" => Some(Change::Posts),
             "roster" => Some(Change::Roster),
             "push" => Some(Change::Push),
-            _ => word
-                .strip_prefix("receipts:")
-                .map(|id| Change::Receipts(HouseholdId(id.to_string()))),
+            _ => {
+                if let Some(id) = word.strip_prefix("receipts:") {
+                    Some(Change::Receipts(HouseholdId(id.to_string())))
+                } else {
+                    word.strip_prefix("tokens:")
+                        .map(|id| Change::Tokens(MemberId(id.to_string())))
+                }
+            }
         })
         .collect()
 }
@@ -90,7 +99,12 @@ mod tests {
 
     #[test]
     fn payloads_round_trip_and_stay_under_the_notify_limit() {
-        let mut changes = vec![Change::Posts, Change::Roster, Change::Push];
+        let mut changes = vec![
+            Change::Posts,
+            Change::Roster,
+            Change::Push,
+            Change::Tokens(MemberId("m".into())),
+        ];
         changes.extend((0..500).map(|n| Change::Receipts(HouseholdId(format!("{n:036}")))));
         let payloads = payloads(&changes);
         assert!(payloads.len() > 1);

@@ -414,3 +414,48 @@ async fn a_cut_listener_connection_drops_the_cache_and_reconnects() {
     inbox_within(&other, resident, COHERENT, |items| has(items, &next)).await;
     drop((a, b));
 }
+
+#[tokio::test]
+async fn signing_out_everywhere_on_one_instance_stops_the_token_on_another_within_200_ms() {
+    let Some(database) = postgres_database("signing_out_everywhere_on_one_instance") else {
+        return;
+    };
+    let (envs, a, b) = two_instances(&database).await;
+    let (one, other) = (
+        Remote::new(envs[0].1.address()),
+        Remote::new(envs[1].1.address()),
+    );
+    let token = one.sign_in(ADMIN_LOGIN, ADMIN_PASSWORD).await;
+    // The other instance has the member's generation in memory now.
+    other
+        .call(Method::GET, Some(&token), "/api/v1/me", None, 200)
+        .await;
+    one.call(
+        Method::POST,
+        Some(&token),
+        "/api/v1/me/sign-out-everywhere",
+        None,
+        204,
+    )
+    .await;
+    let started = std::time::Instant::now();
+    loop {
+        let status = other
+            .client
+            .get(format!("{}/api/v1/me", other.address))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == 401 {
+            break;
+        }
+        assert!(
+            started.elapsed() < COHERENT,
+            "still {status} on the other instance"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    drop((a, b));
+}

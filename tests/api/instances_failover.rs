@@ -98,7 +98,10 @@ async fn killing_one_of_three_instances_mid_fan_out_loses_no_write_and_no_delive
     }
     c.kill9();
     let at_kill = service.count();
-    assert!(at_kill < RESIDENTS, "the kill must fall mid-fan-out ({at_kill} sent)");
+    assert!(
+        at_kill < RESIDENTS,
+        "the kill must fall mid-fan-out ({at_kill} sent)"
+    );
     for task in confirming {
         task.await.unwrap();
     }
@@ -142,7 +145,10 @@ async fn killing_one_of_three_instances_mid_fan_out_loses_no_write_and_no_delive
     for browser in &browsers {
         let received = service.received_by(browser);
         assert!(!received.is_empty(), "{}", browser.endpoint);
-        assert_eq!(browser.decrypt(&received[0].body)["post_id"], pushed.as_str());
+        assert_eq!(
+            browser.decrypt(&received[0].body)["post_id"],
+            pushed.as_str()
+        );
     }
     let unfinished = count(
         &database.url,

@@ -5,6 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
+use crate::db::changes::{Change, announce};
 use crate::db::schema::{members, refresh_tokens, role_assignments, web_sessions};
 use crate::domain::{HouseholdId, MemberId, Role};
 
@@ -18,7 +19,9 @@ pub fn token_generation(conn: &mut AnyConnection, member: &MemberId) -> QueryRes
 }
 
 /// Moves the member's generation on, so every access token issued before stops; the new one.
+/// Other instances hear of it at commit (`Change::Tokens`).
 pub fn raise_token_generation(conn: &mut AnyConnection, member: &MemberId) -> QueryResult<i64> {
+    announce(conn, &[Change::Tokens(member.clone())])?;
     diesel::update(members::table.find(member))
         .set(members::token_generation.eq(members::token_generation + 1))
         .execute(conn)?;
