@@ -682,37 +682,5 @@ diesel::allow_tables_to_appear_in_same_query!(member_emails, push_jobs);
 diesel::allow_tables_to_appear_in_same_query!(member_emails, push_subscriptions);
 diesel::allow_tables_to_appear_in_same_query!(member_emails, posts);
 
-// Issue 16: what instances sharing one PostgreSQL share.
-
-diesel::table! {
-    server_secrets (name) {
-        name -> Text,
-        value -> Text,
-        created_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    jwt_keys (kid) {
-        kid -> Text,
-        secret -> Text,
-        signs_from -> Timestamp,
-        verifies_until -> Nullable<Timestamp>,
-        created_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    job_runs (name) {
-        name -> Text,
-        last_run_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    attachment_blobs (sha256) {
-        sha256 -> Text,
-        content -> Binary,
-        created_at -> Timestamp,
-    }
-}
+// Issue 16: what instances sharing one PostgreSQL share (kept beside, not joined).
+pub use crate::db::schema_instances::{attachment_blobs, job_runs, jwt_keys, server_secrets};

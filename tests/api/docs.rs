@@ -63,8 +63,10 @@ fn quoted(text: &str) -> Vec<String> {
 }
 
 /// Every run of the text matching `prefix` followed by characters allowed by `more`.
+/// Words starting with `prefix` at a word's start (`170000_x` holds no `0000_x`).
 fn words<'a>(text: &'a str, prefix: &str, more: fn(char) -> bool) -> Vec<&'a str> {
     text.match_indices(prefix)
+        .filter(|(at, _)| !text[..*at].chars().next_back().is_some_and(more))
         .map(|(at, _)| {
             let rest = &text[at + prefix.len()..];
             let len = rest.find(|c: char| !more(c)).unwrap_or(rest.len());
