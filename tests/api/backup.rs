@@ -226,7 +226,13 @@ async fn restore_drill() {
         )
         .unwrap();
     }
-    for file in ["jwt-keys.json", "vapid-private-key"] {
+    // On PostgreSQL the keys came back with the dump (D46); on SQLite they are files.
+    let key_files: &[&str] = if postgres {
+        &[]
+    } else {
+        &["jwt-keys.json", "vapid-private-key", "link-key"]
+    };
+    for file in key_files {
         std::fs::copy(
             database.data_dir.path().join(file),
             restored.data_dir.path().join(file),

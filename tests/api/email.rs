@@ -539,18 +539,8 @@ async fn a_circular_withdrawn_before_its_mail_went_out_cancels_it() {
 
 /// The server's key of mail links: in the data folder on SQLite, in the database on PostgreSQL.
 fn link_key(database: &crate::helpers::TestDatabase) -> String {
-    use diesel::prelude::*;
     if !database.is_postgres() {
         return std::fs::read_to_string(database.data_dir.path().join("link-key")).unwrap();
     }
-    #[derive(QueryableByName)]
-    struct Secret {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        value: String,
-    }
-    let mut conn = PgConnection::establish(&database.url).unwrap();
-    diesel::sql_query("SELECT value FROM server_secrets WHERE name = 'link_key'")
-        .get_result::<Secret>(&mut conn)
-        .unwrap()
-        .value
+    database.pg_values("SELECT value FROM server_secrets WHERE name = 'link_key'")[0].clone()
 }

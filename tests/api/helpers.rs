@@ -63,6 +63,23 @@ impl TestDatabase {
     pub fn is_postgres(&self) -> bool {
         self.postgres.is_some()
     }
+
+    /// A PostgreSQL query's `value` column, for what the server keeps in the database there
+    /// and in the data folder on SQLite (keys, attachment contents).
+    pub fn pg_values(&self, sql: &str) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        let mut conn = diesel::pg::PgConnection::establish(&self.url).expect("connect");
+        diesel::sql_query(sql)
+            .load::<Row>(&mut conn)
+            .expect("query")
+            .into_iter()
+            .map(|row| row.value)
+            .collect()
+    }
 }
 
 impl Drop for TestDatabase {

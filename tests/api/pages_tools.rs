@@ -74,7 +74,14 @@ fn count(app: &TestApp) -> (i64, i64) {
     (posts, files)
 }
 
+/// Attachment contents kept: files on SQLite, `attachment_blobs` rows on PostgreSQL (D47).
 fn stored_files(app: &TestApp) -> usize {
+    if app.database.is_postgres() {
+        return app
+            .database
+            .pg_values("SELECT sha256 AS value FROM attachment_blobs")
+            .len();
+    }
     let root = app.database.data_dir.path().join("attachments");
     walk(&root)
 }

@@ -16,27 +16,46 @@ struct KeyRing {
     all_kids: Vec<String>,
 }
 
+/// The server's ring: `jwt-keys.json` on SQLite, the `jwt_keys` rows on PostgreSQL (D46).
 fn key_ring(app: &TestApp) -> KeyRing {
-    let path = app.database.data_dir.path().join("jwt-keys.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{} readable: {e}", path.display()));
-    let file: Value = serde_json::from_str(&text).unwrap();
-    let active_kid = file["active_kid"].as_str().unwrap().to_string();
-    let keys = file["keys"].as_array().unwrap();
-    let active = keys
-        .iter()
-        .find(|k| k["kid"] == active_kid.as_str())
-        .expect("the active key is in the ring");
-    let secret = URL_SAFE_NO_PAD
-        .decode(active["secret"].as_str().unwrap())
-        .expect("secret is base64url without padding");
-    KeyRing {
-        active_kid,
-        secret,
-        all_kids: keys
+    let (active_kid, secret, all_kids) = if app.database.is_postgres() {
+        let rows = app.database.pg_values(
+            "SELECT kid || ' ' || secret AS value FROM jwt_keys \
+             WHERE signs_from <= (now() AT TIME ZONE 'utc') ORDER BY signs_from",
+        );
+        let pairs: Vec<(String, String)> = rows
+            .iter()
+            .map(|row| {
+                let (kid, secret) = row.split_once(' ').unwrap();
+                (kid.to_string(), secret.to_string())
+            })
+            .collect();
+        let (kid, secret) = pairs.last().expect("a key signs").clone();
+        (kid, secret, pairs.into_iter().map(|(kid, _)| kid).collect())
+    } else {
+        let path = app.database.data_dir.path().join("jwt-keys.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{} readable: {e}", path.display()));
+        let file: Value = serde_json::from_str(&text).unwrap();
+        let active_kid = file["active_kid"].as_str().unwrap().to_string();
+        let keys = file["keys"].as_array().unwrap();
+        let active = keys
+            .iter()
+            .find(|k| k["kid"] == active_kid.as_str())
+            .expect("the active key is in the ring");
+        let secret = active["secret"].as_str().unwrap().to_string();
+        let kids = keys
             .iter()
             .map(|k| k["kid"].as_str().unwrap().to_string())
-            .collect(),
+            .collect();
+        (active_kid, secret, kids)
+    };
+    KeyRing {
+        active_kid,
+        secret: URL_SAFE_NO_PAD
+            .decode(secret)
+            .expect("secret is base64url without padding"),
+        all_kids,
     }
 }
 
@@ -138,8 +157,6 @@ async fn signed_in_tokens_carry_the_documented_header_and_claims() {
 #[tokio::test]
 async fn the_key_ring_survives_a_restart_of_the_same_data_folder() {
     let (app, admin) = app_with_admin().await;
-    let before =
-        std::fs::read_to_string(app.database.data_dir.path().join("jwt-keys.json")).unwrap();
     let ring = key_ring(&app);
     assert!(ring.all_kids.contains(&ring.active_kid));
     let token = hs256(&ring.active_kid, &claims(&admin), &ring.secret);
@@ -156,9 +173,11 @@ async fn the_key_ring_survives_a_restart_of_the_same_data_folder() {
     let second = kairan::startup::Application::build(settings).await.unwrap();
     let address = format!("http://127.0.0.1:{}", second.port());
     tokio::spawn(second.run_until_stopped());
-    let after =
-        std::fs::read_to_string(app.database.data_dir.path().join("jwt-keys.json")).unwrap();
-    assert_eq!(before, after);
+    let after = key_ring(&app);
+    assert_eq!(
+        (&ring.active_kid, &ring.secret, &ring.all_kids),
+        (&after.active_kid, &after.secret, &after.all_kids)
+    );
     let response = app
         .client
         .get(format!("{address}/api/v1/me"))
