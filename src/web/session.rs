@@ -238,7 +238,7 @@ pub async fn start(req: &HttpRequest, member: MemberId) -> Result<Vec<Cookie<'st
         .run(move |conn| {
             let at = now();
             if let Some(previous) = previous {
-                web_queries::revoke_session(conn, &previous, at)?;
+                crate::db::queries::member_access::revoke_session(conn, &previous, at)?;
             }
             web_queries::insert_session(conn, &member, token_hash, csrf, ttl, at)?;
             let principal = Principal::load(conn, &member)?;

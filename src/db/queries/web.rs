@@ -5,9 +5,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::models::{MemberPreferences, SignInCode, WebSession};
-use crate::db::schema::{
-    households, member_preferences, members, refresh_tokens, sign_in_codes, web_sessions,
-};
+use crate::db::schema::{households, member_preferences, members, sign_in_codes, web_sessions};
 use crate::db::{AnyConnection, write_transaction};
 use crate::domain::{AssociationId, MemberId, new_id};
 
@@ -71,21 +69,6 @@ pub fn touch_session(
         .map(drop)
 }
 
-pub fn revoke_session(
-    conn: &mut AnyConnection,
-    token_hash: &str,
-    at: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::update(
-        web_sessions::table
-            .filter(web_sessions::token_hash.eq(token_hash))
-            .filter(web_sessions::revoked_at.is_null()),
-    )
-    .set(web_sessions::revoked_at.eq(at))
-    .execute(conn)
-    .map(drop)
-}
-
 /// Ends every sign-in of a member: browser sessions, API refresh tokens, unused sign-in
 /// codes (a lost phone) and access tokens (the token generation moves on; the new one).
 pub fn end_member_sign_ins(
@@ -93,20 +76,7 @@ pub fn end_member_sign_ins(
     member: &MemberId,
     at: NaiveDateTime,
 ) -> QueryResult<i64> {
-    diesel::update(
-        web_sessions::table
-            .filter(web_sessions::member_id.eq(member))
-            .filter(web_sessions::revoked_at.is_null()),
-    )
-    .set(web_sessions::revoked_at.eq(at))
-    .execute(conn)?;
-    diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::member_id.eq(member))
-            .filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::revoked_at.eq(at))
-    .execute(conn)?;
+    super::member_access::end_sign_ins_except(conn, member, None, at)?;
     diesel::update(
         sign_in_codes::table
             .filter(sign_in_codes::member_id.eq(member))
