@@ -218,6 +218,14 @@ async fn two_instances(
     (envs, a, b)
 }
 
+/// The first two instances' addresses.
+fn remotes(envs: &[(tempfile::TempDir, ServerEnv)]) -> (Remote, Remote) {
+    (
+        Remote::new(envs[0].1.address()),
+        Remote::new(envs[1].1.address()),
+    )
+}
+
 async fn inbox(remote: &Remote, token: &str) -> Vec<serde_json::Value> {
     let page = remote
         .call(Method::GET, Some(token), "/api/v1/me/inbox", None, 200)
@@ -257,10 +265,7 @@ async fn a_circular_published_or_withdrawn_on_one_instance_shows_on_another_with
         return;
     };
     let (envs, a, b) = two_instances(&database).await;
-    let (one, other) = (
-        Remote::new(envs[0].1.address()),
-        Remote::new(envs[1].1.address()),
-    );
+    let (one, other) = remotes(&envs);
     let town = crate::process::Town::build(&one, 1).await;
     let resident = &town.residents[0].1;
     let first = town.publish(&one, "最初の回覧").await;
@@ -285,10 +290,7 @@ async fn a_household_move_on_one_instance_shows_on_another_within_200_ms() {
         return;
     };
     let (envs, a, b) = two_instances(&database).await;
-    let (one, other) = (
-        Remote::new(envs[0].1.address()),
-        Remote::new(envs[1].1.address()),
-    );
+    let (one, other) = remotes(&envs);
     let town = crate::process::Town::build(&one, 1).await;
     let resident = &town.residents[0].1;
     let hans = format!("/api/v1/associations/{}/hans", town.association);
@@ -355,10 +357,7 @@ async fn a_cut_listener_connection_drops_the_cache_and_reconnects() {
         return;
     };
     let (envs, a, b) = two_instances(&database).await;
-    let (one, other) = (
-        Remote::new(envs[0].1.address()),
-        Remote::new(envs[1].1.address()),
-    );
+    let (one, other) = remotes(&envs);
     let town = crate::process::Town::build(&one, 1).await;
     let resident = &town.residents[0].1;
     let post = town.publish(&one, "元の題").await;
@@ -421,10 +420,7 @@ async fn signing_out_everywhere_on_one_instance_stops_the_token_on_another_withi
         return;
     };
     let (envs, a, b) = two_instances(&database).await;
-    let (one, other) = (
-        Remote::new(envs[0].1.address()),
-        Remote::new(envs[1].1.address()),
-    );
+    let (one, other) = remotes(&envs);
     let token = one.sign_in(ADMIN_LOGIN, ADMIN_PASSWORD).await;
     // The other instance has the member's generation in memory now.
     other
