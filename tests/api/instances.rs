@@ -352,6 +352,50 @@ async fn a_household_move_on_one_instance_shows_on_another_within_200_ms() {
 }
 
 #[tokio::test]
+async fn a_district_merge_on_one_instance_shows_on_another_within_200_ms() {
+    let Some(database) = postgres_database("district_merge_shows_on_another") else {
+        return;
+    };
+    let (envs, a, b) = two_instances(&database).await;
+    let (one, other) = remotes(&envs);
+    // The town's association is in the first district; the circular goes to the second.
+    let town = crate::process::Town::build(&one, 1).await;
+    let resident = &town.residents[0].1;
+    let admin = one.sign_in(ADMIN_LOGIN, ADMIN_PASSWORD).await;
+    let districts = one
+        .call(Method::GET, Some(&admin), "/api/v1/districts", None, 200)
+        .await;
+    let (from, into) = (
+        str_field(&districts["items"][0], "id"),
+        str_field(&districts["items"][1], "id"),
+    );
+    let body = serde_json::json!({"scope": {"kind": "district", "id": into},
+                                  "title": "合併先の校下の回覧", "body": "本文"});
+    let post = one
+        .call(
+            Method::POST,
+            Some(&admin),
+            "/api/v1/posts",
+            Some(&body),
+            201,
+        )
+        .await;
+    let post = str_field(&post, "id");
+    assert!(
+        !has(&inbox(&other, resident).await, &post),
+        "not the resident's district yet"
+    );
+
+    let merge = format!("/api/v1/districts/{from}/merge");
+    let body = serde_json::json!({"into": into});
+    one.call(Method::POST, Some(&admin), &merge, Some(&body), 200)
+        .await;
+    let took = inbox_within(&other, resident, COHERENT, |items| has(items, &post)).await;
+    eprintln!("merged: seen on the other instance after {took:?}");
+    drop((a, b));
+}
+
+#[tokio::test]
 async fn a_cut_listener_connection_drops_the_cache_and_reconnects() {
     let Some(database) = postgres_database("cut_listener_connection") else {
         return;

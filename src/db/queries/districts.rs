@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
+use crate::db::changes::{Change, announce};
 use crate::db::models::{District, DistrictChange};
 use chrono::NaiveDateTime;
 use diesel::sql_types::Timestamp;
@@ -276,6 +277,9 @@ pub fn correct(
         })
         .execute(conn)?;
     super::stats::drop_provisional_months(conn)?;
+    if moved > 0 || !ended_roles.is_empty() {
+        announce(conn, &[Change::Roster])?;
+    }
     let now_stored = districts::table
         .find(&district.id)
         .select(District::as_select())

@@ -141,8 +141,8 @@ pub fn set_disabled(
 ) -> QueryResult<()> {
     diesel::update(members::table.find(member))
         .set((members::disabled.eq(disabled), members::updated_at.eq(at)))
-        .execute(conn)
-        .map(drop)
+        .execute(conn)?;
+    announce(conn, &[Change::Roster])
 }
 
 /// Takes the member out of their household and ends the roles they hold; the rows of what
@@ -164,6 +164,6 @@ pub fn leave_association(
             .filter(role_assignments::ended_at.is_null()),
     )
     .set(role_assignments::ended_at.eq(at))
-    .execute(conn)
-    .map(drop)
+    .execute(conn)?;
+    announce(conn, &[Change::Roster])
 }
