@@ -5,10 +5,10 @@ use crate::actions::Services;
 use crate::actions::access::managed_post;
 use crate::authz::Principal;
 use crate::db::models::PushSubscription;
-use crate::db::queries::outbox::{DeliveryCounts, post_delivery_counts};
+use crate::db::queries::outbox::{DeliveryCounts, post_delivery_counts, post_delivery_failures};
 use crate::db::queries::push as queries;
-use crate::domain::Channel;
 use crate::domain::{Category, MemberId, PostId, PushSubscriptionId};
+use crate::domain::{Channel, FailureReason};
 use crate::error::ApiError;
 
 /// Registers a browser or device (already checked at the edge); the same endpoint again
@@ -92,18 +92,43 @@ pub async fn set_muted(
     Ok(stored)
 }
 
-/// Notification figures for a post (its managers): in all, and per channel.
+/// A post's notification figures: in all, per channel, and why deliveries failed.
+pub struct Deliveries {
+    pub total: DeliveryCounts,
+    /// Every channel, in `Channel::ALL` order, with zeros where nothing was sent.
+    pub per_channel: Vec<(Channel, DeliveryCounts)>,
+    /// Failed deliveries per channel and reason, most first.
+    pub failures: Vec<(Channel, FailureReason, i64)>,
+}
+
+impl Deliveries {
+    pub fn of(&self, channel: Channel) -> DeliveryCounts {
+        self.per_channel
+            .iter()
+            .find(|(c, _)| *c == channel)
+            .map(|(_, counts)| *counts)
+            .unwrap_or_default()
+    }
+}
+
+/// Notification figures for a post (its managers): in all, per channel, and failures.
 pub async fn deliveries(
     services: &Services,
     caller: &MemberId,
     id: PostId,
-) -> Result<(DeliveryCounts, Vec<(Channel, DeliveryCounts)>), ApiError> {
+) -> Result<Deliveries, ApiError> {
     let caller = caller.clone();
     services
         .db
         .run(move |conn| {
             managed_post(conn, &caller, &id)?;
-            Ok(post_delivery_counts(conn, &id)?)
+            let (total, per_channel) = post_delivery_counts(conn, &id)?;
+            let failures = post_delivery_failures(conn, &id)?;
+            Ok(Deliveries {
+                total,
+                per_channel,
+                failures,
+            })
         })
         .await
 }

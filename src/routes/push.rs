@@ -16,7 +16,7 @@ use crate::db::models::PushSubscription;
 use crate::db::now;
 use crate::db::queries::outbox::DeliveryCounts;
 use crate::domain::push_endpoint::EndpointPolicy;
-use crate::domain::{Category, Channel, PostId, PushSubscriptionId};
+use crate::domain::{Category, Channel, FailureReason, PostId, PushSubscriptionId};
 use crate::error::ApiError;
 use crate::push::VapidKey;
 
@@ -230,6 +230,39 @@ pub struct PostDeliveries {
     #[serde(flatten)]
     pub total: DeliveryCounts,
     pub channels: ChannelDeliveries,
+    /// Why deliveries failed, per channel and reason, most first (empty when none failed).
+    pub failures: Vec<DeliveryFailure>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryFailure {
+    pub channel: Channel,
+    /// `refused` (for good), `deferred` (asked to retry until the attempts ran out),
+    /// `unreachable` (no answer), `invalid` (the address or message was unusable).
+    pub reason: FailureReason,
+    pub count: i64,
+}
+
+impl From<push::Deliveries> for PostDeliveries {
+    fn from(figures: push::Deliveries) -> Self {
+        Self {
+            total: figures.total,
+            channels: ChannelDeliveries {
+                push: figures.of(Channel::Push),
+                email: figures.of(Channel::Email),
+                line: figures.of(Channel::Line),
+            },
+            failures: figures
+                .failures
+                .into_iter()
+                .map(|(channel, reason, count)| DeliveryFailure {
+                    channel,
+                    reason,
+                    count,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -247,22 +280,8 @@ pub async fn post_deliveries(
     path: web::Path<PostId>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let (total, per_channel) = push::deliveries(&services, &auth.0, path.into_inner()).await?;
-    let of = |channel| {
-        per_channel
-            .iter()
-            .find(|(c, _)| *c == channel)
-            .map(|(_, counts)| *counts)
-            .unwrap_or_default()
-    };
-    Ok(HttpResponse::Ok().json(PostDeliveries {
-        total,
-        channels: ChannelDeliveries {
-            push: of(Channel::Push),
-            email: of(Channel::Email),
-            line: of(Channel::Line),
-        },
-    }))
+    let figures = push::deliveries(&services, &auth.0, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(PostDeliveries::from(figures)))
 }
 
 #[derive(Serialize, ToSchema)]

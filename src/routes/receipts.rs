@@ -7,11 +7,13 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::actions::Services;
+use crate::actions::push;
 use crate::actions::receipts::{self, Receipt};
 use crate::auth::AuthMember;
 use crate::db::queries::receipts::Receipts;
 use crate::domain::{Csv, HanId, HouseholdId, PostId};
 use crate::error::ApiError;
+use crate::routes::push::PostDeliveries;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.service(mark_read)
@@ -86,6 +88,10 @@ pub struct ReceiptsResponse {
     /// Not yet confirmed, by han then label: the 班長's visit list. Empty for city staff and
     /// district officers, who see counts only.
     pub unconfirmed: Vec<UnconfirmedHousehold>,
+    /// The notifications' figures per channel and why any failed, as
+    /// `GET /posts/{id}/deliveries` gives them; null for those who follow the receipts
+    /// without managing the circular.
+    pub deliveries: Option<PostDeliveries>,
 }
 
 impl From<Receipts> for ReceiptsResponse {
@@ -106,6 +112,7 @@ impl From<Receipts> for ReceiptsResponse {
                     read: u.read,
                 })
                 .collect(),
+            deliveries: None,
         }
     }
 }
@@ -118,8 +125,17 @@ pub async fn get_receipts(
     path: web::Path<PostId>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let receipts = receipts::list(&services, &auth.0, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(ReceiptsResponse::from(receipts)))
+    let id = path.into_inner();
+    let receipts = receipts::list(&services, &auth.0, id.clone()).await?;
+    let deliveries = match push::deliveries(&services, &auth.0, id).await {
+        Ok(figures) => Some(PostDeliveries::from(figures)),
+        Err(ApiError::NotFound(_)) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(HttpResponse::Ok().json(ReceiptsResponse {
+        deliveries,
+        ..ReceiptsResponse::from(receipts)
+    }))
 }
 
 /// The visit list as CSV for Excel (UTF-8 with BOM): han, household, paper, read.

@@ -15,6 +15,8 @@ mod demo;
 mod districts;
 mod docs;
 mod email;
+mod email_officer;
+mod email_restart;
 mod errors;
 mod event_reminders;
 mod fixtures;

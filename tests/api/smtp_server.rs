@@ -115,6 +115,8 @@ pub struct SmtpServer {
     pub url: String,
     mails: Arc<Mutex<Vec<ReceivedMail>>>,
     answer: Arc<Mutex<Answer>>,
+    /// How long each mail's DATA takes before it is accepted (a slow server).
+    delay: Arc<Mutex<std::time::Duration>>,
 }
 
 impl SmtpServer {
@@ -125,6 +127,7 @@ impl SmtpServer {
             url,
             mails: Arc::default(),
             answer: Arc::new(Mutex::new(Answer::Accept)),
+            delay: Arc::default(),
         };
         let shared = server.clone();
         tokio::spawn(async move {
@@ -137,6 +140,11 @@ impl SmtpServer {
 
     pub fn answer(&self, answer: Answer) {
         *self.answer.lock().unwrap() = answer;
+    }
+
+    /// Each mail from now on takes `delay` before the server accepts it.
+    pub fn slow_down(&self, delay: std::time::Duration) {
+        *self.delay.lock().unwrap() = delay;
     }
 
     pub fn mails(&self) -> Vec<ReceivedMail> {
@@ -189,6 +197,10 @@ impl SmtpServer {
                         break;
                     }
                     raw.push_str(data.strip_prefix('.').unwrap_or(&data));
+                }
+                let delay = *self.delay.lock().unwrap();
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
                 }
                 self.mails.lock().unwrap().push(ReceivedMail {
                     to: to.clone(),

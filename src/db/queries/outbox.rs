@@ -8,7 +8,7 @@ use diesel::sql_types::{Text, Timestamp};
 
 use crate::db::schema::{push_deliveries, push_jobs, push_subscriptions};
 use crate::db::{AnyConnection, now, write_transaction};
-use crate::domain::{Channel, PostId, PushSubscriptionId};
+use crate::domain::{Channel, FailureReason, PostId, PushSubscriptionId};
 
 pub const PENDING: &str = "pending";
 pub const DONE: &str = "done";
@@ -368,4 +368,38 @@ pub fn post_delivery_counts(
         }
     }
     Ok((total, per_channel))
+}
+
+/// A post's failed deliveries, counted per channel and reason, most first.
+pub fn post_delivery_failures(
+    conn: &mut AnyConnection,
+    post: &PostId,
+) -> QueryResult<Vec<(Channel, FailureReason, i64)>> {
+    let rows: Vec<(String, Option<i32>, i64)> = push_deliveries::table
+        .inner_join(push_jobs::table)
+        .filter(push_jobs::post_id.eq(post))
+        .filter(push_deliveries::status.eq(FAILED))
+        .group_by((push_deliveries::channel, push_deliveries::last_status))
+        .select((
+            push_deliveries::channel,
+            push_deliveries::last_status,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    let mut failures: Vec<(Channel, FailureReason, i64)> = Vec::new();
+    for (channel, status, n) in rows {
+        let Ok(channel) = channel.parse::<Channel>() else {
+            continue;
+        };
+        let reason = FailureReason::of(channel, status);
+        match failures
+            .iter_mut()
+            .find(|(c, r, _)| *c == channel && *r == reason)
+        {
+            Some((_, _, count)) => *count += n,
+            None => failures.push((channel, reason, n)),
+        }
+    }
+    failures.sort_by_key(|(channel, reason, n)| (-n, channel.as_str(), reason.as_str()));
+    Ok(failures)
 }

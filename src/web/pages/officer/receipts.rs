@@ -9,10 +9,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::actions::inbox::{self, InboxRequest};
-use crate::actions::{Services, posts, receipts};
+use crate::actions::{Services, posts, push, receipts};
 use crate::db::queries::inbox::InboxRow;
 use crate::db::queries::receipts::{ReceiptRow, Receipts};
-use crate::domain::{HanId, HouseholdId, PostId};
+use crate::domain::{Channel, HanId, HouseholdId, PostId};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
 use crate::web::page::{Page, redirect};
@@ -103,6 +103,54 @@ fn by_han(receipts: &Receipts) -> Vec<VisitGroup<'_>> {
     groups
 }
 
+/// One channel's line of the delivery figures.
+struct ChannelRow {
+    name: &'static str,
+    sent: i64,
+    failed: i64,
+    pending: i64,
+}
+
+/// The delivery figures of a circular its caller manages: a line per channel that sent
+/// anything, and each failure as a sentence with its reason.
+struct DeliveryView {
+    rows: Vec<ChannelRow>,
+    failures: Vec<String>,
+}
+
+fn delivery_view(page: &Page, figures: &push::Deliveries) -> DeliveryView {
+    let rows = figures
+        .per_channel
+        .iter()
+        .filter(|(_, c)| c.sent + c.failed + c.pending + c.gone + c.cancelled > 0)
+        .map(|(channel, c)| ChannelRow {
+            name: page.t(&format!("deliveries.{}", channel.as_str())),
+            sent: c.sent,
+            failed: c.failed + c.gone,
+            pending: c.pending,
+        })
+        .collect();
+    let failures = figures
+        .failures
+        .iter()
+        .map(|(channel, reason, count)| {
+            let server = if *channel == Channel::Email {
+                "email"
+            } else {
+                "service"
+            };
+            let reason = page.t(&format!("deliveries.{server}_{}", reason.as_str()));
+            page.tf(
+                &format!("deliveries.failed_{}", channel.as_str()),
+                "count",
+                &count.to_string(),
+            )
+            .replace("{reason}", reason)
+        })
+        .collect();
+    DeliveryView { rows, failures }
+}
+
 #[derive(Template)]
 #[template(path = "officer/receipts.html")]
 struct ReceiptsPage<'a> {
@@ -115,6 +163,8 @@ struct ReceiptsPage<'a> {
     /// The caller keeps an association's desk (its list of circulars, its 班 sheets);
     /// district officers and city staff follow receipts without one.
     has_desk: bool,
+    /// For those who manage the circular.
+    deliveries: Option<DeliveryView>,
 }
 
 #[derive(Deserialize)]
@@ -137,6 +187,11 @@ async fn show(
         Err(ApiError::Forbidden) => false,
         Err(e) => return Err(e),
     };
+    let deliveries = match push::deliveries(&services, caller, id.clone()).await {
+        Ok(figures) => Some(delivery_view(&page, &figures)),
+        Err(ApiError::NotFound(_)) => None,
+        Err(e) => return Err(e),
+    };
     page.render(&ReceiptsPage {
         page: &page,
         id: &id,
@@ -145,6 +200,7 @@ async fn show(
         groups: by_han(&receipts),
         recorded: query.recorded.is_some(),
         has_desk,
+        deliveries,
     })
 }
 
