@@ -35,6 +35,7 @@ error_codes! {
     AnswersClosed = "answers_closed",
     AssociationExists = "association_exists",
     AttachmentTypeMismatch = "attachment_type_mismatch",
+    AudienceFixed = "audience_fixed",
     BadRequest = "bad_request",
     ConfirmationNotRequested = "confirmation_not_requested",
     CorsRefused = "cors_refused",
@@ -104,8 +105,92 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
+/// What is wrong with a value, in words a page can translate (`field.<key>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// Nothing (or only spaces) was typed.
+    Empty,
+    /// Longer than `max` characters.
+    TooLong { max: usize },
+    /// A control, invisible or direction-changing character.
+    Characters,
+    /// A list of choices shorter or longer than allowed.
+    OptionCount { min: usize, max: usize },
+    /// Anything else; the English message says what.
+    Invalid,
+}
+
+impl Problem {
+    /// The translation key of its sentence (`field.empty`, …).
+    pub const fn key(self) -> &'static str {
+        match self {
+            Problem::Empty => "field.empty",
+            Problem::TooLong { .. } => "field.too_long",
+            Problem::Characters => "field.characters",
+            Problem::OptionCount { .. } => "field.option_count",
+            Problem::Invalid => "field.invalid",
+        }
+    }
+}
+
+/// A refused value and the field it was given in (its name on the wire: `title`, `body`,
+/// `questions`, …), so the API can name the field and a page can show the message beside
+/// it. The one home of each rule builds it; front doors only place it (D63).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub problem: Problem,
+    /// The English sentence the API answers with.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, problem: Problem, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            problem,
+            message: message.into(),
+        }
+    }
+
+    /// The same problem, named as the field `field` of the request.
+    pub fn at(self, field: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            ..self
+        }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<FieldError> for String {
+    fn from(e: FieldError) -> Self {
+        e.message
+    }
+}
+
+impl PartialEq<&str> for FieldError {
+    fn eq(&self, other: &&str) -> bool {
+        self.message == *other
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        ApiError::Field(ErrorCode::InvalidInput, Box::new(e))
+    }
+}
+
 #[derive(thiserror::Error)]
 pub enum ApiError {
+    /// A value of one field is not acceptable (422, with `"field"` in the body).
+    #[error("{}", .1.message)]
+    Field(ErrorCode, Box<FieldError>),
     /// The request cannot be read (syntax, encoding, query string).
     #[error("{1}")]
     BadRequest(ErrorCode, String),
@@ -156,12 +241,17 @@ pub struct ErrorBody {
     /// Text for people.
     #[schema(example = "district not found")]
     pub message: String,
+    /// The request's field the error is about, when it is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "title")]
+    pub field: Option<String>,
 }
 
 impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::BadRequest(code, _)
+            | ApiError::Field(code, _)
             | ApiError::Validation(code, _)
             | ApiError::Conflict(code, _)
             | ApiError::UnsupportedMediaType(code, _)
@@ -242,7 +332,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(..) => StatusCode::BAD_REQUEST,
-            ApiError::Validation(..) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(..) | ApiError::Field(..) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(..) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -290,6 +380,10 @@ impl ResponseError for ApiError {
         response.json(ErrorBody {
             error: self.code().as_str(),
             message: self.to_string(),
+            field: match self {
+                ApiError::Field(_, e) => Some(e.field.clone()),
+                _ => None,
+            },
         })
     }
 }

@@ -234,10 +234,10 @@ pub fn parse_roster(bytes: &[u8]) -> Result<Vec<RosterRecord>, ImportError> {
             .map_err(|e| ImportError::new(line, format!("malformed row: {e}")))?;
         let in_line = |message: String| ImportError::new(line, message);
         let label = OneLine::<100>::parse("label", raw.label.as_deref().unwrap_or_default())
-            .map_err(in_line)?
+            .map_err(|e| in_line(e.into()))?
             .into_inner();
         let han = OneLine::<50>::optional("han", raw.han.as_deref().unwrap_or_default())
-            .map_err(in_line)?
+            .map_err(|e| in_line(e.into()))?
             .map(OneLine::into_inner);
         let paper = match optional_text(raw.paper)
             .map(|p| p.to_lowercase())

@@ -74,7 +74,7 @@ pub async fn create(
     input: NewPost,
 ) -> Result<PostView, ApiError> {
     let at = now();
-    let checked = input.draft.check(at).map_err(ApiError::validation)?;
+    let checked = input.draft.check(at)?;
     let id = PostId::generate();
     let questions = survey_questions(&id, checked.questions);
     let (caller, scope, hans) = (caller.clone(), input.scope, checked.hans);
@@ -150,7 +150,30 @@ pub async fn get(services: &Services, caller: &MemberId, id: PostId) -> Result<P
         .await
 }
 
-/// Edits a circular (its managers). A published one keeps its previous text as a version.
+/// Whether the audience may move to `edit`'s: only before the post is sent, and only to
+/// one the caller may post to (the rule of `create`).
+fn check_readdress(
+    conn: &mut AnyConnection,
+    p: &Principal,
+    post: &Post,
+    edit: &PostEdit,
+) -> Result<(), ApiError> {
+    let Some((scope, hans)) = &edit.audience else {
+        return Ok(());
+    };
+    if !matches!(post.status, PostStatus::Draft | PostStatus::Scheduled) {
+        return Err(ApiError::Conflict(
+            ErrorCode::AudienceFixed,
+            "the audience of a sent circular cannot change".into(),
+        ));
+    }
+    check_scope(conn, scope, hans)?;
+    require(authz::may_post(p, scope, hans))
+}
+
+/// Edits a circular (its managers): its texts, filing, expiry and event; before it is sent
+/// also its audience (a draft is finished this way on its page and over `PATCH`). A
+/// published one keeps its previous text as a version.
 pub async fn edit(
     services: &Services,
     caller: &MemberId,
@@ -175,6 +198,7 @@ pub async fn edit(
                     "expires_at must be after the post is published",
                 ));
             }
+            check_readdress(conn, &p, &post, &edit)?;
             let post = queries::edit_post(conn, &post, edit, &p.member_id)?;
             let detail = serde_json::json!({"version": post.version});
             record_post(conn, &p, AuditAction::PostEdited, &post, detail)?;

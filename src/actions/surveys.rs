@@ -121,7 +121,8 @@ fn check_answer(q: &SurveyQuestion, item: AnswerItem) -> Result<Option<Answer>, 
         }
         (QuestionKind::ShortText, Some(Answer::Text(text))) => {
             let field = format!("question {id}: the text");
-            let text = OneLine::<MAX_TEXT_CHARS>::optional(&field, &text).map_err(invalid)?;
+            let text = OneLine::<MAX_TEXT_CHARS>::optional(&field, &text)
+                .map_err(|e| invalid(e.into()))?;
             Ok(text.map(|t| Answer::Text(t.into_inner())))
         }
         (kind, _) => {

@@ -1,6 +1,7 @@
 //! An association's figures and names as city staff enter them.
 
 use crate::domain::OneLine;
+use crate::error::FieldError;
 
 const MAX_REPORTED_HOUSEHOLDS: i32 = 1_000_000;
 
@@ -13,7 +14,7 @@ pub fn household_count(field: &str, value: i64) -> Result<i32, String> {
 }
 
 /// A name that may be left out: blank counts as none.
-pub fn optional_name(field: &str, value: Option<String>) -> Result<Option<String>, String> {
+pub fn optional_name(field: &str, value: Option<String>) -> Result<Option<String>, FieldError> {
     value
         .filter(|v| !v.trim().is_empty())
         .map(|v| OneLine::<100>::parse(field, &v).map(OneLine::into_inner))

@@ -5,6 +5,7 @@ use chrono::{Duration, NaiveDateTime};
 
 use crate::domain::event::{CheckedEvent, EventDraft};
 use crate::domain::{HanId, MultiLine, OneLine, PostStatus, QuestionKind};
+use crate::error::{FieldError, Problem};
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_BODY_CHARS: usize = 20_000;
@@ -62,33 +63,47 @@ pub struct CheckedQuestion {
 }
 
 /// A title: one line of 1 to 200 characters.
-pub fn title(value: &str) -> Result<String, String> {
+pub fn title(value: &str) -> Result<String, FieldError> {
     OneLine::<MAX_TITLE_CHARS>::parse("title", value).map(OneLine::into_inner)
 }
 
 /// A body: lines of 1 to 20,000 characters.
-pub fn body(value: &str) -> Result<String, String> {
+pub fn body(value: &str) -> Result<String, FieldError> {
     MultiLine::<MAX_BODY_CHARS>::parse("body", value).map(MultiLine::into_inner)
 }
 
-fn question(q: QuestionDraft) -> Result<CheckedQuestion, String> {
-    let prompt = OneLine::<200>::parse("question prompt", &q.prompt)?.into_inner();
+/// A mistake about a post as a whole, named by the request field it concerns.
+fn invalid(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError::new(field, Problem::Invalid, message)
+}
+
+fn question(q: QuestionDraft) -> Result<CheckedQuestion, FieldError> {
+    let prompt = OneLine::<200>::parse("question prompt", &q.prompt)
+        .map_err(|e| e.at("questions.prompt"))?
+        .into_inner();
     let options = q
         .options
         .iter()
         .map(|o| OneLine::<100>::parse("option", o).map(OneLine::into_inner))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.at("questions.options"))?;
     let choices = matches!(
         q.kind,
         QuestionKind::SingleChoice | QuestionKind::MultipleChoice
     );
     if choices && !(2..=MAX_OPTIONS).contains(&options.len()) {
-        return Err(format!(
-            "a choice question needs 2 to {MAX_OPTIONS} options"
-        ));
+        let problem = Problem::OptionCount {
+            min: 2,
+            max: MAX_OPTIONS,
+        };
+        let message = format!("a choice question needs 2 to {MAX_OPTIONS} options");
+        return Err(FieldError::new("questions.options", problem, message));
     }
     if !choices && !options.is_empty() {
-        return Err("only choice questions have options".into());
+        return Err(invalid(
+            "questions.options",
+            "only choice questions have options",
+        ));
     }
     Ok(CheckedQuestion {
         kind: q.kind,
@@ -100,17 +115,18 @@ fn question(q: QuestionDraft) -> Result<CheckedQuestion, String> {
 
 impl PostDraft {
     /// Checks the draft as of `at`; the first problem found is the message.
-    pub fn check(self, at: NaiveDateTime) -> Result<CheckedDraft, String> {
+    pub fn check(self, at: NaiveDateTime) -> Result<CheckedDraft, FieldError> {
         let title = title(&self.title)?;
         let body = body(&self.body)?;
         let publish_at = self.publish_at;
         if publish_at.is_some_and(|t| t < at - Duration::minutes(1)) {
-            return Err("publish_at is in the past".into());
+            return Err(invalid("publish_at", "publish_at is in the past"));
         }
         // A circular is scheduled for this fiscal year or the next, not for a typo's year 9999.
         if publish_at.is_some_and(|t| t > at + Duration::days(MAX_SCHEDULE_DAYS)) {
-            return Err(format!(
-                "publish_at must be within {MAX_SCHEDULE_DAYS} days"
+            return Err(invalid(
+                "publish_at",
+                format!("publish_at must be within {MAX_SCHEDULE_DAYS} days"),
             ));
         }
         let (status, published_at) = match (self.draft, publish_at) {
@@ -120,15 +136,25 @@ impl PostDraft {
         };
         let starts = published_at.unwrap_or(at);
         if self.expires_at.is_some_and(|e| e <= starts) {
-            return Err("expires_at must be after the post is published".into());
+            return Err(invalid(
+                "expires_at",
+                "expires_at must be after the post is published",
+            ));
         }
         if self.answers_until.is_some() && self.questions.is_empty() {
-            return Err("answers_until needs questions".into());
+            return Err(invalid("answers_until", "answers_until needs questions"));
         }
         if self.answers_until.is_some_and(|t| t <= starts) {
-            return Err("answers_until must be after the post is published".into());
+            return Err(invalid(
+                "answers_until",
+                "answers_until must be after the post is published",
+            ));
         }
-        let event = self.event.map(EventDraft::check).transpose()?;
+        let event = self
+            .event
+            .map(EventDraft::check)
+            .transpose()
+            .map_err(|p| invalid("event", p))?;
         Ok(CheckedDraft {
             event,
             title,
@@ -144,9 +170,11 @@ impl PostDraft {
     }
 }
 
-fn hans(han_ids: Vec<String>) -> Result<Vec<HanId>, String> {
+/// The 班 a post is for: at most 100, sorted, each once.
+pub fn hans(han_ids: Vec<String>) -> Result<Vec<HanId>, FieldError> {
     if han_ids.len() > MAX_HAN_IDS {
-        return Err(format!("han_ids may name at most {MAX_HAN_IDS} hans"));
+        let message = format!("han_ids may name at most {MAX_HAN_IDS} hans");
+        return Err(invalid("han_ids", message));
     }
     let mut hans: Vec<HanId> = han_ids.into_iter().map(HanId).collect();
     hans.sort();
@@ -154,9 +182,10 @@ fn hans(han_ids: Vec<String>) -> Result<Vec<HanId>, String> {
     Ok(hans)
 }
 
-fn questions(drafts: Vec<QuestionDraft>) -> Result<Vec<CheckedQuestion>, String> {
+fn questions(drafts: Vec<QuestionDraft>) -> Result<Vec<CheckedQuestion>, FieldError> {
     if drafts.len() > MAX_QUESTIONS {
-        return Err(format!("a post may have at most {MAX_QUESTIONS} questions"));
+        let message = format!("a post may have at most {MAX_QUESTIONS} questions");
+        return Err(invalid("questions", message));
     }
     drafts.into_iter().map(question).collect()
 }
@@ -236,12 +265,23 @@ mod tests {
             publish_at: Some(at() + Duration::days(401)),
             ..draft()
         };
-        assert!(far.check(at()).unwrap_err().contains("within 400 days"));
+        assert!(
+            far.check(at())
+                .unwrap_err()
+                .message
+                .contains("within 400 days")
+        );
         let expired = PostDraft {
             expires_at: Some(at()),
             ..draft()
         };
-        assert!(expired.check(at()).unwrap_err().starts_with("expires_at"));
+        assert!(
+            expired
+                .check(at())
+                .unwrap_err()
+                .message
+                .starts_with("expires_at")
+        );
     }
 
     #[test]
@@ -259,7 +299,13 @@ mod tests {
             questions: vec![choice(&["出席", "欠席"])],
             ..draft()
         };
-        assert!(early.check(at()).unwrap_err().starts_with("answers_until"));
+        assert!(
+            early
+                .check(at())
+                .unwrap_err()
+                .message
+                .starts_with("answers_until")
+        );
     }
 
     #[test]
@@ -268,7 +314,13 @@ mod tests {
             questions: vec![choice(&["出席"])],
             ..draft()
         };
-        assert!(one_option.check(at()).unwrap_err().contains("2 to 20"));
+        assert!(
+            one_option
+                .check(at())
+                .unwrap_err()
+                .message
+                .contains("2 to 20")
+        );
         let text_with_options = PostDraft {
             questions: vec![QuestionDraft {
                 kind: QuestionKind::ShortText,
@@ -294,7 +346,12 @@ mod tests {
             body: "集合\u{7}".into(),
             ..draft()
         };
-        assert!(bell.check(at()).unwrap_err().contains("control characters"));
+        assert!(
+            bell.check(at())
+                .unwrap_err()
+                .message
+                .contains("control characters")
+        );
         let escape = PostDraft {
             title: "\u{1b}[2J清掃".into(),
             ..draft()
@@ -303,13 +360,20 @@ mod tests {
             escape
                 .check(at())
                 .unwrap_err()
+                .message
                 .contains("control characters")
         );
         let reversed = PostDraft {
             questions: vec![choice(&["出席", "\u{202E}席欠"])],
             ..draft()
         };
-        assert!(reversed.check(at()).unwrap_err().starts_with("option"));
+        assert!(
+            reversed
+                .check(at())
+                .unwrap_err()
+                .message
+                .starts_with("option")
+        );
     }
 
     #[test]

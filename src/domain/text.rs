@@ -7,6 +7,8 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+use crate::error::{FieldError, Problem};
+
 /// Text is stored as NFC, so the same name typed on two phones compares equal.
 pub fn normalize(s: &str) -> String {
     s.trim().nfc().collect()
@@ -40,34 +42,40 @@ fn visible(c: char) -> bool {
 }
 
 /// Refuses the first character that does not belong, naming it.
-fn check_characters(field: &str, value: &str, lines: bool) -> Result<(), String> {
+fn check_characters(field: &str, value: &str, lines: bool) -> Result<(), FieldError> {
+    let refused = |message: String| FieldError::new(field, Problem::Characters, message);
     let chars: Vec<char> = value.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         let code = u32::from(c);
         if c.is_control() && !(lines && matches!(c, '\n' | '\t')) {
-            return Err(format!(
+            return Err(refused(format!(
                 "{field} must not contain control characters (U+{code:04X})"
-            ));
+            )));
         }
         let joins = matches!(c, '\u{200C}' | '\u{200D}')
             && i > 0
             && visible(chars[i - 1])
             && chars.get(i + 1).is_some_and(|n| visible(*n));
         if is_invisible(c) && !joins {
-            return Err(format!(
+            return Err(refused(format!(
                 "{field} must not contain invisible or direction-changing characters (U+{code:04X})"
-            ));
+            )));
         }
     }
     Ok(())
 }
 
-fn checked(field: &str, value: String, max: usize, lines: bool) -> Result<String, String> {
+fn checked(field: &str, value: String, max: usize, lines: bool) -> Result<String, FieldError> {
     if value.chars().count() > max {
-        return Err(format!("{field} must be at most {max} characters"));
+        let message = format!("{field} must be at most {max} characters");
+        return Err(FieldError::new(field, Problem::TooLong { max }, message));
     }
     check_characters(field, &value, lines)?;
     Ok(value)
+}
+
+fn empty(field: &str) -> FieldError {
+    FieldError::new(field, Problem::Empty, format!("{field} must not be empty"))
 }
 
 /// One line of text, 1 to `MAX` characters: a name, title, prompt, option or short answer.
@@ -75,12 +83,12 @@ fn checked(field: &str, value: String, max: usize, lines: bool) -> Result<String
 pub struct OneLine<const MAX: usize>(String);
 
 impl<const MAX: usize> OneLine<MAX> {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, String> {
-        Self::optional(field, raw)?.ok_or_else(|| format!("{field} must not be empty"))
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        Self::optional(field, raw)?.ok_or_else(|| empty(field))
     }
 
     /// Empty (or only spaces) is none.
-    pub fn optional(field: &str, raw: &str) -> Result<Option<Self>, String> {
+    pub fn optional(field: &str, raw: &str) -> Result<Option<Self>, FieldError> {
         let value = normalize(raw);
         if value.is_empty() {
             return Ok(None);
@@ -99,12 +107,12 @@ impl<const MAX: usize> OneLine<MAX> {
 pub struct MultiLine<const MAX: usize>(String);
 
 impl<const MAX: usize> MultiLine<MAX> {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, String> {
-        Self::optional(field, raw)?.ok_or_else(|| format!("{field} must not be empty"))
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        Self::optional(field, raw)?.ok_or_else(|| empty(field))
     }
 
     /// Empty (or only spaces) is none.
-    pub fn optional(field: &str, raw: &str) -> Result<Option<Self>, String> {
+    pub fn optional(field: &str, raw: &str) -> Result<Option<Self>, FieldError> {
         let value = normalize(&raw.replace("\r\n", "\n").replace('\r', "\n"));
         if value.is_empty() {
             return Ok(None);

@@ -20,7 +20,7 @@ use crate::domain::event::EventDraft;
 use crate::domain::{
     Category, HanId, MemberId, PostId, PostStatus, Priority, QuestionId, QuestionKind, Tier,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError, Problem};
 use crate::routes::LongJson;
 use crate::routes::ScopeRequest;
 
@@ -280,21 +280,27 @@ pub struct EditPostRequest {
     #[serde(default, deserialize_with = "crate::routes::double_option")]
     #[schema(value_type = Option<EventRequest>)]
     pub event: Option<Option<EventRequest>>,
+    /// A new audience, only while the circular is a draft or scheduled (409
+    /// `audience_fixed` once sent); goes with `han_ids`.
+    pub scope: Option<ScopeRequest>,
+    /// With `scope`: only these hans of the association (none: all of it).
+    pub han_ids: Option<Vec<String>>,
 }
 
 impl EditPostRequest {
     fn into_edit(self) -> Result<PostEdit, ApiError> {
+        let audience = match (self.scope, self.han_ids) {
+            (Some(scope), hans) => Some((scope.parse()?, draft::hans(hans.unwrap_or_default())?)),
+            (None, Some(_)) => {
+                let message = "han_ids are given with the scope they belong to";
+                return Err(FieldError::new("scope", Problem::Empty, message).into());
+            }
+            (None, None) => None,
+        };
         Ok(PostEdit {
-            title: self
-                .title
-                .map(|t| draft::title(&t))
-                .transpose()
-                .map_err(ApiError::validation)?,
-            body: self
-                .body
-                .map(|b| draft::body(&b))
-                .transpose()
-                .map_err(ApiError::validation)?,
+            audience,
+            title: self.title.map(|t| draft::title(&t)).transpose()?,
+            body: self.body.map(|b| draft::body(&b)).transpose()?,
             category: self.category,
             priority: self.priority,
             requires_confirmation: self.requires_confirmation,

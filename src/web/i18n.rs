@@ -36,7 +36,8 @@ pub const FILES: &[(Language, &[&str])] = translation_files![
     "account",
     "event_reminder",
     "city_districts",
-    "deliveries"
+    "deliveries",
+    "field"
 ];
 
 type Catalog = HashMap<String, String>;

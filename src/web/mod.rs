@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod chart;
 pub mod csrf;
+pub mod form_errors;
 pub mod i18n;
 pub mod log;
 pub mod page;

@@ -555,7 +555,7 @@ async fn city_staff_correct_the_list_on_the_city_districts_page() {
     );
 }
 
-async fn inbox_titles(app: &TestApp, who: &Actor) -> Vec<String> {
+pub(crate) async fn inbox_titles(app: &TestApp, who: &Actor) -> Vec<String> {
     let inbox = expect_json(app.get_as(who, "/api/v1/me/inbox?limit=100").await, 200).await;
     inbox["items"]
         .as_array()

@@ -32,6 +32,7 @@ mod operator;
 mod outage;
 mod pages;
 mod pages_compose;
+mod pages_forms;
 mod pages_officer;
 mod pages_safety;
 mod pages_tools;

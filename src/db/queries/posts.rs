@@ -230,6 +230,30 @@ pub struct PostEdit {
     pub expires_at: Option<Option<NaiveDateTime>>,
     /// A new event, or None to remove it.
     pub event: Option<Option<CheckedEvent>>,
+    /// A new audience (only for a post not yet sent; the use case checks both).
+    pub audience: Option<(crate::domain::Scope, Vec<HanId>)>,
+}
+
+/// Points an unsent post at another audience: its scope and 班 list.
+fn readdress(
+    conn: &mut AnyConnection,
+    post: &PostId,
+    scope: &crate::domain::Scope,
+    hans: &[HanId],
+) -> QueryResult<()> {
+    diesel::update(posts::table.find(post))
+        .set((posts::tier.eq(scope.tier()), posts::scope_id.eq(scope.id())))
+        .execute(conn)?;
+    diesel::delete(post_hans::table.filter(post_hans::post_id.eq(post))).execute(conn)?;
+    for han in hans {
+        diesel::insert_into(post_hans::table)
+            .values(PostHan {
+                post_id: post.clone(),
+                han_id: han.clone(),
+            })
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Edits a post; a published post's previous title and body are kept as a version.
@@ -273,6 +297,9 @@ pub fn edit_post(
                 posts::updated_at.eq(at),
             ))
             .execute(conn)?;
+        if let Some((scope, hans)) = &edit.audience {
+            readdress(conn, &post.id, scope, hans)?;
+        }
         announce(conn, &[Change::Posts])?;
         if let (PostStatus::Published, Some(title)) = (post.status, retitled) {
             push::retitle_queued(

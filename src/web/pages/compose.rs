@@ -19,7 +19,8 @@ use crate::db::models::Post;
 use crate::domain::draft::{PostDraft, QuestionDraft};
 use crate::domain::event::EventDraft;
 use crate::domain::{MemberId, PostId, PostStatus, Priority, QuestionKind, Scope};
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
+use crate::web::form_errors::{FieldErrors, problem_text};
 use crate::web::page::{Page, redirect};
 use crate::web::pages::event_form::{EventField, EventFields, EventMistake};
 use crate::web::pages::safety::jst;
@@ -37,16 +38,34 @@ pub struct AudienceOption {
     pub selected: bool,
 }
 
+/// The fields the compose page and a draft's page share (`post_fields.html`): audience,
+/// title, body, confirmation and importance.
+#[derive(Default, Deserialize)]
+pub struct PostFields {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub audience: String,
+    pub requires_confirmation: Option<String>,
+    pub urgent: Option<String>,
+}
+
+impl PostFields {
+    pub fn priority(&self) -> Priority {
+        if self.urgent.is_some() {
+            Priority::Urgent
+        } else {
+            Priority::Normal
+        }
+    }
+}
+
 #[derive(Default, Deserialize)]
 struct ComposeForm {
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    body: String,
-    #[serde(default)]
-    audience: String,
-    requires_confirmation: Option<String>,
-    urgent: Option<String>,
+    #[serde(flatten)]
+    post: PostFields,
     #[serde(default)]
     question: String,
     #[serde(default)]
@@ -55,6 +74,10 @@ struct ComposeForm {
     event: EventFields,
     /// Which button sent the form: `draft` keeps it as a draft.
     save: Option<String>,
+    /// The name of a file that was chosen when the form is drawn again: a browser cannot
+    /// keep it, so the page asks for it again.
+    #[serde(skip)]
+    chosen_file: Option<String>,
 }
 
 impl ComposeForm {
@@ -69,20 +92,19 @@ struct ComposePage<'a> {
     page: &'a Page,
     audiences: Vec<AudienceOption>,
     form: ComposeForm,
-    error: bool,
-    /// Why the chosen file was refused.
-    file_error: Option<String>,
+    /// The form's mistakes, each beside its field and in the summary.
+    errors: FieldErrors,
     /// The largest file accepted, as people read it (`10 MB`).
     max_size: String,
-    /// Why the event was refused, and beside which field.
-    event_error: Option<(EventField, &'static str)>,
-    /// No audience offered was chosen.
-    audience_error: bool,
     /// Drafts and scheduled circulars the writer may finish.
     unsent: Vec<Post>,
 }
 
 impl ComposePage<'_> {
+    fn fields(&self) -> &PostFields {
+        &self.form.post
+    }
+
     fn unsent_href(&self, post: &Post) -> String {
         draft_page(&post.id)
     }
@@ -91,27 +113,85 @@ impl ComposePage<'_> {
         unsent_status(self.page, post)
     }
 
-    /// The event mistake's text when it belongs beside `field`.
-    fn event_error_at(&self, field: &str) -> Option<&'static str> {
-        let (at, text) = self.event_error?;
-        let name = match at {
-            EventField::StartDate => "start_date",
-            EventField::StartTime => "start_time",
-            EventField::End => "end",
-            EventField::Place => "place",
-        };
-        (name == field).then_some(text)
+    fn again_text(&self, name: &str) -> String {
+        self.page.tf("field.file_again", "name", name)
     }
 }
 
 /// What went wrong with a sent form, to draw it again.
 enum Problem {
     None,
+    /// Refused by the use case, not about one field of the form.
     Form,
     /// None of the audiences offered was chosen.
     Audience,
     File(StatusCode, String),
     Event(EventMistake),
+    /// The use case refused one field.
+    Field(Box<FieldError>),
+}
+
+/// The element id and label key of the form field a use case's field name is drawn in
+/// (the compose page and the draft page share them).
+pub fn form_field(field: &str) -> (&'static str, &'static str) {
+    match field {
+        "body" => ("compose-body", "compose.body_label"),
+        "questions" | "questions.prompt" => ("compose-question", "compose.question_label"),
+        "questions.options" => ("compose-options", "compose.options_label"),
+        "event" => ("event-start-date", "event.start_date"),
+        "han_ids" | "scope" => ("compose-audience", "compose.audience"),
+        _ => ("compose-title", "compose.title_label"),
+    }
+}
+
+/// A use case's refusal of a field, beside the field it was typed in.
+pub fn field_error(page: &Page, error: &FieldError) -> FieldErrors {
+    let (id, label_key) = form_field(&error.field);
+    let label = page.t(label_key);
+    FieldErrors::one(id, label, problem_text(page, label, error))
+}
+
+/// An event mistake beside its field.
+fn event_error(page: &Page, mistake: EventMistake) -> FieldErrors {
+    let (id, label_key) = match mistake.field {
+        EventField::StartDate => ("event-start-date", "event.start_date"),
+        EventField::StartTime => ("event-start-time", "event.start_time"),
+        EventField::End => ("event-end-date", "event.end_date"),
+        EventField::Place => ("event-place", "event.place"),
+    };
+    FieldErrors::one(id, page.t(label_key), page.t(mistake.key))
+}
+
+/// The mistakes to show and the status to answer with.
+fn errors_of(page: &Page, problem: Problem) -> (StatusCode, FieldErrors) {
+    let invalid = StatusCode::UNPROCESSABLE_ENTITY;
+    let audience = || page.t("compose.audience");
+    match problem {
+        Problem::None => (StatusCode::OK, FieldErrors::default()),
+        Problem::Form => {
+            let (id, label) = ("compose-title", page.t("compose.title_label"));
+            (
+                invalid,
+                FieldErrors::one(id, label, page.t("compose.error")),
+            )
+        }
+        Problem::Audience => {
+            let message = page.t("post_edit.choose_audience");
+            (
+                invalid,
+                FieldErrors::one("compose-audience", audience(), message),
+            )
+        }
+        Problem::File(status, message) => {
+            let label = page.t("attach.hint");
+            (
+                status,
+                FieldErrors::one("compose-attachment", label, message),
+            )
+        }
+        Problem::Event(mistake) => (invalid, event_error(page, mistake)),
+        Problem::Field(error) => (invalid, field_error(page, &error)),
+    }
 }
 
 /// A draft's or scheduled circular's state, as its lists and page say it.
@@ -205,28 +285,16 @@ async fn draw(
     if choices.is_empty() {
         return Err(ApiError::Forbidden);
     }
-    let audiences = audience_options(page, &choices, &form.audience);
+    let audiences = audience_options(page, &choices, &form.post.audience);
     let unsent = posts::unsent(services, &member.0.principal.member_id).await?;
-    let (mut status, mut error, mut file_error, mut event_error) =
-        (StatusCode::UNPROCESSABLE_ENTITY, false, None, None);
-    let audience_error = matches!(problem, Problem::Audience);
-    match problem {
-        Problem::None => status = StatusCode::OK,
-        Problem::Form => error = true,
-        Problem::Audience => {}
-        Problem::File(code, message) => (status, file_error) = (code, Some(message)),
-        Problem::Event(m) => event_error = Some((m.field, page.t(m.key))),
-    }
+    let (status, errors) = errors_of(page, problem);
     let max_size = human_size(settings.attachment_max_bytes);
     let template = ComposePage {
         page,
         audiences,
         form,
-        error,
-        file_error,
+        errors,
         max_size,
-        event_error,
-        audience_error,
         unsent,
     };
     page.render_with(status, &template)
@@ -246,10 +314,8 @@ async fn show(
     services: web::Data<Services>,
     settings: web::Data<PostSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    let form = ComposeForm {
-        audience: query.into_inner().audience.unwrap_or_default(),
-        ..ComposeForm::default()
-    };
+    let mut form = ComposeForm::default();
+    form.post.audience = query.into_inner().audience.unwrap_or_default();
     draw(&page, &services, &member, &settings, form, Problem::None).await
 }
 
@@ -312,7 +378,9 @@ fn new_post(
     event: Option<EventDraft>,
     choices: Vec<AudienceChoice>,
 ) -> Option<NewPost> {
-    let choice = choices.into_iter().find(|c| value_of(c) == form.audience)?;
+    let choice = choices
+        .into_iter()
+        .find(|c| value_of(c) == form.post.audience)?;
     let options: Vec<String> = form
         .options
         .lines()
@@ -333,12 +401,12 @@ fn new_post(
     Some(NewPost {
         scope: choice.scope,
         category: None,
-        priority: form.urgent.as_ref().map(|_| Priority::Urgent),
+        priority: Some(form.post.priority()),
         draft: PostDraft {
             han_ids: choice.hans.into_iter().map(|h| h.0).collect(),
-            title: form.title.clone(),
-            body: form.body.clone(),
-            requires_confirmation: form.requires_confirmation.is_some(),
+            title: form.post.title.clone(),
+            body: form.post.body.clone(),
+            requires_confirmation: form.post.requires_confirmation.is_some(),
             publish_at: None,
             expires_at: None,
             draft: form.keep_as_draft(),
@@ -357,11 +425,13 @@ async fn send(
     store: web::Data<AttachmentStore>,
     settings: web::Data<PostSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    let CsrfMultipart { form, file } = sent;
+    let CsrfMultipart { mut form, file } = sent;
     let caller = &member.0.principal.member_id;
-    let checked = form.event.read().map_err(Problem::Event);
-    let (upload, event) = match checked.and_then(|event| {
-        let upload = upload_of(&page, &settings, file).map_err(|(c, m)| Problem::File(c, m))?;
+    let upload = upload_of(&page, &settings, file).map_err(|(c, m)| Problem::File(c, m));
+    let chosen = upload.as_ref().ok().and_then(Option::as_ref);
+    form.chosen_file = chosen.map(|u| u.file_name.clone());
+    let (upload, event) = match upload.and_then(|upload| {
+        let event = form.event.read().map_err(Problem::Event)?;
         Ok((upload, event))
     }) {
         Ok(read) => read,
@@ -376,6 +446,10 @@ async fn send(
     match sent {
         Ok(id) if form.keep_as_draft() => Ok(redirect(&draft_page(&id), Vec::new())),
         Ok(id) => Ok(redirect(&format!("/posts/{id}"), Vec::new())),
+        Err(ApiError::Field(_, error)) => {
+            let problem = Problem::Field(error);
+            draw(&page, &services, &member, &settings, form, problem).await
+        }
         Err(ApiError::Validation(..)) => {
             draw(&page, &services, &member, &settings, form, Problem::Form).await
         }

@@ -1,6 +1,7 @@
 //! `/officer/posts/{id}/draft`: a draft or scheduled circular as its managers finish it —
-//! attach a file (`添付する`), remove one (`外す`), and send it (`回覧を送る`) — through the same
-//! actions as the API's attachments and `POST /api/v1/posts/{id}/publish`. Only its
+//! change its audience, title, text, confirmation and importance (`変更を保存`), attach a file
+//! (`添付する`), remove one (`外す`), and send it (`回覧を送る`) — through the same actions as
+//! `PATCH /api/v1/posts/{id}`, the API's attachments and `POST /api/v1/posts/{id}/publish`. Only its
 //! managers see an unsent circular (others get the 404 page); a sent one opens as readers
 //! see it.
 
@@ -10,17 +11,23 @@ use actix_web::web::{self, ServiceConfig};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::actions::posts::{self, PostView};
+use crate::actions::posts::{self, AudienceChoice, PostView};
 use crate::actions::{Services, attachments};
 use crate::attachments::AttachmentStore;
 use crate::configuration::PostSettings;
 use crate::db::models::Attachment;
-use crate::domain::{AttachmentId, MemberId, PostId, PostStatus};
+use crate::db::queries::posts::PostEdit;
+use crate::domain::draft;
+use crate::domain::{AttachmentId, MemberId, PostId, PostStatus, Priority, Scope};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
+use crate::web::form_errors::{FieldErrors, problem_text};
 use crate::web::page::{Page, redirect};
 use crate::web::pages::calendar::{EventFacts, event_facts};
-use crate::web::pages::compose::{draft_page, human_size, unsent_status, upload_of};
+use crate::web::pages::compose::{
+    AudienceOption, PostFields, audience_options, draft_page, field_error, form_field, human_size,
+    unsent_status, upload_of, value_of,
+};
 use crate::web::session::PageMember;
 use crate::web::upload::CsrfMultipart;
 
@@ -34,7 +41,40 @@ pub fn config(cfg: &mut ServiceConfig) {
             "/officer/posts/{id}/draft/attachments/{attachment}/remove",
             web::post().to(remove),
         )
-        .route("/officer/posts/{id}/draft/publish", web::post().to(publish));
+        .route("/officer/posts/{id}/draft/publish", web::post().to(publish))
+        .route("/officer/posts/{id}/draft/edit", web::post().to(edit));
+}
+
+/// The draft's fields as the post stands.
+fn fields_of(view: &PostView) -> PostFields {
+    let post = &view.detail.post;
+    let hans = &view.detail.hans;
+    // Several 班 (possible over the API) are not one option of the list: choose again.
+    let audience = Scope::parse(post.tier, post.scope_id.clone())
+        .ok()
+        .filter(|_| hans.len() <= 1)
+        .map(|scope| {
+            let hans = hans.clone();
+            value_of(&AudienceChoice {
+                scope,
+                hans,
+                name: None,
+            })
+        })
+        .unwrap_or_default();
+    PostFields {
+        title: post.title.clone(),
+        body: post.body.clone(),
+        audience,
+        requires_confirmation: post.requires_confirmation.then(|| "on".into()),
+        urgent: (post.priority == Priority::Urgent).then(|| "on".into()),
+    }
+}
+
+/// The edit form drawn again: what was typed and what is wrong with it.
+struct Redraw {
+    form: PostFields,
+    errors: FieldErrors,
 }
 
 #[derive(Template)]
@@ -46,9 +86,18 @@ struct DraftPage<'a> {
     /// Why the chosen file was refused.
     file_error: Option<String>,
     max_size: String,
+    audiences: Vec<AudienceOption>,
+    form: PostFields,
+    /// The edit form's mistakes.
+    errors: FieldErrors,
+    saved: bool,
 }
 
 impl DraftPage<'_> {
+    fn fields(&self) -> &PostFields {
+        &self.form
+    }
+
     fn id(&self) -> &PostId {
         &self.view.detail.post.id
     }
@@ -71,13 +120,33 @@ impl DraftPage<'_> {
     }
 }
 
+/// What the page shows besides the draft: a refused file, an edit form with mistakes, or
+/// that the changes were saved.
+#[derive(Default)]
+struct Shown {
+    file_error: Option<(StatusCode, String)>,
+    redraw: Option<Redraw>,
+    saved: bool,
+}
+
+impl Shown {
+    /// 422 for a form drawn again, the refused file's status, else 200.
+    fn status(&self) -> StatusCode {
+        match (&self.redraw, &self.file_error) {
+            (Some(_), _) => StatusCode::UNPROCESSABLE_ENTITY,
+            (None, Some((status, _))) => *status,
+            (None, None) => StatusCode::OK,
+        }
+    }
+}
+
 async fn draw(
     page: &Page,
     services: &Services,
     settings: &PostSettings,
     caller: &MemberId,
     id: PostId,
-    file_error: Option<(StatusCode, String)>,
+    shown: Shown,
 ) -> Result<HttpResponse, ApiError> {
     let view = posts::get(services, caller, id.clone()).await?;
     if !matches!(
@@ -87,26 +156,120 @@ async fn draw(
         return Ok(redirect(&format!("/posts/{id}"), Vec::new()));
     }
     let files = attachments::list(services, caller, id).await?;
-    let status = file_error.as_ref().map_or(StatusCode::OK, |(s, _)| *s);
+    let choices = posts::audiences(services, caller).await?;
+    let status = shown.status();
+    let Redraw { form, errors } = shown.redraw.unwrap_or_else(|| Redraw {
+        form: fields_of(&view),
+        errors: FieldErrors::default(),
+    });
     let template = DraftPage {
         page,
         view: &view,
         files,
-        file_error: file_error.map(|(_, message)| message),
+        file_error: shown.file_error.map(|(_, message)| message),
         max_size: human_size(settings.attachment_max_bytes),
+        audiences: audience_options(page, &choices, &form.audience),
+        form,
+        errors,
+        saved: shown.saved,
     };
     page.render_with(status, &template)
+}
+
+#[derive(Deserialize)]
+struct Saved {
+    saved: Option<String>,
 }
 
 async fn show(
     member: PageMember,
     page: Page,
     path: web::Path<PostId>,
+    query: web::Query<Saved>,
     services: web::Data<Services>,
     settings: web::Data<PostSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = &member.0.principal.member_id;
-    draw(&page, &services, &settings, caller, path.into_inner(), None).await
+    let shown = Shown {
+        saved: query.saved.is_some(),
+        ..Shown::default()
+    };
+    draw(
+        &page,
+        &services,
+        &settings,
+        caller,
+        path.into_inner(),
+        shown,
+    )
+    .await
+}
+
+/// The changes the form asks for, or its mistakes: each text by the draft's own rule
+/// (every mistake at once), the audience among those offered.
+fn edit_of(
+    page: &Page,
+    form: &PostFields,
+    choices: Vec<AudienceChoice>,
+) -> Result<PostEdit, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let mut refused = |e: crate::error::FieldError| {
+        let (id, label_key) = form_field(&e.field);
+        let label = page.t(label_key);
+        errors.add(id, label, problem_text(page, label, &e));
+    };
+    let title = draft::title(&form.title).map_err(&mut refused).ok();
+    let body = draft::body(&form.body).map_err(&mut refused).ok();
+    let choice = choices.into_iter().find(|c| value_of(c) == form.audience);
+    if choice.is_none() {
+        let label = page.t("compose.audience");
+        errors.add(
+            "compose-audience",
+            label,
+            page.t("post_edit.choose_audience"),
+        );
+    }
+    match (title, body, choice) {
+        (Some(title), Some(body), Some(choice)) if errors.is_empty() => Ok(PostEdit {
+            title: Some(title),
+            body: Some(body),
+            requires_confirmation: Some(form.requires_confirmation.is_some()),
+            priority: Some(form.priority()),
+            audience: Some((choice.scope, choice.hans)),
+            ..PostEdit::default()
+        }),
+        _ => Err(errors),
+    }
+}
+
+async fn edit(
+    form: CsrfForm<PostFields>,
+    member: PageMember,
+    page: Page,
+    path: web::Path<PostId>,
+    services: web::Data<Services>,
+    settings: web::Data<PostSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, caller, form) = (path.into_inner(), &member.0.principal.member_id, form.0);
+    let choices = posts::audiences(&services, caller).await?;
+    let errors = match edit_of(&page, &form, choices) {
+        Ok(changes) => match posts::edit(&services, caller, id.clone(), changes).await {
+            Ok(_) => {
+                return Ok(redirect(
+                    &format!("{}?saved=1", draft_page(&id)),
+                    Vec::new(),
+                ));
+            }
+            Err(ApiError::Field(_, e)) => field_error(&page, &e),
+            Err(e) => return Err(e),
+        },
+        Err(errors) => errors,
+    };
+    let shown = Shown {
+        redraw: Some(Redraw { form, errors }),
+        ..Shown::default()
+    };
+    draw(&page, &services, &settings, caller, id, shown).await
 }
 
 #[derive(Deserialize)]
@@ -129,9 +292,19 @@ async fn attach(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 page.t("post_edit.no_file").into(),
             );
-            return draw(&page, &services, &settings, caller, id, Some(refused)).await;
+            let shown = Shown {
+                file_error: Some(refused),
+                ..Shown::default()
+            };
+            return draw(&page, &services, &settings, caller, id, shown).await;
         }
-        Err(refused) => return draw(&page, &services, &settings, caller, id, Some(refused)).await,
+        Err(refused) => {
+            let shown = Shown {
+                file_error: Some(refused),
+                ..Shown::default()
+            };
+            return draw(&page, &services, &settings, caller, id, shown).await;
+        }
     };
     attachments::upload(&services, &store, caller, id.clone(), upload).await?;
     Ok(redirect(&draft_page(&id), Vec::new()))

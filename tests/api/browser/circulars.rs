@@ -301,7 +301,9 @@ async fn an_officer_composes_a_circular_without_javascript_that_reaches_a_reside
     browser.fill("質問", "お手伝いできますか").await;
     browser.fill("選択肢", "できる").await;
     browser.click_button("回覧を送る").await;
-    browser.expect_text("送れませんでした").await;
+    browser
+        .expect_text("選択肢は2〜20個、1行に1つずつ入力してください。")
+        .await;
     let inbox = expect_json(app.get_as(&town.resident, "/api/v1/me/inbox").await, 200).await;
     assert_eq!(inbox["items"], json!([]));
     browser.fill("選択肢", "できる\nできない").await;
