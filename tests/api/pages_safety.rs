@@ -125,9 +125,12 @@ async fn a_safety_answer_made_offline_is_stored_once_when_the_network_is_back() 
         .click()
         .await
         .expect("click");
-    browser.expect_text("回答を保存しました。").await;
-    // The page's own post failed; the service worker (which DevTools' offline emulation
-    // does not cut off) may send the queued answer at once or when the page is back online.
+    // The page's own post failed and the answer is queued; the service worker (which
+    // DevTools' offline emulation does not cut off) may send it at once, replacing the
+    // message, or when the page is back online.
+    browser
+        .expect_one_of(&["回答を保存しました。", "保存していた回答を送りました。"])
+        .await;
 
     browser.offline(false).await;
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -247,15 +247,20 @@ impl Browser {
 
     /// Waits until `<main>` shows `text`.
     pub async fn expect_text(&self, text: &str) {
+        self.expect_one_of(&[text]).await;
+    }
+
+    /// Waits until `<main>` shows one of `texts`.
+    pub async fn expect_one_of(&self, texts: &[&str]) {
         let deadline = Instant::now() + WAIT;
         loop {
             let shown = self.main_text().await;
-            if shown.contains(text) {
+            if texts.iter().any(|text| shown.contains(text)) {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "expected {text:?} on {}, saw:\n{shown}",
+                "expected one of {texts:?} on {}, saw:\n{shown}",
                 self.path().await
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
