@@ -153,6 +153,9 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         inbox_cache,
         client: reqwest::Client::builder()
             .no_proxy()
+            // Below actix's 5 s keep-alive, so a slow test never sends on a connection the
+            // server is closing (hyper's IncompleteMessage).
+            .pool_idle_timeout(std::time::Duration::from_secs(3))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
