@@ -15,6 +15,7 @@ mod demo;
 mod districts;
 mod docs;
 mod email;
+mod email_digest;
 mod email_officer;
 mod email_restart;
 mod errors;

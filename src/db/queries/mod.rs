@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod audit;
 pub mod calendar;
 pub mod channels;
+pub mod digests;
 pub mod district_scope;
 pub mod districts;
 pub mod event_reminders;
