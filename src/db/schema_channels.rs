@@ -1,4 +1,5 @@
-//! The tables of the daily email digest (issue 17, D70), beside `schema` (whose tables they
+//! The tables of the daily email digest (issue 17, D70) and the dashboard's members reachable
+//! per channel (D72), beside `schema` (whose tables they
 //! join), so `schema.rs` stays under the house's 700 lines.
 
 use crate::db::schema::{
@@ -53,3 +54,11 @@ diesel::allow_tables_to_appear_in_same_query!(email_digest_entries, association_
 diesel::allow_tables_to_appear_in_same_query!(email_digest_entries, push_jobs);
 diesel::allow_tables_to_appear_in_same_query!(email_digest_members, muted_channels);
 diesel::allow_tables_to_appear_in_same_query!(email_digest_members, email_digest_entries);
+
+diesel::table! {
+    stats_channel_months (month, channel) {
+        month -> Text,
+        channel -> Text,
+        members -> Integer,
+    }
+}

@@ -46,6 +46,7 @@ mod security;
 mod shutdown;
 mod smtp_server;
 mod stats;
+mod stats_reach;
 mod storage;
 mod surveys;
 mod tokens;

@@ -21,6 +21,7 @@ pub mod posts;
 pub mod principals;
 pub mod projects;
 pub mod push;
+pub mod reach;
 pub mod receipts;
 pub mod roles;
 pub mod safety;
