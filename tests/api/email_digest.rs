@@ -241,3 +241,32 @@ async fn the_settings_page_chooses_the_daily_digest() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn processes_racing_for_a_day_queue_its_digest_once() {
+    let (app, smtp) = spawn_with_mail().await;
+    let city = City::build(&app).await;
+    verified_email(&app, &smtp, &city.resident_h1, "daily@example.jp").await;
+    choose(&app, &city.resident_h1, "daily").await;
+    publish(&app, &city, "町内清掃のお知らせ", json!({})).await;
+
+    // Eight "instances" look at the same moment, each on its own connection.
+    let at = jst(1, HOUR, 0);
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let db = app.db.clone();
+            std::thread::spawn(move || queue_due(&mut db.get().unwrap(), at, HOUR).unwrap())
+        })
+        .collect();
+    let queued: Vec<usize> = racers
+        .into_iter()
+        .filter_map(|r| r.join().unwrap())
+        .collect();
+    assert_eq!(queued, vec![1], "one of them queued the day");
+    drain_mail(&app).await;
+    let digests = subjects(&smtp, "daily@example.jp")
+        .into_iter()
+        .filter(|s| s.contains("回覧のまとめ"))
+        .count();
+    assert_eq!(digests, 1);
+}
