@@ -1,5 +1,5 @@
 //! The periodic background jobs a server runs beside its requests: scheduled publishing,
-//! events' day-before reminders, the adoption figures, pruning idempotency keys, SQLite backups. Each is one step run on a
+//! events' day-before reminders, the daily email digest, the adoption figures, pruning idempotency keys, SQLite backups. Each is one step run on a
 //! ticker until the server stops; the work itself lives with its rule.
 
 use std::future::Future;
@@ -12,7 +12,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::auth::JwtKeys;
 use crate::backup::scheduled_backup;
-use crate::configuration::{EventSettings, StatsSettings};
+use crate::configuration::{EmailSettings, EventSettings, StatsSettings};
+use crate::db::queries::digests;
 use crate::db::queries::event_reminders::queue_due;
 use crate::db::queries::idempotency::prune;
 use crate::db::queries::job_runs;
@@ -117,6 +118,35 @@ pub async fn remind_of_events(
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "queueing event reminders failed; will retry"),
+        }
+    })
+    .await;
+}
+
+/// Queues each JST day's email digest from `email.digest_hour` (D70). The day's row is its
+/// claim, so a restart or a second instance never queues a day twice; a day missed while
+/// the server was down goes out when it starts, and its circulars wait for the next one.
+pub async fn queue_email_digests(
+    db: Db,
+    settings: EmailSettings,
+    wake_push: Arc<Notify>,
+    stop: watch::Receiver<bool>,
+) {
+    let (hour, interval) = (
+        settings.digest_hour,
+        Duration::from_secs(settings.digest_interval_secs),
+    );
+    every(Instant::now(), interval, stop, || async {
+        let due = once_per_period(&db, "email_digests", interval, move |conn| {
+            Ok(digests::queue_due(conn, now(), hour)?)
+        });
+        match due.await.map(Option::flatten) {
+            Ok(Some(deliveries)) => {
+                tracing::info!(deliveries, "queued the day's email digest");
+                wake_push.notify_one();
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "queueing the email digest failed; will retry"),
         }
     })
     .await;

@@ -193,6 +193,14 @@ impl Application {
                 stopped.clone(),
             )));
         }
+        if email_enabled && settings.email.digest_worker {
+            background.push(tokio::spawn(jobs::queue_email_digests(
+                db.clone(),
+                settings.email.clone(),
+                wake_push.clone(),
+                stopped.clone(),
+            )));
+        }
         if db.backend() == Backend::Postgres && configured_keys(&settings.auth).is_none() {
             background.push(tokio::spawn(jobs::reload_key_ring(
                 db.clone(),

@@ -11,7 +11,8 @@
 //! request, over the whole city, so nothing of theirs is warm in memory), signin (a
 //! sign-in flood against paced inbox traffic), emergency (a city-wide urgent post pushed to
 //! every subscription while thousands of members open and confirm it at 3,000 req/s); push
-//! (the fan-out alone, only when named), dashboard (city staff's adoption figures, one request
+//! (the fan-out alone, only when named), email (100,000 mails through the outbox to a
+//! stand-in SMTP server, only when named), dashboard (city staff's adoption figures, one request
 //! at a time). No scenario named: the default suite. `safety` (only when named, alone) runs
 //! its own server and data set; see safety.rs.
 //!
@@ -23,6 +24,7 @@
 
 mod dashboard;
 mod driver;
+mod email;
 mod emergency;
 mod members;
 mod safety;
@@ -76,6 +78,8 @@ pub struct Bench {
     /// The newest circular in the resident's inbox that asks for confirmation.
     pub post_id: String,
     pub push_received: Arc<AtomicUsize>,
+    /// Mails the stand-in SMTP server accepted (the `email` scenario).
+    pub smtp_received: Arc<AtomicUsize>,
     rows: Mutex<Vec<Row>>,
 }
 
@@ -216,6 +220,7 @@ async fn run_scenario(bench: &Bench, name: &str) -> bool {
         "signin" => signin::run(bench).await,
         "emergency" => emergency::run(bench, true).await,
         "push" => emergency::run(bench, false).await,
+        "email" => email::run(bench).await,
         _ => return false,
     }
     true
@@ -311,7 +316,7 @@ fn main() {
     }
     if let Some(unknown) = wanted
         .iter()
-        .find(|w| !DEFAULT_SUITE.contains(&w.as_str()) && !["push"].contains(&w.as_str()))
+        .find(|w| !DEFAULT_SUITE.contains(&w.as_str()) && !["push", "email"].contains(&w.as_str()))
     {
         eprintln!("unknown scenario '{unknown}'");
         std::process::exit(2);
@@ -347,6 +352,7 @@ fn main() {
 
         let (push_port, push_received) = emergency::loopback_push_service();
         let push_base = format!("http://127.0.0.1:{push_port}");
+        let (smtp_port, smtp_received) = email::loopback_smtp_server().await;
         let db = kairan::startup::prepare_database(settings.clone(), true)
             .await
             .unwrap();
@@ -359,6 +365,8 @@ fn main() {
             ("KAIRAN_DATABASE__URL", url),
             ("KAIRAN_LOG__FILTER", "error".to_string()),
             ("KAIRAN_PUSH__ALLOW_INSECURE_ENDPOINTS", "true".to_string()),
+            ("KAIRAN_EMAIL__SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}")),
+            ("KAIRAN_EMAIL__FROM", "kairan <kairan@bench.example>".to_string()),
         ];
         if backend == "postgres" {
             env.push(("KAIRAN_DATABASE__MAX_CONNECTIONS", "16".to_string()));
@@ -388,6 +396,7 @@ fn main() {
             resident_token: Arc::new(String::new()),
             post_id: String::new(),
             push_received,
+            smtp_received,
             rows: Mutex::new(Vec::new()),
         };
         bench.resident_token = Arc::new(bench.sign_in("resident@demo.kairan.example").await);

@@ -6,8 +6,9 @@ use chrono::NaiveDateTime;
 use crate::actions::Services;
 use crate::authz::Principal;
 use crate::db::queries::channels as queries;
+use crate::db::queries::digests;
 use crate::domain::channel::chosen;
-use crate::domain::{Channel, EmailAddress, MemberId};
+use crate::domain::{Channel, EmailAddress, EmailFrequency, MemberId};
 use crate::error::{ApiError, ErrorCode};
 
 /// The channels the caller chose.
@@ -94,4 +95,36 @@ pub async fn set_email(
         address: stored,
         verified_at: None,
     })
+}
+
+/// How often the caller's circulars come by mail.
+pub async fn email_frequency(
+    services: &Services,
+    caller: &MemberId,
+) -> Result<EmailFrequency, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            Principal::load(conn, &caller)?;
+            Ok(digests::frequency(conn, &caller)?)
+        })
+        .await
+}
+
+/// Chooses how often the caller's circulars come by mail (D70).
+pub async fn set_email_frequency(
+    services: &Services,
+    caller: &MemberId,
+    frequency: EmailFrequency,
+) -> Result<EmailFrequency, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| {
+            Principal::load(conn, &caller)?;
+            Ok(digests::set_frequency(conn, &caller, frequency)?)
+        })
+        .await?;
+    Ok(frequency)
 }

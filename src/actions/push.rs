@@ -5,6 +5,7 @@ use crate::actions::Services;
 use crate::actions::access::managed_post;
 use crate::authz::Principal;
 use crate::db::models::PushSubscription;
+use crate::db::queries::digests;
 use crate::db::queries::outbox::{DeliveryCounts, post_delivery_counts, post_delivery_failures};
 use crate::db::queries::push as queries;
 use crate::domain::{Category, MemberId, PostId, PushSubscriptionId};
@@ -99,6 +100,8 @@ pub struct Deliveries {
     pub per_channel: Vec<(Channel, DeliveryCounts)>,
     /// Failed deliveries per channel and reason, most first.
     pub failures: Vec<(Channel, FailureReason, i64)>,
+    /// Members whose mail about it waits for their daily digest (D70).
+    pub digest_waiting: i64,
 }
 
 impl Deliveries {
@@ -124,10 +127,12 @@ pub async fn deliveries(
             managed_post(conn, &caller, &id)?;
             let (total, per_channel) = post_delivery_counts(conn, &id)?;
             let failures = post_delivery_failures(conn, &id)?;
+            let digest_waiting = digests::waiting_for_post(conn, &id)?;
             Ok(Deliveries {
                 total,
                 per_channel,
                 failures,
+                digest_waiting,
             })
         })
         .await

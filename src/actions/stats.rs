@@ -13,6 +13,7 @@ use crate::authz::{self, Principal, require};
 use crate::configuration::StatsSettings;
 use crate::db::queries::districts::open_district_name;
 use crate::db::queries::projects as project_queries;
+use crate::db::queries::reach;
 use crate::db::queries::stats::{self, SnapshotOutcome};
 use crate::domain::{Counts, Csv, DistrictId, MemberId, Month, Rule, SafetyCounts};
 use crate::error::{ApiError, ErrorCode};
@@ -57,6 +58,7 @@ pub async fn city_dashboard(
                 series: stats::series(conn, month)?,
                 districts: stats::district_months(conn, month)?,
                 projects: project_queries::count_projects(conn, month.fiscal_year())?,
+                reachable: reach::month_counts(conn, &month.to_string())?,
             })
         })
         .await?;

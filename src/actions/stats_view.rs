@@ -8,8 +8,8 @@ use crate::configuration::StatsSettings;
 use crate::db::models::{StatsDistrictMonth, StatsDistrictSafetyMonth, StatsMonth};
 use crate::db::queries::stats::DistrictMonthRow;
 use crate::domain::{
-    AssociationId, Counts, DistrictId, Month, Projection, Rule, SafetyCounts, progress, project,
-    rate,
+    AssociationId, Channel, Counts, DistrictId, Month, Projection, Rule, SafetyCounts, progress,
+    project, rate,
 };
 use crate::error::ApiError;
 
@@ -167,7 +167,36 @@ pub struct AdoptionResponse {
     pub member_households: TargetProgress,
     /// Target 3: projects with partners in the month's 年度.
     pub projects: ProjectProgress,
+    /// Members each channel reaches (city-wide counts only), as of the month's snapshot;
+    /// null for a month stored before they were counted.
+    pub reachable_members: Option<ReachableMembers>,
     pub districts: Vec<DistrictStatus>,
+}
+
+/// Members with an address on a channel they did not turn off: a push subscription, a
+/// verified email address, a linked LINE account. One member may count on several.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReachableMembers {
+    pub push: i32,
+    pub email: i32,
+    pub line: i32,
+}
+
+impl ReachableMembers {
+    /// From a month's stored counts; None when it has none.
+    pub fn from_counts(counts: &[(Channel, i32)]) -> Option<Self> {
+        let of = |channel| {
+            counts
+                .iter()
+                .find(|(c, _)| *c == channel)
+                .map_or(0, |(_, n)| *n)
+        };
+        (!counts.is_empty()).then(|| Self {
+            push: of(Channel::Push),
+            email: of(Channel::Email),
+            line: of(Channel::Line),
+        })
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -214,6 +243,8 @@ pub struct CityFigures {
     pub series: Vec<StatsMonth>,
     pub districts: Vec<DistrictMonthRow>,
     pub projects: i64,
+    /// Members each channel reaches, as stored with the month.
+    pub reachable: Vec<(Channel, i32)>,
 }
 
 pub fn district_status(
@@ -294,6 +325,7 @@ pub fn adoption_response(
                 settings.target_projects,
             ),
         },
+        reachable_members: ReachableMembers::from_counts(&city.reachable),
         districts: city
             .districts
             .iter()

@@ -13,6 +13,14 @@ pub struct EmailSettings {
     pub link_ttl_days: i64,
     #[serde(deserialize_with = "deserialize_number_from_string")]
     pub concurrency: usize,
+    /// The JST hour (0–23) from which each day's digest goes to members who chose it.
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub digest_hour: u32,
+    /// How often the digest job looks whether the day's digest is due.
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub digest_interval_secs: u64,
+    /// Run the digest job in this process (tests queue digests themselves).
+    pub digest_worker: bool,
 }
 
 impl EmailSettings {
@@ -31,6 +39,12 @@ impl EmailSettings {
         }
         if self.link_ttl_days < 1 || self.concurrency == 0 {
             problems.push("email.link_ttl_days and email.concurrency must be at least 1".into());
+        }
+        if self.digest_hour > 23 || self.digest_interval_secs == 0 {
+            problems.push(format!(
+                "email.digest_hour (KAIRAN_EMAIL__DIGEST_HOUR) must be 0 to 23 and email.digest_interval_secs at least 1; they are {} and {}",
+                self.digest_hour, self.digest_interval_secs
+            ));
         }
         problems
     }

@@ -9,6 +9,7 @@ pub mod json;
 pub mod models;
 pub mod queries;
 pub mod schema;
+pub mod schema_channels;
 pub mod schema_instances;
 pub mod url;
 pub mod write_hook;

@@ -13,6 +13,15 @@ crate::string_enum!(
 );
 
 crate::string_enum!(
+    /// How often a member's circulars come by mail: each at once, or one digest a day
+    /// (urgent circulars, safety checks and reminders still come at once).
+    EmailFrequency {
+        Immediate => "immediate",
+        Daily => "daily",
+    }
+);
+
+crate::string_enum!(
     /// Why deliveries failed for good, as an officer is told, from the last answer a
     /// channel's server gave (`last_status`): `refused` for good (SMTP 5xx; HTTP 4xx other
     /// than 429), `deferred` (asked to retry until the attempts ran out: SMTP 4xx, HTTP 429

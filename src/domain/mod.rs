@@ -37,7 +37,7 @@ pub use appointment::{
 pub use association::{household_count, optional_name};
 pub use audience::{Audience, AudienceKey, ReceiptScope, Scope, member_keys};
 pub use audit::{AuditAction, AuditCursor};
-pub use channel::{Channel, EmailAddress, FailureReason};
+pub use channel::{Channel, EmailAddress, EmailFrequency, FailureReason};
 pub use district::DistrictRecord;
 pub use ids::*;
 pub use joining::{InvitationTerms, JoinRequestStatus, Placement, join_message};

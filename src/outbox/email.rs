@@ -14,9 +14,10 @@ use secrecy::ExposeSecret;
 use crate::configuration::EmailSettings;
 use crate::db::Db;
 use crate::db::queries::channels::{mail_posts, mail_recipients};
+use crate::db::queries::digests::{KIND as DIGEST, digest_posts};
 use crate::db::queries::event_reminders::{KIND as EVENT_REMINDER, reminded_events};
 use crate::db::queries::outbox::{Delivery, Outcome};
-use crate::domain::{Language, PostId};
+use crate::domain::{Language, MemberId, PostId};
 use crate::error::ApiError;
 use crate::outbox::event_reminder::RemindedEvents;
 use crate::outbox::links::Links;
@@ -65,15 +66,35 @@ impl Mailer {
     ) -> Result<Vec<(Delivery, Outcome)>, ApiError> {
         let ids: Vec<String> = batch.iter().map(|d| d.subscription_id.0.clone()).collect();
         let post_ids: Vec<PostId> = batch.iter().filter_map(|d| d.post_id.clone()).collect();
-        let (recipients, posts, events) = db
+        let digest_jobs: Vec<String> = batch
+            .iter()
+            .filter(|d| d.kind == DIGEST)
+            .map(|d| d.job_id.clone())
+            .collect();
+        let (recipients, posts, events, digests) = db
             .run(move |conn| {
+                let recipients = mail_recipients(conn, &ids)?;
+                let digests = if digest_jobs.is_empty() {
+                    Vec::new()
+                } else {
+                    let members: Vec<MemberId> = recipients.iter().map(|r| r.2.clone()).collect();
+                    digest_posts(conn, &digest_jobs, &members)?
+                };
                 Ok((
-                    mail_recipients(conn, &ids)?,
+                    recipients,
                     mail_posts(conn, &post_ids)?,
                     reminded_events(conn, &post_ids)?,
+                    digests,
                 ))
             })
             .await?;
+        let mut digests_of: Digests = HashMap::new();
+        for (job, member, post, title) in digests {
+            digests_of
+                .entry((job.unwrap_or_default(), member))
+                .or_default()
+                .push((post.0, title));
+        }
         let recipients: HashMap<String, _> = recipients
             .into_iter()
             .map(|row| (row.0.clone(), row))
@@ -82,7 +103,7 @@ impl Mailer {
         let results = futures_util::stream::iter(batch)
             .map(|delivery| {
                 let recipient = recipients.get(&delivery.subscription_id.0);
-                let about = about(&delivery, &posts, &events);
+                let about = about(&delivery, &posts, &events, &digests_of, recipient);
                 async move {
                     let outcome = match (recipient, about) {
                         // The address was replaced or removed, or is not verified (yet).
@@ -91,6 +112,10 @@ impl Mailer {
                             self.send(&delivery, row, &About::Verify).await
                         }
                         (Some((_, _, _, _, false)), _) => Outcome::Gone(0),
+                        // Every circular of the digest was withdrawn.
+                        (Some(_), Some(About::Digest { posts })) if posts.is_empty() => {
+                            Outcome::Cancelled
+                        }
                         (Some(row), Some(about)) => self.send(&delivery, row, &about).await,
                         (Some(_), None) => Outcome::Rejected(0),
                     };
@@ -151,14 +176,27 @@ impl Mailer {
     }
 }
 
+/// The circulars (id, title) of each digest job's mail to each member.
+type Digests = HashMap<(String, MemberId), Vec<(String, String)>>;
+
 /// What a delivery's mail says; None for a circular that no longer exists.
 fn about(
     delivery: &Delivery,
     posts: &HashMap<PostId, crate::db::queries::channels::MailPostRow>,
     events: &RemindedEvents,
+    digests: &Digests,
+    recipient: Option<&crate::db::queries::channels::MailRecipientRow>,
 ) -> Option<About> {
     match delivery.kind.as_str() {
         "verify_email" => Some(About::Verify),
+        DIGEST => {
+            let member = recipient?.2.clone();
+            let posts = digests
+                .get(&(delivery.job_id.clone(), member))
+                .cloned()
+                .unwrap_or_default();
+            Some(About::Digest { posts })
+        }
         EVENT_REMINDER => {
             let (title, event) = events.get(delivery.post_id.as_ref()?)?;
             Some(About::Event {

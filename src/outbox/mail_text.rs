@@ -1,6 +1,7 @@
 //! The text of each mail, in the member's language: a new circular (title, first lines, a
 //! link; a signed confirm link when it asks for confirmation), a reminder, a safety check
-//! (two signed answer links), an event's day-before reminder, an address verification. Every mail names its unsubscribe link.
+//! (two signed answer links), an event's day-before reminder, an address verification, a
+//! daily digest (each circular's title and link). Every mail names its unsubscribe link.
 
 use crate::db::models::PostEvent;
 use crate::domain::Language;
@@ -42,6 +43,10 @@ pub enum About {
         event: PostEvent,
     },
     Verify,
+    /// A daily digest: the circulars (id, title) the member received since the last one.
+    Digest {
+        posts: Vec<(String, String)>,
+    },
 }
 
 pub struct Mail {
@@ -112,6 +117,29 @@ pub fn compose(links: &Links, to: &Recipient, about: &About) -> Mail {
             );
             (
                 format(lang, "event_reminder.subject", "title", title),
+                text_body,
+            )
+        }
+        About::Digest { posts } => {
+            let mut text_body = format!("{}\n\n", text(lang, "mail.digest_intro"));
+            for (id, title) in posts {
+                text_body.push_str(&format!(
+                    "・{title}\n{}\n\n",
+                    links.url(&format!("/posts/{id}"))
+                ));
+            }
+            text_body.push_str(&format!(
+                "{}\n{}\n",
+                text(lang, "mail.digest_inbox"),
+                links.url("/inbox")
+            ));
+            (
+                format(
+                    lang,
+                    "mail.digest_subject",
+                    "count",
+                    &posts.len().to_string(),
+                ),
                 text_body,
             )
         }

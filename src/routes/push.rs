@@ -16,7 +16,7 @@ use crate::db::models::PushSubscription;
 use crate::db::now;
 use crate::db::queries::outbox::DeliveryCounts;
 use crate::domain::push_endpoint::EndpointPolicy;
-use crate::domain::{Category, Channel, FailureReason, PostId, PushSubscriptionId};
+use crate::domain::{Category, Channel, EmailFrequency, FailureReason, PostId, PushSubscriptionId};
 use crate::error::ApiError;
 use crate::push::VapidKey;
 
@@ -177,6 +177,10 @@ pub struct NotificationPreferences {
     /// Where notices go: any of `push`, `email`, `line` (email only to a verified address,
     /// LINE only once linked); empty for none.
     pub channels: Vec<Channel>,
+    /// `immediate`: a mail for each circular; `daily`: one digest a day at the configured
+    /// JST hour listing the circulars since the last (urgent circulars, safety checks and
+    /// reminders still come at once).
+    pub email_frequency: EmailFrequency,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -186,6 +190,8 @@ pub struct NotificationPreferencesUpdate {
     pub muted_categories: Option<Vec<Category>>,
     /// Left out: unchanged.
     pub channels: Option<Vec<Channel>>,
+    /// Left out: unchanged.
+    pub email_frequency: Option<EmailFrequency>,
 }
 
 /// Which categories notify you, and on which channels.
@@ -198,6 +204,7 @@ pub async fn get_preferences(
     Ok(HttpResponse::Ok().json(NotificationPreferences {
         muted_categories: push::muted(&services, &auth.0).await?,
         channels: channels::channels(&services, &auth.0).await?,
+        email_frequency: channels::email_frequency(&services, &auth.0).await?,
     }))
 }
 
@@ -218,9 +225,14 @@ pub async fn set_preferences(
         Some(chosen) => channels::set_channels(&services, &auth.0, chosen).await?,
         None => channels::channels(&services, &auth.0).await?,
     };
+    let email_frequency = match update.email_frequency {
+        Some(chosen) => channels::set_email_frequency(&services, &auth.0, chosen).await?,
+        None => channels::email_frequency(&services, &auth.0).await?,
+    };
     Ok(HttpResponse::Ok().json(NotificationPreferences {
         muted_categories,
         channels,
+        email_frequency,
     }))
 }
 
@@ -232,6 +244,9 @@ pub struct PostDeliveries {
     pub channels: ChannelDeliveries,
     /// Why deliveries failed, per channel and reason, most first (empty when none failed).
     pub failures: Vec<DeliveryFailure>,
+    /// Members whose mail about it waits for their daily digest (not yet in
+    /// `channels.email`).
+    pub email_digest_waiting: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -261,6 +276,7 @@ impl From<push::Deliveries> for PostDeliveries {
                     count,
                 })
                 .collect(),
+            email_digest_waiting: figures.digest_waiting,
         }
     }
 }

@@ -82,8 +82,9 @@ async fn deliveries(app: &TestApp, by: &Actor, post: &str) -> Value {
     let push = all["channels"]["push"].clone();
     let object = all.as_object_mut().unwrap();
     object.remove("channels");
-    // Why deliveries failed is checked in email_officer.rs.
+    // Why deliveries failed is checked in email_officer.rs, the digest in email_digest.rs.
     object.remove("failures");
+    assert_eq!(object.remove("email_digest_waiting"), Some(json!(0)));
     assert_eq!(object.remove("cancelled"), Some(json!(0)));
     assert_eq!(push["sent"], all["sent"], "every delivery is a push");
     all
@@ -618,7 +619,8 @@ async fn muted_categories_are_not_notified_unless_urgent() {
     let initial = expect_json(app.get_as(&city.resident_h1, path).await, 200).await;
     assert_eq!(
         initial,
-        json!({"muted_categories": [], "channels": ["push", "email", "line"]})
+        json!({"muted_categories": [], "channels": ["push", "email", "line"],
+               "email_frequency": "immediate"})
     );
     let set = expect_json(
         app.send_as(

@@ -180,6 +180,8 @@ pub enum Outcome {
     /// (`push.allowed_hosts`, private networks). Failed, not retried; the subscription stays,
     /// so its fate tells its owner nothing about what lies behind the URL.
     Refused,
+    /// Nothing left to send (a digest whose circulars were all withdrawn): not sent.
+    Cancelled,
 }
 
 /// Records a batch's outcomes in one transaction and releases the claims.
@@ -259,6 +261,15 @@ pub fn record_outcomes(
                 Outcome::Retry { status, .. } => fail(conn, delivery, attempts, *status, at)?,
                 Outcome::Rejected(status) => fail(conn, delivery, attempts, Some(*status), at)?,
                 Outcome::Refused => fail(conn, delivery, attempts, None, at)?,
+                Outcome::Cancelled => {
+                    diesel::update(key)
+                        .set((
+                            push_deliveries::status.eq(CANCELLED),
+                            push_deliveries::finished_at.eq(at),
+                            push_deliveries::claimed_by.eq(None::<String>),
+                        ))
+                        .execute(conn)?;
+                }
             }
         }
         Ok(())

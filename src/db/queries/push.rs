@@ -11,6 +11,7 @@ use crate::db::schema::{
     associations, event_reminder_declines, households, member_emails, members, muted_categories,
     muted_channels, push_deliveries, push_jobs, push_subscriptions,
 };
+use crate::db::schema_channels::{email_digest_entries, email_digest_members};
 use crate::db::{AnyConnection, now, write_transaction};
 use crate::domain::Audience;
 use crate::domain::{
@@ -291,6 +292,18 @@ fn insert_deliveries(
         job,
         Channel::Email
     );
+    // A new circular that is not urgent waits for the daily members' digest (D70).
+    let digested = job.kind == DIGESTED_KIND && !job.urgent;
+    let in_digest = || {
+        diesel::dsl::exists(
+            email_digest_members::table.filter(email_digest_members::member_id.eq(members::id)),
+        )
+    };
+    let email_targets = if digested {
+        email_targets.filter(diesel::dsl::not(in_digest()))
+    } else {
+        email_targets
+    };
     let mailed = diesel::insert_into(push_deliveries::table)
         .values(email_targets.select((
             job.id.clone().into_sql::<Text>(),
@@ -302,8 +315,40 @@ fn insert_deliveries(
         )))
         .into_columns(columns)
         .execute(conn)?;
+    if let (true, Some(post)) = (digested, &job.post_id) {
+        let daily = recipients_filter!(
+            member_emails::table
+                .inner_join(members::table)
+                .inner_join(
+                    households::table.on(households::id.nullable().eq(members::household_id))
+                )
+                .inner_join(associations::table.on(associations::id.eq(households::association_id)))
+                .filter(member_emails::verified_at.is_not_null())
+                .filter(in_digest())
+                .into_boxed(),
+            recipients,
+            category,
+            job,
+            Channel::Email
+        );
+        diesel::insert_into(email_digest_entries::table)
+            .values(daily.select((
+                members::id,
+                post.as_str().to_string().into_sql::<Text>(),
+                at.into_sql::<Timestamp>(),
+            )))
+            .into_columns((
+                email_digest_entries::member_id,
+                email_digest_entries::post_id,
+                email_digest_entries::added_at,
+            ))
+            .execute(conn)?;
+    }
     Ok(pushed + mailed)
 }
+
+/// The kind of job whose mails daily members take in their digest: a new circular.
+pub const DIGESTED_KIND: &str = "post";
 
 /// The notification for a published post.
 pub fn post_job(post: &Post, kind: &str) -> PushJob {

@@ -21,8 +21,8 @@ use crate::db::schema::{
 };
 use crate::db::{AnyConnection, Json, now, write_transaction};
 use crate::domain::{
-    AssociationTally, Counts, DistrictId, DistrictTally, Month, PostStatus, Rule, SafetyCounts,
-    freezes_at, tally_month,
+    AssociationTally, Channel, Counts, DistrictId, DistrictTally, Month, PostStatus, Rule,
+    SafetyCounts, freezes_at, tally_month,
 };
 
 impl From<&StatsSettings> for Rule {
@@ -98,6 +98,8 @@ pub struct MonthFigures {
     pub associations: Vec<StatsAssociationMonth>,
     pub district_safety: Vec<StatsDistrictSafetyMonth>,
     pub association_safety: Vec<StatsAssociationSafetyMonth>,
+    /// Members each channel reaches as of the snapshot (city-wide counts, D72).
+    pub reachable: Vec<(Channel, i32)>,
 }
 
 /// Computes one month's figures from the live data, as of `at`: small queries load the
@@ -111,6 +113,7 @@ pub fn compute_month(
     let facts = super::tally::month_facts(conn, month, rule, at)?;
     let tally = tally_month(&facts);
     let label = month.to_string();
+    let reachable = super::reach::reachable_by_channel(conn)?;
     Ok(MonthFigures {
         month: StatsMonth {
             month: label.clone(),
@@ -155,6 +158,7 @@ pub fn compute_month(
                 households_answered_72h: a.safety.households_answered_72h,
             })
             .collect(),
+        reachable,
     })
 }
 
@@ -291,6 +295,7 @@ pub fn snapshot_month(
                 .values(row)
                 .execute(conn)?;
         }
+        super::reach::store_month(conn, &label, &figures.reachable)?;
         Ok(if frozen {
             SnapshotOutcome::Frozen
         } else {

@@ -1,12 +1,13 @@
-//! The channel part of `/settings`: which channels notify the member (push, email, LINE) and
-//! their email address (a verification mail is sent); both forms post here and go back.
+//! The channel part of `/settings`: which channels notify the member (push, email, LINE),
+//! how often mail comes (each circular or a daily digest) and their email address (a
+//! verification mail is sent); both forms post here and go back.
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, ServiceConfig};
 use serde::Deserialize;
 
 use crate::actions::{Services, channels};
-use crate::domain::Channel;
+use crate::domain::{Channel, EmailFrequency};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
 use crate::web::page::{Page, redirect};
@@ -30,6 +31,8 @@ pub struct ChannelSection {
     pub email: String,
     pub email_state: Option<&'static str>,
     pub email_enabled: bool,
+    /// Mail comes as one digest a day.
+    pub daily: bool,
 }
 
 pub async fn section(
@@ -40,6 +43,7 @@ pub async fn section(
     let caller = &member.0.principal.member_id;
     let chosen = channels::channels(services, caller).await?;
     let email = channels::email(services, caller).await?;
+    let frequency = channels::email_frequency(services, caller).await?;
     let options = Channel::ALL
         .iter()
         .map(|c| ChannelOption {
@@ -59,6 +63,7 @@ pub async fn section(
         }),
         email: email.map(|e| e.address).unwrap_or_default(),
         email_enabled: services.email_enabled,
+        daily: frequency == EmailFrequency::Daily,
     })
 }
 
@@ -67,6 +72,8 @@ struct ChannelsForm {
     push: Option<String>,
     email: Option<String>,
     line: Option<String>,
+    /// Shown only when the server sends mail.
+    email_frequency: Option<EmailFrequency>,
 }
 
 async fn save_channels(
@@ -83,7 +90,11 @@ async fn save_channels(
     .into_iter()
     .filter_map(|(channel, ticked)| ticked.map(|_| channel))
     .collect();
-    channels::set_channels(&services, &member.0.principal.member_id, chosen).await?;
+    let caller = &member.0.principal.member_id;
+    channels::set_channels(&services, caller, chosen).await?;
+    if let Some(frequency) = form.email_frequency {
+        channels::set_email_frequency(&services, caller, frequency).await?;
+    }
     Ok(redirect(
         "/settings?channels=1#channels-heading",
         Vec::new(),

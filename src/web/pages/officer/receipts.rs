@@ -116,6 +116,8 @@ struct ChannelRow {
 struct DeliveryView {
     rows: Vec<ChannelRow>,
     failures: Vec<String>,
+    /// Members whose mail waits for their daily digest, as a sentence.
+    digest: Option<String>,
 }
 
 fn delivery_view(page: &Page, figures: &push::Deliveries) -> DeliveryView {
@@ -148,7 +150,18 @@ fn delivery_view(page: &Page, figures: &push::Deliveries) -> DeliveryView {
             .replace("{reason}", reason)
         })
         .collect();
-    DeliveryView { rows, failures }
+    let digest = (figures.digest_waiting > 0).then(|| {
+        page.tf(
+            "deliveries.digest_waiting",
+            "count",
+            &figures.digest_waiting.to_string(),
+        )
+    });
+    DeliveryView {
+        rows,
+        failures,
+        digest,
+    }
 }
 
 #[derive(Template)]
