@@ -1,16 +1,17 @@
 //! Page forms over plain HTTP (a browser without JavaScript): a field the use case refuses is
 //! named beside the field (`aria-invalid`, `aria-describedby`) and in a summary linking to
 //! it, in the member's language, with what was typed kept and nothing stored; a draft's
-//! audience, title and text changed on its page and over `PATCH`, then sent.
+//! audience, title and text changed on its page and over `PATCH`, then sent; the large-print
+//! view by the receipts' rule.
 
 use diesel::prelude::*;
 use kairan::db::schema::{attachments, posts};
 use serde_json::{Value, json};
 
 use crate::districts::inbox_titles;
-use crate::fixtures::{City, expect_json, str_field};
+use crate::fixtures::{Actor, City, expect_json, str_field};
 use crate::helpers::{TestApp, spawn_app};
-use crate::pages::csrf_of;
+use crate::pages::{Jar, csrf_of};
 use crate::pages_tools::{PDF, Part, compose, signed_in};
 
 fn counts(app: &TestApp) -> (i64, i64) {
@@ -274,4 +275,72 @@ async fn a_draft_changes_audience_over_patch_until_it_is_sent() {
     let fixed = expect_json(app.patch_as(officer, &path, &whole).await, 409).await;
     assert_eq!(fixed["error"], "audience_fixed");
     assert!(inbox_titles(&app, &city.resident_h2).await.is_empty());
+}
+
+async fn sent_by(app: &TestApp, author: &Actor, scope: Value) -> String {
+    let post = expect_json(
+        app.post_as(
+            author,
+            "/api/v1/posts",
+            &json!({"scope": scope, "title": "大きな字の回覧", "body": "本文です",
+                "requires_confirmation": true}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    str_field(&post, "id")
+}
+
+async fn print_status(app: &TestApp, who: &Actor, id: &str) -> (u16, String) {
+    let mut jar: Jar = signed_in(app, who).await;
+    let (answer, body) = jar.get(app, &format!("/officer/posts/{id}/print")).await;
+    (answer.status, body)
+}
+
+#[tokio::test]
+async fn the_large_print_view_follows_the_receipts_rule() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let resident_c = city.resident_c(&app).await;
+    let city_post = sent_by(&app, &city.staff, json!({"kind": "city"})).await;
+    let district_post = sent_by(
+        &app,
+        &city.district_officer,
+        json!({"kind": "district", "id": city.district_1}),
+    )
+    .await;
+
+    // Author-level roles print what they manage; officers what reaches their association.
+    for (who, id) in [
+        (&city.staff, &city_post),
+        (&city.district_officer, &district_post),
+        (&city.staff, &district_post),
+        (&city.officer_a, &district_post),
+        (&city.officer_c, &city_post),
+    ] {
+        let (status, body) = print_status(&app, who, id).await;
+        assert_eq!(status, 200, "{} prints {id}", who.login);
+        assert!(body.contains("<h1>大きな字の回覧</h1>"));
+    }
+    // Receipts and print agree for the district officer.
+    let mut jar = signed_in(&app, &city.district_officer).await;
+    let receipts = format!("/officer/posts/{district_post}/receipts");
+    let (answer, body) = jar.get(&app, &receipts).await;
+    assert_eq!(answer.status, 200);
+    assert!(body.contains(&format!(r#"href="/officer/posts/{district_post}/print""#)));
+
+    // Residents do not follow receipts: a clear refusal page, in their language.
+    for (who, id) in [
+        (&resident_c, &district_post),
+        (&city.resident_h1, &district_post),
+    ] {
+        let (status, body) = print_status(&app, who, id).await;
+        assert_eq!(status, 404, "{}", who.login);
+        assert!(
+            body.contains("お探しのページは見つかりませんでした。"),
+            "{body}"
+        );
+        assert!(!body.contains("本文です"));
+    }
 }
