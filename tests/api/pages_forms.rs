@@ -344,3 +344,32 @@ async fn the_large_print_view_follows_the_receipts_rule() {
         assert!(!body.contains("本文です"));
     }
 }
+
+#[tokio::test]
+async fn the_rosters_forms_name_the_refused_field_and_keep_what_was_typed() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let mut jar = signed_in(&app, &city.officer_a).await;
+    let csrf = csrf_of(&jar.get(&app, "/officer/roster").await.1);
+    let long = "長".repeat(51);
+    let form = [("csrf", csrf.as_str()), ("name", long.as_str())];
+    let response = jar.post(&app, "/officer/roster/hans", &form).await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    let message = "班の名前は50文字以内で入力してください。";
+    assert!(beside(&page, "han-name", message));
+    assert!(summarised(&page, "han-name", message));
+    assert!(page.contains(&format!(r#"value="{long}" aria-invalid="true""#)));
+
+    let form = [("csrf", csrf.as_str()), ("label", " ")];
+    let response = jar.post(&app, "/officer/roster/households", &form).await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    assert!(summarised(
+        &page,
+        "household-label",
+        "世帯の名前を入力してください。"
+    ));
+    let (_, roster) = jar.get(&app, "/officer/roster").await;
+    assert!(!roster.contains(&long), "nothing added");
+}
