@@ -22,14 +22,14 @@ fn counts(app: &TestApp) -> (i64, i64) {
 }
 
 /// The error text beside the field `id`, as `field_error.html` writes it.
-fn beside(page: &str, id: &str, message: &str) -> bool {
+pub(crate) fn beside(page: &str, id: &str, message: &str) -> bool {
     page.contains(&format!(
         r#"id="{id}-error"><span class="error-mark" aria-hidden="true">!</span> {message}</p>"#
     ))
 }
 
 /// The summary at the top links to the field.
-fn summarised(page: &str, id: &str, message: &str) -> bool {
+pub(crate) fn summarised(page: &str, id: &str, message: &str) -> bool {
     let Some(start) = page.find(r#"<div class="error-summary" role="alert""#) else {
         return false;
     };
