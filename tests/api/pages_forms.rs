@@ -373,3 +373,50 @@ async fn the_rosters_forms_name_the_refused_field_and_keep_what_was_typed() {
     let (_, roster) = jar.get(&app, "/officer/roster").await;
     assert!(!roster.contains(&long), "nothing added");
 }
+
+#[tokio::test]
+async fn a_refused_safety_note_is_named_beside_it_and_nothing_is_answered() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let check = crate::pages_safety::start_check(&app, &city).await;
+    let mut jar = signed_in(&app, &city.resident_h1).await;
+    let page = format!("/safety/{check}");
+    let csrf = csrf_of(&jar.get(&app, &page).await.1);
+    let long = "あ".repeat(501);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("status", "needs_help"),
+        ("note", long.as_str()),
+    ];
+    let response = jar.post(&app, &page, &form).await;
+    assert_eq!(response.status(), 422);
+    let body = response.text().await.unwrap();
+    assert!(
+        beside(&body, "note", "500文字までにしてください。"),
+        "{body}"
+    );
+    assert!(summarised(&body, "note", "500文字までにしてください。"));
+    assert!(
+        body.contains(&format!(">{long}</textarea>")),
+        "the note stays"
+    );
+    let status = expect_json(
+        app.get_as(
+            &city.officer_a,
+            &format!("/api/v1/safety-checks/{check}/status"),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(status["answered"], 0);
+    // The API names the same field.
+    let refused = app
+        .post_as(
+            &city.resident_h1,
+            &format!("/api/v1/safety-checks/{check}/answers"),
+            &json!({"status": "needs_help", "note": long}),
+        )
+        .await;
+    assert_eq!(expect_json(refused, 422).await["field"], "note");
+}
