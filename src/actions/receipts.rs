@@ -206,6 +206,21 @@ pub async fn list(
         .await
 }
 
+/// A sent circular for its print view in large print (handed to paper households): for
+/// whoever follows its receipts, by the rule `list` asks, so city staff and district
+/// officers print what they manage and anyone else gets 404.
+pub async fn printable(
+    services: &Services,
+    caller: &MemberId,
+    id: PostId,
+) -> Result<Post, ApiError> {
+    let caller = caller.clone();
+    services
+        .db
+        .run(move |conn| Ok(followed_post(conn, &caller, &id, sent)?.post))
+        .await
+}
+
 /// What a reminder did.
 pub struct Reminded {
     /// Households not yet confirmed that were reminded.

@@ -34,8 +34,7 @@ pub fn parse_message(raw: &str) -> Result<String, ApiError> {
 
 /// An answer's optional note (what help is needed): blank is none, at most 500 characters.
 pub fn parse_note(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    let note = MultiLine::<MAX_NOTE_CHARS>::optional("note", raw.unwrap_or_default())
-        .map_err(ApiError::validation)?;
+    let note = MultiLine::<MAX_NOTE_CHARS>::optional("note", raw.unwrap_or_default())?;
     Ok(note.map(MultiLine::into_inner))
 }
 

@@ -316,6 +316,18 @@ impl TestApp {
 }
 
 impl City {
+    /// A resident of association C (district 2), made when a test needs one.
+    pub async fn resident_c(&self, app: &TestApp) -> Actor {
+        app.new_resident(
+            &self.officer_c,
+            &self.association_c,
+            None,
+            "resident.c@kairan.test",
+            "三丁目住民",
+        )
+        .await
+    }
+
     pub async fn build(app: &TestApp) -> City {
         create_admin_directly(app, ADMIN_LOGIN, ADMIN_PASSWORD);
         let admin = app.sign_in(ADMIN_LOGIN, ADMIN_PASSWORD).await;

@@ -444,6 +444,15 @@ async fn joining_without_a_password_keeps_the_phone_signed_in_and_the_language()
         )
         .await;
     assert_eq!(empty.status(), 422);
+    // The name's rule refuses it: beside the field and in the summary, in Korean.
+    let body = empty.text().await.unwrap();
+    let message = "이름을(를) 입력해 주세요.";
+    assert!(crate::pages_forms::beside(&body, "name", message), "{body}");
+    assert!(crate::pages_forms::summarised(
+        &body,
+        "display_name",
+        message
+    ));
     let joined = jar
         .post(
             &app,

@@ -1,16 +1,17 @@
 //! Page forms over plain HTTP (a browser without JavaScript): a field the use case refuses is
 //! named beside the field (`aria-invalid`, `aria-describedby`) and in a summary linking to
 //! it, in the member's language, with what was typed kept and nothing stored; a draft's
-//! audience, title and text changed on its page and over `PATCH`, then sent.
+//! audience, title and text changed on its page and over `PATCH`, then sent; the large-print
+//! view by the receipts' rule.
 
 use diesel::prelude::*;
 use kairan::db::schema::{attachments, posts};
 use serde_json::{Value, json};
 
 use crate::districts::inbox_titles;
-use crate::fixtures::{City, expect_json, str_field};
+use crate::fixtures::{Actor, City, expect_json, str_field};
 use crate::helpers::{TestApp, spawn_app};
-use crate::pages::csrf_of;
+use crate::pages::{Jar, csrf_of};
 use crate::pages_tools::{PDF, Part, compose, signed_in};
 
 fn counts(app: &TestApp) -> (i64, i64) {
@@ -21,14 +22,14 @@ fn counts(app: &TestApp) -> (i64, i64) {
 }
 
 /// The error text beside the field `id`, as `field_error.html` writes it.
-fn beside(page: &str, id: &str, message: &str) -> bool {
+pub(crate) fn beside(page: &str, id: &str, message: &str) -> bool {
     page.contains(&format!(
         r#"id="{id}-error"><span class="error-mark" aria-hidden="true">!</span> {message}</p>"#
     ))
 }
 
 /// The summary at the top links to the field.
-fn summarised(page: &str, id: &str, message: &str) -> bool {
+pub(crate) fn summarised(page: &str, id: &str, message: &str) -> bool {
     let Some(start) = page.find(r#"<div class="error-summary" role="alert""#) else {
         return false;
     };
@@ -274,4 +275,148 @@ async fn a_draft_changes_audience_over_patch_until_it_is_sent() {
     let fixed = expect_json(app.patch_as(officer, &path, &whole).await, 409).await;
     assert_eq!(fixed["error"], "audience_fixed");
     assert!(inbox_titles(&app, &city.resident_h2).await.is_empty());
+}
+
+async fn sent_by(app: &TestApp, author: &Actor, scope: Value) -> String {
+    let post = expect_json(
+        app.post_as(
+            author,
+            "/api/v1/posts",
+            &json!({"scope": scope, "title": "大きな字の回覧", "body": "本文です",
+                "requires_confirmation": true}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    str_field(&post, "id")
+}
+
+async fn print_status(app: &TestApp, who: &Actor, id: &str) -> (u16, String) {
+    let mut jar: Jar = signed_in(app, who).await;
+    let (answer, body) = jar.get(app, &format!("/officer/posts/{id}/print")).await;
+    (answer.status, body)
+}
+
+#[tokio::test]
+async fn the_large_print_view_follows_the_receipts_rule() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let resident_c = city.resident_c(&app).await;
+    let city_post = sent_by(&app, &city.staff, json!({"kind": "city"})).await;
+    let district_post = sent_by(
+        &app,
+        &city.district_officer,
+        json!({"kind": "district", "id": city.district_1}),
+    )
+    .await;
+
+    // Author-level roles print what they manage; officers what reaches their association.
+    for (who, id) in [
+        (&city.staff, &city_post),
+        (&city.district_officer, &district_post),
+        (&city.staff, &district_post),
+        (&city.officer_a, &district_post),
+        (&city.officer_c, &city_post),
+    ] {
+        let (status, body) = print_status(&app, who, id).await;
+        assert_eq!(status, 200, "{} prints {id}", who.login);
+        assert!(body.contains("<h1>大きな字の回覧</h1>"));
+    }
+    // Receipts and print agree for the district officer.
+    let mut jar = signed_in(&app, &city.district_officer).await;
+    let receipts = format!("/officer/posts/{district_post}/receipts");
+    let (answer, body) = jar.get(&app, &receipts).await;
+    assert_eq!(answer.status, 200);
+    assert!(body.contains(&format!(r#"href="/officer/posts/{district_post}/print""#)));
+
+    // Residents do not follow receipts: a clear refusal page, in their language.
+    for (who, id) in [
+        (&resident_c, &district_post),
+        (&city.resident_h1, &district_post),
+    ] {
+        let (status, body) = print_status(&app, who, id).await;
+        assert_eq!(status, 404, "{}", who.login);
+        assert!(
+            body.contains("お探しのページは見つかりませんでした。"),
+            "{body}"
+        );
+        assert!(!body.contains("本文です"));
+    }
+}
+
+#[tokio::test]
+async fn the_rosters_forms_name_the_refused_field_and_keep_what_was_typed() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let mut jar = signed_in(&app, &city.officer_a).await;
+    let csrf = csrf_of(&jar.get(&app, "/officer/roster").await.1);
+    let long = "長".repeat(51);
+    let form = [("csrf", csrf.as_str()), ("name", long.as_str())];
+    let response = jar.post(&app, "/officer/roster/hans", &form).await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    let message = "班の名前は50文字以内で入力してください。";
+    assert!(beside(&page, "han-name", message));
+    assert!(summarised(&page, "han-name", message));
+    assert!(page.contains(&format!(r#"value="{long}" aria-invalid="true""#)));
+
+    let form = [("csrf", csrf.as_str()), ("label", " ")];
+    let response = jar.post(&app, "/officer/roster/households", &form).await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    assert!(summarised(
+        &page,
+        "household-label",
+        "世帯の名前を入力してください。"
+    ));
+    let (_, roster) = jar.get(&app, "/officer/roster").await;
+    assert!(!roster.contains(&long), "nothing added");
+}
+
+#[tokio::test]
+async fn a_refused_safety_note_is_named_beside_it_and_nothing_is_answered() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let check = crate::pages_safety::start_check(&app, &city).await;
+    let mut jar = signed_in(&app, &city.resident_h1).await;
+    let page = format!("/safety/{check}");
+    let csrf = csrf_of(&jar.get(&app, &page).await.1);
+    let long = "あ".repeat(501);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("status", "needs_help"),
+        ("note", long.as_str()),
+    ];
+    let response = jar.post(&app, &page, &form).await;
+    assert_eq!(response.status(), 422);
+    let body = response.text().await.unwrap();
+    assert!(
+        beside(&body, "note", "500文字までにしてください。"),
+        "{body}"
+    );
+    assert!(summarised(&body, "note", "500文字までにしてください。"));
+    assert!(
+        body.contains(&format!(">{long}</textarea>")),
+        "the note stays"
+    );
+    let status = expect_json(
+        app.get_as(
+            &city.officer_a,
+            &format!("/api/v1/safety-checks/{check}/status"),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(status["answered"], 0);
+    // The API names the same field.
+    let refused = app
+        .post_as(
+            &city.resident_h1,
+            &format!("/api/v1/safety-checks/{check}/answers"),
+            &json!({"status": "needs_help", "note": long}),
+        )
+        .await;
+    assert_eq!(expect_json(refused, 422).await["field"], "note");
 }

@@ -12,7 +12,7 @@ use crate::fixtures::{Actor, City, expect_json, str_field};
 use crate::helpers::{TestApp, spawn_app};
 
 /// Officer A asks association A's households whether they are safe.
-async fn start_check(app: &TestApp, city: &City) -> String {
+pub(crate) async fn start_check(app: &TestApp, city: &City) -> String {
     let body = json!({"scope": {"kind": "association", "id": city.association_a},
                       "message": "地震がありました。\nご無事ですか。"});
     let created = expect_json(

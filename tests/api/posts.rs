@@ -299,15 +299,7 @@ async fn an_association_post_reaches_all_its_households_and_no_one_else() {
             "二丁目住民",
         )
         .await;
-    let resident_c = app
-        .new_resident(
-            &city.officer_c,
-            &city.association_c,
-            None,
-            "resident.c@kairan.test",
-            "三丁目住民",
-        )
-        .await;
+    let resident_c = city.resident_c(&app).await;
     let id = create_id(
         &app,
         &city.officer_a,
@@ -348,15 +340,7 @@ async fn an_association_post_reaches_all_its_households_and_no_one_else() {
 async fn a_district_post_reaches_its_associations_and_not_another_district() {
     let app = spawn_app().await;
     let city = City::build(&app).await;
-    let resident_c = app
-        .new_resident(
-            &city.officer_c,
-            &city.association_c,
-            None,
-            "resident.c@kairan.test",
-            "三丁目住民",
-        )
-        .await;
+    let resident_c = city.resident_c(&app).await;
     let post = create(
         &app,
         &city.district_officer,

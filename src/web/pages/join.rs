@@ -17,6 +17,7 @@ use crate::db::Db;
 use crate::domain::{Login, OneLine};
 use crate::error::{ApiError, ErrorCode};
 use crate::web::CsrfForm;
+use crate::web::form_errors::{FieldErrors, problem_text};
 use crate::web::page::{Page, redirect};
 use crate::web::session;
 
@@ -31,20 +32,16 @@ struct JoinPage<'a> {
     page: &'a Page,
     association: &'a str,
     form: &'a JoinForm,
-    errors: JoinErrors,
+    errors: FieldErrors,
 }
 
-#[derive(Default)]
-struct JoinErrors {
-    name: Option<&'static str>,
-    login: Option<&'static str>,
-    password: Option<&'static str>,
-}
+/// The form's fields by element id, with the key of their label.
+const LOGIN: (&str, &str) = ("login", "join.login_label");
+const PASSWORD: (&str, &str) = ("password", "join.password_label");
 
-impl JoinErrors {
-    fn any(&self) -> bool {
-        self.name.is_some() || self.login.is_some() || self.password.is_some()
-    }
+/// A mistake of the login or password field, in the page's words.
+fn refuse(errors: &mut FieldErrors, page: &Page, (id, label): (&str, &str), key: &str) {
+    errors.add(id, page.t(label), page.t(key));
 }
 
 #[derive(Deserialize, Default)]
@@ -72,7 +69,7 @@ async fn show(
         page: &page,
         association: &association,
         form: &JoinForm::default(),
-        errors: JoinErrors::default(),
+        errors: FieldErrors::default(),
     })
 }
 
@@ -90,17 +87,17 @@ async fn submit(
     let proxies = req.app_data::<web::Data<AuthSettings>>();
     let address = client_address(&req, proxies.map_or(&[], |s| &s.trusted_proxies));
     let (account, mut errors) = parse(&page, &form, code, address);
-    if let Some(account) = account.filter(|_| !errors.any()) {
+    if let Some(account) = account.filter(|_| errors.is_empty()) {
         match sessions::register(&db, &passwords, &limiter, account).await {
             Ok(member) => {
                 let cookies = session::start(&req, member).await?;
                 return Ok(redirect("/", cookies));
             }
             Err(e) if e.code() == ErrorCode::LoginTaken => {
-                errors.login = Some(page.t("join.login_taken"));
+                refuse(&mut errors, &page, LOGIN, "join.login_taken");
             }
             Err(e) if e.code() == ErrorCode::WeakPassword => {
-                errors.password = Some(page.t("join.weak_password"));
+                refuse(&mut errors, &page, PASSWORD, "join.weak_password");
             }
             Err(e) => return Err(e),
         }
@@ -120,10 +117,13 @@ fn parse(
     form: &JoinForm,
     code: String,
     client_address: String,
-) -> (Option<NewAccount>, JoinErrors) {
-    let mut errors = JoinErrors::default();
+) -> (Option<NewAccount>, FieldErrors) {
+    let mut errors = FieldErrors::default();
     let name = OneLine::<100>::parse("display_name", &form.display_name)
-        .map_err(|_| errors.name = Some(page.t("join.name_required")))
+        .map_err(|e| {
+            let label = page.t("join.name_label");
+            errors.add("display_name", label, problem_text(page, label, &e));
+        })
         .ok();
     let password = form
         .password
@@ -132,17 +132,17 @@ fn parse(
     let credentials = match (form.login.trim(), password) {
         ("", None) => None,
         ("", Some(_)) => {
-            errors.login = Some(page.t("join.both_required"));
+            refuse(&mut errors, page, LOGIN, "join.both_required");
             None
         }
         (_, None) => {
-            errors.password = Some(page.t("join.both_required"));
+            refuse(&mut errors, page, PASSWORD, "join.both_required");
             None
         }
         (login, Some(password)) => match Login::parse(login) {
             Ok(login) => Some((login, password)),
             Err(_) => {
-                errors.login = Some(page.t("join.login_invalid"));
+                refuse(&mut errors, page, LOGIN, "join.login_invalid");
                 None
             }
         },

@@ -12,8 +12,9 @@ use serde::Deserialize;
 use crate::actions::Services;
 use crate::actions::safety::{self, CheckView, NewAnswer};
 use crate::domain::{SafetyCheckId, SafetyStatus, SafetyStatusResponse};
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError, Problem};
 use crate::web::CsrfForm;
+use crate::web::form_errors::{FieldErrors, problem_text};
 use crate::web::page::{Page, redirect};
 use crate::web::session::PageMember;
 
@@ -46,7 +47,8 @@ struct SafetyPage<'a> {
     closed: bool,
     answered: bool,
     note: &'a str,
-    note_error: Option<&'static str>,
+    /// A refused note, beside the field and in the summary.
+    errors: FieldErrors,
 }
 
 impl SafetyPage<'_> {
@@ -75,7 +77,7 @@ fn render(
     status: StatusCode,
     answered: bool,
     note: &str,
-    note_error: Option<&'static str>,
+    errors: FieldErrors,
 ) -> Result<HttpResponse, ApiError> {
     let closed = view.check.closed_at.is_some();
     let template = SafetyPage {
@@ -84,7 +86,7 @@ fn render(
         closed,
         answered,
         note,
-        note_error,
+        errors,
     };
     let mut response = page.render_with(status, &template)?;
     // An open check stays readable offline; a closed one is dropped from the phone.
@@ -111,13 +113,31 @@ async fn show(
     let caller = &member.0.principal.member_id;
     let view = safety::get(&services, caller, path.into_inner()).await?;
     let answered = query.answered.is_some();
-    render(&page, &view, StatusCode::OK, answered, "", None)
+    render(
+        &page,
+        &view,
+        StatusCode::OK,
+        answered,
+        "",
+        FieldErrors::default(),
+    )
 }
 
 #[derive(Deserialize)]
 struct AnswerForm {
     status: String,
     note: Option<String>,
+}
+
+/// The note's rule's refusal, beside the note: its length in the page's words, anything
+/// else as the text rule says it.
+fn note_error(page: &Page, error: &FieldError) -> FieldErrors {
+    let label = page.t("safety.note_label");
+    let message = match error.problem {
+        Problem::TooLong { .. } => page.t("safety.note_too_long").to_string(),
+        _ => problem_text(page, label, error),
+    };
+    FieldErrors::one("note", label, message)
 }
 
 /// Idempotent, as the offline queue needs: the same answer again stores nothing.
@@ -130,14 +150,15 @@ async fn answer(
 ) -> Result<HttpResponse, ApiError> {
     let (id, form, caller) = (path.into_inner(), form.0, &member.0.principal.member_id);
     let status = safety::parse_status(&form.status)?;
-    let Ok(note) = safety::parse_note(form.note.as_deref()) else {
-        let view = safety::get(&services, caller, id).await?;
-        let (note, error) = (
-            form.note.as_deref().unwrap_or_default(),
-            "safety.note_too_long",
-        );
-        let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return render(&page, &view, status, false, note, Some(page.t(error)));
+    let note = match safety::parse_note(form.note.as_deref()) {
+        Ok(note) => note,
+        Err(ApiError::Field(_, e)) => {
+            let view = safety::get(&services, caller, id).await?;
+            let note = form.note.as_deref().unwrap_or_default();
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return render(&page, &view, status, false, note, note_error(&page, &e));
+        }
+        Err(e) => return Err(e),
     };
     let new = NewAnswer {
         status,

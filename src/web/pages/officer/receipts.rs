@@ -253,9 +253,8 @@ async fn print(
     id: web::Path<PostId>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    super::desk_of(&services, &member).await?;
-    let post = posts::get(&services, &member.0.principal.member_id, id.into_inner()).await?;
-    let post = &post.detail.post;
+    let caller = &member.0.principal.member_id;
+    let post = &receipts::printable(&services, caller, id.into_inner()).await?;
     page.render(&PrintPage {
         page: &page,
         title: &post.title,

@@ -18,8 +18,9 @@ use crate::actions::roster::{self, NewHousehold};
 use crate::authz;
 use crate::db::queries::associations::{HouseholdChangeset, HouseholdRow};
 use crate::domain::{HanId, HouseholdId, MemberId, OneLine, Role};
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 use crate::web::CsrfForm;
+use crate::web::form_errors::{FieldErrors, problem_text};
 use crate::web::page::{Page, redirect};
 use crate::web::session::PageMember;
 
@@ -65,10 +66,29 @@ fn by_han<'a>(desk: &'a Desk, rows: &'a [HouseholdRow]) -> Vec<HanGroup<'a>> {
     groups
 }
 
+/// What was typed in the page's forms, kept when one is refused.
+#[derive(Default)]
+struct Typed {
+    han_name: String,
+    label: String,
+}
+
+/// A refused form of the page: its mistakes and what was typed.
 #[derive(Default)]
 struct RosterErrors {
-    han_name: Option<&'static str>,
-    label: Option<&'static str>,
+    errors: FieldErrors,
+    typed: Typed,
+}
+
+impl RosterErrors {
+    /// The text rule's refusal of `value`, typed in the field `id` labelled `label_key`.
+    fn refused(page: &Page, id: &str, label_key: &str, error: &FieldError) -> Self {
+        let label = page.t(label_key);
+        Self {
+            errors: FieldErrors::one(id, label, problem_text(page, label, error)),
+            ..Self::default()
+        }
+    }
 }
 
 #[derive(Template)]
@@ -79,7 +99,9 @@ struct RosterPage<'a> {
     groups: Vec<HanGroup<'a>>,
     /// Registered members per household (only for those who keep the roster).
     names: HashMap<HouseholdId, Vec<RosterName>>,
-    errors: RosterErrors,
+    errors: FieldErrors,
+    /// What was typed in a refused form.
+    typed: Typed,
     added: bool,
 }
 
@@ -162,7 +184,8 @@ async fn render(
         desk: &desk,
         groups,
         names,
-        errors,
+        errors: errors.errors,
+        typed: errors.typed,
         added,
     };
     page.render_with(status, &view)
@@ -199,12 +222,18 @@ async fn add_han(
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let desk = desk_of(&services, &member).await?;
-    let Ok(name) = OneLine::<50>::parse("name", &form.0.name) else {
-        let errors = RosterErrors {
-            han_name: Some(page.t("officer.han_name_required")),
-            ..Default::default()
-        };
-        return refused(&services, &member, &page, errors).await;
+    let name = match OneLine::<50>::parse("name", &form.0.name) {
+        Ok(name) => name,
+        Err(e) => {
+            let errors = RosterErrors {
+                typed: Typed {
+                    han_name: form.0.name,
+                    ..Typed::default()
+                },
+                ..RosterErrors::refused(&page, "han-name", "officer.han_name_label", &e)
+            };
+            return refused(&services, &member, &page, errors).await;
+        }
     };
     let caller = &member.0.principal.member_id;
     roster::create_han(&services, caller, desk.association.id, name).await?;
@@ -228,12 +257,18 @@ async fn add_household(
 ) -> Result<HttpResponse, ApiError> {
     let desk = desk_of(&services, &member).await?;
     let form = form.0;
-    let Ok(label) = OneLine::<100>::parse("label", &form.label) else {
-        let errors = RosterErrors {
-            label: Some(page.t("officer.label_required")),
-            ..Default::default()
-        };
-        return refused(&services, &member, &page, errors).await;
+    let label = match OneLine::<100>::parse("label", &form.label) {
+        Ok(label) => label,
+        Err(e) => {
+            let errors = RosterErrors {
+                typed: Typed {
+                    label: form.label,
+                    ..Typed::default()
+                },
+                ..RosterErrors::refused(&page, "household-label", "officer.household_name", &e)
+            };
+            return refused(&services, &member, &page, errors).await;
+        }
     };
     let new = NewHousehold {
         label,
