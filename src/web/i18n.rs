@@ -35,7 +35,8 @@ pub const FILES: &[(Language, &[&str])] = translation_files![
     "post_edit",
     "account",
     "event_reminder",
-    "city_districts"
+    "city_districts",
+    "line"
 ];
 
 type Catalog = HashMap<String, String>;
