@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use crate::fixtures::{Actor, City, expect_json, str_field};
 use crate::helpers::{TestApp, TestDatabase, error_code, spawn_app_with};
 use crate::line_service::LineService;
+use crate::pages::{Jar, csrf_of};
 use crate::process::{ADMIN_LOGIN, Remote, Served, ServerEnv, Town};
 use crate::push_service::{Browser, PushService};
 
@@ -940,4 +941,73 @@ async fn a_kill_9_mid_line_fan_out_loses_no_message() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(served.terminate().await.success());
+}
+
+/// Signs `actor` in on the pages; returns the jar holding their session.
+async fn page_session(app: &TestApp, actor: &Actor) -> Jar {
+    let mut jar = Jar::default();
+    let (_, body) = jar.get(app, "/login").await;
+    let signed_in = jar
+        .post(
+            app,
+            "/login",
+            &[
+                ("csrf", &csrf_of(&body)),
+                ("login", &actor.login),
+                ("password", &actor.password),
+            ],
+        )
+        .await;
+    assert_eq!(signed_in.status(), 303);
+    jar
+}
+
+#[tokio::test]
+async fn settings_show_the_code_and_instructions_and_unlink_with_a_button() {
+    let (app, _line) = spawn_with_line(|_| {}).await;
+    let city = City::build(&app).await;
+    let mut jar = page_session(&app, &city.resident_h1).await;
+    let (_, page) = jar.get(&app, "/settings").await;
+    assert!(
+        page.contains("町会のLINE公式アカウントはまだ登録されていません"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("id=\"channel-line\""),
+        "LINE is no choice before it is linked"
+    );
+
+    register(&app, &city.officer_a, &city.association_a, json!({})).await;
+    let (_, page) = jar.get(&app, "/settings").await;
+    let pressed = jar
+        .post(&app, "/settings/line/code", &[("csrf", &csrf_of(&page))])
+        .await;
+    assert_eq!(pressed.status(), 303);
+    let (_, page) = jar.get(&app, "/settings").await;
+    let code = str_field(&link_state(&app, &city.resident_h1).await, "code");
+    assert!(
+        page.contains(&format!("<strong id=\"line-code\">{code}</strong>")),
+        "{page}"
+    );
+    assert!(
+        page.contains("次のコードをトークで送ってください（30分間有効）"),
+        "{page}"
+    );
+    assert!(page.contains("href=\"https://lin.ee/abcd\""), "{page}");
+
+    send_events(&app, vec![text_event("U-h1", &code)]).await;
+    let (_, page) = jar.get(&app, "/settings").await;
+    assert!(page.contains("LINEとつながっています"), "{page}");
+    assert!(
+        page.contains("id=\"channel-line\" name=\"line\" value=\"on\" checked"),
+        "{page}"
+    );
+    let pressed = jar
+        .post(&app, "/settings/line/unlink", &[("csrf", &csrf_of(&page))])
+        .await;
+    assert_eq!(pressed.status(), 303);
+    let to = pressed.headers()["location"].to_str().unwrap().to_string();
+    let (_, page) = jar.get(&app, &to).await;
+    assert!(page.contains("LINEとのつながりを解除しました"), "{page}");
+    assert_eq!(link_state(&app, &city.resident_h1).await["linked"], false);
 }
