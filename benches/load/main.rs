@@ -24,6 +24,7 @@
 mod dashboard;
 mod driver;
 mod emergency;
+mod line;
 mod members;
 mod safety;
 mod server;
@@ -76,6 +77,8 @@ pub struct Bench {
     /// The newest circular in the resident's inbox that asks for confirmation.
     pub post_id: String,
     pub push_received: Arc<AtomicUsize>,
+    /// Users the stand-in LINE API was asked to reach.
+    pub line_received: Arc<AtomicUsize>,
     rows: Mutex<Vec<Row>>,
 }
 
@@ -216,6 +219,7 @@ async fn run_scenario(bench: &Bench, name: &str) -> bool {
         "signin" => signin::run(bench).await,
         "emergency" => emergency::run(bench, true).await,
         "push" => emergency::run(bench, false).await,
+        "line" => line::run(bench, bench.line_received.clone()).await,
         _ => return false,
     }
     true
@@ -311,7 +315,7 @@ fn main() {
     }
     if let Some(unknown) = wanted
         .iter()
-        .find(|w| !DEFAULT_SUITE.contains(&w.as_str()) && !["push"].contains(&w.as_str()))
+        .find(|w| !DEFAULT_SUITE.contains(&w.as_str()) && !["push", "line"].contains(&w.as_str()))
     {
         eprintln!("unknown scenario '{unknown}'");
         std::process::exit(2);
@@ -332,7 +336,17 @@ fn main() {
                 "sqlite",
             ),
         };
+        let line_members: usize = env_number("KAIRAN_BENCH_LINE_MEMBERS").unwrap_or(100_000);
         let scale = match std::env::var("KAIRAN_BENCH_SCALE").as_deref() {
+            // `line` alone: the small city grown to its LINE members (one month of circulars,
+            // nobody on paper), never Kanazawa.
+            _ if wanted == ["line"] => Scale {
+                households: line_members * 3 / 4,
+                members: line_members,
+                paper_percent: 0,
+                months: 1,
+                ..Scale::SMALL
+            },
             // The small city has no subscriptions of its own; push needs some.
             Ok("small") => Scale {
                 subscriptions: 2_000,
@@ -346,6 +360,7 @@ fn main() {
         settings.log.filter = "error".into();
 
         let (push_port, push_received) = emergency::loopback_push_service();
+        let (line_port, line_received) = line::loopback_line_api();
         let push_base = format!("http://127.0.0.1:{push_port}");
         let db = kairan::startup::prepare_database(settings.clone(), true)
             .await
@@ -359,6 +374,10 @@ fn main() {
             ("KAIRAN_DATABASE__URL", url),
             ("KAIRAN_LOG__FILTER", "error".to_string()),
             ("KAIRAN_PUSH__ALLOW_INSECURE_ENDPOINTS", "true".to_string()),
+            (
+                "KAIRAN_LINE__API_BASE_URL",
+                format!("http://127.0.0.1:{line_port}"),
+            ),
         ];
         if backend == "postgres" {
             env.push(("KAIRAN_DATABASE__MAX_CONNECTIONS", "16".to_string()));
@@ -388,6 +407,7 @@ fn main() {
             resident_token: Arc::new(String::new()),
             post_id: String::new(),
             push_received,
+            line_received,
             rows: Mutex::new(Vec::new()),
         };
         bench.resident_token = Arc::new(bench.sign_in("resident@demo.kairan.example").await);
