@@ -136,6 +136,15 @@ pub fn may_administer_associations(p: &Principal) -> bool {
     p.is_admin() || p.is_city_staff()
 }
 
+/// Register, replace or remove a LINE official account (D66): the city's by city staff, an
+/// association's by whoever keeps its roster.
+pub fn may_manage_line_account(p: &Principal, association: Option<&AssociationId>) -> bool {
+    match association {
+        None => may_administer_associations(p),
+        Some(association) => may_manage_roster(p, association),
+    }
+}
+
 /// Correct the city's district list: rename, merge, archive, restore.
 pub fn may_correct_districts(p: &Principal) -> bool {
     p.is_admin() || p.is_city_staff()

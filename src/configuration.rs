@@ -15,9 +15,11 @@ use deserialize::{deserialize_bool_from_string, deserialize_list_from_string};
 mod channels;
 mod deserialize;
 mod events;
+mod line;
 mod strict;
 pub use channels::EmailSettings;
 pub use events::EventSettings;
+pub use line::LineSettings;
 pub use strict::{OTHER_VARIABLES, variable_name};
 
 /// Every setting's `section.key`, as the built-in defaults name them (and `auth.keys`).
@@ -40,6 +42,7 @@ pub struct Settings {
     pub posts: PostSettings,
     pub push: PushSettings,
     pub email: EmailSettings,
+    pub line: LineSettings,
     pub log: LogSettings,
     pub stats: StatsSettings,
     pub events: EventSettings,
@@ -406,6 +409,7 @@ impl Settings {
             problems.push("backup.keep must be at least 1 when backup.interval_secs is set".into());
         }
         problems.extend(self.email.problems());
+        problems.extend(self.line.problems());
         problems.extend(self.events.problems());
         if self.server.json_limit_bytes < 1024 {
             problems.push("server.json_limit_bytes must be at least 1024".into());

@@ -25,6 +25,7 @@ use crate::error::ErrorBody;
         (name = "roster", description = "Hans, households and members: an association's roster (officers only; reads are audited)"),
         (name = "posts", description = "Circulars (回覧): posting, the inbox, reads, confirmations, receipts"),
         (name = "channels", description = "Email and LINE beside push: addresses, verification, the LINE webhook"),
+        (name = "line", description = "LINE official accounts of associations and the city, members' links, the webhook"),
         (name = "calendar", description = "Events (行事) of circulars: the calendar by date and the iCalendar feed at a secret URL"),
         (name = "safety", description = "Safety checks (安否確認): start, answer, live status, reminders, close"),
         (name = "membership", description = "Invitations, join requests, roles and handover, staff, the audit log"),

@@ -38,6 +38,8 @@ use crate::jobs;
 use crate::openapi::document;
 use crate::outbox::ChannelSender;
 use crate::outbox::email::Mailer;
+use crate::outbox::line::LineSender;
+use crate::outbox::line_api::LineApi;
 use crate::outbox::links::Links;
 use crate::outbox::worker::OutboxWorker;
 use crate::push::VapidKey;
@@ -60,6 +62,7 @@ pub struct Application {
     db: Db,
     push_worker: Arc<OutboxWorker>,
     email_worker: Option<Arc<OutboxWorker>>,
+    line_worker: Arc<OutboxWorker>,
     stop_background: watch::Sender<bool>,
     background: Vec<tokio::task::JoinHandle<()>>,
     /// While no city admin exists: the one-time set-up page's token.
@@ -102,7 +105,11 @@ impl Application {
         let port = listener.local_addr()?.port();
         let wake_push = Arc::new(Notify::new());
         let sender = Arc::new(WebPushSender::new(vapid.clone(), &settings.push)?);
-        let wake_channels = [Arc::new(Notify::new()), Arc::new(Notify::new())];
+        let wake_channels = [
+            Arc::new(Notify::new()),
+            Arc::new(Notify::new()),
+            Arc::new(Notify::new()),
+        ];
         let push_worker = Arc::new(OutboxWorker::new(
             db.clone(),
             ChannelSender::Push(sender),
@@ -133,6 +140,24 @@ impl Application {
                 .with_batch_size(email_batch),
             )
         });
+        let line_api = Arc::new(LineApi::new(
+            &settings.line,
+            links.key(),
+            Duration::from_secs(settings.push.send_timeout_secs),
+        )?);
+        // A few multicast requests per batch; each is one HTTP request, so a batch ends well
+        // inside its claim.
+        let line_batch =
+            i64::try_from(settings.line.multicast_size.saturating_mul(4)).unwrap_or(2000);
+        let line_worker = Arc::new(
+            OutboxWorker::new(
+                db.clone(),
+                ChannelSender::Line(Arc::new(LineSender::new(line_api.clone(), links.clone()))),
+                wake_channels[2].clone(),
+                &settings.push,
+            )
+            .with_batch_size(line_batch),
+        );
         let inbox_cache = Arc::new(InboxCache::new(
             Duration::from_millis(settings.posts.inbox_cache_ttl_ms),
             settings.posts.inbox_cache_posts,
@@ -148,6 +173,7 @@ impl Application {
                 wake_push: wake_push.clone(),
                 links,
                 email_enabled,
+                line: line_api,
                 token_generations: token_generations.clone(),
                 inbox_cache: inbox_cache.clone(),
                 group_commit: GroupCommit::start(
@@ -233,6 +259,7 @@ impl Application {
                 stopped.clone(),
             )));
             background.push(tokio::spawn(push_worker.clone().run(stopped.clone())));
+            background.push(tokio::spawn(line_worker.clone().run(stopped.clone())));
             if let Some(worker) = &email_worker {
                 background.push(tokio::spawn(worker.clone().run(stopped)));
             }
@@ -244,6 +271,7 @@ impl Application {
             db,
             push_worker,
             email_worker,
+            line_worker,
             stop_background,
             background,
             setup_token,
@@ -278,6 +306,11 @@ impl Application {
     /// The email outbox worker (when `[email]` is configured), for tests.
     pub fn email_worker(&self) -> Option<Arc<OutboxWorker>> {
         self.email_worker.clone()
+    }
+
+    /// The LINE outbox worker, for tests.
+    pub fn line_worker(&self) -> Arc<OutboxWorker> {
+        self.line_worker.clone()
     }
 
     /// Serves until SIGTERM or Ctrl-C, then stops as `run_until_stopped` does.

@@ -26,6 +26,7 @@ mod dashboard;
 mod driver;
 mod email;
 mod emergency;
+mod line;
 mod members;
 mod safety;
 mod server;
@@ -80,6 +81,8 @@ pub struct Bench {
     pub push_received: Arc<AtomicUsize>,
     /// Mails the stand-in SMTP server accepted (the `email` scenario).
     pub smtp_received: Arc<AtomicUsize>,
+    /// Users the stand-in LINE API was asked to reach.
+    pub line_received: Arc<AtomicUsize>,
     rows: Mutex<Vec<Row>>,
 }
 
@@ -221,6 +224,7 @@ async fn run_scenario(bench: &Bench, name: &str) -> bool {
         "emergency" => emergency::run(bench, true).await,
         "push" => emergency::run(bench, false).await,
         "email" => email::run(bench).await,
+        "line" => line::run(bench, bench.line_received.clone()).await,
         _ => return false,
     }
     true
@@ -314,10 +318,9 @@ fn main() {
     if wanted.is_empty() {
         wanted = DEFAULT_SUITE.iter().map(|s| s.to_string()).collect();
     }
-    if let Some(unknown) = wanted
-        .iter()
-        .find(|w| !DEFAULT_SUITE.contains(&w.as_str()) && !["push", "email"].contains(&w.as_str()))
-    {
+    if let Some(unknown) = wanted.iter().find(|w| {
+        !DEFAULT_SUITE.contains(&w.as_str()) && !["push", "email", "line"].contains(&w.as_str())
+    }) {
         eprintln!("unknown scenario '{unknown}'");
         std::process::exit(2);
     }
@@ -337,7 +340,17 @@ fn main() {
                 "sqlite",
             ),
         };
+        let line_members: usize = env_number("KAIRAN_BENCH_LINE_MEMBERS").unwrap_or(100_000);
         let scale = match std::env::var("KAIRAN_BENCH_SCALE").as_deref() {
+            // `line` alone: the small city grown to its LINE members (one month of circulars,
+            // nobody on paper), never Kanazawa.
+            _ if wanted == ["line"] => Scale {
+                households: line_members * 3 / 4,
+                members: line_members,
+                paper_percent: 0,
+                months: 1,
+                ..Scale::SMALL
+            },
             // The small city has no subscriptions of its own; push needs some.
             Ok("small") => Scale {
                 subscriptions: 2_000,
@@ -351,6 +364,7 @@ fn main() {
         settings.log.filter = "error".into();
 
         let (push_port, push_received) = emergency::loopback_push_service();
+        let (line_port, line_received) = line::loopback_line_api();
         let push_base = format!("http://127.0.0.1:{push_port}");
         let (smtp_port, smtp_received) = email::loopback_smtp_server().await;
         let db = kairan::startup::prepare_database(settings.clone(), true)
@@ -367,6 +381,10 @@ fn main() {
             ("KAIRAN_PUSH__ALLOW_INSECURE_ENDPOINTS", "true".to_string()),
             ("KAIRAN_EMAIL__SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}")),
             ("KAIRAN_EMAIL__FROM", "kairan <kairan@bench.example>".to_string()),
+            (
+                "KAIRAN_LINE__API_BASE_URL",
+                format!("http://127.0.0.1:{line_port}"),
+            ),
         ];
         if backend == "postgres" {
             env.push(("KAIRAN_DATABASE__MAX_CONNECTIONS", "16".to_string()));
@@ -397,6 +415,7 @@ fn main() {
             post_id: String::new(),
             push_received,
             smtp_received,
+            line_received,
             rows: Mutex::new(Vec::new()),
         };
         bench.resident_token = Arc::new(bench.sign_in("resident@demo.kairan.example").await);

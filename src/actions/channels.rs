@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 
-use crate::actions::Services;
+use crate::actions::{Services, line};
 use crate::authz::Principal;
 use crate::db::queries::channels as queries;
 use crate::db::queries::digests;
@@ -11,40 +11,57 @@ use crate::domain::channel::chosen;
 use crate::domain::{Channel, EmailAddress, EmailFrequency, MemberId};
 use crate::error::{ApiError, ErrorCode};
 
-/// The channels the caller chose.
+/// The channels the caller chose; LINE only once they linked it (D66).
 pub async fn channels(services: &Services, caller: &MemberId) -> Result<Vec<Channel>, ApiError> {
     let caller = caller.clone();
-    let muted = services
+    let (muted, linked) = services
         .db
         .run(move |conn| {
             Principal::load(conn, &caller)?;
-            Ok(queries::muted(conn, &caller)?)
+            Ok((
+                queries::muted(conn, &caller)?,
+                line::is_linked(conn, &caller)?,
+            ))
         })
         .await?;
-    Ok(chosen(&muted))
+    Ok(chosen(&muted)
+        .into_iter()
+        .filter(|c| *c != Channel::Line || linked)
+        .collect())
 }
 
-/// Chooses the caller's channels; returns them, each once, in a fixed order.
+/// Chooses the caller's channels; returns them, each once, in a fixed order. `line` only
+/// once their LINE is linked (422 `line_not_linked` otherwise); while it is not, LINE is
+/// never stored as turned off, so linking it later turns it on.
 pub async fn set_channels(
     services: &Services,
     caller: &MemberId,
     channels: Vec<Channel>,
 ) -> Result<Vec<Channel>, ApiError> {
-    let muted: Vec<Channel> = Channel::ALL
-        .iter()
-        .copied()
-        .filter(|c| !channels.contains(c))
-        .collect();
     let caller = caller.clone();
-    let stored = chosen(&muted);
     services
         .db
         .run(move |conn| {
             Principal::load(conn, &caller)?;
-            Ok(queries::set_muted(conn, &caller, &muted)?)
+            let linked = line::is_linked(conn, &caller)?;
+            if channels.contains(&Channel::Line) && !linked {
+                return Err(ApiError::Validation(
+                    ErrorCode::LineNotLinked,
+                    "your LINE is not linked: send the code from POST /api/v1/me/line-link/code (or /settings) to the official account first, then choose line".into(),
+                ));
+            }
+            let muted: Vec<Channel> = Channel::ALL
+                .iter()
+                .copied()
+                .filter(|c| !channels.contains(c) && (*c != Channel::Line || linked))
+                .collect();
+            queries::set_muted(conn, &caller, &muted)?;
+            Ok(chosen(&muted)
+                .into_iter()
+                .filter(|c| *c != Channel::Line || linked)
+                .collect())
         })
-        .await?;
-    Ok(stored)
+        .await
 }
 
 /// The caller's address and when it was verified.

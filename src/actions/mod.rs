@@ -17,6 +17,7 @@ pub mod districts;
 pub mod inbox;
 pub mod invitations;
 pub mod join_requests;
+pub mod line;
 pub mod links;
 pub mod officer;
 pub mod posts;
@@ -55,6 +56,8 @@ pub struct Services {
     pub links: Links,
     /// Whether `[email]` names an SMTP server (addresses can be verified).
     pub email_enabled: bool,
+    /// The LINE Messaging API: replies to the webhook, sealing accounts' credentials.
+    pub line: Arc<crate::outbox::line_api::LineApi>,
     /// Members' token generations: raised here after a commit that ends access tokens.
     pub token_generations: Arc<TokenGenerations>,
 }

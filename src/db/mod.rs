@@ -11,6 +11,8 @@ pub mod queries;
 pub mod schema;
 pub mod schema_channels;
 pub mod schema_instances;
+pub mod schema_line;
+mod schema_line_joins;
 pub mod url;
 pub mod write_hook;
 

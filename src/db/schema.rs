@@ -684,3 +684,4 @@ diesel::allow_tables_to_appear_in_same_query!(member_emails, posts);
 
 // Issue 16: what instances sharing one PostgreSQL share (kept beside, not joined).
 pub use crate::db::schema_instances::{attachment_blobs, job_runs, jwt_keys, server_secrets};
+pub use crate::db::schema_line::{line_accounts, line_link_codes, line_links, line_usage};

@@ -26,6 +26,8 @@ crate::string_enum!(
         JoinRequestApproved => "join_request_approved",
         JoinRequestDeclined => "join_request_declined",
         JoinRequestsRead => "join_requests_read",
+        LineAccountRemoved => "line_account_removed",
+        LineAccountSaved => "line_account_saved",
         MemberMoved => "member_moved",
         MemberDisabled => "member_disabled",
         MemberEnabled => "member_enabled",

@@ -12,6 +12,7 @@ pub mod draft;
 pub mod event;
 mod ids;
 mod joining;
+pub mod line;
 mod login;
 mod month;
 pub mod network;

@@ -4,6 +4,8 @@
 
 pub mod email;
 pub mod event_reminder;
+pub mod line;
+pub mod line_api;
 pub mod links;
 pub mod mail_text;
 pub mod worker;
@@ -18,6 +20,7 @@ use crate::db::queries::outbox::{Delivery, Outcome};
 use crate::domain::Channel;
 use crate::error::ApiError;
 use crate::outbox::email::Mailer;
+use crate::outbox::line::LineSender;
 use crate::push::sender::WebPushSender;
 
 /// How a channel's worker sends a claimed batch.
@@ -25,6 +28,7 @@ use crate::push::sender::WebPushSender;
 pub enum ChannelSender {
     Push(Arc<WebPushSender>),
     Email(Arc<Mailer>),
+    Line(Arc<LineSender>),
 }
 
 impl ChannelSender {
@@ -32,6 +36,7 @@ impl ChannelSender {
         match self {
             ChannelSender::Push(_) => Channel::Push,
             ChannelSender::Email(_) => Channel::Email,
+            ChannelSender::Line(_) => Channel::Line,
         }
     }
 
@@ -46,6 +51,7 @@ impl ChannelSender {
                 Ok(send_pushes(sender, batch).await)
             }
             ChannelSender::Email(mailer) => mailer.send_batch(db, batch).await,
+            ChannelSender::Line(sender) => sender.send_batch(db, batch).await,
         }
     }
 }

@@ -238,7 +238,7 @@ pub fn retry(delivery: &Delivery, status: Option<u16>, retry_after: Option<u64>)
 }
 
 /// Seconds from a Retry-After header: delta-seconds or an HTTP date.
-fn parse_retry_after(value: &str) -> Option<u64> {
+pub fn parse_retry_after(value: &str) -> Option<u64> {
     if let Ok(secs) = value.trim().parse::<u64>() {
         return Some(secs);
     }

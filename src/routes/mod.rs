@@ -11,6 +11,7 @@ pub mod districts;
 pub mod health;
 pub mod inbox;
 pub mod invitations;
+pub mod line;
 pub mod posts;
 pub mod projects;
 pub mod push;
@@ -68,6 +69,7 @@ fn api_v1(cfg: &mut ServiceConfig) {
     receipts::config(cfg);
     push::config(cfg);
     channels::config(cfg);
+    line::config(cfg);
     safety::config(cfg);
     surveys::config(cfg);
     attachments::config(cfg);

@@ -37,7 +37,8 @@ pub const FILES: &[(Language, &[&str])] = translation_files![
     "event_reminder",
     "city_districts",
     "deliveries",
-    "field"
+    "field",
+    "line"
 ];
 
 type Catalog = HashMap<String, String>;

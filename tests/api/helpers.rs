@@ -115,6 +115,8 @@ pub struct TestApp {
     pub push: std::sync::Arc<kairan::outbox::worker::OutboxWorker>,
     /// The email outbox worker, when the test configured `[email]`.
     pub email: Option<std::sync::Arc<kairan::outbox::worker::OutboxWorker>>,
+    /// The LINE outbox worker; tests drain it on purpose.
+    pub line: std::sync::Arc<kairan::outbox::worker::OutboxWorker>,
     /// Tests that publish behind the API (as the scheduler does) drop its entries.
     pub inbox_cache: std::sync::Arc<kairan::inbox_cache::InboxCache>,
     pub client: reqwest::Client,
@@ -142,6 +144,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let db = app.db();
     let push = app.push_worker();
     let email = app.email_worker();
+    let line = app.line_worker();
     let inbox_cache = app.inbox_cache();
     let setup_path = app.setup_path();
     tokio::spawn(app.run_until_stopped());
@@ -150,6 +153,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         db,
         push,
         email,
+        line,
         inbox_cache,
         client: reqwest::Client::builder()
             .no_proxy()

@@ -28,6 +28,8 @@ mod idempotency;
 mod instances;
 mod instances_failover;
 mod limits;
+mod line;
+mod line_service;
 mod members;
 mod operator;
 mod outage;

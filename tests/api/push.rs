@@ -619,7 +619,7 @@ async fn muted_categories_are_not_notified_unless_urgent() {
     let initial = expect_json(app.get_as(&city.resident_h1, path).await, 200).await;
     assert_eq!(
         initial,
-        json!({"muted_categories": [], "channels": ["push", "email", "line"],
+        json!({"muted_categories": [], "channels": ["push", "email"],
                "email_frequency": "immediate"})
     );
     let set = expect_json(

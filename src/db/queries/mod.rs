@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod inbox;
 pub mod invitations;
 pub mod job_runs;
+pub mod line;
 pub mod member_access;
 pub mod members;
 pub mod outbox;

@@ -8,8 +8,8 @@ use diesel::sql_types::{Integer, Text, Timestamp};
 use crate::db::changes::{Change, announce};
 use crate::db::models::{Post, PushJob, PushSubscription};
 use crate::db::schema::{
-    associations, event_reminder_declines, households, member_emails, members, muted_categories,
-    muted_channels, push_deliveries, push_jobs, push_subscriptions,
+    associations, event_reminder_declines, households, line_links, member_emails, members,
+    muted_categories, muted_channels, push_deliveries, push_jobs, push_subscriptions,
 };
 use crate::db::schema_channels::{email_digest_entries, email_digest_members};
 use crate::db::{AnyConnection, now, write_transaction};
@@ -242,6 +242,44 @@ macro_rules! recipients_filter {
     }};
 }
 
+/// Inserts one pending delivery per address in `$table` (its id column `$address`) of the
+/// recipients on `$channel`, optionally narrowed by `$only`; evaluates to the row count.
+macro_rules! insert_channel_deliveries {
+    ($conn:expr, $table:expr, $address:expr, $channel:expr, $job:expr, $recipients:expr, $category:expr, $at:expr $(, only: $only:expr)?) => {{
+        let targets = recipients_filter!(
+            $table
+                // Flat joins: SQLite materializes a parenthesized (nested) join in full.
+                .inner_join(members::table)
+                .inner_join(households::table.on(households::id.nullable().eq(members::household_id)))
+                .inner_join(associations::table.on(associations::id.eq(households::association_id)))
+                $(.filter($only))?
+                .into_boxed(),
+            $recipients,
+            $category,
+            $job,
+            $channel
+        );
+        diesel::insert_into(push_deliveries::table)
+            .values(targets.select((
+                $job.id.clone().into_sql::<Text>(),
+                $address,
+                PENDING.into_sql::<Text>(),
+                0.into_sql::<Integer>(),
+                $at.into_sql::<Timestamp>(),
+                $channel.as_str().into_sql::<Text>(),
+            )))
+            .into_columns((
+                push_deliveries::job_id,
+                push_deliveries::subscription_id,
+                push_deliveries::status,
+                push_deliveries::attempts,
+                push_deliveries::next_attempt_at,
+                push_deliveries::channel,
+            ))
+            .execute($conn)?
+    }};
+}
+
 fn insert_deliveries(
     conn: &mut AnyConnection,
     job: &PushJob,
@@ -249,48 +287,15 @@ fn insert_deliveries(
     category: Option<Category>,
 ) -> QueryResult<usize> {
     let at = now();
-    let columns = (
-        push_deliveries::job_id,
-        push_deliveries::subscription_id,
-        push_deliveries::status,
-        push_deliveries::attempts,
-        push_deliveries::next_attempt_at,
-        push_deliveries::channel,
-    );
-    let push_targets = recipients_filter!(
-        push_subscriptions::table
-            // Flat joins: SQLite materializes a parenthesized (nested) join in full.
-            .inner_join(members::table)
-            .inner_join(households::table.on(households::id.nullable().eq(members::household_id)))
-            .inner_join(associations::table.on(associations::id.eq(households::association_id)))
-            .into_boxed(),
+    let pushed = insert_channel_deliveries!(
+        conn,
+        push_subscriptions::table,
+        push_subscriptions::id,
+        Channel::Push,
+        job,
         recipients,
         category,
-        job,
-        Channel::Push
-    );
-    let pushed = diesel::insert_into(push_deliveries::table)
-        .values(push_targets.select((
-            job.id.clone().into_sql::<Text>(),
-            push_subscriptions::id,
-            PENDING.into_sql::<Text>(),
-            0.into_sql::<Integer>(),
-            at.into_sql::<Timestamp>(),
-            Channel::Push.as_str().into_sql::<Text>(),
-        )))
-        .into_columns(columns)
-        .execute(conn)?;
-    let email_targets = recipients_filter!(
-        member_emails::table
-            .inner_join(members::table)
-            .inner_join(households::table.on(households::id.nullable().eq(members::household_id)))
-            .inner_join(associations::table.on(associations::id.eq(households::association_id)))
-            .filter(member_emails::verified_at.is_not_null())
-            .into_boxed(),
-        recipients,
-        category,
-        job,
-        Channel::Email
+        at
     );
     // A new circular that is not urgent waits for the daily members' digest (D70).
     let digested = job.kind == DIGESTED_KIND && !job.urgent;
@@ -299,22 +304,34 @@ fn insert_deliveries(
             email_digest_members::table.filter(email_digest_members::member_id.eq(members::id)),
         )
     };
-    let email_targets = if digested {
-        email_targets.filter(diesel::dsl::not(in_digest()))
-    } else {
-        email_targets
-    };
-    let mailed = diesel::insert_into(push_deliveries::table)
-        .values(email_targets.select((
-            job.id.clone().into_sql::<Text>(),
+    // Mail only to a verified address, and not now to those who take the digest.
+    let mailed = if digested {
+        insert_channel_deliveries!(
+            conn,
+            member_emails::table,
             member_emails::id,
-            PENDING.into_sql::<Text>(),
-            0.into_sql::<Integer>(),
-            at.into_sql::<Timestamp>(),
-            Channel::Email.as_str().into_sql::<Text>(),
-        )))
-        .into_columns(columns)
-        .execute(conn)?;
+            Channel::Email,
+            job,
+            recipients,
+            category,
+            at,
+            only: member_emails::verified_at
+                .is_not_null()
+                .and(diesel::dsl::not(in_digest()))
+        )
+    } else {
+        insert_channel_deliveries!(
+            conn,
+            member_emails::table,
+            member_emails::id,
+            Channel::Email,
+            job,
+            recipients,
+            category,
+            at,
+            only: member_emails::verified_at.is_not_null()
+        )
+    };
     if let (true, Some(post)) = (digested, &job.post_id) {
         let daily = recipients_filter!(
             member_emails::table
@@ -344,7 +361,17 @@ fn insert_deliveries(
             ))
             .execute(conn)?;
     }
-    Ok(pushed + mailed)
+    let lined = insert_channel_deliveries!(
+        conn,
+        line_links::table,
+        line_links::id,
+        Channel::Line,
+        job,
+        recipients,
+        category,
+        at
+    );
+    Ok(pushed + mailed + lined)
 }
 
 /// The kind of job whose mails daily members take in their digest: a new circular.

@@ -1,12 +1,14 @@
 //! How many members each channel reaches (push, email, LINE), city-wide counts only, for the
 //! dashboard's monthly figures (D72): a member counts for a channel when they have an
-//! address there (a push subscription, a verified email address) and did not turn it off.
+//! address there (a push subscription, a verified email address, a LINE link) and did not turn
+//! it off.
 
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::db::schema::{member_emails, members, muted_channels, push_subscriptions};
 use crate::db::schema_channels::stats_channel_months;
+use crate::db::schema_line::line_links;
 use crate::domain::Channel;
 
 /// Members reachable by each channel now, in `Channel::ALL` order.
@@ -36,8 +38,9 @@ fn reachable(conn: &mut AnyConnection, channel: Channel) -> QueryResult<i32> {
                 .filter(member_emails::member_id.eq(members::id))
                 .filter(member_emails::verified_at.is_not_null()),
         )),
-        // No member can link a LINE account yet; its address table adds its filter here.
-        Channel::Line => return Ok(0),
+        Channel::Line => members.filter(diesel::dsl::exists(
+            line_links::table.filter(line_links::member_id.eq(members::id)),
+        )),
     };
     let count: i64 = members.count().get_result(conn)?;
     Ok(i32::try_from(count).unwrap_or(i32::MAX))

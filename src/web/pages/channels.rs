@@ -6,6 +6,7 @@ use actix_web::HttpResponse;
 use actix_web::web::{self, ServiceConfig};
 use serde::Deserialize;
 
+use crate::actions::line::{self, LinkView};
 use crate::actions::{Services, channels};
 use crate::domain::{Channel, EmailFrequency};
 use crate::error::ApiError;
@@ -15,7 +16,9 @@ use crate::web::session::PageMember;
 
 pub fn config(cfg: &mut ServiceConfig) {
     cfg.route("/settings/channels", web::post().to(save_channels))
-        .route("/settings/email", web::post().to(save_email));
+        .route("/settings/email", web::post().to(save_email))
+        .route("/settings/line/code", web::post().to(line_code))
+        .route("/settings/line/unlink", web::post().to(line_unlink));
 }
 
 /// One checkbox of the channel choice.
@@ -33,6 +36,10 @@ pub struct ChannelSection {
     pub email_enabled: bool,
     /// Mail comes as one digest a day.
     pub daily: bool,
+    /// The member's LINE link, their open code and where to add the account (D66).
+    pub line: LinkView,
+    /// The code's instructions, with its minutes filled in.
+    pub line_code_lead: String,
 }
 
 pub async fn section(
@@ -44,8 +51,11 @@ pub async fn section(
     let chosen = channels::channels(services, caller).await?;
     let email = channels::email(services, caller).await?;
     let frequency = channels::email_frequency(services, caller).await?;
+    let line = line::link_status(services, caller).await?;
     let options = Channel::ALL
         .iter()
+        // LINE is a choice once it is linked (below, the code that links it).
+        .filter(|c| **c != Channel::Line || line.linked)
         .map(|c| ChannelOption {
             value: c.as_str(),
             label: page.t(&format!("channels.{}", c.as_str())),
@@ -64,6 +74,10 @@ pub async fn section(
         email: email.map(|e| e.address).unwrap_or_default(),
         email_enabled: services.email_enabled,
         daily: frequency == EmailFrequency::Daily,
+        line,
+        line_code_lead: page
+            .t("line.code_lead")
+            .replace("{minutes}", &services.line.link_code_ttl_mins.to_string()),
     })
 }
 
@@ -114,3 +128,29 @@ async fn save_email(
     channels::set_email(&services, &member.0.principal.member_id, &form.0.email).await?;
     Ok(redirect("/settings?email=1#channels-heading", Vec::new()))
 }
+
+/// Shows a new one-time code on /settings.
+async fn line_code(
+    _form: CsrfForm<Empty>,
+    member: PageMember,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    line::new_code(&services, &member.0.principal.member_id).await?;
+    Ok(redirect("/settings#line-heading", Vec::new()))
+}
+
+async fn line_unlink(
+    _form: CsrfForm<Empty>,
+    member: PageMember,
+    services: web::Data<Services>,
+) -> Result<HttpResponse, ApiError> {
+    line::unlink(&services, &member.0.principal.member_id).await?;
+    Ok(redirect(
+        "/settings?line_unlinked=1#line-heading",
+        Vec::new(),
+    ))
+}
+
+/// A form with only its CSRF token.
+#[derive(Deserialize)]
+struct Empty {}

@@ -40,6 +40,7 @@ struct SettingsPage<'a> {
     channels: ChannelSection,
     channels_saved: bool,
     email_sent: bool,
+    line_unlinked: bool,
     /// The member has a calendar feed that can be revoked.
     calendar_feed: bool,
     feed_revoked: bool,
@@ -51,6 +52,7 @@ struct SavedQuery {
     saved: Option<String>,
     channels: Option<String>,
     email: Option<String>,
+    line_unlinked: Option<String>,
     feed_revoked: Option<String>,
     password_changed: Option<String>,
 }
@@ -83,6 +85,7 @@ async fn show(
         channels,
         channels_saved: query.channels.is_some(),
         email_sent: query.email.is_some(),
+        line_unlinked: query.line_unlinked.is_some(),
         calendar_feed,
         feed_revoked: query.feed_revoked.is_some(),
         account: account::settings_section(&member, query.password_changed.is_some()),

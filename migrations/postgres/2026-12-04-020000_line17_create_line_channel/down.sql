@@ -1,0 +1,4 @@
+DROP TABLE line_link_codes;
+DROP TABLE line_links;
+DROP TABLE line_usage;
+DROP TABLE line_accounts;
