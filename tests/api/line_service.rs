@@ -3,13 +3,14 @@
 //! every request, and answers each with the next scripted status (200 when none is left).
 
 use std::collections::VecDeque;
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
+
+use crate::push_service::serve_loopback;
 
 /// One request as the stand-in saw it.
 #[derive(Debug, Clone)]
@@ -123,25 +124,9 @@ impl LineService {
             token: token.to_string(),
             ..State::default()
         }));
-        let shared = web::Data::new(state.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the LINE stand-in");
-        let port = listener.local_addr().unwrap().port();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(shared.clone())
-                .app_data(web::PayloadConfig::new(1 << 20))
-                .default_service(web::to(answer))
-        })
-        .workers(2)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .listen(listener)
-        .expect("the LINE stand-in listens")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let (address, handle) = serve_loopback(state.clone(), answer);
         Self {
-            address: format!("http://127.0.0.1:{port}"),
+            address,
             state,
             handle,
         }

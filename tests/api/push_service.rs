@@ -81,25 +81,9 @@ pub struct PushService {
 impl PushService {
     pub async fn start() -> Self {
         let received: Log = Arc::new(Mutex::new(Vec::new()));
-        let shared = web::Data::new(received.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the push service");
-        let port = listener.local_addr().unwrap().port();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(shared.clone())
-                .app_data(web::PayloadConfig::new(1 << 20))
-                .default_service(web::to(answer))
-        })
-        .workers(2)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .listen(listener)
-        .expect("push service listens")
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let (address, handle) = serve_loopback(received.clone(), answer);
         Self {
-            address: format!("http://127.0.0.1:{port}"),
+            address,
             received,
             handle,
         }
@@ -217,4 +201,33 @@ pub fn assert_vapid(received: &Received, public_key: &str, audience: &str, subje
         "the VAPID JWT has expired: {}",
         data.claims
     );
+}
+
+/// Serves `handler` for every path on a loopback port with `state` as its data; the origin
+/// and the handle that stops it. The test stand-ins of outside services share it.
+pub fn serve_loopback<T, F, Args>(state: T, handler: F) -> (String, ServerHandle)
+where
+    T: Send + Sync + 'static,
+    F: actix_web::Handler<Args> + Clone + Send + 'static,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    let shared = web::Data::new(state);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback stand-in");
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(shared.clone())
+            .app_data(web::PayloadConfig::new(1 << 20))
+            .default_service(web::to(handler.clone()))
+    })
+    .workers(2)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(listener)
+    .expect("a loopback stand-in listens")
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (format!("http://127.0.0.1:{port}"), handle)
 }
