@@ -65,6 +65,7 @@ where
         if !job_runs::claim(conn, name, now(), period)? {
             return Ok(None);
         }
+        tracing::debug!(job = name, "periodic job claimed its period here");
         work(conn).map(Some)
     })
     .await

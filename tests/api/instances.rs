@@ -203,27 +203,29 @@ fn keys_rotate_refuses_sqlite() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("auth.keys"));
 }
 
-/// Two instances whose caches keep entries for a minute, so only an announcement (or a
-/// dropped cache) can make a change show on the other within the test's bounds.
-async fn two_instances(
+/// Three instances whose caches keep entries for a minute, so only an announcement (or a
+/// dropped cache) can make a change show on the others within the tests' bounds.
+async fn three_instances(
     database: &TestDatabase,
-) -> (Vec<(tempfile::TempDir, ServerEnv)>, Served, Served) {
-    let mut envs = instance_envs(database, 2);
+) -> (Vec<(tempfile::TempDir, ServerEnv)>, Vec<Served>) {
+    let mut envs = instance_envs(database, 3);
     for (_, env) in &mut envs {
         env.set("KAIRAN_POSTS__INBOX_CACHE_TTL_MS", "60000");
     }
-    let a = Served::start(&envs[0].1).await;
-    let b = Served::start(&envs[1].1).await;
+    let (a, b, c) = tokio::join!(
+        Served::start(&envs[0].1),
+        Served::start(&envs[1].1),
+        Served::start(&envs[2].1)
+    );
     envs[0].1.create_admin(ADMIN_LOGIN);
-    (envs, a, b)
+    (envs, vec![a, b, c])
 }
 
-/// The first two instances' addresses.
-fn remotes(envs: &[(tempfile::TempDir, ServerEnv)]) -> (Remote, Remote) {
-    (
-        Remote::new(envs[0].1.address()),
-        Remote::new(envs[1].1.address()),
-    )
+/// The first instance, where changes are made, and the two others, where they must show.
+fn remotes(envs: &[(tempfile::TempDir, ServerEnv)]) -> (Remote, Vec<Remote>) {
+    let mut all = envs.iter().map(|(_, env)| Remote::new(env.address()));
+    let one = all.next().unwrap();
+    (one, all.collect())
 }
 
 async fn inbox(remote: &Remote, token: &str) -> Vec<serde_json::Value> {
@@ -233,24 +235,35 @@ async fn inbox(remote: &Remote, token: &str) -> Vec<serde_json::Value> {
     page["items"].as_array().cloned().unwrap_or_default()
 }
 
-/// Polls `remote`'s inbox until `done` holds; returns how long it took, or fails at `limit`.
+/// Polls every one of `others`' inboxes until `done` holds on each; returns how long it took
+/// from the call, or fails at `limit`.
 async fn inbox_within(
-    remote: &Remote,
+    others: &[Remote],
     token: &str,
     limit: std::time::Duration,
     done: impl Fn(&[serde_json::Value]) -> bool,
 ) -> std::time::Duration {
     let started = std::time::Instant::now();
-    loop {
-        if done(&inbox(remote, token).await) {
-            return started.elapsed();
+    let mut waiting: Vec<&Remote> = others.iter().collect();
+    while !waiting.is_empty() {
+        let mut still = Vec::new();
+        for remote in waiting {
+            if !done(&inbox(remote, token).await) {
+                still.push(remote);
+            }
+        }
+        waiting = still;
+        if waiting.is_empty() {
+            break;
         }
         assert!(
             started.elapsed() < limit,
-            "not seen on the other instance within {limit:?}"
+            "not seen on {} of the other instances within {limit:?}",
+            waiting.len()
         );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
+    started.elapsed()
 }
 
 fn has(items: &[serde_json::Value], post: &str) -> bool {
@@ -260,37 +273,37 @@ fn has(items: &[serde_json::Value], post: &str) -> bool {
 const COHERENT: std::time::Duration = std::time::Duration::from_millis(200);
 
 #[tokio::test]
-async fn a_circular_published_or_withdrawn_on_one_instance_shows_on_another_within_200_ms() {
+async fn a_circular_published_or_withdrawn_on_one_instance_shows_on_the_others_within_200_ms() {
     let Some(database) = postgres_database("published_or_withdrawn_shows_on_another") else {
         return;
     };
-    let (envs, a, b) = two_instances(&database).await;
-    let (one, other) = remotes(&envs);
+    let (envs, served) = three_instances(&database).await;
+    let (one, others) = remotes(&envs);
     let town = crate::process::Town::build(&one, 1).await;
     let resident = &town.residents[0].1;
     let first = town.publish(&one, "最初の回覧").await;
-    // Warm the other instance's cache for this member.
-    inbox_within(&other, resident, COHERENT * 50, |items| has(items, &first)).await;
+    // Warm the other instances' caches for this member.
+    inbox_within(&others, resident, COHERENT * 50, |items| has(items, &first)).await;
 
     let second = town.publish(&one, "二つ目の回覧").await;
-    let took = inbox_within(&other, resident, COHERENT, |items| has(items, &second)).await;
-    eprintln!("published: seen on the other instance after {took:?}");
+    let took = inbox_within(&others, resident, COHERENT, |items| has(items, &second)).await;
+    eprintln!("published: seen on the other instances after {took:?}");
 
     let withdraw = format!("/api/v1/posts/{second}/withdraw");
     one.call(Method::POST, Some(&town.officer), &withdraw, None, 204)
         .await;
-    let took = inbox_within(&other, resident, COHERENT, |items| !has(items, &second)).await;
-    eprintln!("withdrawn: gone on the other instance after {took:?}");
-    drop((a, b));
+    let took = inbox_within(&others, resident, COHERENT, |items| !has(items, &second)).await;
+    eprintln!("withdrawn: gone on the other instances after {took:?}");
+    drop(served);
 }
 
 #[tokio::test]
-async fn a_household_move_on_one_instance_shows_on_another_within_200_ms() {
+async fn a_household_move_on_one_instance_shows_on_the_others_within_200_ms() {
     let Some(database) = postgres_database("household_move_shows_on_another") else {
         return;
     };
-    let (envs, a, b) = two_instances(&database).await;
-    let (one, other) = remotes(&envs);
+    let (envs, served) = three_instances(&database).await;
+    let (one, others) = remotes(&envs);
     let town = crate::process::Town::build(&one, 1).await;
     let resident = &town.residents[0].1;
     let hans = format!("/api/v1/associations/{}/hans", town.association);
@@ -328,12 +341,11 @@ async fn a_household_move_on_one_instance_shows_on_another_within_200_ms() {
         )
         .await;
     let post = str_field(&post, "id");
-    assert!(
-        !has(&inbox(&other, resident).await, &post),
-        "not in 1班 yet"
-    );
+    for other in &others {
+        assert!(!has(&inbox(other, resident).await, &post), "not in 1班 yet");
+    }
 
-    let me = other
+    let me = one
         .call(Method::GET, Some(resident), "/api/v1/me", None, 200)
         .await;
     let member = format!("/api/v1/members/{}", str_field(&me, "id"));
@@ -346,18 +358,18 @@ async fn a_household_move_on_one_instance_shows_on_another_within_200_ms() {
         200,
     )
     .await;
-    let took = inbox_within(&other, resident, COHERENT, |items| has(items, &post)).await;
-    eprintln!("moved: seen on the other instance after {took:?}");
-    drop((a, b));
+    let took = inbox_within(&others, resident, COHERENT, |items| has(items, &post)).await;
+    eprintln!("moved: seen on the other instances after {took:?}");
+    drop(served);
 }
 
 #[tokio::test]
-async fn a_district_merge_on_one_instance_shows_on_another_within_200_ms() {
+async fn a_district_merge_on_one_instance_shows_on_the_others_within_200_ms() {
     let Some(database) = postgres_database("district_merge_shows_on_another") else {
         return;
     };
-    let (envs, a, b) = two_instances(&database).await;
-    let (one, other) = remotes(&envs);
+    let (envs, served) = three_instances(&database).await;
+    let (one, others) = remotes(&envs);
     // The town's association is in the first district; the circular goes to the second.
     let town = crate::process::Town::build(&one, 1).await;
     let resident = &town.residents[0].1;
@@ -381,18 +393,20 @@ async fn a_district_merge_on_one_instance_shows_on_another_within_200_ms() {
         )
         .await;
     let post = str_field(&post, "id");
-    assert!(
-        !has(&inbox(&other, resident).await, &post),
-        "not the resident's district yet"
-    );
+    for other in &others {
+        assert!(
+            !has(&inbox(other, resident).await, &post),
+            "not the resident's district yet"
+        );
+    }
 
     let merge = format!("/api/v1/districts/{from}/merge");
     let body = serde_json::json!({"into": into});
     one.call(Method::POST, Some(&admin), &merge, Some(&body), 200)
         .await;
-    let took = inbox_within(&other, resident, COHERENT, |items| has(items, &post)).await;
-    eprintln!("merged: seen on the other instance after {took:?}");
-    drop((a, b));
+    let took = inbox_within(&others, resident, COHERENT, |items| has(items, &post)).await;
+    eprintln!("merged: seen on the other instances after {took:?}");
+    drop(served);
 }
 
 #[tokio::test]
@@ -400,8 +414,8 @@ async fn a_cut_listener_connection_drops_the_cache_and_reconnects() {
     let Some(database) = postgres_database("cut_listener_connection") else {
         return;
     };
-    let (envs, a, b) = two_instances(&database).await;
-    let (one, other) = remotes(&envs);
+    let (envs, served) = three_instances(&database).await;
+    let (one, others) = remotes(&envs);
     let town = crate::process::Town::build(&one, 1).await;
     let resident = &town.residents[0].1;
     let post = town.publish(&one, "元の題").await;
@@ -413,7 +427,7 @@ async fn a_cut_listener_connection_drops_the_cache_and_reconnects() {
                 .any(|item| item["id"] == post && item["title"] == title)
         }
     };
-    inbox_within(&other, resident, COHERENT * 50, title_is("元の題")).await;
+    inbox_within(&others, resident, COHERENT * 50, title_is("元の題")).await;
     // Changed behind every instance's back: nobody announces it.
     let mut conn = PgConnection::establish(&database.url).unwrap();
     diesel::sql_query("UPDATE posts SET title = '裏で変えた題' WHERE id = $1")
@@ -421,14 +435,16 @@ async fn a_cut_listener_connection_drops_the_cache_and_reconnects() {
         .execute(&mut conn)
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(
-        title_is("元の題")(&inbox(&other, resident).await),
-        "the cache is warm"
-    );
+    for other in &others {
+        assert!(
+            title_is("元の題")(&inbox(other, resident).await),
+            "the cache is warm"
+        );
+    }
 
     let listeners = "SELECT count(*) AS n FROM pg_stat_activity \
                      WHERE application_name = 'kairan-listener' AND datname = current_database()";
-    assert_eq!(count(&database.url, listeners), 2);
+    assert_eq!(count(&database.url, listeners), 3);
     diesel::sql_query(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
          WHERE application_name = 'kairan-listener' AND datname = current_database()",
@@ -437,7 +453,7 @@ async fn a_cut_listener_connection_drops_the_cache_and_reconnects() {
     .unwrap();
     // The lost connection empties the cache: fresh data long before the minute's TTL.
     inbox_within(
-        &other,
+        &others,
         resident,
         std::time::Duration::from_secs(5),
         title_is("裏で変えた題"),
@@ -446,7 +462,7 @@ async fn a_cut_listener_connection_drops_the_cache_and_reconnects() {
 
     // It listens again, and announcements reach it as before.
     let started = std::time::Instant::now();
-    while count(&database.url, listeners) < 2 {
+    while count(&database.url, listeners) < 3 {
         assert!(
             started.elapsed() < std::time::Duration::from_secs(10),
             "listeners came back"
@@ -454,22 +470,24 @@ async fn a_cut_listener_connection_drops_the_cache_and_reconnects() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let next = town.publish(&one, "再接続後の回覧").await;
-    inbox_within(&other, resident, COHERENT, |items| has(items, &next)).await;
-    drop((a, b));
+    inbox_within(&others, resident, COHERENT, |items| has(items, &next)).await;
+    drop(served);
 }
 
 #[tokio::test]
-async fn signing_out_everywhere_on_one_instance_stops_the_token_on_another_within_200_ms() {
+async fn signing_out_everywhere_on_one_instance_stops_the_token_on_the_others_within_200_ms() {
     let Some(database) = postgres_database("signing_out_everywhere_on_one_instance") else {
         return;
     };
-    let (envs, a, b) = two_instances(&database).await;
-    let (one, other) = remotes(&envs);
+    let (envs, served) = three_instances(&database).await;
+    let (one, others) = remotes(&envs);
     let token = one.sign_in(ADMIN_LOGIN, ADMIN_PASSWORD).await;
-    // The other instance has the member's generation in memory now.
-    other
-        .call(Method::GET, Some(&token), "/api/v1/me", None, 200)
-        .await;
+    // The other instances have the member's generation in memory now.
+    for other in &others {
+        other
+            .call(Method::GET, Some(&token), "/api/v1/me", None, 200)
+            .await;
+    }
     one.call(
         Method::POST,
         Some(&token),
@@ -479,23 +497,67 @@ async fn signing_out_everywhere_on_one_instance_stops_the_token_on_another_withi
     )
     .await;
     let started = std::time::Instant::now();
-    loop {
-        let status = other
-            .client
-            .get(format!("{}/api/v1/me", other.address))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        if status == 401 {
-            break;
+    for other in &others {
+        loop {
+            let status = other
+                .client
+                .get(format!("{}/api/v1/me", other.address))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            if status == 401 {
+                break;
+            }
+            assert!(
+                started.elapsed() < COHERENT,
+                "still {status} on {}",
+                other.address
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        assert!(
-            started.elapsed() < COHERENT,
-            "still {status} on the other instance"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    drop((a, b));
+    drop(served);
+}
+
+#[tokio::test]
+async fn a_periodic_job_runs_once_per_period_across_three_instances() {
+    let Some(database) = postgres_database("periodic_job_once_across_instances") else {
+        return;
+    };
+    let mut envs = instance_envs(&database, 3);
+    for (_, env) in &mut envs {
+        env.set("KAIRAN_POSTS__SCHEDULER_INTERVAL_SECS", "1");
+        env.set("RUST_LOG", "warn,kairan::jobs=debug");
+    }
+    let started = std::time::Instant::now();
+    let (a, b, c) = tokio::join!(
+        Served::start(&envs[0].1),
+        Served::start(&envs[1].1),
+        Served::start(&envs[2].1)
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    drop((a, b, c));
+
+    // Each instance ticks every second; a period is claimed at most every 0.9 s between them.
+    let runs_per_instance: Vec<usize> = envs
+        .iter()
+        .map(|(_, env)| {
+            std::fs::read_to_string(&env.log)
+                .unwrap()
+                .lines()
+                .filter(|line| {
+                    line.contains("claimed its period") && line.contains("publish_scheduled")
+                })
+                .count()
+        })
+        .collect();
+    let runs: usize = runs_per_instance.iter().sum();
+    let most = (elapsed / 0.9).ceil() as usize + 1;
+    assert!(
+        (1..=most).contains(&runs),
+        "{runs} runs of the scheduler ({runs_per_instance:?}) in {elapsed:.1} s; at most {most}"
+    );
 }
