@@ -315,10 +315,12 @@ pub async fn answer(
             Ok(answer)
         })
         .await?;
-    let once = new_repeat;
     services
         .group_commit
-        .write(move |conn| queries::record_answer(conn, &answer, once))
+        .record_answer(queries::AnswerWrite {
+            answer,
+            repeat_is_noop: new_repeat,
+        })
         .await
 }
 

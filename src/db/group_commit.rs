@@ -5,9 +5,10 @@
 //! acknowledged with success is on disk. A write that fails rolls back to its savepoint and
 //! fails alone; the others in its batch still commit.
 //!
-//! Reads and confirmations, the emergency's commonest write, are not closures but values:
-//! a batch writes all of them in a few multi-row statements (one savepoint), and only if
-//! that fails does it write them one by one, each in its own savepoint, to find the culprit.
+//! Reads, confirmations and safety answers, the emergency's commonest writes, are not
+//! closures but values: a batch writes all of each kind in a few multi-row statements (one
+//! savepoint), and only if that fails does it write them one by one, each in its own
+//! savepoint, to find the culprit.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -15,6 +16,7 @@ use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::queries::receipts::{ReadWrite, record_reads};
+use crate::db::queries::safety::{AnswerWrite, record_answers};
 use crate::db::{AnyConnection, Db, write_transaction};
 use crate::error::ApiError;
 
@@ -74,14 +76,42 @@ fn not_stored() -> ApiError {
     ApiError::database_down()
 }
 
-/// A read or confirmation and who waits for it.
-struct QueuedRead {
-    write: ReadWrite,
+/// A write the batch takes as a value, many in a few statements.
+trait Batched: Clone + Send + 'static {
+    /// Writes `writes` and returns each one's outcome; an `Err` rolls back all of them.
+    fn write_all(
+        conn: &mut AnyConnection,
+        writes: &[Self],
+    ) -> Result<Vec<Result<(), ApiError>>, ApiError>;
+}
+
+impl Batched for ReadWrite {
+    fn write_all(
+        conn: &mut AnyConnection,
+        writes: &[Self],
+    ) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+        record_reads(conn, writes)?;
+        Ok(writes.iter().map(|_| Ok(())).collect())
+    }
+}
+
+impl Batched for AnswerWrite {
+    fn write_all(
+        conn: &mut AnyConnection,
+        writes: &[Self],
+    ) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+        record_answers(conn, writes)
+    }
+}
+
+/// A value write and who waits for it.
+struct QueuedValue<W> {
+    write: W,
     outcome: Option<Result<(), ApiError>>,
     reply: oneshot::Sender<Result<(), ApiError>>,
 }
 
-impl QueuedRead {
+impl<W> QueuedValue<W> {
     fn finish(self, committed: bool) {
         let answer = match self.outcome {
             Some(Err(error)) => Err(error),
@@ -94,31 +124,37 @@ impl QueuedRead {
 
 enum Queued {
     Work(Box<dyn Job>),
-    Read(QueuedRead),
+    Read(QueuedValue<ReadWrite>),
+    Answer(QueuedValue<AnswerWrite>),
 }
 
 /// What one transaction writes.
 #[derive(Default)]
 struct Batch {
     work: Vec<Box<dyn Job>>,
-    reads: Vec<QueuedRead>,
+    reads: Vec<QueuedValue<ReadWrite>>,
+    answers: Vec<QueuedValue<AnswerWrite>>,
 }
 
 impl Batch {
     fn len(&self) -> usize {
-        self.work.len() + self.reads.len()
+        self.work.len() + self.reads.len() + self.answers.len()
     }
 
     fn push(&mut self, queued: Queued) {
         match queued {
             Queued::Work(job) => self.work.push(job),
             Queued::Read(read) => self.reads.push(read),
+            Queued::Answer(answer) => self.answers.push(answer),
         }
     }
 
     fn finish(&mut self, committed: bool) {
         self.work.drain(..).for_each(|job| job.finish(committed));
         self.reads.drain(..).for_each(|read| read.finish(committed));
+        self.answers
+            .drain(..)
+            .for_each(|answer| answer.finish(committed));
     }
 }
 
@@ -163,14 +199,27 @@ impl GroupCommit {
 
     /// Records a read or confirmation (`queries::receipts::record_reads`) in the next batch.
     pub async fn record_read(&self, write: ReadWrite) -> Result<(), ApiError> {
+        self.enqueue_value(write, Queued::Read).await
+    }
+
+    /// Records a safety answer (`queries::safety::record_answers`) in the next batch.
+    pub async fn record_answer(&self, write: AnswerWrite) -> Result<(), ApiError> {
+        self.enqueue_value(write, Queued::Answer).await
+    }
+
+    async fn enqueue_value<W>(
+        &self,
+        write: W,
+        kind: fn(QueuedValue<W>) -> Queued,
+    ) -> Result<(), ApiError> {
         let (reply, answer) = oneshot::channel();
-        let read = QueuedRead {
+        let queued = QueuedValue {
             write,
             outcome: None,
             reply,
         };
         self.queue
-            .send(Queued::Read(read))
+            .send(kind(queued))
             .await
             .map_err(|_| not_stored())?;
         answer.await.map_err(|_| not_stored())?
@@ -211,7 +260,8 @@ fn run_batch(db: &Db, held: &mut Option<Held>, batch: &mut Batch) -> Result<(), 
         None => held.insert(db.get().map_err(|e| e.to_string())?),
     };
     let result = write_transaction(conn, |conn| {
-        write_reads(conn, &mut batch.reads)?;
+        write_values(conn, &mut batch.reads)?;
+        write_values(conn, &mut batch.answers)?;
         for job in batch.work.iter_mut() {
             if !job.run(conn) {
                 // A savepoint may be left open: give up the whole batch.
@@ -228,20 +278,26 @@ fn run_batch(db: &Db, held: &mut Option<Held>, batch: &mut Batch) -> Result<(), 
     result
 }
 
-/// All reads in one savepoint; if that fails, each in its own, so only the failing one fails.
-fn write_reads(conn: &mut AnyConnection, reads: &mut [QueuedRead]) -> diesel::QueryResult<()> {
-    if reads.is_empty() {
+/// All values of a kind in one savepoint; if that fails, each in its own, so only the
+/// failing one fails.
+fn write_values<W: Batched>(
+    conn: &mut AnyConnection,
+    queued: &mut [QueuedValue<W>],
+) -> diesel::QueryResult<()> {
+    if queued.is_empty() {
         return Ok(());
     }
-    let writes: Vec<ReadWrite> = reads.iter().map(|r| r.write.clone()).collect();
-    if conn.transaction(|c| record_reads(c, &writes)).is_ok() {
-        reads.iter_mut().for_each(|r| r.outcome = Some(Ok(())));
+    let writes: Vec<W> = queued.iter().map(|q| q.write.clone()).collect();
+    if let Ok(outcomes) = conn.transaction(|c| W::write_all(c, &writes)) {
+        for (q, outcome) in queued.iter_mut().zip(outcomes) {
+            q.outcome = Some(outcome);
+        }
         return Ok(());
     }
-    for read in reads.iter_mut() {
-        let one = std::slice::from_ref(&read.write);
-        let outcome = conn.transaction(|c| record_reads(c, one));
-        read.outcome = Some(outcome.map_err(ApiError::from));
+    for q in queued.iter_mut() {
+        let one = std::slice::from_ref(&q.write);
+        let outcome = conn.transaction(|c| W::write_all(c, one));
+        q.outcome = Some(outcome.and_then(|mut outcomes| outcomes.pop().unwrap_or(Ok(()))));
     }
     Ok(())
 }

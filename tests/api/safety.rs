@@ -909,3 +909,26 @@ async fn concurrent_answers_share_commits_but_each_gets_its_own_outcome() {
     assert_eq!(stored_answers(&app), (5, 20));
     assert_eq!(status(&app, &city.officer_a, &closed).await["answered"], 0);
 }
+
+#[tokio::test]
+async fn one_household_answering_many_times_at_once_keeps_every_answer_in_its_history() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let check = start_for_association(&app, &city.officer_a, &city.association_a).await;
+    // Likely in one batch: its upsert must take the household's row once, its last answer.
+    let requests = (0..10).map(|n| {
+        let status = if n % 2 == 0 { "safe" } else { "needs_help" };
+        answer(
+            &app,
+            &city.resident_h1,
+            &check,
+            json!({"status": status, "note": format!("{n}回目")}),
+        )
+    });
+    for response in futures_util::future::join_all(requests).await {
+        assert_eq!(response.status(), 204);
+    }
+    assert_eq!(stored_answers(&app), (1, 10));
+    let s = status(&app, &city.officer_a, &check).await;
+    assert_eq!(s["answered"], 1, "{s}");
+}

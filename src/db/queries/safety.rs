@@ -2,7 +2,7 @@
 //! the live status.
 
 use crate::domain::new_id;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -149,87 +149,149 @@ pub fn list_checks(
         .load(conn)
 }
 
-/// Stores a household's answer and keeps it in the history. Runs in the answer's own
-/// savepoint of a group commit: a check closed meanwhile refuses it here. With
-/// `repeat_is_noop`, an answer the same as the household's current one (status, note, who,
-/// on whose behalf) stores nothing: a form sent twice by the offline queue counts once.
-pub fn record_answer(
-    conn: &mut AnyConnection,
-    answer: &SafetyAnswer,
-    repeat_is_noop: bool,
-) -> Result<(), ApiError> {
-    let check = safety_checks::table
-        .find(&answer.safety_check_id)
-        .select(safety_checks::closed_at);
-    // PostgreSQL: a share lock, so a close committing meanwhile is seen (or waits for us).
-    // SQLite's single writer already orders the two.
-    let closed_at: Option<NaiveDateTime> = crate::with_backend!(conn,
-        pg(c) => check.for_share().first(c).optional(),
-        sqlite(c) => check.first(c).optional(),
-    )?
-    .ok_or(ApiError::NotFound("safety check"))?;
-    if closed_at.is_some() {
-        return Err(closed());
-    }
-    if repeat_is_noop
-        && answer_of(conn, &answer.safety_check_id, &answer.household_id)?.is_some_and(|a| {
-            (a.status, &a.note, &a.answered_by, a.on_behalf)
-                == (
-                    answer.status,
-                    &answer.note,
-                    &answer.answered_by,
-                    answer.on_behalf,
-                )
-        })
-    {
-        return Ok(());
-    }
-    crate::with_backend!(conn,
-        pg(c) => diesel::insert_into(safety_answers::table)
-            .values(answer)
-            .on_conflict((safety_answers::safety_check_id, safety_answers::household_id))
-            .do_update()
-            .set(answer_changes(answer))
-            .execute(c),
-        sqlite(c) => diesel::insert_into(safety_answers::table)
-            .values(answer)
-            .on_conflict((safety_answers::safety_check_id, safety_answers::household_id))
-            .do_update()
-            .set(answer_changes(answer))
-            .execute(c),
-    )?;
-    diesel::insert_into(safety_answer_history::table)
-        .values(SafetyAnswerRecord {
-            id: new_id(),
-            safety_check_id: answer.safety_check_id.clone(),
-            household_id: answer.household_id.clone(),
-            status: answer.status,
-            note: answer.note.clone(),
-            answered_by: answer.answered_by.clone(),
-            on_behalf: answer.on_behalf,
-            answered_at: answer.answered_at,
-        })
-        .execute(conn)?;
-    Ok(())
+/// An answer waiting in the group commit. With `repeat_is_noop`, an answer the same as the
+/// household's current one (status, note, who, on whose behalf) stores nothing: a form sent
+/// twice by the offline queue counts once.
+#[derive(Debug, Clone)]
+pub struct AnswerWrite {
+    pub answer: SafetyAnswer,
+    pub repeat_is_noop: bool,
 }
 
-#[allow(clippy::type_complexity)]
-fn answer_changes(
-    answer: &SafetyAnswer,
-) -> (
-    diesel::dsl::Eq<safety_answers::status, SafetyStatus>,
-    diesel::dsl::Eq<safety_answers::note, Option<String>>,
-    diesel::dsl::Eq<safety_answers::answered_by, MemberId>,
-    diesel::dsl::Eq<safety_answers::on_behalf, bool>,
-    diesel::dsl::Eq<safety_answers::answered_at, NaiveDateTime>,
-) {
-    (
-        safety_answers::status.eq(answer.status),
-        safety_answers::note.eq(answer.note.clone()),
-        safety_answers::answered_by.eq(answer.answered_by.clone()),
-        safety_answers::on_behalf.eq(answer.on_behalf),
-        safety_answers::answered_at.eq(answer.answered_at),
-    )
+/// Rows per multi-row statement: 7 columns each, well under PostgreSQL's 65,535 parameters.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// A household's answer replaces the one it had.
+macro_rules! upsert_answers {
+    ($c:expr, $values:expr) => {{
+        use diesel::upsert::excluded;
+        use safety_answers::dsl::{
+            answered_at, answered_by, household_id, note, on_behalf, safety_check_id, status,
+        };
+        diesel::insert_into(safety_answers::table)
+            .values($values)
+            .on_conflict((safety_check_id, household_id))
+            .do_update()
+            .set((
+                status.eq(excluded(status)),
+                note.eq(excluded(note)),
+                answered_by.eq(excluded(answered_by)),
+                on_behalf.eq(excluded(on_behalf)),
+                answered_at.eq(excluded(answered_at)),
+            ))
+            .execute($c)
+    }};
+}
+/// Records a batch of answers and returns each one's outcome (a closed or unknown check
+/// refuses its answers alone). PostgreSQL takes the batch in a few statements whatever its
+/// size: one read of the checks, one of the current answers, one multi-row upsert and one
+/// multi-row history insert per thousand answers. SQLite has no round trips to save and
+/// Diesel no multi-row upsert for it, so it writes row by row.
+pub fn record_answers(
+    conn: &mut AnyConnection,
+    writes: &[AnswerWrite],
+) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+    let check_ids: Vec<&SafetyCheckId> = writes
+        .iter()
+        .map(|w| &w.answer.safety_check_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let checks = safety_checks::table
+        .filter(safety_checks::id.eq_any(&check_ids))
+        .select((safety_checks::id, safety_checks::closed_at));
+    // PostgreSQL: a share lock, so a close committing meanwhile is seen (or waits for us).
+    // SQLite's single writer already orders the two.
+    let open: BTreeMap<SafetyCheckId, bool> = crate::with_backend!(conn,
+        pg(c) => checks.for_share().load::<(SafetyCheckId, Option<NaiveDateTime>)>(c),
+        sqlite(c) => checks.load::<(SafetyCheckId, Option<NaiveDateTime>)>(c),
+    )?
+    .into_iter()
+    .map(|(id, closed_at)| (id, closed_at.is_none()))
+    .collect();
+
+    let mut current: BTreeMap<(SafetyCheckId, HouseholdId), SafetyAnswer> = BTreeMap::new();
+    if writes.iter().any(|w| w.repeat_is_noop) {
+        let households: HashSet<&HouseholdId> =
+            writes.iter().map(|w| &w.answer.household_id).collect();
+        current = safety_answers::table
+            .filter(safety_answers::safety_check_id.eq_any(&check_ids))
+            .filter(safety_answers::household_id.eq_any(households))
+            .select(SafetyAnswer::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(|a| ((a.safety_check_id.clone(), a.household_id.clone()), a))
+            .collect();
+    }
+
+    // In the batch's order, as if each were written alone after the one before.
+    let mut outcomes = Vec::with_capacity(writes.len());
+    let mut history = Vec::new();
+    for write in writes {
+        let answer = &write.answer;
+        let outcome = match open.get(&answer.safety_check_id) {
+            None => Err(ApiError::NotFound("safety check")),
+            Some(false) => Err(closed()),
+            Some(true) => Ok(()),
+        };
+        let key = (answer.safety_check_id.clone(), answer.household_id.clone());
+        let repeat = write.repeat_is_noop
+            && current.get(&key).is_some_and(|a| {
+                (a.status, &a.note, &a.answered_by, a.on_behalf)
+                    == (
+                        answer.status,
+                        &answer.note,
+                        &answer.answered_by,
+                        answer.on_behalf,
+                    )
+            });
+        if outcome.is_ok() && !repeat {
+            current.insert(key, answer.clone());
+            history.push(SafetyAnswerRecord {
+                id: new_id(),
+                safety_check_id: answer.safety_check_id.clone(),
+                household_id: answer.household_id.clone(),
+                status: answer.status,
+                note: answer.note.clone(),
+                answered_by: answer.answered_by.clone(),
+                on_behalf: answer.on_behalf,
+                answered_at: answer.answered_at,
+            });
+        }
+        outcomes.push(outcome);
+    }
+    // One row per household, its last answer: an upsert may not touch a row twice.
+    let answered: BTreeSet<(SafetyCheckId, HouseholdId)> = history
+        .iter()
+        .map(|h| (h.safety_check_id.clone(), h.household_id.clone()))
+        .collect();
+    let latest: Vec<SafetyAnswer> = answered
+        .iter()
+        .filter_map(|key| current.get(key).cloned())
+        .collect();
+    match conn {
+        AnyConnection::Postgresql(c) => {
+            for rows in latest.chunks(ROWS_PER_STATEMENT) {
+                upsert_answers!(c, rows)?;
+            }
+            for rows in history.chunks(ROWS_PER_STATEMENT) {
+                diesel::insert_into(safety_answer_history::table)
+                    .values(rows)
+                    .execute(c)?;
+            }
+        }
+        AnyConnection::Sqlite(c) => {
+            for row in &latest {
+                upsert_answers!(c, row)?;
+            }
+            for row in &history {
+                diesel::insert_into(safety_answer_history::table)
+                    .values(row)
+                    .execute(c)?;
+            }
+        }
+    }
+    Ok(outcomes)
 }
 
 pub fn closed() -> ApiError {
