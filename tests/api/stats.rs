@@ -6,7 +6,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use kairan::db::models::{
     Association, Han, Household, HouseholdReceipt, Member, Post, PostHan, PostRead, SafetyAnswer,
-    SafetyAnswerRecord, SafetyCheck, SafetyCheckHan, StatsMonth,
+    SafetyCheck, SafetyCheckHan, StatsMonth,
 };
 use kairan::db::schema::{
     associations, hans, household_receipts, households, members, post_hans, post_reads, posts,
@@ -280,16 +280,7 @@ impl<'a> History<'a> {
                 .values(&answer)
                 .execute(c)?;
             diesel::insert_into(safety_answer_history::table)
-                .values(SafetyAnswerRecord {
-                    id: new_id(),
-                    safety_check_id: answer.safety_check_id.clone(),
-                    household_id: answer.household_id.clone(),
-                    status: answer.status,
-                    note: answer.note.clone(),
-                    answered_by: answer.answered_by.clone(),
-                    on_behalf: answer.on_behalf,
-                    answered_at: answer.answered_at,
-                })
+                .values(answer.record(new_id()))
                 .execute(c)
         });
     }

@@ -61,6 +61,22 @@ pub struct SafetyAnswer {
     pub answered_at: NaiveDateTime,
 }
 
+impl SafetyAnswer {
+    /// This answer as a history entry under `id`.
+    pub fn record(&self, id: String) -> SafetyAnswerRecord {
+        SafetyAnswerRecord {
+            id,
+            safety_check_id: self.safety_check_id.clone(),
+            household_id: self.household_id.clone(),
+            status: self.status,
+            note: self.note.clone(),
+            answered_by: self.answered_by.clone(),
+            on_behalf: self.on_behalf,
+            answered_at: self.answered_at,
+        }
+    }
+}
+
 /// One answer as it was given, kept when a later one replaces it.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = safety_answer_history, check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]

@@ -247,16 +247,7 @@ pub fn record_answers(
             });
         if outcome.is_ok() && !repeat {
             current.insert(key, answer.clone());
-            history.push(SafetyAnswerRecord {
-                id: new_id(),
-                safety_check_id: answer.safety_check_id.clone(),
-                household_id: answer.household_id.clone(),
-                status: answer.status,
-                note: answer.note.clone(),
-                answered_by: answer.answered_by.clone(),
-                on_behalf: answer.on_behalf,
-                answered_at: answer.answered_at,
-            });
+            history.push(answer.record(new_id()));
         }
         outcomes.push(outcome);
     }

@@ -151,16 +151,7 @@ impl Builder<'_> {
             answered_at: when,
         };
         let history_id = self.id_at(when);
-        self.pending.answer_history.push(SafetyAnswerRecord {
-            id: history_id,
-            safety_check_id: answer.safety_check_id.clone(),
-            household_id: answer.household_id.clone(),
-            status: answer.status,
-            note: answer.note.clone(),
-            answered_by: answer.answered_by.clone(),
-            on_behalf: answer.on_behalf,
-            answered_at: answer.answered_at,
-        });
+        self.pending.answer_history.push(answer.record(history_id));
         self.pending.answers.push(answer);
         self.report.safety_answers += 1;
     }
