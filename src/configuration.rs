@@ -269,6 +269,8 @@ pub struct DatabaseSettings {
     #[serde(deserialize_with = "deserialize_number_from_string")]
     pub connect_timeout_secs: u64,
     #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub queue_timeout_ms: u64,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
     pub sqlite_busy_timeout_ms: u32,
     pub sqlite_synchronous: SqliteSynchronous,
     #[serde(deserialize_with = "deserialize_bool_from_string")]
@@ -434,6 +436,9 @@ impl Settings {
         }
         if !(1..=60).contains(&self.database.connect_timeout_secs) {
             problems.push("database.connect_timeout_secs must be between 1 and 60".into());
+        }
+        if !(1..=60_000).contains(&self.database.queue_timeout_ms) {
+            problems.push("database.queue_timeout_ms must be between 1 and 60000".into());
         }
         if environment == AppEnvironment::Production && self.database.url.trim().is_empty() {
             problems.push(

@@ -163,6 +163,8 @@ impl Batch {
 #[derive(Clone)]
 pub struct GroupCommit {
     queue: mpsc::Sender<Queued>,
+    /// The database's: a full queue for that long answers 503 rather than queueing more.
+    queue_timeout: std::time::Duration,
 }
 
 impl GroupCommit {
@@ -170,10 +172,14 @@ impl GroupCommit {
     /// waiting for one (callers wait for room beyond it).
     pub fn start(db: Db, max_batch: usize, queue: usize) -> std::io::Result<Self> {
         let (sender, receiver) = mpsc::channel(queue.max(1));
+        let queue_timeout = db.queue_timeout();
         std::thread::Builder::new()
             .name("group-commit".into())
             .spawn(move || writer(db, receiver, max_batch.max(1)))?;
-        Ok(Self { queue: sender })
+        Ok(Self {
+            queue: sender,
+            queue_timeout,
+        })
     }
 
     /// Runs `work` in the next batch and returns its result once the batch has committed.
@@ -190,10 +196,7 @@ impl GroupCommit {
             outcome: None,
             reply,
         });
-        self.queue
-            .send(Queued::Work(job))
-            .await
-            .map_err(|_| not_stored())?;
+        self.enqueue(Queued::Work(job)).await?;
         answer.await.map_err(|_| not_stored())?
     }
 
@@ -218,11 +221,17 @@ impl GroupCommit {
             outcome: None,
             reply,
         };
-        self.queue
-            .send(kind(queued))
-            .await
-            .map_err(|_| not_stored())?;
+        self.enqueue(kind(queued)).await?;
         answer.await.map_err(|_| not_stored())?
+    }
+
+    async fn enqueue(&self, queued: Queued) -> Result<(), ApiError> {
+        use mpsc::error::SendTimeoutError;
+        match self.queue.send_timeout(queued, self.queue_timeout).await {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Timeout(_)) => Err(ApiError::overloaded()),
+            Err(SendTimeoutError::Closed(_)) => Err(not_stored()),
+        }
     }
 }
 

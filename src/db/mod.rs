@@ -30,6 +30,7 @@ use diesel::r2d2::PooledConnection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio::sync::Semaphore;
 
 use crate::configuration::{DatabaseSettings, SqliteSynchronous};
 use crate::db::breaker::{Admission, Breaker};
@@ -134,6 +135,10 @@ pub struct Db {
     pool: Pool,
     backend: Backend,
     breaker: Arc<Breaker>,
+    /// One turn per pooled connection: callers beyond them wait here, asynchronously and
+    /// for at most `queue_timeout`, not on blocking threads.
+    turns: Arc<Semaphore>,
+    queue_timeout: Duration,
 }
 
 impl Db {
@@ -154,6 +159,8 @@ impl Db {
             pool,
             backend,
             breaker: Arc::default(),
+            turns: Arc::new(Semaphore::new(settings.max_connections as usize)),
+            queue_timeout: Duration::from_millis(settings.queue_timeout_ms),
         })
     }
 
@@ -161,9 +168,15 @@ impl Db {
         self.backend
     }
 
+    /// How long a caller may wait for its turn before it is told the server is busy.
+    pub fn queue_timeout(&self) -> Duration {
+        self.queue_timeout
+    }
+
     /// Runs `f` with a pooled connection on the blocking pool. The connection is taken inside
     /// the closure so it is never held across an `.await`. While the database is known to be
-    /// gone, this answers 503 at once (see `breaker`).
+    /// gone, this answers 503 at once (see `breaker`); when every connection stays busy
+    /// for `queue_timeout`, 503 with Retry-After (overload answered, not queued).
     pub async fn run<F, R>(&self, f: F) -> Result<R, ApiError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<R, ApiError> + Send + 'static,
@@ -173,10 +186,15 @@ impl Db {
         if admission == Admission::Refused {
             return Err(ApiError::database_down());
         }
+        let turn = tokio::time::timeout(self.queue_timeout, self.turns.clone().acquire_owned());
+        let Ok(Ok(turn)) = turn.await else {
+            return Err(ApiError::overloaded());
+        };
         let pool = self.pool.clone();
         let hook = write_hook::current_request_hook();
         let breaker = self.breaker.clone();
         spawn_blocking_with_tracing(move || {
+            let _turn = turn;
             let _hook = write_hook::install_on_thread(hook);
             let result = pool
                 .get()

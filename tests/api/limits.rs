@@ -180,3 +180,44 @@ async fn a_roster_file_over_its_limit_is_refused_and_imports_nothing() {
     let after = expect_json(app.get_as(&city.officer_a, &path).await, 200).await;
     assert_eq!(after, households);
 }
+
+#[tokio::test]
+async fn overload_is_answered_with_503_and_retry_after_not_queued() {
+    // One connection, and a request waits at most 1 ms for it: a burst must overflow.
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.database.max_connections = 1;
+        s.database.queue_timeout_ms = 1;
+    })
+    .await;
+    let city = City::build(&app).await;
+    let burst =
+        (0..200).map(|_| app.get_as(&city.resident_h1, "/api/v1/me/notification-preferences"));
+    let responses = futures_util::future::join_all(burst).await;
+    let mut busy = 0;
+    for response in responses {
+        match response.status().as_u16() {
+            200 => {}
+            503 => {
+                busy += 1;
+                assert_eq!(
+                    response.headers()["retry-after"].to_str().unwrap(),
+                    "1",
+                    "a busy answer says when to come back"
+                );
+                assert_eq!(error_code(response).await, "service_unavailable");
+            }
+            other => panic!("{other}: {}", response.text().await.unwrap()),
+        }
+    }
+    assert!(
+        busy > 0,
+        "200 requests at once on one connection overflowed"
+    );
+    // Overload passes without a trace.
+    expect_json(
+        app.get_as(&city.resident_h1, "/api/v1/me/notification-preferences")
+            .await,
+        200,
+    )
+    .await;
+}
