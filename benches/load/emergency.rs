@@ -67,7 +67,7 @@ pub async fn run(bench: &Bench, with_traffic: bool) {
             .collect(),
     );
 
-    bench.server.reset_peak();
+    bench.reset_peaks();
     let received_before = bench.push_received.load(Ordering::Relaxed);
     let started = Instant::now();
     let response = bench
@@ -99,17 +99,20 @@ pub async fn run(bench: &Bench, with_traffic: bool) {
             post_id.clone(),
         );
         let (inbox, read, confirm) = (
-            bench.url("/api/v1/me/inbox?limit=20"),
-            bench.url(&format!("/api/v1/posts/{post_id}/read")),
-            bench.url(&format!("/api/v1/posts/{post_id}/confirm")),
+            bench.urls("/api/v1/me/inbox?limit=20"),
+            bench.urls(&format!("/api/v1/posts/{post_id}/read")),
+            bench.urls(&format!("/api/v1/posts/{post_id}/confirm")),
         );
-        // Each member opens the inbox, reads the circular, confirms it.
+        // Each member opens the inbox, reads the circular, confirms it; members take the
+        // instances in turn.
         let make: MakeRequest = Arc::new(move |client, n| {
-            let token = &tokens[(n / 3) % tokens.len()];
+            let member = n / 3;
+            let token = &tokens[member % tokens.len()];
+            let instance = member % inbox.len();
             match n % 3 {
-                0 => client.get(&inbox),
-                1 => client.post(&read),
-                _ => client.post(&confirm),
+                0 => client.get(&inbox[instance]),
+                1 => client.post(&read[instance]),
+                _ => client.post(&confirm[instance]),
             }
             .bearer_auth(token)
         });
@@ -161,7 +164,7 @@ pub async fn run(bench: &Bench, with_traffic: bool) {
         Some(task) => Some(task.await.unwrap()),
         None => None,
     };
-    let peak = bench.server.peak_rss_mib();
+    let peak = bench.peak_rss_mib();
     let per_300k = fan_out.as_secs_f64() * 300_000.0 / done.max(1) as f64;
     if let Some(outcome) = outcome {
         bench.record(Row {

@@ -19,7 +19,9 @@
 //! KAIRAN_BENCH_DATABASE_URL runs on PostgreSQL (an empty database); KAIRAN_BENCH_DATA_DIR
 //! keeps the data folder, and a run on a folder or database that already holds the demo city
 //! reuses it. KAIRAN_BENCH_PUSH_BATCH / KAIRAN_BENCH_PUSH_CONCURRENCY set the server's
-//! `[push]` batch_size / concurrency_per_host.
+//! `[push]` batch_size / concurrency_per_host. KAIRAN_BENCH_INSTANCES=N (PostgreSQL) starts
+//! N servers on the database; the emergency's traffic goes round-robin to all of them, each
+//! runs a push worker, and the peak memory is the largest instance's.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod dashboard;
@@ -72,6 +74,9 @@ pub struct Bench {
     pub client: reqwest::Client,
     pub address: String,
     pub server: server::Server,
+    /// KAIRAN_BENCH_INSTANCES − 1 more servers on the same PostgreSQL database; the
+    /// emergency spreads its traffic over all of them and each runs a push worker.
+    pub more_servers: Vec<server::Server>,
     pub db: Db,
     pub keys: JwtKeys,
     pub backend: &'static str,
@@ -97,6 +102,30 @@ pub struct Row {
 impl Bench {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// `path` on every instance, the first one first.
+    pub fn urls(&self, path: &str) -> Vec<String> {
+        std::iter::once(&self.server)
+            .chain(&self.more_servers)
+            .map(|server| format!("{}{path}", server.address))
+            .collect()
+    }
+
+    fn servers(&self) -> impl Iterator<Item = &server::Server> {
+        std::iter::once(&self.server).chain(&self.more_servers)
+    }
+
+    /// Starts a new peak on every instance.
+    pub fn reset_peaks(&self) {
+        self.servers().for_each(server::Server::reset_peak);
+    }
+
+    /// The largest instance's peak resident memory since the last reset, in MiB.
+    pub fn peak_rss_mib(&self) -> f64 {
+        self.servers()
+            .map(server::Server::peak_rss_mib)
+            .fold(0.0, f64::max)
     }
 
     /// Measures `make` under `load` after a warm-up, with the server's peak memory of the
@@ -398,6 +427,21 @@ fn main() {
             env.push(("KAIRAN_PUSH__CONCURRENCY_PER_HOST", concurrency.to_string()));
         }
         let server = server::Server::start(&env);
+        let instances: usize = env_number("KAIRAN_BENCH_INSTANCES").unwrap_or(1);
+        assert!(
+            instances == 1 || backend == "postgres",
+            "KAIRAN_BENCH_INSTANCES needs KAIRAN_BENCH_DATABASE_URL (several instances share PostgreSQL)"
+        );
+        let more_servers = (1..instances)
+            .map(|n| {
+                let dir = data_dir.join(format!("instance-{n}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let mut env = env.clone();
+                env.retain(|(key, _)| *key != "KAIRAN_SERVER__DATA_DIR");
+                env.push(("KAIRAN_SERVER__DATA_DIR", dir.display().to_string()));
+                server::Server::start(&env)
+            })
+            .collect();
         let client = reqwest::Client::builder()
             .no_proxy()
             .pool_max_idle_per_host(512)
@@ -408,6 +452,7 @@ fn main() {
             client,
             address: server.address.clone(),
             server,
+            more_servers,
             db,
             keys,
             backend,
@@ -439,7 +484,8 @@ fn main() {
 
         println!(
             "backend: {backend}; closed-loop scenarios: {CONNECTIONS} connections, {} s after {} s warm-up; \
-             server in its own process (peak RSS is the server's alone)",
+             server in its own process (peak RSS is the server's alone); {instances} instance(s), \
+             the emergency's traffic spread over all",
             MEASURE.as_secs(),
             WARM_UP.as_secs()
         );
