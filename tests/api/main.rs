@@ -39,6 +39,7 @@ mod pages_forms;
 mod pages_officer;
 mod pages_safety;
 mod pages_tools;
+mod pages_walk;
 mod posts;
 mod process;
 mod push;

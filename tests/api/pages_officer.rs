@@ -136,7 +136,7 @@ async fn an_officer_adds_a_han_and_a_paper_household_through_the_forms() {
     .await;
     assert_eq!(status, 303);
     let (_, body) = officer.get(&app, page).await;
-    let section = &body[body.find("<h2>三班</h2>").expect("the han's section")..];
+    let section = &body[body.find(">三班</h2>").expect("the han's section")..];
     assert!(section.contains("新しい紙の家"));
     assert!(section.contains("紙で受け取る"));
 
@@ -424,7 +424,7 @@ async fn a_hans_sign_in_sheet_prints_one_time_codes_for_the_chosen_members() {
 }
 
 /// A circular to association A that asks for confirmation, by its officer.
-async fn circular(app: &TestApp, city: &City) -> String {
+pub(crate) async fn circular(app: &TestApp, city: &City) -> String {
     let body = json!({"scope": {"kind": "association", "id": city.association_a},
         "title": "草刈りのお知らせ", "body": "日曜日の朝8時に公園へ。\n軍手を持ってきてください。",
         "requires_confirmation": true});
@@ -451,7 +451,7 @@ async fn receipts_list_the_unconfirmed_per_han_and_record_a_paper_confirmation()
     assert_eq!(answer.status, 200);
     assert!(body.contains("「草刈りのお知らせ」の確認状況"));
     assert!(body.contains("確認した世帯: 0"));
-    let ichi = &body[body.find("<h3>一班</h3>").unwrap()..body.find("<h3>二班</h3>").unwrap()];
+    let ichi = &body[body.find(">一班</h3>").unwrap()..body.find(">二班</h3>").unwrap()];
     assert!(ichi.contains("紙回覧宅イチ") && ichi.contains("住民宅イチ"));
     assert!(
         ichi.contains("紙回覧宅イチ: 紙で確認済み"),
@@ -499,7 +499,7 @@ async fn a_han_leader_records_the_ticked_boxes_of_their_hans_paper_sheet() {
     let page = format!("/officer/posts/{post}/receipts");
     let (_, body) = leader.get(&app, &page).await;
     assert!(
-        body.contains("<h3>一班</h3>") && !body.contains("<h3>二班</h3>"),
+        body.contains(">一班</h3>") && !body.contains(">二班</h3>"),
         "their 班 only"
     );
     let sheet = format!("/officer/posts/{post}/hans/{}/sheet", city.han_h1);

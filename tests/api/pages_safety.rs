@@ -24,7 +24,7 @@ pub(crate) async fn start_check(app: &TestApp, city: &City) -> String {
     str_field(&created, "id")
 }
 
-async fn sign_in(browser: &Browser, who: &Actor) {
+pub(crate) async fn sign_in(browser: &Browser, who: &Actor) {
     browser.goto("/login").await;
     browser.fill("ログインID", &who.login).await;
     browser.fill("パスワード", &who.password).await;

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::actions::Services;
 use crate::actions::inbox::{self, InboxRequest};
+use crate::actions::safety::{self, CheckView};
 use crate::db::queries::inbox::InboxRow;
 use crate::domain::Priority;
 use crate::error::ApiError;
@@ -57,10 +58,52 @@ impl From<InboxRow> for Line {
     }
 }
 
+/// An open safety check that asks the member's household to answer, shown above the
+/// circulars so a resident without notifications still finds it.
+pub struct OpenCheck {
+    pub href: String,
+    /// The message's first line (the page of the check shows it all).
+    pub message: String,
+    pub started: String,
+    /// The household's answer so far, as the page names it; none while unanswered.
+    pub answer: Option<&'static str>,
+}
+
+/// The open checks among those `actions::safety::list` gives (open first), which reach the
+/// member's household.
+fn open_checks(page: &Page, views: Vec<CheckView>) -> Vec<OpenCheck> {
+    views
+        .into_iter()
+        .take_while(|v| v.check.closed_at.is_none())
+        .filter(|v| v.for_household)
+        .map(|v| OpenCheck {
+            href: format!("/safety/{}", v.check.id),
+            message: first_line(&v.check.message).to_string(),
+            started: super::safety::jst(v.check.started_at),
+            answer: v
+                .answer
+                .map(|a| page.t(super::safety::status_key(a.status))),
+        })
+        .collect()
+}
+
+/// The first line with text: the check's link is named by it.
+fn first_line(message: &str) -> &str {
+    message
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or_default()
+}
+
+/// How many checks the inbox asks `actions::safety::list` for: the open ones come first.
+const SAFETY_CHECKS_SHOWN: i64 = 5;
+
 #[derive(Template)]
 #[template(path = "inbox.html")]
 struct InboxPage<'a> {
     page: &'a Page,
+    checks: Vec<OpenCheck>,
     lines: Vec<Line>,
     search: String,
     unread_only: bool,
@@ -93,12 +136,17 @@ async fn show(
     };
     let found = inbox::page(&services, caller, request).await?;
     let unread_count = inbox::unread_count(&services, caller).await?;
+    let checks = open_checks(
+        &page,
+        safety::list(&services, caller, SAFETY_CHECKS_SHOWN).await?,
+    );
     let next = found
         .next_cursor
         .map(|cursor| next_link(&search, unread_only, &cursor));
     let lines = found.rows.into_iter().map(Line::from).collect();
     let response = page.render(&InboxPage {
         page: &page,
+        checks,
         lines,
         search,
         unread_only,

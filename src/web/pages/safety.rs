@@ -32,7 +32,7 @@ pub fn jst(utc: NaiveDateTime) -> String {
 }
 
 /// A status as the page names it.
-fn status_key(status: SafetyStatus) -> &'static str {
+pub(super) fn status_key(status: SafetyStatus) -> &'static str {
     match status {
         SafetyStatus::Safe => "safety.status_safe",
         SafetyStatus::NeedsHelp => "safety.status_needs_help",

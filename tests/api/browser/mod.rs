@@ -14,6 +14,7 @@ mod officer;
 mod officer_tools;
 mod offline;
 pub mod sign_in;
+mod walk;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -110,6 +111,8 @@ pub enum Viewport {
     Desktop,
     /// A phone: 390 × 844 CSS pixels, 3 device pixels each, touch.
     Phone,
+    /// The narrowest phone in common use (iPhone SE): 375 × 667, 2 device pixels each.
+    SmallPhone,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -141,6 +144,13 @@ impl Options {
     pub fn phone() -> Self {
         Self {
             viewport: Viewport::Phone,
+            ..Self::default()
+        }
+    }
+
+    pub fn small_phone() -> Self {
+        Self {
+            viewport: Viewport::SmallPhone,
             ..Self::default()
         }
     }
@@ -187,9 +197,14 @@ impl Browser {
                     if options.javascript { 1 } else { 2 },
             },
         });
-        if options.viewport == Viewport::Phone {
+        let phone = match options.viewport {
+            Viewport::Desktop => None,
+            Viewport::Phone => Some((390, 844, 3.0)),
+            Viewport::SmallPhone => Some((375, 667, 2.0)),
+        };
+        if let Some((width, height, pixel_ratio)) = phone {
             chrome["mobileEmulation"] = json!({
-                "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3.0, "touch": true},
+                "deviceMetrics": {"width": width, "height": height, "pixelRatio": pixel_ratio, "touch": true},
                 "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Mobile Safari/537.36",
             });
         }
@@ -416,6 +431,7 @@ impl Browser {
         let (width, height, scale, mobile) = match self.options.viewport {
             Viewport::Desktop => (1280.0, 900.0, 1.0, false),
             Viewport::Phone => (390.0, 844.0, 3.0, true),
+            Viewport::SmallPhone => (375.0, 667.0, 2.0, true),
         };
         self.cdp(
             "Emulation.setDeviceMetricsOverride",
@@ -476,6 +492,29 @@ impl Browser {
             .expect("axe runs");
         let text = result.as_str().unwrap_or_default();
         assert_eq!(text, "[]", "axe-core on {what}: {text}");
+    }
+
+    /// Fails when the page is wider than the window (the reader would have to scroll
+    /// sideways), naming the elements that stick out. A table that scrolls inside its own
+    /// region does not count.
+    pub async fn assert_fits_the_width(&self, what: &str) {
+        let found = self
+            .execute(
+                "const width = document.documentElement.clientWidth;
+                 const out = [];
+                 for (const e of document.querySelectorAll('body *')) {
+                   const r = e.getBoundingClientRect();
+                   if (r.width > 0 && r.right > width + 1 && !e.closest('.table-scroll')) {
+                     out.push(e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' ends at ' + Math.round(r.right));
+                   }
+                 }
+                 return {page: document.documentElement.scrollWidth, width, out: out.slice(0, 5)};",
+            )
+            .await;
+        assert!(
+            found["page"].as_i64() <= found["width"].as_i64() && found["out"] == json!([]),
+            "{what} is wider than the phone: {found}"
+        );
     }
 
     /// Ends the session (the browser closes).

@@ -86,17 +86,23 @@ struct VisitGroup<'a> {
     han_id: Option<&'a HanId>,
     han: Option<&'a str>,
     rows: Vec<&'a ReceiptRow>,
+    /// Some of them get paper circulars: the 班 has a checklist to print.
+    has_paper: bool,
 }
 
 fn by_han(receipts: &Receipts) -> Vec<VisitGroup<'_>> {
     let mut groups: Vec<VisitGroup<'_>> = Vec::new();
     for row in &receipts.unconfirmed {
         match groups.last_mut() {
-            Some(group) if group.han_id == row.han_id.as_ref() => group.rows.push(row),
+            Some(group) if group.han_id == row.han_id.as_ref() => {
+                group.has_paper |= row.paper;
+                group.rows.push(row);
+            }
             _ => groups.push(VisitGroup {
                 han_id: row.han_id.as_ref(),
                 han: row.han.as_deref(),
                 rows: vec![row],
+                has_paper: row.paper,
             }),
         }
     }
@@ -272,6 +278,13 @@ struct SheetPage<'a> {
     han: &'a str,
     title: &'a str,
     rows: Vec<&'a ReceiptRow>,
+    /// The sheet came back with no box ticked: nothing was recorded.
+    nothing_ticked: bool,
+}
+
+#[derive(Deserialize)]
+struct SheetQuery {
+    nothing: Option<String>,
 }
 
 /// A 班's unconfirmed paper households, as the checklist lists them.
@@ -287,6 +300,7 @@ async fn sheet(
     member: PageMember,
     page: Page,
     path: web::Path<(PostId, HanId)>,
+    query: web::Query<SheetQuery>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, han_id) = path.into_inner();
@@ -306,6 +320,7 @@ async fn sheet(
         han: &han.name,
         title: &post.detail.post.title,
         rows: paper_of(&receipts, &han_id),
+        nothing_ticked: query.nothing.is_some(),
     })
 }
 
@@ -324,9 +339,17 @@ async fn record_sheet(
     path: web::Path<(PostId, HanId)>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, _) = path.into_inner();
+    let (id, han) = path.into_inner();
     let caller = &member.0.principal.member_id;
-    receipts::record_paper_confirmations(&services, caller, id.clone(), ticked(form.0)).await?;
+    let households = ticked(form.0);
+    if households.is_empty() {
+        // The sheet again, saying so, rather than "recorded" for nothing.
+        return Ok(redirect(
+            &format!("/officer/posts/{id}/hans/{han}/sheet?nothing=1"),
+            Vec::new(),
+        ));
+    }
+    receipts::record_paper_confirmations(&services, caller, id.clone(), households).await?;
     Ok(redirect(
         &format!("/officer/posts/{id}/receipts?recorded=1"),
         Vec::new(),
