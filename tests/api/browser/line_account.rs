@@ -6,6 +6,18 @@ use super::{Browser, Options};
 use crate::fixtures::{City, expect_json};
 use crate::helpers::spawn_app;
 
+/// Fills the form with `channel` and a token and secret, and presses 登録する.
+async fn register(browser: &Browser, channel: &str) {
+    browser.fill("チャネルID", channel).await;
+    browser
+        .fill("チャネルアクセストークン（長期）", "browser-token-1")
+        .await;
+    browser
+        .fill("チャネルシークレット", "browser-secret-1")
+        .await;
+    browser.click_button("登録する").await;
+}
+
 #[tokio::test]
 async fn an_officer_registers_the_line_account_and_sees_a_refusal_explained_on_a_phone() {
     let app = spawn_app().await;
