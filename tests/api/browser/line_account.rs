@@ -41,27 +41,13 @@ async fn an_officer_registers_the_line_account_and_sees_a_refusal_explained_on_a
         .await;
     browser.assert_accessible("/officer/line").await;
 
-    browser.fill("チャネルID", "12ab").await;
-    browser
-        .fill("チャネルアクセストークン（長期）", "browser-token-1")
-        .await;
-    browser
-        .fill("チャネルシークレット", "browser-secret-1")
-        .await;
-    browser.click_button("登録する").await;
+    register(&browser, "12ab").await;
     browser
         .expect_text("チャネルIDの内容を確かめてください。")
         .await;
     browser.assert_accessible("/officer/line refused").await;
 
-    browser.fill("チャネルID", "1656000009").await;
-    browser
-        .fill("チャネルアクセストークン（長期）", "browser-token-1")
-        .await;
-    browser
-        .fill("チャネルシークレット", "browser-secret-1")
-        .await;
-    browser.click_button("登録する").await;
+    register(&browser, "1656000009").await;
     browser
         .expect_text("LINE公式アカウントを保存しました。")
         .await;
