@@ -264,3 +264,39 @@ impl Connections {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_forms_of_lettre_are_read_the_same_way() {
+        let plain = Server::parse("smtp://127.0.0.1:2525").unwrap();
+        assert_eq!((plain.host.as_str(), plain.port), ("127.0.0.1", 2525));
+        assert_eq!(plain.security, Security::Plain);
+        assert!(plain.credentials.is_none());
+
+        let starttls = Server::parse("smtp://mail.example.jp?tls=required").unwrap();
+        assert_eq!(starttls.port, 587);
+        assert_eq!(starttls.security, Security::StartTls { required: true });
+
+        let wrapped =
+            Server::parse("smtps://user%40city:p%2Fss@mail.example.jp/kairan.example.jp").unwrap();
+        assert_eq!(wrapped.port, 465);
+        assert_eq!(wrapped.security, Security::Wrapper);
+        assert!(wrapped.credentials.is_some());
+        assert_eq!(
+            wrapped.hello,
+            ClientId::Domain("kairan.example.jp".to_string())
+        );
+
+        for bad in [
+            "http://mail.example.jp",
+            "smtp://",
+            "smtp://h?tls=maybe",
+            "mail",
+        ] {
+            assert!(Server::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
