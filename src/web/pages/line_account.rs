@@ -232,6 +232,38 @@ fn field_errors(page: &Page, error: &FieldError) -> FieldErrors {
     FieldErrors::one(id, label, problem_text(page, label, error))
 }
 
+/// The form as the use case takes it; a quota that is no number is refused here.
+fn input_of(page: &Page, form: AccountForm) -> Result<AccountInput, FieldErrors> {
+    let monthly_quota = match form.monthly_quota.trim() {
+        "" => None,
+        text => Some(text.parse::<i32>().map_err(|_| {
+            let e = FieldError::new("monthly_quota", Problem::Invalid, "not a number");
+            field_errors(page, &e)
+        })?),
+    };
+    let friend_url = form.friend_url.trim();
+    Ok(AccountInput {
+        channel_id: form.channel_id,
+        channel_access_token: form.channel_access_token,
+        channel_secret: form.channel_secret,
+        monthly_quota,
+        friend_url: (!friend_url.is_empty()).then(|| friend_url.to_string()),
+    })
+}
+
+/// A refusal the page explains beside its field; None for any other error.
+fn refusal(page: &Page, e: &ApiError) -> Option<FieldErrors> {
+    match e {
+        ApiError::Field(_, e) => Some(field_errors(page, e)),
+        ApiError::Conflict(ErrorCode::AlreadyExists, _) => {
+            let label = page.t("line_account.channel_id");
+            let taken = page.t("line_account.taken");
+            Some(FieldErrors::one("line-channel-id", label, taken))
+        }
+        _ => None,
+    }
+}
+
 async fn save(
     services: &Services,
     member: &PageMember,
@@ -244,54 +276,23 @@ async fn save(
         monthly_quota: form.monthly_quota.clone(),
         friend_url: form.friend_url.clone(),
     };
-    let quota = form.monthly_quota.trim();
-    let monthly_quota = match quota {
-        "" => None,
-        text => match text.parse::<i32>() {
-            Ok(q) => Some(q),
-            Err(_) => {
-                let e = FieldError::new("monthly_quota", Problem::Invalid, "not a number");
-                let errors = (field_errors(page, &e), typed);
-                let status = StatusCode::UNPROCESSABLE_ENTITY;
-                return render(
-                    services,
-                    member,
-                    page,
-                    &desk,
-                    status,
-                    errors,
-                    &Done::default(),
-                )
-                .await;
-            }
+    let caller = &member.0.principal.member_id;
+    let errors = match input_of(page, form) {
+        Err(errors) => errors,
+        Ok(input) => match line::save_account(services, caller, desk.owner.clone(), input).await {
+            Ok(_) => return Ok(redirect(&format!("{}?saved=1", desk.base), Vec::new())),
+            Err(e) => refusal(page, &e).ok_or(e)?,
         },
     };
-    let friend_url = form.friend_url.trim();
-    let input = AccountInput {
-        channel_id: form.channel_id,
-        channel_access_token: form.channel_access_token,
-        channel_secret: form.channel_secret,
-        monthly_quota,
-        friend_url: (!friend_url.is_empty()).then(|| friend_url.to_string()),
-    };
-    let caller = &member.0.principal.member_id;
-    let errors = match line::save_account(services, caller, desk.owner.clone(), input).await {
-        Ok(_) => return Ok(redirect(&format!("{}?saved=1", desk.base), Vec::new())),
-        Err(ApiError::Field(_, e)) => field_errors(page, &e),
-        Err(ApiError::Conflict(ErrorCode::AlreadyExists, _)) => {
-            let label = page.t("line_account.channel_id");
-            FieldErrors::one("line-channel-id", label, page.t("line_account.taken"))
-        }
-        Err(e) => return Err(e),
-    };
     let status = StatusCode::UNPROCESSABLE_ENTITY;
+    let drawn = (errors, typed);
     render(
         services,
         member,
         page,
         &desk,
         status,
-        (errors, typed),
+        drawn,
         &Done::default(),
     )
     .await
