@@ -16,7 +16,7 @@ use crate::db::queries::line::{self as queries, LineAccountRow, NewAccount, owne
 use crate::db::queries::{associations, audit};
 use crate::domain::line::{normalize_link_code, parse_safety_postback, signature_matches};
 use crate::domain::{AssociationId, AuditAction, Language, MemberId, Month, SafetyCheckId};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, FieldError, Problem};
 use crate::outbox::line_api::Answer;
 use crate::web::i18n::{format, text};
 
@@ -59,40 +59,64 @@ pub struct AccountView {
     pub updated_at: NaiveDateTime,
 }
 
-fn invalid(message: &str) -> ApiError {
-    ApiError::Validation(ErrorCode::InvalidField, message.to_string())
+/// A refused field of the account form, named as the request names it (D63), with the
+/// API's `invalid_field` code.
+fn refused(field: &str, value: &str, message: &str) -> ApiError {
+    let problem = if value.trim().is_empty() {
+        Problem::Empty
+    } else {
+        Problem::Invalid
+    };
+    ApiError::Field(
+        ErrorCode::InvalidField,
+        Box::new(FieldError::new(field, problem, message)),
+    )
 }
 
+/// The one home of the rules of an account's fields; the API and the page both ask it.
 fn check_input(input: &AccountInput) -> Result<(), ApiError> {
     let id = input.channel_id.trim();
     if id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid(
+        return Err(refused(
+            "channel_id",
+            id,
             "channel_id must be the channel's number (digits only)",
         ));
     }
     let printable = |s: &str, max: usize| {
         !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_graphic())
     };
-    if !printable(input.channel_access_token.trim(), 1000) {
-        return Err(invalid(
+    let token = input.channel_access_token.trim();
+    if !printable(token, 1000) {
+        return Err(refused(
+            "channel_access_token",
+            token,
             "channel_access_token must be the token as LINE shows it (no spaces)",
         ));
     }
-    if !printable(input.channel_secret.trim(), 200) {
-        return Err(invalid(
+    let secret = input.channel_secret.trim();
+    if !printable(secret, 200) {
+        return Err(refused(
+            "channel_secret",
+            secret,
             "channel_secret must be the secret as LINE shows it (no spaces)",
         ));
     }
-    if input
-        .monthly_quota
-        .is_some_and(|q| !(0..=100_000_000).contains(&q))
+    if let Some(q) = input.monthly_quota
+        && !(0..=100_000_000).contains(&q)
     {
-        return Err(invalid("monthly_quota must be from 0 to 100000000"));
+        return Err(refused(
+            "monthly_quota",
+            &q.to_string(),
+            "monthly_quota must be from 0 to 100000000",
+        ));
     }
     if let Some(url) = &input.friend_url
         && !url::Url::parse(url.trim()).is_ok_and(|u| u.scheme() == "https")
     {
-        return Err(invalid(
+        return Err(refused(
+            "friend_url",
+            url,
             "friend_url must be an https:// address (such as https://lin.ee/…)",
         ));
     }

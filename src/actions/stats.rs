@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use crate::actions::Services;
 use crate::actions::stats_view::{
     AdoptionResponse, AssociationStatus, CityFigures, DistrictSeriesPoint, DistrictStatsResponse,
-    Figures, adoption_response, district_status,
+    Figures, ReachableMembers, adoption_response, district_status,
 };
 use crate::authz::{self, Principal, require};
 use crate::configuration::StatsSettings;
@@ -182,6 +182,22 @@ const SAFETY_COLUMNS: [&str; 4] = [
     "safety_answer_rate_72h",
 ];
 
+/// Members each channel reaches, as on the dashboard (D72): city-wide counts only, so every
+/// district's row repeats the city's figure (D80).
+const REACH_COLUMNS: [&str; 3] = [
+    "city_reachable_push",
+    "city_reachable_email",
+    "city_reachable_line",
+];
+
+/// Empty cells for a month stored before the channels were counted.
+fn reach_cells(reach: Option<&ReachableMembers>) -> Vec<String> {
+    match reach {
+        Some(r) => [r.push, r.email, r.line].map(|n| n.to_string()).to_vec(),
+        None => vec![String::new(); REACH_COLUMNS.len()],
+    }
+}
+
 /// Empty cells for a month frozen before safety checks were counted.
 fn safety_cells(f: &Figures) -> Vec<String> {
     let Some(s) = &f.safety else {
@@ -211,6 +227,7 @@ fn rule_text(rule: &Rule) -> String {
 /// The city's dashboard as CSV, one row per district.
 pub fn adoption_csv(dashboard: &AdoptionResponse) -> Csv {
     let rule_text = rule_text(&dashboard.rule);
+    let reach = reach_cells(dashboard.reachable_members.as_ref());
     let rows = dashboard
         .districts
         .iter()
@@ -226,6 +243,7 @@ pub fn adoption_csv(dashboard: &AdoptionResponse) -> Csv {
             row.extend(figure_cells(&d.figures));
             row.extend([dashboard.provisional.to_string(), rule_text.clone()]);
             row.extend(safety_cells(&d.figures));
+            row.extend(reach.iter().cloned());
             row
         })
         .collect();
@@ -241,6 +259,7 @@ pub fn adoption_csv(dashboard: &AdoptionResponse) -> Csv {
     header.extend(["provisional", "rule"]);
     // Last, so the columns spreadsheets already use keep their places.
     header.extend(SAFETY_COLUMNS);
+    header.extend(REACH_COLUMNS);
     Csv::new(format!("adoption-{}.csv", dashboard.month), header, rows)
 }
 

@@ -1,4 +1,5 @@
-//! Sends mail over SMTP (lettre, pooled connections): loads who and what each claimed
+//! Sends mail over SMTP (lettre's client on kept connections with TCP_NODELAY, `smtp.rs`,
+//! D79): loads who and what each claimed
 //! delivery is about, writes it in the member's language, and maps SMTP answers to outcomes
 //! (4xx and broken connections retry with back-off; 5xx fails).
 
@@ -6,9 +7,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use lettre::Message;
 use lettre::message::Mailbox;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
 use crate::configuration::EmailSettings;
@@ -21,11 +22,12 @@ use crate::domain::{Language, MemberId, PostId};
 use crate::error::ApiError;
 use crate::outbox::event_reminder::RemindedEvents;
 use crate::outbox::links::Links;
-use crate::outbox::mail_text::{About, Recipient, compose};
+use crate::outbox::mail_text::{About, DigestPost, Recipient, compose};
+use crate::outbox::smtp::{Connections, Server};
 use crate::push::sender::retry;
 
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    connections: Connections,
     from: Mailbox,
     links: Links,
     concurrency: usize,
@@ -41,18 +43,15 @@ impl Mailer {
         if !settings.enabled() {
             return Ok(None);
         }
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(
-            settings.smtp_url.expose_secret().trim(),
-        )
-        .map_err(|_| anyhow::anyhow!("email.smtp_url is not an smtp:// or smtps:// address"))?
-        .timeout(Some(timeout))
-        .build();
+        let server = Server::parse(settings.smtp_url.expose_secret().trim())?;
+        // As many kept connections as mails in flight.
+        let connections = Connections::new(server, timeout, settings.concurrency);
         let from = settings
             .from
             .parse()
             .map_err(|_| anyhow::anyhow!("email.from is not a mail address"))?;
         Ok(Some(Self {
-            transport,
+            connections,
             from,
             links,
             concurrency: settings.concurrency,
@@ -89,11 +88,15 @@ impl Mailer {
             })
             .await?;
         let mut digests_of: Digests = HashMap::new();
-        for (job, member, post, title) in digests {
+        for (job, member, post, title, requires_confirmation) in digests {
             digests_of
                 .entry((job.unwrap_or_default(), member))
                 .or_default()
-                .push((post.0, title));
+                .push(DigestPost {
+                    id: post.0,
+                    title,
+                    requires_confirmation,
+                });
         }
         let recipients: HashMap<String, _> = recipients
             .into_iter()
@@ -161,23 +164,27 @@ impl Mailer {
         let Ok(message) = message else {
             return Outcome::Rejected(0);
         };
-        match self.transport.send(message).await {
+        let sent = self
+            .connections
+            .send(message.envelope(), &message.formatted())
+            .await;
+        match sent {
             Ok(response) => Outcome::Delivered(u16::from(response.code())),
             Err(e) if e.is_permanent() => {
-                let status = e.status().map_or(0, u16::from);
+                let status = e.status().unwrap_or(0);
                 tracing::warn!(status, "the SMTP server refused a mail; not retried");
                 Outcome::Rejected(status)
             }
             Err(e) => {
                 tracing::debug!(error = %e, "mail not sent; will retry");
-                retry(delivery, e.status().map(u16::from), None)
+                retry(delivery, e.status(), None)
             }
         }
     }
 }
 
-/// The circulars (id, title) of each digest job's mail to each member.
-type Digests = HashMap<(String, MemberId), Vec<(String, String)>>;
+/// The circulars of each digest job's mail to each member.
+type Digests = HashMap<(String, MemberId), Vec<DigestPost>>;
 
 /// What a delivery's mail says; None for a circular that no longer exists.
 fn about(

@@ -43,10 +43,19 @@ pub enum About {
         event: PostEvent,
     },
     Verify,
-    /// A daily digest: the circulars (id, title) the member received since the last one.
+    /// A daily digest: the circulars the member received since the last one.
     Digest {
-        posts: Vec<(String, String)>,
+        posts: Vec<DigestPost>,
     },
+}
+
+/// A circular listed in a daily digest.
+#[derive(Clone)]
+pub struct DigestPost {
+    pub id: String,
+    pub title: String,
+    /// Its line carries the same signed confirm link as the circular's own mail.
+    pub requires_confirmation: bool,
 }
 
 pub struct Mail {
@@ -80,11 +89,8 @@ pub fn compose(links: &Links, to: &Recipient, about: &About) -> Mail {
                 links.url(&format!("/posts/{id}"))
             ));
             if *requires_confirmation {
-                text_body.push_str(&format!(
-                    "\n{}\n{}\n",
-                    text(lang, "mail.confirm"),
-                    links.signed(LinkPurpose::Confirm, id, &to.member_id)
-                ));
+                text_body.push('\n');
+                text_body.push_str(&confirm_lines(links, to, id));
             }
             (format(lang, key, "title", title), text_body)
         }
@@ -122,11 +128,16 @@ pub fn compose(links: &Links, to: &Recipient, about: &About) -> Mail {
         }
         About::Digest { posts } => {
             let mut text_body = format!("{}\n\n", text(lang, "mail.digest_intro"));
-            for (id, title) in posts {
+            for post in posts {
                 text_body.push_str(&format!(
-                    "・{title}\n{}\n\n",
-                    links.url(&format!("/posts/{id}"))
+                    "・{}\n{}\n",
+                    post.title,
+                    links.url(&format!("/posts/{}", post.id))
                 ));
+                if post.requires_confirmation {
+                    text_body.push_str(&confirm_lines(links, to, &post.id));
+                }
+                text_body.push('\n');
             }
             text_body.push_str(&format!(
                 "{}\n{}\n",
@@ -163,6 +174,16 @@ pub fn compose(links: &Links, to: &Recipient, about: &About) -> Mail {
         body,
         unsubscribe,
     }
+}
+
+/// The sentence and the signed link (post, member, purpose, expiry) that open the page with
+/// the confirm button: the same in a circular's own mail and in a digest.
+fn confirm_lines(links: &Links, to: &Recipient, post: &str) -> String {
+    format!(
+        "{}\n{}\n",
+        text(to.language, "mail.confirm"),
+        links.signed(LinkPurpose::Confirm, post, &to.member_id)
+    )
 }
 
 /// The first few non-empty lines, each cut to a readable length.

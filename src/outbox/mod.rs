@@ -8,6 +8,7 @@ pub mod line;
 pub mod line_api;
 pub mod links;
 pub mod mail_text;
+pub mod smtp;
 pub mod worker;
 
 use std::sync::Arc;

@@ -38,7 +38,8 @@ pub const FILES: &[(Language, &[&str])] = translation_files![
     "city_districts",
     "deliveries",
     "field",
-    "line"
+    "line",
+    "line_account"
 ];
 
 type Catalog = HashMap<String, String>;

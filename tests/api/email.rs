@@ -74,7 +74,7 @@ async fn publish(app: &TestApp, by: &Actor, association: &str, extra: Value) -> 
     str_field(&created, "id")
 }
 
-async fn confirmed(app: &TestApp, actor: &Actor, post: &str) -> bool {
+pub async fn confirmed(app: &TestApp, actor: &Actor, post: &str) -> bool {
     let seen = expect_json(
         app.get_as(actor, &format!("/api/v1/posts/{post}")).await,
         200,
@@ -93,7 +93,7 @@ async fn delivery_figures(app: &TestApp, officer: &Actor, post: &str) -> Value {
     .await
 }
 
-fn link_with(mail: &ReceivedMail, purpose: &str) -> String {
+pub fn link_with(mail: &ReceivedMail, purpose: &str) -> String {
     mail.links()
         .into_iter()
         .find(|l| l.contains(&format!("/links/{purpose}.")))
@@ -107,7 +107,7 @@ fn path_of(link: &str) -> String {
 }
 
 /// Opens a link's page as a browser would and presses its button.
-async fn press(app: &TestApp, link: &str) -> (reqwest::Response, String) {
+pub async fn press(app: &TestApp, link: &str) -> (reqwest::Response, String) {
     let mut jar = Jar::default();
     let path = path_of(link);
     let (_, page) = jar.get(app, &path).await;

@@ -8,7 +8,7 @@ use kairan::db::queries::digests::queue_due;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::email::{drain_mail, spawn_with_mail, verified_email};
+use crate::email::{confirmed, drain_mail, link_with, press, spawn_with_mail, verified_email};
 use crate::fixtures::{Actor, City, expect_json, str_field};
 use crate::helpers::TestApp;
 use crate::pages_officer::{signed_in, submit};
@@ -269,4 +269,73 @@ async fn processes_racing_for_a_day_queue_its_digest_once() {
         .filter(|s| s.contains("回覧のまとめ"))
         .count();
     assert_eq!(digests, 1);
+}
+
+#[tokio::test]
+async fn a_digest_carries_the_signed_confirm_link_of_each_circular_that_asks_for_it() {
+    let (app, smtp) = spawn_with_mail().await;
+    let city = City::build(&app).await;
+    let resident = &city.resident_h1;
+    verified_email(&app, &smtp, resident, "daily@example.jp").await;
+    choose(&app, resident, "daily").await;
+    let asking = publish(
+        &app,
+        &city,
+        "役員会の議事録",
+        json!({"requires_confirmation": true}),
+    )
+    .await;
+    let plain = publish(&app, &city, "夏祭りのお知らせ", json!({})).await;
+    drain_mail(&app).await;
+    assert_eq!(queue(&app, jst(1, HOUR, 0)), Some(1));
+    drain_mail(&app).await;
+    let digest = smtp.mails_to("daily@example.jp").pop().unwrap();
+    assert!(
+        digest.subject().contains("回覧のまとめ"),
+        "{}",
+        digest.subject()
+    );
+
+    // One confirm link, for the circular that asks, signed for this member; the same
+    // sentence as the circular's own mail.
+    let confirms: Vec<String> = digest
+        .links()
+        .into_iter()
+        .filter(|l| l.contains("/links/confirm."))
+        .collect();
+    assert_eq!(confirms.len(), 1, "{}", digest.body());
+    let link = link_with(&digest, "confirm");
+    assert!(
+        link.starts_with(&format!(
+            "{}/links/confirm.{asking}.{}.",
+            app.address, resident.id
+        )),
+        "{link}"
+    );
+    assert!(!link.contains(&plain));
+    let body = digest.body();
+    let line = body.find("役員会の議事録").unwrap();
+    let sentence = body
+        .find("「確認しました」を押してください")
+        .expect("the sentence");
+    assert!(
+        line < sentence && sentence < body.find("夏祭りのお知らせ").unwrap(),
+        "{body}"
+    );
+
+    // The GET shows the button and confirms nothing; the button confirms, as in the app.
+    let opened = app.client.get(&link).send().await.unwrap();
+    assert_eq!(opened.status(), 200);
+    assert!(
+        opened
+            .text()
+            .await
+            .unwrap()
+            .contains(">確認しました</button>")
+    );
+    assert!(!confirmed(&app, resident, &asking).await);
+    let (pressed, _) = press(&app, &link).await;
+    assert_eq!(pressed.status(), 303);
+    assert!(confirmed(&app, resident, &asking).await);
+    assert!(!confirmed(&app, &city.resident_h2, &asking).await);
 }

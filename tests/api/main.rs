@@ -36,6 +36,7 @@ mod outage;
 mod pages;
 mod pages_compose;
 mod pages_forms;
+mod pages_line;
 mod pages_officer;
 mod pages_safety;
 mod pages_tools;

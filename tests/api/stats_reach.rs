@@ -56,6 +56,36 @@ async fn the_monthly_figures_count_members_reachable_by_each_channel() {
         "{adoption}"
     );
 
+    // The CSV (API and /city) carries the same city-wide counts on every district's row.
+    let csv = app
+        .get_as(&city.staff, "/api/v1/stats/adoption.csv")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut lines = csv.lines();
+    // The last three columns, so the columns spreadsheets already use keep their places.
+    let last_three = |line: &str| -> Vec<String> {
+        let mut cells: Vec<String> = line.rsplitn(4, ',').take(3).map(str::to_string).collect();
+        cells.reverse();
+        cells
+    };
+    assert_eq!(
+        last_three(lines.next().unwrap()),
+        [
+            "city_reachable_push",
+            "city_reachable_email",
+            "city_reachable_line"
+        ],
+        "{csv}"
+    );
+    let rows: Vec<Vec<String>> = lines.map(last_three).collect();
+    assert!(!rows.is_empty(), "{csv}");
+    for row in &rows {
+        assert_eq!(row, &["1", "1", "0"], "{csv}");
+    }
+    assert!(!csv.contains("h1@example.jp"));
+
     // The page shows the same counts, and no one's address.
     let mut staff = signed_in(&app, &city.staff).await;
     let (answer, page) = staff.get(&app, "/city").await;
@@ -63,4 +93,11 @@ async fn the_monthly_figures_count_members_reachable_by_each_channel() {
     assert!(page.contains("お知らせが届く人（方法ごと）"), "{page}");
     assert!(page.contains("1 人"), "{page}");
     assert!(!page.contains("h1@example.jp"), "{page}");
+    let response = staff.get(&app, "/city.csv").await;
+    assert_eq!(response.0.status, 200);
+    assert_eq!(
+        response.1.trim_start_matches('\u{feff}'),
+        csv.trim_start_matches('\u{feff}'),
+        "the page's CSV is the API's"
+    );
 }

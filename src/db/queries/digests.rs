@@ -146,8 +146,9 @@ fn queue(conn: &mut AnyConnection, day: &str, at: NaiveDateTime) -> QueryResult<
         .execute(conn)
 }
 
-/// One circular of a digest mail: (digest job, member, circular, its title).
-pub type DigestLine = (Option<String>, MemberId, PostId, String);
+/// One circular of a digest mail: (digest job, member, circular, its title, whether it asks
+/// for confirmation).
+pub type DigestLine = (Option<String>, MemberId, PostId, String, bool);
 
 /// The circulars the digests `jobs` list for `members`, oldest first; withdrawn ones are
 /// left out.
@@ -167,6 +168,7 @@ pub fn digest_posts(
             email_digest_entries::member_id,
             posts::id,
             posts::title,
+            posts::requires_confirmation,
         ))
         .load(conn)
 }

@@ -16,6 +16,7 @@ mod event_form;
 mod first_admin;
 mod inbox;
 mod join;
+mod line_account;
 mod links;
 mod login;
 mod officer;
@@ -48,6 +49,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     safety_start::config(cfg);
     city::config(cfg);
     city_districts::config(cfg);
+    line_account::config(cfg);
     district::config(cfg);
     inbox::config(cfg);
     calendar::config(cfg);
