@@ -36,6 +36,20 @@ impl FieldErrors {
         errors
     }
 
+    /// A use case's refusal beside the field with element id `id`, whose label is the
+    /// text `label_key`.
+    pub fn refused(&mut self, page: &Page, (id, label_key): (&str, &str), error: &FieldError) {
+        let label = page.t(label_key);
+        self.add(id, label, problem_text(page, label, error));
+    }
+
+    /// One refusal, as the form is drawn again.
+    pub fn one_refused(page: &Page, place: (&str, &str), error: &FieldError) -> Self {
+        let mut errors = Self::default();
+        errors.refused(page, place, error);
+        errors
+    }
+
     /// The message shown beside the field with element id `id`.
     pub fn at(&self, id: &str) -> Option<&str> {
         self.items
@@ -57,11 +71,17 @@ impl FieldErrors {
 /// field by the label the page shows.
 pub fn problem_text(page: &Page, label: &str, error: &FieldError) -> String {
     let text = page.t(error.problem.key()).replace("{label}", label);
-    match error.problem {
-        Problem::TooLong { max } => text.replace("{max}", &max.to_string()),
-        Problem::OptionCount { min, max } => text
-            .replace("{min}", &min.to_string())
-            .replace("{max}", &max.to_string()),
-        Problem::Empty | Problem::Characters | Problem::Invalid => text,
-    }
+    let (min, max) = match error.problem {
+        Problem::TooLong { max } => (None, Some(max.to_string())),
+        Problem::OptionCount { min, max } => (Some(min.to_string()), Some(max.to_string())),
+        Problem::Range { min, max } => (Some(min.to_string()), Some(max.to_string())),
+        Problem::Weak { min } => (Some(min.to_string()), None),
+        Problem::Empty
+        | Problem::Characters
+        | Problem::Unanswered
+        | Problem::Wrong
+        | Problem::Invalid => (None, None),
+    };
+    let text = min.map_or(text.clone(), |min| text.replace("{min}", &min));
+    max.map_or(text.clone(), |max| text.replace("{max}", &max))
 }

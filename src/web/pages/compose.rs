@@ -20,7 +20,7 @@ use crate::domain::draft::{PostDraft, QuestionDraft};
 use crate::domain::event::EventDraft;
 use crate::domain::{MemberId, PostId, PostStatus, Priority, QuestionKind, Scope};
 use crate::error::{ApiError, FieldError};
-use crate::web::form_errors::{FieldErrors, problem_text};
+use crate::web::form_errors::FieldErrors;
 use crate::web::page::{Page, redirect};
 use crate::web::pages::event_form::{EventField, EventFields, EventMistake};
 use crate::web::pages::safety::jst;
@@ -146,9 +146,7 @@ pub fn form_field(field: &str) -> (&'static str, &'static str) {
 
 /// A use case's refusal of a field, beside the field it was typed in.
 pub fn field_error(page: &Page, error: &FieldError) -> FieldErrors {
-    let (id, label_key) = form_field(&error.field);
-    let label = page.t(label_key);
-    FieldErrors::one(id, label, problem_text(page, label, error))
+    FieldErrors::one_refused(page, form_field(&error.field), error)
 }
 
 /// An event mistake beside its field.

@@ -21,7 +21,7 @@ use crate::domain::draft;
 use crate::domain::{AttachmentId, MemberId, PostId, PostStatus, Priority, Scope};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
-use crate::web::form_errors::{FieldErrors, problem_text};
+use crate::web::form_errors::FieldErrors;
 use crate::web::page::{Page, redirect};
 use crate::web::pages::calendar::{EventFacts, event_facts};
 use crate::web::pages::compose::{
@@ -213,11 +213,7 @@ fn edit_of(
     choices: Vec<AudienceChoice>,
 ) -> Result<PostEdit, FieldErrors> {
     let mut errors = FieldErrors::default();
-    let mut refused = |e: crate::error::FieldError| {
-        let (id, label_key) = form_field(&e.field);
-        let label = page.t(label_key);
-        errors.add(id, label, problem_text(page, label, &e));
-    };
+    let mut refused = |e: crate::error::FieldError| errors.refused(page, form_field(&e.field), &e);
     let title = draft::title(&form.title).map_err(&mut refused).ok();
     let body = draft::body(&form.body).map_err(&mut refused).ok();
     let choice = choices.into_iter().find(|c| value_of(c) == form.audience);
