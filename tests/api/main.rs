@@ -37,6 +37,7 @@ mod pages;
 mod pages_compose;
 mod pages_forms;
 mod pages_officer;
+mod pages_refusals;
 mod pages_safety;
 mod pages_tools;
 mod posts;
