@@ -3,6 +3,8 @@
 //! (`aria-describedby`, `aria-invalid`). The mistakes come from the use case's own rule (a
 //! `FieldError` naming the request field); the page only says where each field is drawn.
 
+use actix_web::http::StatusCode;
+
 use crate::error::{FieldError, Problem};
 use crate::web::page::Page;
 
@@ -64,6 +66,14 @@ impl FieldErrors {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// 200 for a form drawn without mistakes, 422 for one drawn again with them.
+    pub fn status(&self) -> StatusCode {
+        match self.is_empty() {
+            true => StatusCode::OK,
+            false => StatusCode::UNPROCESSABLE_ENTITY,
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use crate::auth::jwt::sha256_hex;
 use crate::auth::{PasswordService, client_address};
 use crate::configuration::AuthSettings;
 use crate::domain::MemberId;
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 use crate::web::CsrfForm;
 use crate::web::form_errors::FieldErrors;
 use crate::web::page::{Page, redirect};
@@ -117,14 +117,19 @@ async fn change_password(
             Err(ApiError::Field(_, error)) => error,
             Err(e) => return Err(e),
         };
+    refused_page(&page, &error)
+}
+
+/// The form again (422) with the refusal beside its field; no password is drawn again.
+fn refused_page(page: &Page, error: &FieldError) -> Result<HttpResponse, ApiError> {
     let mut refused = PasswordSection::refused();
     let place = match error.field.as_str() {
         "new_password" => ("new-password", "account.new_password"),
         _ => ("current-password", "account.current_password"),
     };
-    refused.errors.refused(&page, place, &error);
+    refused.errors.refused(page, place, error);
     let drawn = PasswordPage {
-        page: &page,
+        page,
         account: refused,
     };
     page.render_with(StatusCode::UNPROCESSABLE_ENTITY, &drawn)

@@ -1,7 +1,6 @@
 //! `/posts/{id}`: one circular as the officer wrote it, its attachments, its survey (回答する)
 //! and the `確認しました` button; opening it records the read. Kept for reading offline.
 
-use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
@@ -231,21 +230,11 @@ async fn render(
     let files: Vec<Attachment> = attachments::list(services, caller, id.clone()).await?;
     let (detail, post) = (&view.detail, &view.detail.post);
     let questions = &detail.questions;
-    let (filled, errors, answered) = match survey {
-        Survey::Stored { answered } => {
-            let asks = reader && !questions.is_empty();
-            let mine = my_answers(services, caller, &id, asks).await;
-            let stored = stored_fields(questions, mine.as_ref());
-            (stored, FieldErrors::default(), answered)
-        }
-        Survey::Refused { typed, error } => (typed, survey_errors(page, questions, &error), false),
-    };
-    let status = match errors.is_empty() {
-        true => StatusCode::OK,
-        false => StatusCode::UNPROCESSABLE_ENTITY,
-    };
+    let asked = reader && !questions.is_empty();
+    let state = survey_state(page, services, caller, &view, asked, survey).await;
+    let (filled, errors, answered) = state;
     let response = page.render_with(
-        status,
+        errors.status(),
         &CircularPage {
             page,
             id: id.to_string(),
@@ -268,6 +257,26 @@ async fn render(
         },
     )?;
     Ok(keep_offline(response))
+}
+
+/// The survey form's values, mistakes and whether it was just answered.
+async fn survey_state(
+    page: &Page,
+    services: &Services,
+    caller: &MemberId,
+    view: &PostView,
+    asked: bool,
+    survey: Survey,
+) -> (Vec<(String, String)>, FieldErrors, bool) {
+    let questions = &view.detail.questions;
+    match survey {
+        Survey::Stored { answered } => {
+            let mine = my_answers(services, caller, &view.detail.post.id, asked).await;
+            let stored = stored_fields(questions, mine.as_ref());
+            (stored, FieldErrors::default(), answered)
+        }
+        Survey::Refused { typed, error } => (typed, survey_errors(page, questions, &error), false),
+    }
 }
 
 /// The household's answers, when the member is asked the survey.

@@ -128,7 +128,23 @@ async fn apply(
         Ok(()) => return Ok(redirect("/city/districts?done=1", Vec::new())),
         Err(e) => e,
     };
-    let place = |field: &str| match (typed.form, field) {
+    let Some(errors) = refusal(page, typed.form, &error) else {
+        return Err(error);
+    };
+    let refused = Refused { errors, ..typed };
+    render(
+        services,
+        member,
+        page,
+        false,
+        (error.status_code(), refused),
+    )
+    .await
+}
+
+/// A refusal of the form `form` beside its field, when the form can explain it.
+fn refusal(page: &Page, form: &str, error: &ApiError) -> Option<FieldErrors> {
+    let place = |field: &str| match (form, field) {
         ("rename", "name") => ("rename-name", "city_districts.name_label"),
         ("rename", "name_kana") => ("rename-kana", "city_districts.kana_label"),
         ("rename", _) => ("rename-district", "city_districts.rename_district_label"),
@@ -138,7 +154,7 @@ async fn apply(
         _ => ("restore-district", "city_districts.restore_label"),
     };
     let mut errors = FieldErrors::default();
-    match (&error, reason(&error)) {
+    match (error, reason(error)) {
         // A name or reading the rule refuses: worded with its label.
         (ApiError::Field(ErrorCode::InvalidInput, e), _) => {
             errors.refused(page, place(&e.field), e)
@@ -151,17 +167,9 @@ async fn apply(
             let (id, label_key) = place("district");
             errors.add(id, page.t(label_key), page.t(key));
         }
-        (_, None) => return Err(error),
+        (_, None) => return None,
     }
-    let refused = Refused { errors, ..typed };
-    render(
-        services,
-        member,
-        page,
-        false,
-        (error.status_code(), refused),
-    )
-    .await
+    Some(errors)
 }
 
 fn reason(e: &ApiError) -> Option<&'static str> {

@@ -3,7 +3,6 @@
 //! `POST /api/v1/safety-checks`, then follows its status. Works without JavaScript.
 
 use actix_web::HttpResponse;
-use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use askama::Template;
 use serde::Deserialize;
@@ -57,10 +56,7 @@ async fn draw(
         return Err(ApiError::Forbidden);
     }
     let audiences = audience_options(page, &choices, &form.audience);
-    let status = match errors.is_empty() {
-        true => StatusCode::OK,
-        false => StatusCode::UNPROCESSABLE_ENTITY,
-    };
+    let status = errors.status();
     let template = StartPage {
         page,
         audiences,

@@ -5,7 +5,6 @@
 //! and sign-out (`ログアウト`). A refused form draws the page again (422) with its mistakes
 //! beside its fields and in a summary at its top, and what was typed kept.
 
-use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
@@ -102,6 +101,23 @@ async fn show(
     render(&page, &services, &member, &query, Refused::default()).await
 }
 
+/// The text sizes, the member's checked.
+fn sizes(page: &Page) -> Vec<SizeOption> {
+    let current = page.preferences.text_size;
+    [
+        (TextSize::Standard, "settings.size_standard"),
+        (TextSize::Large, "settings.size_large"),
+        (TextSize::ExtraLarge, "settings.size_x_large"),
+    ]
+    .into_iter()
+    .map(|(size, key)| SizeOption {
+        value: size.as_str(),
+        label: page.t(key),
+        checked: size == current,
+    })
+    .collect()
+}
+
 async fn render(
     page: &Page,
     services: &Services,
@@ -119,23 +135,8 @@ async fn render(
         channels.email = email;
     }
     let calendar_feed = calendar::has_feed(services, &member.0.principal.member_id).await?;
-    let current = page.preferences.text_size;
-    let sizes = [
-        (TextSize::Standard, "settings.size_standard"),
-        (TextSize::Large, "settings.size_large"),
-        (TextSize::ExtraLarge, "settings.size_x_large"),
-    ]
-    .into_iter()
-    .map(|(size, key)| SizeOption {
-        value: size.as_str(),
-        label: page.t(key),
-        checked: size == current,
-    })
-    .collect();
-    let status = match refused.errors.is_empty() {
-        true => StatusCode::OK,
-        false => StatusCode::UNPROCESSABLE_ENTITY,
-    };
+    let sizes = sizes(page);
+    let status = refused.errors.status();
     let view = SettingsPage {
         page,
         sizes,

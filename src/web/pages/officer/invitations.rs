@@ -2,7 +2,6 @@
 //! to issue one, and a button to revoke each. A new invitation's join link and QR code are
 //! shown once, on a page to print (only the code's hash is kept).
 
-use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
@@ -93,10 +92,7 @@ async fn render(
     let caller = &member.0.principal.member_id;
     let list = invitations::list(services, caller, desk.association.id).await?;
     let rows = list.iter().map(|i| row(page, i)).collect();
-    let status = match errors.is_empty() {
-        true => StatusCode::OK,
-        false => StatusCode::UNPROCESSABLE_ENTITY,
-    };
+    let status = errors.status();
     let view = InvitationsPage {
         page,
         rows,
@@ -175,6 +171,20 @@ fn terms(form: &InvitationForm) -> Result<InvitationTerms, FieldError> {
     InvitationTerms::parse(Some(role), Some(uses), Some(expires), now())
 }
 
+/// A refused invitation beside its field; any other failure stays one.
+fn refusal(page: &Page, error: ApiError) -> Result<FieldErrors, ApiError> {
+    match error {
+        ApiError::Field(_, e) => Ok(FieldErrors::one_refused(page, place(&e.field), &e)),
+        // Officers and chairs are invited by the chair (`authz::may_issue_invitation`).
+        ApiError::Forbidden => {
+            let (id, label_key) = place("role");
+            let message = page.t("officer.invitation_chair_only");
+            Ok(FieldErrors::one(id, page.t(label_key), message))
+        }
+        e => Err(e),
+    }
+}
+
 async fn create(
     form: CsrfForm<InvitationForm>,
     req: HttpRequest,
@@ -194,18 +204,10 @@ async fn create(
     };
     let (terms, issued) = match created {
         Ok(created) => created,
-        Err(ApiError::Field(_, e)) => {
-            let errors = FieldErrors::one_refused(&page, place(&e.field), &e);
+        Err(e) => {
+            let errors = refusal(&page, e)?;
             return render(&services, &member, &page, (form, errors), false).await;
         }
-        // Officers and chairs are invited by the chair (`authz::may_issue_invitation`).
-        Err(ApiError::Forbidden) => {
-            let (id, label_key) = place("role");
-            let message = page.t("officer.invitation_chair_only");
-            let errors = FieldErrors::one(id, page.t(label_key), message);
-            return render(&services, &member, &page, (form, errors), false).await;
-        }
-        Err(e) => return Err(e),
     };
     let link = format!("{}/join/{}", public_base_url(&req, &settings), issued.code);
     page.render(&CardPage {
