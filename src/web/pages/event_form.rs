@@ -72,7 +72,10 @@ impl EventFields {
     pub fn of(event: &PostEvent) -> Self {
         let day = |at: NaiveDateTime| jst_date(at).format("%Y-%m-%d").to_string();
         let clock = |at: NaiveDateTime| jst_time(at).format("%H:%M").to_string();
-        let timed = |at: NaiveDateTime| (!event.all_day).then(|| clock(at)).unwrap_or_default();
+        let timed = |at: NaiveDateTime| match event.all_day {
+            true => String::new(),
+            false => clock(at),
+        };
         Self {
             event_start_date: day(event.starts_at),
             event_start_time: timed(event.starts_at),
