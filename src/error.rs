@@ -119,6 +119,14 @@ pub enum Problem {
     Characters,
     /// A list of choices shorter or longer than allowed.
     OptionCount { min: usize, max: usize },
+    /// A number outside `min..=max`.
+    Range { min: i64, max: i64 },
+    /// A question that must be answered was left blank.
+    Unanswered,
+    /// Not the right value (the current password).
+    Wrong,
+    /// A password shorter than `min` characters or too easy to guess.
+    Weak { min: usize },
     /// Anything else; the English message says what.
     Invalid,
 }
@@ -131,6 +139,10 @@ impl Problem {
             Problem::TooLong { .. } => "field.too_long",
             Problem::Characters => "field.characters",
             Problem::OptionCount { .. } => "field.option_count",
+            Problem::Range { .. } => "field.range",
+            Problem::Unanswered => "field.unanswered",
+            Problem::Wrong => "field.wrong",
+            Problem::Weak { .. } => "field.weak",
             Problem::Invalid => "field.invalid",
         }
     }

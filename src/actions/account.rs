@@ -3,19 +3,19 @@
 //! Each raises the member's token generation in its transaction, so their access tokens stop
 //! at once (`auth::generations`); all but a plain sign-out are audited.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::actions::Services;
 use crate::actions::sessions::{self, Credentials};
 use crate::auth::PasswordService;
-use crate::auth::password::check_new_password;
+use crate::auth::password::{MIN_PASSWORD_CHARS, check_new_password};
 use crate::authz::{self, Principal, require_visible};
 use crate::configuration::AuthSettings;
 use crate::db::queries::associations::association_of_member;
 use crate::db::queries::{accounts, audit, member_access, web as web_queries};
 use crate::db::{AnyConnection, now};
 use crate::domain::{AssociationId, AuditAction, MemberId};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, FieldError, Problem};
 
 /// Raises the member's generation in the caller's transaction; the new value, for
 /// `remember_generation` after the commit.
@@ -102,11 +102,11 @@ pub struct PasswordChange {
     pub keep_session: Option<String>,
 }
 
+/// Refused: the current password given is not the member's (the field `current_password`).
 pub fn wrong_password() -> ApiError {
-    ApiError::Validation(
-        ErrorCode::WrongPassword,
-        "the current password is not right".into(),
-    )
+    let message = "the current password is not right";
+    let error = FieldError::new("current_password", Problem::Wrong, message);
+    ApiError::Field(ErrorCode::WrongPassword, Box::new(error))
 }
 
 /// Sets a new password after checking the current one (under the sign-in failure limits,
@@ -125,8 +125,23 @@ pub async fn change_password(
         .db
         .run(move |conn| Ok(Principal::load(conn, &member)?.login.clone()))
         .await?;
-    check_new_password(&change.new, Some(&login))
-        .map_err(|m| ApiError::Validation(ErrorCode::WeakPassword, m))?;
+    if change.current.expose_secret().is_empty() {
+        let error = FieldError::new(
+            "current_password",
+            Problem::Empty,
+            "give the current password",
+        );
+        return Err(ApiError::Field(ErrorCode::WrongPassword, Box::new(error)));
+    }
+    check_new_password(&change.new, Some(&login)).map_err(|m| {
+        let weak = Problem::Weak {
+            min: MIN_PASSWORD_CHARS,
+        };
+        ApiError::Field(
+            ErrorCode::WeakPassword,
+            Box::new(FieldError::new("new_password", weak, m)),
+        )
+    })?;
     let credentials = Credentials {
         login,
         password: change.current,

@@ -9,7 +9,7 @@ use crate::db::queries::channels as queries;
 use crate::db::queries::digests;
 use crate::domain::channel::chosen;
 use crate::domain::{Channel, EmailAddress, EmailFrequency, MemberId};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, FieldError, Problem};
 
 /// The channels the caller chose; LINE only once they linked it (D66).
 pub async fn channels(services: &Services, caller: &MemberId) -> Result<Vec<Channel>, ApiError> {
@@ -45,10 +45,9 @@ pub async fn set_channels(
             Principal::load(conn, &caller)?;
             let linked = line::is_linked(conn, &caller)?;
             if channels.contains(&Channel::Line) && !linked {
-                return Err(ApiError::Validation(
-                    ErrorCode::LineNotLinked,
-                    "your LINE is not linked: send the code from POST /api/v1/me/line-link/code (or /settings) to the official account first, then choose line".into(),
-                ));
+                let message = "your LINE is not linked: send the code from POST /api/v1/me/line-link/code (or /settings) to the official account first, then choose line";
+                let error = FieldError::new("channels", Problem::Invalid, message);
+                return Err(ApiError::Field(ErrorCode::LineNotLinked, Box::new(error)));
             }
             let muted: Vec<Channel> = Channel::ALL
                 .iter()
@@ -97,8 +96,10 @@ pub async fn set_email(
             "this server sends no mail (no [email] smtp_url is configured)".into(),
         ));
     }
-    let address =
-        EmailAddress::parse(raw).map_err(|e| ApiError::Validation(ErrorCode::InvalidEmail, e))?;
+    let address = EmailAddress::parse(raw).map_err(|e| {
+        let error = FieldError::new("email", Problem::Invalid, e);
+        ApiError::Field(ErrorCode::InvalidEmail, Box::new(error))
+    })?;
     let (caller, stored) = (caller.clone(), address.as_str().to_string());
     services
         .db

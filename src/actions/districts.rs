@@ -8,8 +8,8 @@ use crate::db::models::{District, DistrictChange};
 use crate::db::queries::audit;
 use crate::db::queries::districts as queries;
 pub use crate::db::queries::districts::{Correction, EndedRole};
-use crate::domain::{AuditAction, DistrictId, MemberId};
-use crate::error::{ApiError, ErrorCode};
+use crate::domain::{AuditAction, DistrictId, MemberId, OneLine, optional_name};
+use crate::error::{ApiError, ErrorCode, FieldError, Problem};
 
 /// The city's districts by code; archived ones are left out.
 pub async fn list(services: &Services, caller: &MemberId) -> Result<Vec<District>, ApiError> {
@@ -47,6 +47,22 @@ pub struct Corrected {
     pub into: Option<District>,
     pub moved_associations: usize,
     pub ended_roles: Vec<EndedRole>,
+}
+
+/// A rename as asked: a new name (1 to 100 characters), a new reading (at most 100; empty
+/// removes it), or both; none is refused at `name`.
+pub fn rename(name: Option<String>, name_kana: Option<String>) -> Result<Correction, ApiError> {
+    if name.is_none() && name_kana.is_none() {
+        let message = "give name, name_kana or both";
+        return Err(FieldError::new("name", Problem::Empty, message).into());
+    }
+    let name = name
+        .map(|n| OneLine::<100>::parse("name", &n).map(OneLine::into_inner))
+        .transpose()?;
+    let name_kana = name_kana
+        .map(|k| optional_name("name_kana", Some(k)))
+        .transpose()?;
+    Ok(Correction::Rename { name, name_kana })
 }
 
 /// Applies one correction (city staff, admin): checked against the list as it is, written
@@ -112,15 +128,16 @@ fn check(
     match correction {
         Correction::Rename { .. } => Ok(None),
         Correction::Merge(into) => {
+            let refused = |code, message: &str| {
+                let error = FieldError::new("into", Problem::Invalid, message);
+                ApiError::Field(code, Box::new(error))
+            };
             if *into == district.id {
-                return Err(ApiError::Validation(
-                    ErrorCode::MergeIntoItself,
-                    "a district cannot be merged into itself".into(),
-                ));
+                let message = "a district cannot be merged into itself";
+                return Err(refused(ErrorCode::MergeIntoItself, message));
             }
-            let into = queries::find_district(conn, into)?.ok_or_else(|| {
-                ApiError::Validation(ErrorCode::UnknownDistrict, "into names no district".into())
-            })?;
+            let into = queries::find_district(conn, into)?
+                .ok_or_else(|| refused(ErrorCode::UnknownDistrict, "into names no district"))?;
             if district.archived {
                 return Err(archived("the district"));
             }

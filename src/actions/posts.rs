@@ -199,6 +199,17 @@ pub async fn edit(
                 ));
             }
             check_readdress(conn, &p, &post, &edit)?;
+            let mut edit = edit;
+            if let Some(questions) = edit.questions.take() {
+                if !matches!(post.status, PostStatus::Draft | PostStatus::Scheduled) {
+                    return Err(ApiError::Conflict(
+                        ErrorCode::AudienceFixed,
+                        "the survey of a sent circular cannot change".into(),
+                    ));
+                }
+                let rows = survey_questions(&post.id, questions);
+                queries::replace_questions(conn, &post.id, &rows)?;
+            }
             let post = queries::edit_post(conn, &post, edit, &p.member_id)?;
             let detail = serde_json::json!({"version": post.version});
             record_post(conn, &p, AuditAction::PostEdited, &post, detail)?;

@@ -5,7 +5,7 @@ use crate::db::models::MemberPreferences;
 use crate::db::queries::web as web_queries;
 use crate::db::{AnyConnection, now};
 use crate::domain::{Language, TextSize};
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError, Problem};
 
 /// What a member chose; the defaults until they choose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,22 @@ impl Default for Preferences {
             text_size: TextSize::Standard,
             high_contrast: false,
         }
+    }
+}
+
+impl Preferences {
+    /// The choices as a form or request names them; a language or size not offered is
+    /// refused as the field it was given in.
+    pub fn parse(language: &str, text_size: &str, high_contrast: bool) -> Result<Self, FieldError> {
+        let refused = |field: &str| {
+            let message = format!("{field} is not one of those offered");
+            FieldError::new(field, Problem::Invalid, message)
+        };
+        Ok(Self {
+            language: language.parse().map_err(|_| refused("language"))?,
+            text_size: text_size.parse().map_err(|_| refused("text_size"))?,
+            high_contrast,
+        })
     }
 }
 

@@ -19,17 +19,15 @@ use crate::domain::{
     AudienceKey, AuditAction, Grouping, HanId, HouseholdId, MemberId, MultiLine, ReceiptScope,
     SafetyCheckId, SafetyStatus, SafetyStatusResponse, Scope, Tier, group_status,
 };
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, FieldError};
 
 pub const MAX_MESSAGE_CHARS: usize = 1000;
 pub const MAX_NOTE_CHARS: usize = 500;
 
 /// What residents read, e.g. 「地震がありました。ご無事ですか。」: required, at most 1000
 /// characters.
-pub fn parse_message(raw: &str) -> Result<String, ApiError> {
-    MultiLine::<MAX_MESSAGE_CHARS>::parse("message", raw)
-        .map(MultiLine::into_inner)
-        .map_err(ApiError::validation)
+pub fn parse_message(raw: &str) -> Result<String, FieldError> {
+    MultiLine::<MAX_MESSAGE_CHARS>::parse("message", raw).map(MultiLine::into_inner)
 }
 
 /// An answer's optional note (what help is needed): blank is none, at most 500 characters.

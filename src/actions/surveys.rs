@@ -20,7 +20,7 @@ use crate::domain::{
     Answer, Answers, AuditAction, Csv, HouseholdId, MemberId, OneLine, PostId, PostStatus,
     QuestionId, QuestionKind,
 };
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, FieldError, Problem};
 
 /// The largest number a number question takes (a head count).
 const MAX_NUMBER: i64 = 10_000;
@@ -55,8 +55,20 @@ pub struct AnswersResponse {
     pub answers: Vec<AnswerItem>,
 }
 
-fn invalid(message: String) -> ApiError {
-    ApiError::Validation(ErrorCode::InvalidAnswer, message)
+/// The field a question's answer is named by in a refusal: `answers.<question id>`, so a
+/// page can show the message beside that question.
+pub fn answer_field(question: &QuestionId) -> String {
+    format!("answers.{question}")
+}
+
+/// A refused answer to question `id`.
+fn refused(code: ErrorCode, id: &QuestionId, problem: Problem, message: String) -> ApiError {
+    let error = FieldError::new(answer_field(id), problem, message);
+    ApiError::Field(code, Box::new(error))
+}
+
+fn invalid(id: &QuestionId, message: String) -> ApiError {
+    refused(ErrorCode::InvalidAnswer, id, Problem::Invalid, message)
 }
 
 impl AnswerItem {
@@ -97,32 +109,38 @@ fn check_answer(q: &SurveyQuestion, item: AnswerItem) -> Result<Option<Answer>, 
     match (q.kind, item.into_answer()) {
         (QuestionKind::SingleChoice, Some(Answer::Choice(choice))) => {
             if !in_options(choice) {
-                return Err(invalid(format!("question {id}: no option {choice}")));
+                return Err(invalid(id, format!("question {id}: no option {choice}")));
             }
             Ok(Some(Answer::Choice(choice)))
         }
         (QuestionKind::MultipleChoice, Some(Answer::Choices(mut choices))) => {
             if let Some(bad) = choices.iter().find(|&&c| !in_options(c)) {
-                return Err(invalid(format!("question {id}: no option {bad}")));
+                return Err(invalid(id, format!("question {id}: no option {bad}")));
             }
             choices.sort_unstable();
             if choices.windows(2).any(|w| w[0] == w[1]) {
-                return Err(invalid(format!("question {id}: an option is chosen twice")));
+                return Err(invalid(
+                    id,
+                    format!("question {id}: an option is chosen twice"),
+                ));
             }
             Ok((!choices.is_empty()).then_some(Answer::Choices(choices)))
         }
         (QuestionKind::Number, Some(Answer::Number(number))) => {
             if !(0..=MAX_NUMBER).contains(&number) {
-                return Err(invalid(format!(
-                    "question {id}: the number must be from 0 to {MAX_NUMBER}"
-                )));
+                let range = Problem::Range {
+                    min: 0,
+                    max: MAX_NUMBER,
+                };
+                let message = format!("question {id}: the number must be from 0 to {MAX_NUMBER}");
+                return Err(refused(ErrorCode::InvalidAnswer, id, range, message));
             }
             Ok(Some(Answer::Number(number)))
         }
         (QuestionKind::ShortText, Some(Answer::Text(text))) => {
             let field = format!("question {id}: the text");
             let text = OneLine::<MAX_TEXT_CHARS>::optional(&field, &text)
-                .map_err(|e| invalid(e.into()))?;
+                .map_err(|e| refused(ErrorCode::InvalidAnswer, id, e.problem, e.message))?;
             Ok(text.map(|t| Answer::Text(t.into_inner())))
         }
         (kind, _) => {
@@ -132,10 +150,13 @@ fn check_answer(q: &SurveyQuestion, item: AnswerItem) -> Result<Option<Answer>, 
                 QuestionKind::Number => "number",
                 QuestionKind::ShortText => "text",
             };
-            Err(invalid(format!(
-                "question {id} is {}: answer it with `{field}` only",
-                kind.as_str()
-            )))
+            Err(invalid(
+                id,
+                format!(
+                    "question {id} is {}: answer it with `{field}` only",
+                    kind.as_str()
+                ),
+            ))
         }
     }
 }
@@ -158,7 +179,10 @@ fn check_answers(
                 )
             })?;
         if !seen.insert(q.id.clone()) {
-            return Err(invalid(format!("question {} is answered twice", q.id)));
+            return Err(invalid(
+                &q.id,
+                format!("question {} is answered twice", q.id),
+            ));
         }
         if let Some(answer) = check_answer(q, item)? {
             answers.insert(q.id.clone(), answer);
@@ -168,16 +192,26 @@ fn check_answers(
         .iter()
         .find(|q| q.required && !answers.contains_key(&q.id))
     {
-        return Err(ApiError::Validation(
+        let message = format!("question {} needs an answer", q.id);
+        return Err(refused(
             ErrorCode::AnswerRequired,
-            format!("question {} needs an answer", q.id),
+            &q.id,
+            Problem::Unanswered,
+            message,
         ));
     }
     if answers.is_empty() {
-        return Err(ApiError::Validation(
-            ErrorCode::AnswerRequired,
-            "answer at least one question".into(),
-        ));
+        // Named at the first question, where the form begins.
+        let message = "answer at least one question".to_string();
+        return Err(match questions.first() {
+            Some(q) => refused(
+                ErrorCode::AnswerRequired,
+                &q.id,
+                Problem::Unanswered,
+                message,
+            ),
+            None => ApiError::Validation(ErrorCode::AnswerRequired, message),
+        });
     }
     Ok(answers)
 }
@@ -558,7 +592,7 @@ mod tests {
 
     fn code(e: ApiError) -> ErrorCode {
         match e {
-            ApiError::Validation(code, _) => code,
+            ApiError::Validation(code, _) | ApiError::Field(code, _) => code,
             other => panic!("not a validation error: {other:?}"),
         }
     }

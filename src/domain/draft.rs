@@ -182,7 +182,8 @@ pub fn hans(han_ids: Vec<String>) -> Result<Vec<HanId>, FieldError> {
     Ok(hans)
 }
 
-fn questions(drafts: Vec<QuestionDraft>) -> Result<Vec<CheckedQuestion>, FieldError> {
+/// A survey's questions: at most `MAX_QUESTIONS`, each by its own rule.
+pub fn questions(drafts: Vec<QuestionDraft>) -> Result<Vec<CheckedQuestion>, FieldError> {
     if drafts.len() > MAX_QUESTIONS {
         let message = format!("a post may have at most {MAX_QUESTIONS} questions");
         return Err(invalid("questions", message));

@@ -4,6 +4,7 @@
 use chrono::{Duration, NaiveDateTime};
 
 use crate::domain::{MultiLine, Role};
+use crate::error::{FieldError, Problem};
 
 const DEFAULT_INVITATION_DAYS: i64 = 14;
 const MAX_INVITATION_DAYS: i64 = 90;
@@ -35,22 +36,39 @@ impl InvitationTerms {
         max_uses: Option<i64>,
         expires_at: Option<NaiveDateTime>,
         now: NaiveDateTime,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, FieldError> {
         let role = role.unwrap_or(Role::Resident);
         if !matches!(
             role,
             Role::Resident | Role::HanLeader | Role::Officer | Role::Chair
         ) {
-            return Err("an invitation can make a resident, han_leader, officer or chair".into());
+            let message = "an invitation can make a resident, han_leader, officer or chair";
+            return Err(FieldError::new("role", Problem::Invalid, message));
         }
         let max_uses = i32::try_from(max_uses.unwrap_or(1))
             .ok()
             .filter(|n| (1..=MAX_INVITATION_USES).contains(n))
-            .ok_or_else(|| format!("max_uses must be from 1 to {MAX_INVITATION_USES}"))?;
+            .ok_or_else(|| {
+                FieldError::new(
+                    "max_uses",
+                    Problem::Range {
+                        min: 1,
+                        max: MAX_INVITATION_USES.into(),
+                    },
+                    format!("max_uses must be from 1 to {MAX_INVITATION_USES}"),
+                )
+            })?;
         let expires_at = expires_at.unwrap_or(now + Duration::days(DEFAULT_INVITATION_DAYS));
         if expires_at <= now || expires_at > now + Duration::days(MAX_INVITATION_DAYS) {
-            return Err(format!(
-                "expires_at must be in the future and within {MAX_INVITATION_DAYS} days"
+            // In days from now, as a form asks for it.
+            let days = Problem::Range {
+                min: 1,
+                max: MAX_INVITATION_DAYS,
+            };
+            return Err(FieldError::new(
+                "expires_at",
+                days,
+                format!("expires_at must be in the future and within {MAX_INVITATION_DAYS} days"),
             ));
         }
         Ok(Self {

@@ -11,7 +11,7 @@ use crate::actions::districts::{Corrected, Correction, EndedRole};
 use crate::actions::{Services, districts};
 use crate::auth::AuthMember;
 use crate::db::models::{District, DistrictChange};
-use crate::domain::{DistrictId, MemberId, OneLine, optional_name};
+use crate::domain::{DistrictId, MemberId};
 use crate::error::ApiError;
 
 pub fn config(cfg: &mut ServiceConfig) {
@@ -83,20 +83,7 @@ pub struct UpdateDistrictRequest {
 
 impl UpdateDistrictRequest {
     fn parse(self) -> Result<Correction, ApiError> {
-        if self.name.is_none() && self.name_kana.is_none() {
-            return Err(ApiError::validation("give name, name_kana or both"));
-        }
-        let name = self
-            .name
-            .map(|n| OneLine::<100>::parse("name", &n).map(OneLine::into_inner))
-            .transpose()
-            .map_err(ApiError::validation)?;
-        let name_kana = self
-            .name_kana
-            .map(|k| optional_name("name_kana", Some(k)))
-            .transpose()
-            .map_err(ApiError::validation)?;
-        Ok(Correction::Rename { name, name_kana })
+        districts::rename(self.name, self.name_kana)
     }
 }
 

@@ -83,8 +83,7 @@ pub async fn create_invitation(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let expires_at = body.expires_at.map(|at| at.naive_utc());
-    let terms = InvitationTerms::parse(body.role, body.max_uses, expires_at, now())
-        .map_err(ApiError::validation)?;
+    let terms = InvitationTerms::parse(body.role, body.max_uses, expires_at, now())?;
     let household = body.household_id.map(HouseholdId);
     let issued =
         invitations::create(&services, &auth.0, path.into_inner(), terms, household).await?;

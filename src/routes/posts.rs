@@ -46,6 +46,17 @@ pub struct QuestionRequest {
     pub required: bool,
 }
 
+impl QuestionRequest {
+    fn into_draft(self) -> QuestionDraft {
+        QuestionDraft {
+            kind: self.kind,
+            prompt: self.prompt,
+            options: self.options,
+            required: self.required,
+        }
+    }
+}
+
 /// The event (行事) a circular announces; its attendance is asked with an 出欠 survey.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -124,12 +135,7 @@ impl CreatePostRequest {
         let questions = self
             .questions
             .into_iter()
-            .map(|q| QuestionDraft {
-                kind: q.kind,
-                prompt: q.prompt,
-                options: q.options,
-                required: q.required,
-            })
+            .map(QuestionRequest::into_draft)
             .collect();
         Ok(NewPost {
             scope: self.scope.parse()?,
@@ -285,6 +291,9 @@ pub struct EditPostRequest {
     pub scope: Option<ScopeRequest>,
     /// With `scope`: only these hans of the association (none: all of it).
     pub han_ids: Option<Vec<String>>,
+    /// Replaces the survey, only while the circular is a draft or scheduled (409
+    /// `audience_fixed` once sent: its answers belong to the questions asked); `[]` removes it.
+    pub questions: Option<Vec<QuestionRequest>>,
 }
 
 impl EditPostRequest {
@@ -297,8 +306,13 @@ impl EditPostRequest {
             }
             (None, None) => None,
         };
+        let questions = self
+            .questions
+            .map(|qs| draft::questions(qs.into_iter().map(QuestionRequest::into_draft).collect()))
+            .transpose()?;
         Ok(PostEdit {
             audience,
+            questions,
             title: self.title.map(|t| draft::title(&t)).transpose()?,
             body: self.body.map(|b| draft::body(&b)).transpose()?,
             category: self.category,

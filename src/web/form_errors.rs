@@ -3,6 +3,8 @@
 //! (`aria-describedby`, `aria-invalid`). The mistakes come from the use case's own rule (a
 //! `FieldError` naming the request field); the page only says where each field is drawn.
 
+use actix_web::http::StatusCode;
+
 use crate::error::{FieldError, Problem};
 use crate::web::page::Page;
 
@@ -36,6 +38,20 @@ impl FieldErrors {
         errors
     }
 
+    /// A use case's refusal beside the field with element id `id`, whose label is the
+    /// text `label_key`.
+    pub fn refused(&mut self, page: &Page, (id, label_key): (&str, &str), error: &FieldError) {
+        let label = page.t(label_key);
+        self.add(id, label, problem_text(page, label, error));
+    }
+
+    /// One refusal, as the form is drawn again.
+    pub fn one_refused(page: &Page, place: (&str, &str), error: &FieldError) -> Self {
+        let mut errors = Self::default();
+        errors.refused(page, place, error);
+        errors
+    }
+
     /// The message shown beside the field with element id `id`.
     pub fn at(&self, id: &str) -> Option<&str> {
         self.items
@@ -51,17 +67,31 @@ impl FieldErrors {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
+
+    /// 200 for a form drawn without mistakes, 422 for one drawn again with them.
+    pub fn status(&self) -> StatusCode {
+        match self.is_empty() {
+            true => StatusCode::OK,
+            false => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
 }
 
 /// A use case's refusal of a field as a sentence in the member's language, naming the
 /// field by the label the page shows.
 pub fn problem_text(page: &Page, label: &str, error: &FieldError) -> String {
     let text = page.t(error.problem.key()).replace("{label}", label);
-    match error.problem {
-        Problem::TooLong { max } => text.replace("{max}", &max.to_string()),
-        Problem::OptionCount { min, max } => text
-            .replace("{min}", &min.to_string())
-            .replace("{max}", &max.to_string()),
-        Problem::Empty | Problem::Characters | Problem::Invalid => text,
-    }
+    let (min, max) = match error.problem {
+        Problem::TooLong { max } => (None, Some(max.to_string())),
+        Problem::OptionCount { min, max } => (Some(min.to_string()), Some(max.to_string())),
+        Problem::Range { min, max } => (Some(min.to_string()), Some(max.to_string())),
+        Problem::Weak { min } => (Some(min.to_string()), None),
+        Problem::Empty
+        | Problem::Characters
+        | Problem::Unanswered
+        | Problem::Wrong
+        | Problem::Invalid => (None, None),
+    };
+    let text = min.map_or(text.clone(), |min| text.replace("{min}", &min));
+    max.map_or(text.clone(), |max| text.replace("{max}", &max))
 }

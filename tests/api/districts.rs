@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::fixtures::{Actor, create_admin_directly, expect_json};
 use crate::helpers::{TestApp, error_code, spawn_app, spawn_app_with};
+use crate::pages_forms::{beside, summarised};
 use crate::pages_officer::{signed_in, submit};
 use crate::stats::{History, adoption, current, district, mid, snapshot, staff};
 
@@ -484,10 +485,10 @@ async fn city_staff_correct_the_list_on_the_city_districts_page() {
     )
     .await;
     assert_eq!(status, 422);
-    assert!(
-        body.contains("同じ校下に統合することはできません。"),
-        "{body}"
-    );
+    let message = "同じ校下に統合することはできません。別の統合先を選んでください。";
+    assert!(beside(&body, "merge-into", message), "{body}");
+    assert!(summarised(&body, "merge-into", message));
+    assert!(body.contains(&format!(r#"<option value="{d1}" selected>"#)));
     let (status, body) = submit(
         &app,
         &mut staff,
@@ -497,23 +498,27 @@ async fn city_staff_correct_the_list_on_the_city_districts_page() {
     )
     .await;
     assert_eq!(status, 409);
-    assert!(
-        body.contains("町会が残っている校下は廃止できません。"),
-        "{body}"
-    );
+    let message = "町会が残っている校下は廃止できません。統合してください。";
+    assert!(beside(&body, "archive-district", message), "{body}");
+    assert!(summarised(&body, "archive-district", message));
     let (status, body) = submit(
         &app,
         &mut staff,
         page,
         "/city/districts/rename",
-        &[("district", d2), ("name", " ")],
+        &[("district", d2), ("name", " "), ("name_kana", "あたらしい")],
     )
     .await;
     assert_eq!(status, 422);
+    let message = "新しい名前を入力してください。";
+    assert!(beside(&body, "rename-name", message), "{body}");
+    assert!(summarised(&body, "rename-name", message));
+    assert!(body.contains(r#"aria-invalid="true" aria-describedby="rename-name-error""#));
     assert!(
-        body.contains("新しい名前を100文字以内で入力してください。"),
-        "{body}"
+        body.contains(r#"value="あたらしい""#),
+        "the reading is kept"
     );
+    assert!(body.contains(&format!(r#"<option value="{d2}" selected>"#)));
 
     // A merge, then the merged-away district comes back from the restore form.
     let (status, _) = submit(

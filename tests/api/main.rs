@@ -38,6 +38,7 @@ mod pages_compose;
 mod pages_forms;
 mod pages_line;
 mod pages_officer;
+mod pages_refusals;
 mod pages_safety;
 mod pages_tools;
 mod pages_walk;

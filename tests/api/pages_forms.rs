@@ -420,3 +420,92 @@ async fn a_refused_safety_note_is_named_beside_it_and_nothing_is_answered() {
         .await;
     assert_eq!(expect_json(refused, 422).await["field"], "note");
 }
+
+#[tokio::test]
+async fn a_drafts_survey_and_event_change_on_its_page_and_over_patch_until_it_is_sent() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let officer = &city.officer_a;
+    let created = app
+        .post_as(
+            officer,
+            "/api/v1/posts",
+            &json!({"scope": {"kind": "association", "id": city.association_a},
+                "title": "新年会", "body": "公民館で", "draft": true,
+                "questions": [{"kind": "single_choice", "prompt": "出欠",
+                    "options": ["出席", "欠席"], "required": true}]}),
+        )
+        .await;
+    let id = str_field(&expect_json(created, 201).await, "id");
+    let api = format!("/api/v1/posts/{id}");
+    let mut jar = signed_in(&app, officer).await;
+    let page = format!("/officer/posts/{id}/draft");
+    let (_, body) = jar.get(&app, &page).await;
+    let csrf = csrf_of(&body);
+    assert!(body.contains(r#"name="question" type="text" maxlength="200" value="出欠""#));
+    assert!(body.contains(">出席\n欠席</textarea>"), "{body}");
+
+    // Mistakes in the event and the survey: both named, all typed kept, nothing changed.
+    let edit = format!("/officer/posts/{id}/draft/edit");
+    let form = |options: &'static str, end_time: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("audience", "association".to_string()),
+            ("title", "新年会".to_string()),
+            ("body", "公民館で".to_string()),
+            ("question", "出欠と人数".to_string()),
+            ("options", options.to_string()),
+            ("event_start_date", "2027-01-10".to_string()),
+            ("event_start_time", "18:00".to_string()),
+            ("event_end_time", end_time.to_string()),
+            ("event_place", "公民館".to_string()),
+        ]
+    };
+    let fields = form("出席", "17:00");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response = jar.post(&app, &edit, &fields).await;
+    assert_eq!(response.status(), 422);
+    let body = response.text().await.unwrap();
+    let options = "選択肢は2〜20個、1行に1つずつ入力してください。";
+    assert!(beside(&body, "compose-options", options), "{body}");
+    assert!(summarised(&body, "compose-options", options));
+    let ends = "終わりが始まりより前になっています。";
+    assert!(summarised(&body, "event-end-date", ends), "{body}");
+    assert!(body.contains(r#"value="出欠と人数""#) && body.contains(r#"value="2027-01-10""#));
+    let stored = expect_json(app.get_as(officer, &api).await, 200).await;
+    assert_eq!(stored["questions"][0]["prompt"], "出欠");
+    assert_eq!(stored["event"], Value::Null);
+
+    // Corrected: the survey and the event are the draft's.
+    let fields = form("出席\n欠席\n未定", "20:00");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(jar.post(&app, &edit, &fields).await.status(), 303);
+    let stored = expect_json(app.get_as(officer, &api).await, 200).await;
+    assert_eq!(stored["questions"][0]["prompt"], "出欠と人数");
+    assert_eq!(
+        stored["questions"][0]["options"],
+        json!(["出席", "欠席", "未定"])
+    );
+    assert_eq!(stored["event"]["starts_at"], "2027-01-10T09:00:00Z");
+    assert_eq!(stored["event"]["place"], "公民館");
+    let (_, body) = jar.get(&app, &page).await;
+    assert!(body.contains(r#"value="2027-01-10""#) && body.contains(r#"value="18:00""#));
+
+    // Over PATCH, the same use case: a refused survey names its field; once sent it is fixed.
+    let one =
+        json!({"questions": [{"kind": "single_choice", "prompt": "出欠", "options": ["出席"]}]});
+    let refused = app.patch_as(officer, &api, &one).await;
+    assert_eq!(
+        expect_json(refused, 422).await["field"],
+        "questions.options"
+    );
+    let none = app.patch_as(officer, &api, &json!({"questions": []})).await;
+    assert_eq!(expect_json(none, 200).await["questions"], json!([]));
+    let sent = app
+        .post_as(officer, &format!("{api}/publish"), &json!({}))
+        .await;
+    assert_eq!(sent.status(), 200);
+    let late = json!({"questions": [{"kind": "number", "prompt": "人数"}]});
+    let fixed = app.patch_as(officer, &api, &late).await;
+    assert_eq!(expect_json(fixed, 409).await["error"], "audience_fixed");
+}

@@ -223,7 +223,7 @@ async fn an_invitation_is_made_shown_once_with_its_qr_code_and_revoked() {
     let fields = [("role", "resident"), ("uses", "0"), ("days", "30")];
     let (status, body) = submit(&app, &mut chair, page, page, &fields).await;
     assert_eq!(status, 422);
-    assert!(body.contains("役割、回数（1〜1000）"));
+    assert!(body.contains("使える回数は1から1000までの数で入力してください。"));
     assert_eq!(
         invitations_of(&app, &city.chair_a, &city.association_a)
             .await

@@ -232,6 +232,25 @@ pub struct PostEdit {
     pub event: Option<Option<CheckedEvent>>,
     /// A new audience (only for a post not yet sent; the use case checks both).
     pub audience: Option<(crate::domain::Scope, Vec<HanId>)>,
+    /// A new survey, replacing the questions (only for a post not yet sent; none removes it).
+    pub questions: Option<Vec<crate::domain::draft::CheckedQuestion>>,
+}
+
+/// Replaces an unsent post's survey questions.
+pub fn replace_questions(
+    conn: &mut AnyConnection,
+    post: &PostId,
+    questions: &[SurveyQuestion],
+) -> QueryResult<()> {
+    use crate::db::schema::survey_questions;
+    diesel::delete(survey_questions::table.filter(survey_questions::post_id.eq(post)))
+        .execute(conn)?;
+    for question in questions {
+        diesel::insert_into(survey_questions::table)
+            .values(question)
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Points an unsent post at another audience: its scope and 班 list.

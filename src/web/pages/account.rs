@@ -15,8 +15,9 @@ use crate::auth::jwt::sha256_hex;
 use crate::auth::{PasswordService, client_address};
 use crate::configuration::AuthSettings;
 use crate::domain::MemberId;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, FieldError};
 use crate::web::CsrfForm;
+use crate::web::form_errors::FieldErrors;
 use crate::web::page::{Page, redirect};
 use crate::web::session::{self, PageMember, SESSION_COOKIE};
 
@@ -40,8 +41,8 @@ pub struct PasswordSection {
     /// Members who sign in by QR codes have no password to change.
     pub has_password: bool,
     pub changed: bool,
-    pub current_error: Option<&'static str>,
-    pub new_error: Option<&'static str>,
+    /// A refused change's mistakes (passwords are never drawn again).
+    pub errors: FieldErrors,
 }
 
 impl PasswordSection {
@@ -98,17 +99,14 @@ async fn change_password(
         current_password,
         new_password,
     } = form.0;
-    let mut refused = PasswordSection::refused();
-    if current_password.is_empty() {
-        refused.current_error = Some(page.t("account.current_required"));
-    } else {
-        let change = PasswordChange {
-            current: SecretString::from(current_password),
-            new: SecretString::from(new_password),
-            client_address: client_address(&req, &settings.trusted_proxies),
-            keep_session: req.cookie(SESSION_COOKIE).map(|c| sha256_hex(c.value())),
-        };
-        let caller = &member.0.principal.member_id;
+    let change = PasswordChange {
+        current: SecretString::from(current_password),
+        new: SecretString::from(new_password),
+        client_address: client_address(&req, &settings.trusted_proxies),
+        keep_session: req.cookie(SESSION_COOKIE).map(|c| sha256_hex(c.value())),
+    };
+    let caller = &member.0.principal.member_id;
+    let error =
         match account::change_password(&services, &passwords, &settings, caller, change).await {
             Ok(_) => {
                 return Ok(redirect(
@@ -116,25 +114,25 @@ async fn change_password(
                     vec![],
                 ));
             }
-            Err(e) => refused = refused_by(&page, e)?,
-        }
-    }
+            Err(ApiError::Field(_, error)) => error,
+            Err(e) => return Err(e),
+        };
+    refused_page(&page, &error)
+}
+
+/// The form again (422) with the refusal beside its field; no password is drawn again.
+fn refused_page(page: &Page, error: &FieldError) -> Result<HttpResponse, ApiError> {
+    let mut refused = PasswordSection::refused();
+    let place = match error.field.as_str() {
+        "new_password" => ("new-password", "account.new_password"),
+        _ => ("current-password", "account.current_password"),
+    };
+    refused.errors.refused(page, place, error);
     let drawn = PasswordPage {
-        page: &page,
+        page,
         account: refused,
     };
     page.render_with(StatusCode::UNPROCESSABLE_ENTITY, &drawn)
-}
-
-/// The form's message for a refused password, by its field; any other failure stays one.
-fn refused_by(page: &Page, error: ApiError) -> Result<PasswordSection, ApiError> {
-    let mut refused = PasswordSection::refused();
-    match error.code() {
-        ErrorCode::WrongPassword => refused.current_error = Some(page.t("account.wrong_password")),
-        ErrorCode::WeakPassword => refused.new_error = Some(page.t("account.weak_password")),
-        _ => return Err(error),
-    }
-    Ok(refused)
 }
 
 /// Ends every sign-in of the member, this browser's too, and goes to the sign-in page.

@@ -1,6 +1,8 @@
 //! The channel part of `/settings`: which channels notify the member (push, email, LINE),
 //! how often mail comes (each circular or a daily digest) and their email address (a
-//! verification mail is sent); both forms post here and go back.
+//! verification mail is sent), drawn by `section`; its two forms are saved by
+//! `settings.rs`, which draws the page again when one is refused. LINE's code and unlinking
+//! post here and go back.
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, ServiceConfig};
@@ -15,9 +17,7 @@ use crate::web::page::{Page, redirect};
 use crate::web::session::PageMember;
 
 pub fn config(cfg: &mut ServiceConfig) {
-    cfg.route("/settings/channels", web::post().to(save_channels))
-        .route("/settings/email", web::post().to(save_email))
-        .route("/settings/line/code", web::post().to(line_code))
+    cfg.route("/settings/line/code", web::post().to(line_code))
         .route("/settings/line/unlink", web::post().to(line_unlink));
 }
 
@@ -79,54 +79,6 @@ pub async fn section(
             .t("line.code_lead")
             .replace("{minutes}", &services.line.link_code_ttl_mins.to_string()),
     })
-}
-
-#[derive(Deserialize)]
-struct ChannelsForm {
-    push: Option<String>,
-    email: Option<String>,
-    line: Option<String>,
-    /// Shown only when the server sends mail.
-    email_frequency: Option<EmailFrequency>,
-}
-
-async fn save_channels(
-    form: CsrfForm<ChannelsForm>,
-    member: PageMember,
-    services: web::Data<Services>,
-) -> Result<HttpResponse, ApiError> {
-    let form = form.0;
-    let chosen = [
-        (Channel::Push, form.push),
-        (Channel::Email, form.email),
-        (Channel::Line, form.line),
-    ]
-    .into_iter()
-    .filter_map(|(channel, ticked)| ticked.map(|_| channel))
-    .collect();
-    let caller = &member.0.principal.member_id;
-    channels::set_channels(&services, caller, chosen).await?;
-    if let Some(frequency) = form.email_frequency {
-        channels::set_email_frequency(&services, caller, frequency).await?;
-    }
-    Ok(redirect(
-        "/settings?channels=1#channels-heading",
-        Vec::new(),
-    ))
-}
-
-#[derive(Deserialize)]
-struct EmailForm {
-    email: String,
-}
-
-async fn save_email(
-    form: CsrfForm<EmailForm>,
-    member: PageMember,
-    services: web::Data<Services>,
-) -> Result<HttpResponse, ApiError> {
-    channels::set_email(&services, &member.0.principal.member_id, &form.0.email).await?;
-    Ok(redirect("/settings?email=1#channels-heading", Vec::new()))
 }
 
 /// Shows a new one-time code on /settings.

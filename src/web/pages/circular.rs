@@ -15,8 +15,9 @@ use crate::attachments::AttachmentStore;
 use crate::db::models::{Attachment, SurveyQuestion};
 use crate::db::now;
 use crate::domain::{AttachmentId, MemberId, PostId, PostStatus, Priority, QuestionKind, Tier};
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError, Problem};
 use crate::web::CsrfForm;
+use crate::web::form_errors::{FieldErrors, problem_text};
 use crate::web::page::{Page, redirect};
 use crate::web::pages::calendar::{EventFacts, event_facts};
 use crate::web::pages::inbox::{keep_offline, local_date};
@@ -41,6 +42,8 @@ pub struct OptionField {
 /// One survey question as a form field, with the household's current answer filled in.
 pub struct QuestionField {
     pub name: String,
+    /// The element a message about the question is tied to (its field, or first option).
+    pub target: String,
     pub prompt: String,
     pub required: bool,
     /// "radio" or "checkbox" for choices; "number" or "text" otherwise.
@@ -73,7 +76,8 @@ struct CircularPage<'a> {
     questions: Vec<QuestionField>,
     answers_open: bool,
     answered: bool,
-    survey_error: bool,
+    /// A refused answer's mistakes, beside its question and in the summary.
+    errors: FieldErrors,
     /// When and where its 行事 takes place.
     event: Option<EventFacts>,
     /// Not sent yet (only its managers see it): where it is finished.
@@ -84,26 +88,32 @@ fn field_name(q: &SurveyQuestion) -> String {
     format!("q-{}", q.id)
 }
 
+/// The element id of a question's field, or of its first option.
+fn target_of(q: &SurveyQuestion) -> String {
+    match q.kind {
+        QuestionKind::SingleChoice | QuestionKind::MultipleChoice => format!("{}-0", field_name(q)),
+        QuestionKind::Number | QuestionKind::ShortText => field_name(q),
+    }
+}
+
+/// The questions as form fields, filled from `filled` (form fields: what was typed, or
+/// the household's stored answers as the form would send them).
 fn question_fields(
     questions: &[SurveyQuestion],
-    mine: Option<&AnswersResponse>,
+    filled: &[(String, String)],
 ) -> Vec<QuestionField> {
     questions
         .iter()
         .map(|q| {
-            let answer = mine.and_then(|m| m.answers.iter().find(|a| a.question_id == q.id));
-            let chosen: Vec<i64> = answer
-                .map(|a| {
-                    a.choices
-                        .clone()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .chain(a.choice)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let name = field_name(q);
+            let values: Vec<&str> = filled
+                .iter()
+                .filter(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            let chosen = |index: usize| values.iter().any(|v| v.trim() == index.to_string());
             QuestionField {
-                name: field_name(q),
+                target: target_of(q),
                 prompt: q.prompt.clone(),
                 required: q.required,
                 input: match q.kind {
@@ -118,17 +128,79 @@ fn question_fields(
                     .iter()
                     .enumerate()
                     .map(|(index, label)| OptionField {
-                        checked: i64::try_from(index).is_ok_and(|i| chosen.contains(&i)),
+                        checked: chosen(index),
                         index,
                         label: label.clone(),
                     })
                     .collect(),
-                value: answer
-                    .and_then(|a| a.number.map(|n| n.to_string()).or_else(|| a.text.clone()))
-                    .unwrap_or_default(),
+                value: match q.kind {
+                    QuestionKind::Number | QuestionKind::ShortText => {
+                        values.first().map(|v| v.to_string()).unwrap_or_default()
+                    }
+                    _ => String::new(),
+                },
+                name,
             }
         })
         .collect()
+}
+
+/// The household's stored answers as the form's fields.
+fn stored_fields(
+    questions: &[SurveyQuestion],
+    mine: Option<&AnswersResponse>,
+) -> Vec<(String, String)> {
+    let Some(mine) = mine else {
+        return Vec::new();
+    };
+    questions
+        .iter()
+        .filter_map(|q| Some((q, mine.answers.iter().find(|a| a.question_id == q.id)?)))
+        .flat_map(|(q, a)| {
+            let values: Vec<String> = a
+                .choices
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .chain(a.choice)
+                .chain(a.number)
+                .map(|n| n.to_string())
+                .chain(a.text.clone())
+                .collect();
+            values.into_iter().map(move |v| (field_name(q), v))
+        })
+        .collect()
+}
+
+/// A refused answer beside the question the use case names (`answers.<question id>`).
+fn survey_errors(page: &Page, questions: &[SurveyQuestion], error: &FieldError) -> FieldErrors {
+    let question = questions
+        .iter()
+        .find(|q| surveys::answer_field(&q.id) == error.field)
+        .or(questions.first());
+    match question {
+        Some(q) => {
+            let mut errors = FieldErrors::default();
+            errors.add(
+                &target_of(q),
+                &q.prompt,
+                problem_text(page, &q.prompt, error),
+            );
+            errors
+        }
+        None => FieldErrors::default(),
+    }
+}
+
+/// What the survey form shows: the stored answers, or a refused answer as it was typed.
+enum Survey {
+    Stored {
+        answered: bool,
+    },
+    Refused {
+        typed: Vec<(String, String)>,
+        error: FieldError,
+    },
 }
 
 #[derive(Deserialize)]
@@ -151,17 +223,18 @@ async fn render(
     services: &Services,
     caller: &MemberId,
     id: PostId,
-    answered: bool,
-    survey_error: bool,
+    survey: Survey,
 ) -> Result<HttpResponse, ApiError> {
     let view: PostView = posts::get(services, caller, id.clone()).await?;
     let reader = record_read(services, caller, id.clone()).await?;
     let files: Vec<Attachment> = attachments::list(services, caller, id.clone()).await?;
     let (detail, post) = (&view.detail, &view.detail.post);
-    let asks = reader && !detail.questions.is_empty();
-    let mine = my_answers(services, caller, &id, asks).await;
+    let questions = &detail.questions;
+    let asked = reader && !questions.is_empty();
+    let state = survey_state(page, services, caller, &view, asked, survey).await;
+    let (filled, errors, answered) = state;
     let response = page.render_with(
-        status_of(survey_error),
+        errors.status(),
         &CircularPage {
             page,
             id: id.to_string(),
@@ -175,15 +248,35 @@ async fn render(
             requires_confirmation: post.requires_confirmation,
             confirmed: view.confirmed,
             attachments: attachment_links(&id, files),
-            questions: question_fields(&detail.questions, mine.as_ref()),
+            questions: question_fields(questions, &filled),
             answers_open: surveys::answers_open(post, now()),
             answered,
-            survey_error,
+            errors,
             event: detail.event.as_ref().map(|e| event_facts(page, e)),
             unsent: matches!(post.status, PostStatus::Draft | PostStatus::Scheduled),
         },
     )?;
     Ok(keep_offline(response))
+}
+
+/// The survey form's values, mistakes and whether it was just answered.
+async fn survey_state(
+    page: &Page,
+    services: &Services,
+    caller: &MemberId,
+    view: &PostView,
+    asked: bool,
+    survey: Survey,
+) -> (Vec<(String, String)>, FieldErrors, bool) {
+    let questions = &view.detail.questions;
+    match survey {
+        Survey::Stored { answered } => {
+            let mine = my_answers(services, caller, &view.detail.post.id, asked).await;
+            let stored = stored_fields(questions, mine.as_ref());
+            (stored, FieldErrors::default(), answered)
+        }
+        Survey::Refused { typed, error } => (typed, survey_errors(page, questions, &error), false),
+    }
 }
 
 /// The household's answers, when the member is asked the survey.
@@ -197,15 +290,6 @@ async fn my_answers(
         return None;
     }
     surveys::mine(services, caller, id.clone()).await.ok()
-}
-
-/// A survey answer with mistakes draws the page again with 422.
-fn status_of(survey_error: bool) -> actix_web::http::StatusCode {
-    if survey_error {
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        actix_web::http::StatusCode::OK
-    }
 }
 
 /// Who sent the circular, as the text key of its tier.
@@ -236,8 +320,10 @@ async fn show(
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = &member.0.principal.member_id;
-    let answered = query.answered.is_some();
-    render(&page, &services, caller, path.into_inner(), answered, false).await
+    let survey = Survey::Stored {
+        answered: query.answered.is_some(),
+    };
+    render(&page, &services, caller, path.into_inner(), survey).await
 }
 
 #[derive(Deserialize)]
@@ -256,11 +342,12 @@ async fn confirm(
 }
 
 /// The form's fields as answers: a field per question, several for checkboxes; empty
-/// fields are left unanswered. Anything unreadable is the survey's mistake to show.
+/// fields are left unanswered. A value that cannot be read (a number that is none) is
+/// refused as its question's.
 fn answers_from(
     questions: &[SurveyQuestion],
     fields: &[(String, String)],
-) -> Option<Vec<AnswerItem>> {
+) -> Result<Vec<AnswerItem>, FieldError> {
     let mut items = Vec::new();
     for q in questions {
         let name = field_name(q);
@@ -279,22 +366,28 @@ fn answers_from(
             number: None,
             text: None,
         };
+        let unreadable = |_| {
+            let field = surveys::answer_field(&q.id);
+            FieldError::new(field, Problem::Invalid, "not a number")
+        };
         match q.kind {
-            QuestionKind::SingleChoice => item.choice = Some(values[0].parse().ok()?),
+            QuestionKind::SingleChoice => {
+                item.choice = Some(values[0].parse().map_err(unreadable)?)
+            }
             QuestionKind::MultipleChoice => {
                 item.choices = Some(
                     values
                         .iter()
-                        .map(|v| v.parse().ok())
-                        .collect::<Option<_>>()?,
+                        .map(|v| v.parse().map_err(unreadable))
+                        .collect::<Result<_, _>>()?,
                 )
             }
-            QuestionKind::Number => item.number = Some(values[0].parse().ok()?),
+            QuestionKind::Number => item.number = Some(values[0].parse().map_err(unreadable)?),
             QuestionKind::ShortText => item.text = Some(values[0].to_string()),
         }
         items.push(item);
     }
-    Some(items)
+    Ok(items)
 }
 
 async fn answer(
@@ -308,17 +401,24 @@ async fn answer(
     let caller = &member.0.principal.member_id;
     let view = posts::get(&services, caller, id.clone()).await?;
     let submitted = match answers_from(&view.detail.questions, &form.0) {
-        Some(items) => surveys::submit(&services, caller, id.clone(), items).await,
-        None => Err(ApiError::validation("the answer is not readable")),
+        Ok(items) => surveys::submit(&services, caller, id.clone(), items).await,
+        Err(e) => Err(e.into()),
     };
-    match submitted {
-        Ok(_) => Ok(redirect(
-            &format!("/posts/{id}?answered=1#survey"),
-            Vec::new(),
-        )),
-        Err(ApiError::Validation(..)) => render(&page, &services, caller, id, false, true).await,
-        Err(e) => Err(e),
-    }
+    let error = match submitted {
+        Ok(_) => {
+            return Ok(redirect(
+                &format!("/posts/{id}?answered=1#survey"),
+                Vec::new(),
+            ));
+        }
+        Err(ApiError::Field(_, error)) => *error,
+        Err(e) => return Err(e),
+    };
+    let survey = Survey::Refused {
+        typed: form.0,
+        error,
+    };
+    render(&page, &services, caller, id, survey).await
 }
 
 async fn download(

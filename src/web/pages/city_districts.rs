@@ -1,8 +1,10 @@
 //! `/city/districts` for city staff and admins (heading `校下の一覧の訂正`): forms to rename a
 //! district, merge one into another, archive one and restore it, through the same use case
 //! as the API (`actions::districts::correct`). A refused correction redraws the page with the
-//! reason beside its form; anyone else gets the 403 page.
+//! reason beside its field and in a summary at the top of its form, what was typed and
+//! chosen kept; anyone else gets the 403 page.
 
+use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
@@ -11,9 +13,10 @@ use serde::Deserialize;
 use crate::actions::Services;
 use crate::actions::districts::{self, Correction};
 use crate::db::models::District;
-use crate::domain::{DistrictId, OneLine, optional_name};
+use crate::domain::DistrictId;
 use crate::error::{ApiError, ErrorCode};
 use crate::web::CsrfForm;
+use crate::web::form_errors::FieldErrors;
 use crate::web::page::{Page, redirect};
 use crate::web::session::PageMember;
 
@@ -25,8 +28,16 @@ pub fn config(cfg: &mut ServiceConfig) {
         .route("/city/districts/restore", web::post().to(restore));
 }
 
-/// Which form a refusal belongs to, and its text's key.
-type Refusal = (&'static str, &'static str);
+/// A refused form: which one, its mistakes, and what was typed and chosen in it.
+#[derive(Default)]
+struct Refused {
+    form: &'static str,
+    errors: FieldErrors,
+    district: String,
+    into: String,
+    name: String,
+    name_kana: String,
+}
 
 #[derive(Template)]
 #[template(path = "city_districts.html")]
@@ -35,14 +46,26 @@ struct DistrictsPage<'a> {
     open: Vec<District>,
     archived: Vec<District>,
     done: bool,
-    refusal: Option<Refusal>,
+    refused: Refused,
 }
 
 impl DistrictsPage<'_> {
-    fn refusal_of(&self, form: &str) -> Option<&'static str> {
-        self.refusal
-            .filter(|(f, _)| *f == form)
-            .map(|(_, key)| self.page.t(key))
+    /// The district chosen in the form `form` when it was refused.
+    fn chosen(&self, form: &str, district: &District) -> bool {
+        self.refused.form == form && self.refused.district == district.id.as_str()
+    }
+
+    fn chosen_into(&self, district: &District) -> bool {
+        self.refused.form == "merge" && self.refused.into == district.id.as_str()
+    }
+
+    /// What was typed in the rename form's field.
+    fn typed(&self, field: &str) -> &str {
+        match (self.refused.form, field) {
+            ("rename", "name") => &self.refused.name,
+            ("rename", _) => &self.refused.name_kana,
+            _ => "",
+        }
     }
 }
 
@@ -51,22 +74,19 @@ async fn render(
     member: &PageMember,
     page: &Page,
     done: bool,
-    refused: Option<(ApiError, Refusal)>,
+    (status, refused): (StatusCode, Refused),
 ) -> Result<HttpResponse, ApiError> {
     let caller = &member.0.principal.member_id;
     let (archived, open) = districts::correctable(services, caller)
         .await?
         .into_iter()
         .partition(|d| d.archived);
-    let status = refused
-        .as_ref()
-        .map_or(actix_web::http::StatusCode::OK, |(e, _)| e.status_code());
     let view = DistrictsPage {
         page,
         open,
         archived,
         done,
-        refusal: refused.map(|(_, r)| r),
+        refused,
     };
     page.render_with(status, &view)
 }
@@ -82,33 +102,74 @@ async fn show(
     query: web::Query<Done>,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    render(&services, &member, &page, query.done.is_some(), None).await
+    let fresh = (StatusCode::OK, Refused::default());
+    render(&services, &member, &page, query.done.is_some(), fresh).await
 }
 
 /// Applies a correction, then back to the page; a refusal the form can explain is shown
-/// beside it, anything else is the usual error page.
+/// beside its field and in the form's summary (its status kept: 422, 409), anything else is
+/// the usual error page.
 async fn apply(
     services: &Services,
     member: &PageMember,
     page: &Page,
-    form: &'static str,
-    district: String,
+    typed: Refused,
     correction: Result<Correction, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = &member.0.principal.member_id;
+    let district = DistrictId(typed.district.clone());
     let done = match correction {
-        Ok(c) => districts::correct(services, caller, DistrictId(district), c)
+        Ok(c) => districts::correct(services, caller, district, c)
             .await
             .map(drop),
         Err(e) => Err(e),
     };
-    match done {
-        Ok(()) => Ok(redirect("/city/districts?done=1", Vec::new())),
-        Err(e) => match reason(&e) {
-            Some(key) => render(services, member, page, false, Some((e, (form, key)))).await,
-            None => Err(e),
-        },
+    let error = match done {
+        Ok(()) => return Ok(redirect("/city/districts?done=1", Vec::new())),
+        Err(e) => e,
+    };
+    let Some(errors) = refusal(page, typed.form, &error) else {
+        return Err(error);
+    };
+    let refused = Refused { errors, ..typed };
+    render(
+        services,
+        member,
+        page,
+        false,
+        (error.status_code(), refused),
+    )
+    .await
+}
+
+/// A refusal of the form `form` beside its field, when the form can explain it.
+fn refusal(page: &Page, form: &str, error: &ApiError) -> Option<FieldErrors> {
+    let place = |field: &str| match (form, field) {
+        ("rename", "name") => ("rename-name", "city_districts.name_label"),
+        ("rename", "name_kana") => ("rename-kana", "city_districts.kana_label"),
+        ("rename", _) => ("rename-district", "city_districts.rename_district_label"),
+        ("merge", "into") => ("merge-into", "city_districts.merge_into_label"),
+        ("merge", _) => ("merge-district", "city_districts.merge_from_label"),
+        ("archive", _) => ("archive-district", "city_districts.archive_district_label"),
+        _ => ("restore-district", "city_districts.restore_label"),
+    };
+    let mut errors = FieldErrors::default();
+    match (error, reason(error)) {
+        // A name or reading the rule refuses: worded with its label.
+        (ApiError::Field(ErrorCode::InvalidInput, e), _) => {
+            errors.refused(page, place(&e.field), e)
+        }
+        (ApiError::Field(_, e), Some(key)) => {
+            let (id, label_key) = place(&e.field);
+            errors.add(id, page.t(label_key), page.t(key));
+        }
+        (_, Some(key)) => {
+            let (id, label_key) = place("district");
+            errors.add(id, page.t(label_key), page.t(key));
+        }
+        (_, None) => return None,
     }
+    Some(errors)
 }
 
 fn reason(e: &ApiError) -> Option<&'static str> {
@@ -117,7 +178,6 @@ fn reason(e: &ApiError) -> Option<&'static str> {
         ErrorCode::DistrictArchived => "city_districts.archived",
         ErrorCode::DistrictNotEmpty => "city_districts.not_empty",
         ErrorCode::DistrictNotArchived => "city_districts.not_archived",
-        ErrorCode::InvalidInput => "city_districts.name_required",
         ErrorCode::UnknownDistrict | ErrorCode::NotFound => "city_districts.choose",
         _ => return None,
     })
@@ -141,16 +201,16 @@ async fn rename(
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let f = form.0;
-    let correction = OneLine::<100>::parse("name", &f.name)
-        .and_then(|name| {
-            let kana = optional_name("name_kana", Some(f.name_kana))?;
-            Ok(Correction::Rename {
-                name: Some(name.into_inner()),
-                name_kana: kana.map(Some),
-            })
-        })
-        .map_err(ApiError::validation);
-    apply(&services, &member, &page, "rename", f.district, correction).await
+    let kana = (!f.name_kana.trim().is_empty()).then(|| f.name_kana.clone());
+    let correction = districts::rename(Some(f.name.clone()), kana);
+    let typed = Refused {
+        form: "rename",
+        district: f.district,
+        name: f.name,
+        name_kana: f.name_kana,
+        ..Refused::default()
+    };
+    apply(&services, &member, &page, typed, correction).await
 }
 
 #[derive(Deserialize)]
@@ -168,8 +228,14 @@ async fn merge(
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let f = form.0;
-    let correction = Ok(Correction::Merge(DistrictId(f.into)));
-    apply(&services, &member, &page, "merge", f.district, correction).await
+    let correction = Ok(Correction::Merge(DistrictId(f.into.clone())));
+    let typed = Refused {
+        form: "merge",
+        district: f.district,
+        into: f.into,
+        ..Refused::default()
+    };
+    apply(&services, &member, &page, typed, correction).await
 }
 
 #[derive(Deserialize)]
@@ -184,16 +250,12 @@ async fn archive(
     page: Page,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let district = form.0.district;
-    apply(
-        &services,
-        &member,
-        &page,
-        "archive",
-        district,
-        Ok(Correction::Archive),
-    )
-    .await
+    let typed = Refused {
+        form: "archive",
+        district: form.0.district,
+        ..Refused::default()
+    };
+    apply(&services, &member, &page, typed, Ok(Correction::Archive)).await
 }
 
 async fn restore(
@@ -202,14 +264,10 @@ async fn restore(
     page: Page,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let district = form.0.district;
-    apply(
-        &services,
-        &member,
-        &page,
-        "restore",
-        district,
-        Ok(Correction::Restore),
-    )
-    .await
+    let typed = Refused {
+        form: "restore",
+        district: form.0.district,
+        ..Refused::default()
+    };
+    apply(&services, &member, &page, typed, Ok(Correction::Restore)).await
 }

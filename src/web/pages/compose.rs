@@ -20,7 +20,7 @@ use crate::domain::draft::{PostDraft, QuestionDraft};
 use crate::domain::event::EventDraft;
 use crate::domain::{MemberId, PostId, PostStatus, Priority, QuestionKind, Scope};
 use crate::error::{ApiError, FieldError};
-use crate::web::form_errors::{FieldErrors, problem_text};
+use crate::web::form_errors::FieldErrors;
 use crate::web::page::{Page, redirect};
 use crate::web::pages::event_form::{EventField, EventFields, EventMistake};
 use crate::web::pages::safety::jst;
@@ -146,13 +146,11 @@ pub fn form_field(field: &str) -> (&'static str, &'static str) {
 
 /// A use case's refusal of a field, beside the field it was typed in.
 pub fn field_error(page: &Page, error: &FieldError) -> FieldErrors {
-    let (id, label_key) = form_field(&error.field);
-    let label = page.t(label_key);
-    FieldErrors::one(id, label, problem_text(page, label, error))
+    FieldErrors::one_refused(page, form_field(&error.field), error)
 }
 
 /// An event mistake beside its field.
-fn event_error(page: &Page, mistake: EventMistake) -> FieldErrors {
+pub fn event_error(page: &Page, mistake: EventMistake) -> FieldErrors {
     let (id, label_key) = match mistake.field {
         EventField::StartDate => ("event-start-date", "event.start_date"),
         EventField::StartTime => ("event-start-time", "event.start_time"),
@@ -372,6 +370,26 @@ async fn create_with(
     Ok(id)
 }
 
+/// The form's one question (`出欠`: one answer among the options, one a line), or none when
+/// no question is written (the compose page and the draft page share it).
+pub fn survey_of(question: &str, options: &str) -> Vec<QuestionDraft> {
+    let options: Vec<String> = options
+        .lines()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect();
+    if question.trim().is_empty() {
+        return Vec::new();
+    }
+    vec![QuestionDraft {
+        kind: QuestionKind::SingleChoice,
+        prompt: question.to_string(),
+        options,
+        required: true,
+    }]
+}
+
 /// The post the form describes, to the audience it names among those offered.
 fn new_post(
     form: &ComposeForm,
@@ -381,23 +399,7 @@ fn new_post(
     let choice = choices
         .into_iter()
         .find(|c| value_of(c) == form.post.audience)?;
-    let options: Vec<String> = form
-        .options
-        .lines()
-        .map(str::trim)
-        .filter(|o| !o.is_empty())
-        .map(str::to_string)
-        .collect();
-    let questions = if form.question.trim().is_empty() {
-        Vec::new()
-    } else {
-        vec![QuestionDraft {
-            kind: QuestionKind::SingleChoice,
-            prompt: form.question.clone(),
-            options,
-            required: true,
-        }]
-    };
+    let questions = survey_of(&form.question, &form.options);
     Some(NewPost {
         scope: choice.scope,
         category: None,

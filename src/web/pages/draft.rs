@@ -18,16 +18,17 @@ use crate::configuration::PostSettings;
 use crate::db::models::Attachment;
 use crate::db::queries::posts::PostEdit;
 use crate::domain::draft;
-use crate::domain::{AttachmentId, MemberId, PostId, PostStatus, Priority, Scope};
+use crate::domain::{AttachmentId, MemberId, PostId, PostStatus, Priority, QuestionKind, Scope};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
-use crate::web::form_errors::{FieldErrors, problem_text};
+use crate::web::form_errors::FieldErrors;
 use crate::web::page::{Page, redirect};
 use crate::web::pages::calendar::{EventFacts, event_facts};
 use crate::web::pages::compose::{
-    AudienceOption, PostFields, audience_options, draft_page, field_error, form_field, human_size,
-    unsent_status, upload_of, value_of,
+    AudienceOption, PostFields, audience_options, draft_page, event_error, field_error, form_field,
+    human_size, survey_of, unsent_status, upload_of, value_of,
 };
+use crate::web::pages::event_form::EventFields;
 use crate::web::session::PageMember;
 use crate::web::upload::CsrfMultipart;
 
@@ -43,6 +44,48 @@ pub fn config(cfg: &mut ServiceConfig) {
         )
         .route("/officer/posts/{id}/draft/publish", web::post().to(publish))
         .route("/officer/posts/{id}/draft/edit", web::post().to(edit));
+}
+
+/// The edit form: the compose page's fields, its 行事 and its one-question survey.
+#[derive(Default, Deserialize)]
+struct DraftForm {
+    #[serde(flatten)]
+    post: PostFields,
+    #[serde(default)]
+    question: String,
+    #[serde(default)]
+    options: String,
+    #[serde(flatten)]
+    event: EventFields,
+}
+
+/// The survey fits the page's one question with one answer among options (or there is
+/// none); any other survey (possible over the API) is left as it is.
+fn survey_editable(view: &PostView) -> bool {
+    match view.detail.questions.as_slice() {
+        [] => true,
+        [q] => q.kind == QuestionKind::SingleChoice,
+        _ => false,
+    }
+}
+
+/// The draft's form as the post stands.
+fn form_of(view: &PostView) -> DraftForm {
+    let (question, options) = match (survey_editable(view), view.detail.questions.first()) {
+        (true, Some(q)) => (q.prompt.clone(), q.options.0.join("\n")),
+        _ => (String::new(), String::new()),
+    };
+    DraftForm {
+        post: fields_of(view),
+        question,
+        options,
+        event: view
+            .detail
+            .event
+            .as_ref()
+            .map(EventFields::of)
+            .unwrap_or_default(),
+    }
 }
 
 /// The draft's fields as the post stands.
@@ -73,7 +116,7 @@ fn fields_of(view: &PostView) -> PostFields {
 
 /// The edit form drawn again: what was typed and what is wrong with it.
 struct Redraw {
-    form: PostFields,
+    form: DraftForm,
     errors: FieldErrors,
 }
 
@@ -87,15 +130,17 @@ struct DraftPage<'a> {
     file_error: Option<String>,
     max_size: String,
     audiences: Vec<AudienceOption>,
-    form: PostFields,
+    form: DraftForm,
     /// The edit form's mistakes.
     errors: FieldErrors,
     saved: bool,
+    /// Its survey can be changed here (see `survey_editable`).
+    survey_editable: bool,
 }
 
 impl DraftPage<'_> {
     fn fields(&self) -> &PostFields {
-        &self.form
+        &self.form.post
     }
 
     fn id(&self) -> &PostId {
@@ -159,19 +204,21 @@ async fn draw(
     let choices = posts::audiences(services, caller).await?;
     let status = shown.status();
     let Redraw { form, errors } = shown.redraw.unwrap_or_else(|| Redraw {
-        form: fields_of(&view),
+        form: form_of(&view),
         errors: FieldErrors::default(),
     });
+    let survey_editable = survey_editable(&view);
     let template = DraftPage {
         page,
         view: &view,
         files,
         file_error: shown.file_error.map(|(_, message)| message),
         max_size: human_size(settings.attachment_max_bytes),
-        audiences: audience_options(page, &choices, &form.audience),
+        audiences: audience_options(page, &choices, &form.post.audience),
         form,
         errors,
         saved: shown.saved,
+        survey_editable,
     };
     page.render_with(status, &template)
 }
@@ -206,21 +253,35 @@ async fn show(
 }
 
 /// The changes the form asks for, or its mistakes: each text by the draft's own rule
-/// (every mistake at once), the audience among those offered.
+/// (every mistake at once), the audience among those offered, the 行事 by the event's rule
+/// and the survey by the survey's (only when the page can show it: `survey`).
 fn edit_of(
     page: &Page,
-    form: &PostFields,
+    form: &DraftForm,
     choices: Vec<AudienceChoice>,
+    survey: bool,
 ) -> Result<PostEdit, FieldErrors> {
     let mut errors = FieldErrors::default();
-    let mut refused = |e: crate::error::FieldError| {
-        let (id, label_key) = form_field(&e.field);
-        let label = page.t(label_key);
-        errors.add(id, label, problem_text(page, label, &e));
+    let mut refused = |e: crate::error::FieldError| errors.refused(page, form_field(&e.field), &e);
+    let title = draft::title(&form.post.title).map_err(&mut refused).ok();
+    let body = draft::body(&form.post.body).map_err(&mut refused).ok();
+    let questions = match survey {
+        true => draft::questions(survey_of(&form.question, &form.options))
+            .map(Some)
+            .map_err(&mut refused)
+            .ok(),
+        false => Some(None),
     };
-    let title = draft::title(&form.title).map_err(&mut refused).ok();
-    let body = draft::body(&form.body).map_err(&mut refused).ok();
-    let choice = choices.into_iter().find(|c| value_of(c) == form.audience);
+    let event = match form.event.read_checked() {
+        Ok(event) => Some(event),
+        Err(mistake) => {
+            errors.items.extend(event_error(page, mistake).items);
+            None
+        }
+    };
+    let choice = choices
+        .into_iter()
+        .find(|c| value_of(c) == form.post.audience);
     if choice.is_none() {
         let label = page.t("compose.audience");
         errors.add(
@@ -229,21 +290,27 @@ fn edit_of(
             page.t("post_edit.choose_audience"),
         );
     }
-    match (title, body, choice) {
-        (Some(title), Some(body), Some(choice)) if errors.is_empty() => Ok(PostEdit {
-            title: Some(title),
-            body: Some(body),
-            requires_confirmation: Some(form.requires_confirmation.is_some()),
-            priority: Some(form.priority()),
-            audience: Some((choice.scope, choice.hans)),
-            ..PostEdit::default()
-        }),
+    match (title, body, choice, questions, event) {
+        (Some(title), Some(body), Some(choice), Some(questions), Some(event))
+            if errors.is_empty() =>
+        {
+            Ok(PostEdit {
+                title: Some(title),
+                body: Some(body),
+                requires_confirmation: Some(form.post.requires_confirmation.is_some()),
+                priority: Some(form.post.priority()),
+                audience: Some((choice.scope, choice.hans)),
+                questions,
+                event: Some(event),
+                ..PostEdit::default()
+            })
+        }
         _ => Err(errors),
     }
 }
 
 async fn edit(
-    form: CsrfForm<PostFields>,
+    form: CsrfForm<DraftForm>,
     member: PageMember,
     page: Page,
     path: web::Path<PostId>,
@@ -252,7 +319,8 @@ async fn edit(
 ) -> Result<HttpResponse, ApiError> {
     let (id, caller, form) = (path.into_inner(), &member.0.principal.member_id, form.0);
     let choices = posts::audiences(&services, caller).await?;
-    let errors = match edit_of(&page, &form, choices) {
+    let survey = survey_editable(&posts::get(&services, caller, id.clone()).await?);
+    let errors = match edit_of(&page, &form, choices, survey) {
         Ok(changes) => match posts::edit(&services, caller, id.clone(), changes).await {
             Ok(_) => {
                 return Ok(redirect(

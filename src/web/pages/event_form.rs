@@ -5,7 +5,10 @@
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde::Deserialize;
 
-use crate::domain::event::{EventDraft, EventProblem, day_start_utc};
+use crate::db::models::PostEvent;
+use crate::domain::event::{
+    CheckedEvent, EventDraft, EventProblem, day_start_utc, jst_date, jst_time,
+};
 
 #[derive(Default, Deserialize)]
 pub struct EventFields {
@@ -65,6 +68,24 @@ fn filled(text: &str) -> Option<&str> {
 }
 
 impl EventFields {
+    /// The fields of a stored event, in Japan time, as the form would send them.
+    pub fn of(event: &PostEvent) -> Self {
+        let day = |at: NaiveDateTime| jst_date(at).format("%Y-%m-%d").to_string();
+        let clock = |at: NaiveDateTime| jst_time(at).format("%H:%M").to_string();
+        let timed = |at: NaiveDateTime| match event.all_day {
+            true => String::new(),
+            false => clock(at),
+        };
+        Self {
+            event_start_date: day(event.starts_at),
+            event_start_time: timed(event.starts_at),
+            event_end_date: event.ends_at.map(day).unwrap_or_default(),
+            event_end_time: event.ends_at.map(timed).unwrap_or_default(),
+            event_all_day: event.all_day.then(|| "on".into()),
+            event_place: event.place.clone().unwrap_or_default(),
+        }
+    }
+
     pub fn all_day(&self) -> bool {
         self.event_all_day.is_some()
     }
@@ -119,12 +140,25 @@ impl EventFields {
             all_day: self.all_day(),
             place: filled(&self.event_place).map(str::to_string),
         };
-        draft.clone().check().map_err(|problem| match problem {
-            EventProblem::EndsBeforeStart => mistake(End, "event.ends_before_start"),
-            EventProblem::TooLong => mistake(End, "event.too_long"),
-            EventProblem::PlaceTooLong => mistake(Place, "event.place_too_long"),
-        })?;
+        draft.clone().check().map_err(mistake_of)?;
         Ok(Some(draft))
+    }
+
+    /// The event checked, as an edit stores it (the draft page).
+    pub fn read_checked(&self) -> Result<Option<CheckedEvent>, EventMistake> {
+        self.read()?
+            .map(|draft| draft.check().map_err(mistake_of))
+            .transpose()
+    }
+}
+
+/// The field the event's own rule refuses, and what it says.
+fn mistake_of(problem: EventProblem) -> EventMistake {
+    use EventField::*;
+    match problem {
+        EventProblem::EndsBeforeStart => mistake(End, "event.ends_before_start"),
+        EventProblem::TooLong => mistake(End, "event.too_long"),
+        EventProblem::PlaceTooLong => mistake(Place, "event.place_too_long"),
     }
 }
 

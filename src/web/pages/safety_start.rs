@@ -3,7 +3,6 @@
 //! `POST /api/v1/safety-checks`, then follows its status. Works without JavaScript.
 
 use actix_web::HttpResponse;
-use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use askama::Template;
 use serde::Deserialize;
@@ -13,6 +12,7 @@ use crate::actions::posts;
 use crate::actions::safety::{self, NewCheck};
 use crate::error::ApiError;
 use crate::web::CsrfForm;
+use crate::web::form_errors::FieldErrors;
 use crate::web::page::{Page, redirect};
 use crate::web::pages::compose::{AudienceOption, audience_options, value_of};
 use crate::web::session::PageMember;
@@ -21,6 +21,10 @@ pub fn config(cfg: &mut ServiceConfig) {
     cfg.route("/officer/safety/new", web::get().to(show))
         .route("/officer/safety/new", web::post().to(start));
 }
+
+/// The form's fields: element id and label.
+const AUDIENCE: &str = "safety-audience";
+const MESSAGE: (&str, &str) = ("safety-message", "safety_start.message_label");
 
 #[derive(Default, Deserialize)]
 struct StartForm {
@@ -36,7 +40,7 @@ struct StartPage<'a> {
     page: &'a Page,
     audiences: Vec<AudienceOption>,
     form: StartForm,
-    error: Option<&'static str>,
+    errors: FieldErrors,
 }
 
 /// The form, with the audiences the caller may reach (403 for those who may reach none).
@@ -45,22 +49,19 @@ async fn draw(
     services: &Services,
     member: &PageMember,
     form: StartForm,
-    error: Option<&'static str>,
+    errors: FieldErrors,
 ) -> Result<HttpResponse, ApiError> {
     let choices = posts::audiences(services, &member.0.principal.member_id).await?;
     if choices.is_empty() {
         return Err(ApiError::Forbidden);
     }
     let audiences = audience_options(page, &choices, &form.audience);
-    let status = match error {
-        Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        None => StatusCode::OK,
-    };
+    let status = errors.status();
     let template = StartPage {
         page,
         audiences,
         form,
-        error,
+        errors,
     };
     page.render_with(status, &template)
 }
@@ -70,7 +71,8 @@ async fn show(
     page: Page,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    draw(&page, &services, &member, StartForm::default(), None).await
+    let (form, errors) = (StartForm::default(), FieldErrors::default());
+    draw(&page, &services, &member, form, errors).await
 }
 
 async fn start(
@@ -80,17 +82,22 @@ async fn start(
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let (form, caller) = (form.0, &member.0.principal.member_id);
-    let Ok(message) = safety::parse_message(&form.message) else {
-        let error = Some(page.t("safety_start.message_required"));
-        return draw(&page, &services, &member, form, error).await;
-    };
     let choices = posts::audiences(&services, caller).await?;
     if choices.is_empty() {
         return Err(ApiError::Forbidden);
     }
-    let Some(choice) = choices.into_iter().find(|c| value_of(c) == form.audience) else {
-        let error = Some(page.t("post_edit.choose_audience"));
-        return draw(&page, &services, &member, form, error).await;
+    // Both mistakes at once: the audience among those offered, the message by its rule.
+    let mut errors = FieldErrors::default();
+    let choice = choices.into_iter().find(|c| value_of(c) == form.audience);
+    if choice.is_none() {
+        let label = page.t("safety_start.audience");
+        errors.add(AUDIENCE, label, page.t("post_edit.choose_audience"));
+    }
+    let message = safety::parse_message(&form.message)
+        .map_err(|e| errors.refused(&page, MESSAGE, &e))
+        .ok();
+    let (Some(choice), Some(message)) = (choice, message) else {
+        return draw(&page, &services, &member, form, errors).await;
     };
     let new = NewCheck {
         scope: choice.scope,

@@ -10,6 +10,7 @@ mod calendar;
 mod circulars;
 mod city_districts;
 mod compose;
+mod forms;
 mod line_account;
 mod officer;
 mod officer_tools;

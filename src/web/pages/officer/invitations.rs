@@ -2,7 +2,6 @@
 //! to issue one, and a button to revoke each. A new invitation's join link and QR code are
 //! shown once, on a page to print (only the code's hash is kept).
 
-use actix_web::http::StatusCode;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
@@ -15,7 +14,8 @@ use crate::configuration::WebSettings;
 use crate::db::models::Invitation;
 use crate::db::now;
 use crate::domain::{InvitationId, InvitationTerms, Role};
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::web::form_errors::FieldErrors;
 use crate::web::page::{Page, redirect};
 use crate::web::session::PageMember;
 use crate::web::{CsrfForm, public_base_url, qr};
@@ -70,7 +70,8 @@ fn role_key(role: Role) -> &'static str {
 struct InvitationsPage<'a> {
     page: &'a Page,
     rows: Vec<Row>,
-    error: Option<&'static str>,
+    form: InvitationForm,
+    errors: FieldErrors,
     revoked: bool,
 }
 
@@ -79,27 +80,27 @@ struct Revoked {
     revoked: Option<String>,
 }
 
+/// The page; with mistakes, the form drawn again as it was typed (422).
 async fn render(
     services: &Services,
     member: &PageMember,
     page: &Page,
-    status: StatusCode,
-    error: Option<&'static str>,
+    (form, errors): (InvitationForm, FieldErrors),
     revoked: bool,
 ) -> Result<HttpResponse, ApiError> {
     let desk = desk_of(services, member).await?;
     let caller = &member.0.principal.member_id;
     let list = invitations::list(services, caller, desk.association.id).await?;
     let rows = list.iter().map(|i| row(page, i)).collect();
-    page.render_with(
-        status,
-        &InvitationsPage {
-            page,
-            rows,
-            error,
-            revoked,
-        },
-    )
+    let status = errors.status();
+    let view = InvitationsPage {
+        page,
+        rows,
+        form,
+        errors,
+        revoked,
+    };
+    page.render_with(status, &view)
 }
 
 async fn show(
@@ -109,7 +110,8 @@ async fn show(
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let revoked = query.revoked.is_some();
-    render(&services, &member, &page, StatusCode::OK, None, revoked).await
+    let fresh = (InvitationForm::default(), FieldErrors::default());
+    render(&services, &member, &page, fresh, revoked).await
 }
 
 #[derive(Deserialize)]
@@ -120,6 +122,26 @@ struct InvitationForm {
     uses: String,
     #[serde(default)]
     days: String,
+}
+
+impl Default for InvitationForm {
+    /// A resident, once, for 14 days.
+    fn default() -> Self {
+        Self {
+            role: "resident".into(),
+            uses: "1".into(),
+            days: "14".into(),
+        }
+    }
+}
+
+/// Where each field of the terms is drawn: element id and label.
+fn place(field: &str) -> (&'static str, &'static str) {
+    match field {
+        "max_uses" => ("invitation-uses", "officer.uses_label"),
+        "expires_at" => ("invitation-days", "officer.days_label"),
+        _ => ("invitation-role", "officer.role_label"),
+    }
 }
 
 #[derive(Template)]
@@ -134,13 +156,33 @@ struct CardPage<'a> {
     expires: String,
 }
 
-/// The terms the form asks for; the limits are the domain's (`InvitationTerms::parse`).
-fn terms(form: &InvitationForm) -> Option<InvitationTerms> {
-    let role = form.role.parse::<Role>().ok()?;
-    let uses = form.uses.trim().parse::<i64>().ok()?;
-    let days = Duration::try_days(form.days.trim().parse::<i64>().ok()?)?;
-    let expires = now().checked_add_signed(days)?;
-    InvitationTerms::parse(Some(role), Some(uses), Some(expires), now()).ok()
+/// The terms the form asks for, by the domain's rule (`InvitationTerms::parse`); a field
+/// that is not a number is refused as it is.
+fn terms(form: &InvitationForm) -> Result<InvitationTerms, FieldError> {
+    let unreadable = |field: &str| FieldError::new(field, Problem::Invalid, "not a number");
+    let role = form.role.parse::<Role>().map_err(|_| unreadable("role"))?;
+    let uses = form.uses.trim().parse::<i64>();
+    let uses = uses.map_err(|_| unreadable("max_uses"))?;
+    let days = form.days.trim().parse::<i64>().ok();
+    let expires = days
+        .and_then(Duration::try_days)
+        .and_then(|days| now().checked_add_signed(days))
+        .ok_or_else(|| unreadable("expires_at"))?;
+    InvitationTerms::parse(Some(role), Some(uses), Some(expires), now())
+}
+
+/// A refused invitation beside its field; any other failure stays one.
+fn refusal(page: &Page, error: ApiError) -> Result<FieldErrors, ApiError> {
+    match error {
+        ApiError::Field(_, e) => Ok(FieldErrors::one_refused(page, place(&e.field), &e)),
+        // Officers and chairs are invited by the chair (`authz::may_issue_invitation`).
+        ApiError::Forbidden => {
+            let (id, label_key) = place("role");
+            let message = page.t("officer.invitation_chair_only");
+            Ok(FieldErrors::one(id, page.t(label_key), message))
+        }
+        e => Err(e),
+    }
 }
 
 async fn create(
@@ -152,14 +194,21 @@ async fn create(
     settings: web::Data<WebSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let desk = desk_of(&services, &member).await?;
-    let Some(terms) = terms(&form.0) else {
-        let error = Some(page.t("officer.invitation_invalid"));
-        let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return render(&services, &member, &page, status, error, false).await;
-    };
-    let caller = &member.0.principal.member_id;
+    let (form, caller) = (form.0, &member.0.principal.member_id);
     let association = desk.association.id.clone();
-    let issued = invitations::create(&services, caller, association, terms, None).await?;
+    let created = match terms(&form) {
+        Ok(terms) => invitations::create(&services, caller, association, terms, None)
+            .await
+            .map(|issued| (terms, issued)),
+        Err(e) => Err(e.into()),
+    };
+    let (terms, issued) = match created {
+        Ok(created) => created,
+        Err(e) => {
+            let errors = refusal(&page, e)?;
+            return render(&services, &member, &page, (form, errors), false).await;
+        }
+    };
     let link = format!("{}/join/{}", public_base_url(&req, &settings), issued.code);
     page.render(&CardPage {
         page: &page,

@@ -20,7 +20,7 @@ use crate::db::queries::associations::{HouseholdChangeset, HouseholdRow};
 use crate::domain::{HanId, HouseholdId, MemberId, OneLine, Role};
 use crate::error::{ApiError, FieldError};
 use crate::web::CsrfForm;
-use crate::web::form_errors::{FieldErrors, problem_text};
+use crate::web::form_errors::FieldErrors;
 use crate::web::page::{Page, redirect};
 use crate::web::session::PageMember;
 
@@ -83,9 +83,8 @@ struct RosterErrors {
 impl RosterErrors {
     /// The text rule's refusal of `value`, typed in the field `id` labelled `label_key`.
     fn refused(page: &Page, id: &str, label_key: &str, error: &FieldError) -> Self {
-        let label = page.t(label_key);
         Self {
-            errors: FieldErrors::one(id, label, problem_text(page, label, error)),
+            errors: FieldErrors::one_refused(page, (id, label_key), error),
             ..Self::default()
         }
     }
