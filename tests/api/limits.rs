@@ -183,10 +183,11 @@ async fn a_roster_file_over_its_limit_is_refused_and_imports_nothing() {
 
 #[tokio::test]
 async fn overload_is_answered_with_503_and_retry_after_not_queued() {
-    // One connection, and a request waits at most 1 ms for it: a burst must overflow.
+    // One connection, and a request waits at most 50 ms for it: enough for the fixture's
+    // requests one at a time beside the background tasks, far too little for a burst of 200.
     let app = crate::helpers::spawn_app_with(|s| {
         s.database.max_connections = 1;
-        s.database.queue_timeout_ms = 1;
+        s.database.queue_timeout_ms = 50;
     })
     .await;
     let city = City::build(&app).await;
