@@ -111,7 +111,7 @@ impl Application {
             Arc::new(Notify::new()),
         ];
         let push_worker = Arc::new(OutboxWorker::new(
-            db.clone(),
+            db.background(),
             ChannelSender::Push(sender),
             wake_channels[0].clone(),
             &settings.push,
@@ -132,7 +132,7 @@ impl Application {
         let email_worker = mailer.map(|mailer| {
             Arc::new(
                 OutboxWorker::new(
-                    db.clone(),
+                    db.background(),
                     ChannelSender::Email(Arc::new(mailer)),
                     wake_channels[1].clone(),
                     &settings.push,
@@ -151,7 +151,7 @@ impl Application {
             i64::try_from(settings.line.multicast_size.saturating_mul(4)).unwrap_or(2000);
         let line_worker = Arc::new(
             OutboxWorker::new(
-                db.clone(),
+                db.background(),
                 ChannelSender::Line(Arc::new(LineSender::new(line_api.clone(), links.clone()))),
                 wake_channels[2].clone(),
                 &settings.push,
@@ -187,21 +187,21 @@ impl Application {
         let server = run(listener, db.clone(), services, &settings)?;
         let (stop_background, stopped) = watch::channel(false);
         let mut background = vec![tokio::spawn(jobs::publish_scheduled_posts(
-            db.clone(),
+            db.background(),
             Duration::from_secs(settings.posts.scheduler_interval_secs),
             wake_push.clone(),
             inbox_cache.clone(),
             stopped.clone(),
         ))];
         background.push(tokio::spawn(jobs::prune_expired_keys(
-            db.clone(),
+            db.background(),
             Duration::from_secs(settings.idempotency.prune_interval_secs),
             stopped.clone(),
         )));
         if settings.backup.interval_secs > 0 {
             if db.backend() == Backend::Sqlite {
                 background.push(tokio::spawn(jobs::run_scheduled_backups(
-                    db.clone(),
+                    db.background(),
                     settings.server.data_dir.join("backups"),
                     Duration::from_secs(settings.backup.interval_secs),
                     settings.backup.keep,
@@ -213,7 +213,7 @@ impl Application {
         }
         if settings.events.worker {
             background.push(tokio::spawn(jobs::remind_of_events(
-                db.clone(),
+                db.background(),
                 settings.events.clone(),
                 wake_push.clone(),
                 stopped.clone(),
@@ -221,7 +221,7 @@ impl Application {
         }
         if email_enabled && settings.email.digest_worker {
             background.push(tokio::spawn(jobs::queue_email_digests(
-                db.clone(),
+                db.background(),
                 settings.email.clone(),
                 wake_push.clone(),
                 stopped.clone(),
@@ -229,7 +229,7 @@ impl Application {
         }
         if db.backend() == Backend::Postgres && configured_keys(&settings.auth).is_none() {
             background.push(tokio::spawn(jobs::reload_key_ring(
-                db.clone(),
+                db.background(),
                 keys,
                 KEY_RING_RELOAD,
                 stopped.clone(),
@@ -237,7 +237,7 @@ impl Application {
         }
         if settings.stats.worker {
             background.push(tokio::spawn(jobs::take_stats_snapshots(
-                db.clone(),
+                db.background(),
                 settings.stats.clone(),
                 stopped.clone(),
             )));

@@ -163,8 +163,9 @@ impl Batch {
 #[derive(Clone)]
 pub struct GroupCommit {
     queue: mpsc::Sender<Queued>,
-    /// The database's: a full queue for that long answers 503 rather than queueing more.
-    queue_timeout: std::time::Duration,
+    /// The database's: a full queue for that long answers 503 rather than queueing more
+    /// (`None`: wait for room).
+    queue_timeout: Option<std::time::Duration>,
 }
 
 impl GroupCommit {
@@ -227,7 +228,10 @@ impl GroupCommit {
 
     async fn enqueue(&self, queued: Queued) -> Result<(), ApiError> {
         use mpsc::error::SendTimeoutError;
-        match self.queue.send_timeout(queued, self.queue_timeout).await {
+        let Some(limit) = self.queue_timeout else {
+            return self.queue.send(queued).await.map_err(|_| not_stored());
+        };
+        match self.queue.send_timeout(queued, limit).await {
             Ok(()) => Ok(()),
             Err(SendTimeoutError::Timeout(_)) => Err(ApiError::overloaded()),
             Err(SendTimeoutError::Closed(_)) => Err(not_stored()),

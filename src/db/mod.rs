@@ -138,8 +138,16 @@ pub struct Db {
     /// One turn per pooled connection: callers beyond them wait here, asynchronously and
     /// for at most `queue_timeout`, not on blocking threads.
     turns: Arc<Semaphore>,
-    queue_timeout: Duration,
+    /// `None` for background work, which waits for its turn however long it takes.
+    queue_timeout: Option<Duration>,
+    background_turns: Arc<Semaphore>,
 }
+
+/// Connections the pool keeps beyond requests' `max_connections`: the group commit's writer
+/// holds one, and background work (outbox workers, periodic jobs) takes turns on two of its
+/// own, so a fan-out neither waits behind a crowd of requests nor takes their turns.
+const WRITER_CONNECTIONS: u32 = 1;
+const BACKGROUND_CONNECTIONS: u32 = 2;
 
 impl Db {
     /// Migrates, then builds the pool. Fails if the database cannot be reached.
@@ -150,7 +158,7 @@ impl Db {
         under_startup_lock(&mut conn, run_migrations)?;
         drop(conn);
         let pool = r2d2::Pool::builder()
-            .max_size(settings.max_connections)
+            .max_size(settings.max_connections + WRITER_CONNECTIONS + BACKGROUND_CONNECTIONS)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(settings.connect_timeout_secs))
             .test_on_check_out(false)
@@ -160,8 +168,18 @@ impl Db {
             backend,
             breaker: Arc::default(),
             turns: Arc::new(Semaphore::new(settings.max_connections as usize)),
-            queue_timeout: Duration::from_millis(settings.queue_timeout_ms),
+            queue_timeout: Some(Duration::from_millis(settings.queue_timeout_ms)),
+            background_turns: Arc::new(Semaphore::new(BACKGROUND_CONNECTIONS as usize)),
         })
+    }
+
+    /// The same database for background work: its own turns, and no 503 when they are busy.
+    pub fn background(&self) -> Self {
+        Self {
+            turns: self.background_turns.clone(),
+            queue_timeout: None,
+            ..self.clone()
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -169,7 +187,7 @@ impl Db {
     }
 
     /// How long a caller may wait for its turn before it is told the server is busy.
-    pub fn queue_timeout(&self) -> Duration {
+    pub fn queue_timeout(&self) -> Option<Duration> {
         self.queue_timeout
     }
 
@@ -186,8 +204,12 @@ impl Db {
         if admission == Admission::Refused {
             return Err(ApiError::database_down());
         }
-        let turn = tokio::time::timeout(self.queue_timeout, self.turns.clone().acquire_owned());
-        let Ok(Ok(turn)) = turn.await else {
+        let turn = self.turns.clone().acquire_owned();
+        let turn = match self.queue_timeout {
+            Some(limit) => tokio::time::timeout(limit, turn).await.ok(),
+            None => Some(turn.await),
+        };
+        let Some(Ok(turn)) = turn else {
             return Err(ApiError::overloaded());
         };
         let pool = self.pool.clone();
