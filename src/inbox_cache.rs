@@ -166,6 +166,7 @@ impl InboxCache {
         for moved in &moved {
             directory.forget(moved);
         }
+        directory.shrink();
         let held = (directory.members(), directory.bytes());
         places.directory = directory;
         places.generation += 1;
