@@ -23,6 +23,8 @@ pub struct RoleGrant {
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub place: Membership,
+    pub login: String,
+    pub display_name: String,
     pub roles: Vec<RoleGrant>,
 }
 
@@ -34,12 +36,10 @@ impl std::ops::Deref for Principal {
     }
 }
 
-/// Where a signed-in member lives: enough for the inbox, without their roles.
+/// Where a signed-in member lives: enough for the inbox, without their names or roles.
 #[derive(Debug, Clone)]
 pub struct Membership {
     pub member_id: MemberId,
-    pub login: String,
-    pub display_name: String,
     pub household_id: Option<HouseholdId>,
     pub han_id: Option<HanId>,
     pub association_id: Option<AssociationId>,
@@ -381,14 +381,14 @@ mod tests {
         Principal {
             place: Membership {
                 member_id: MemberId("m".into()),
-                login: "m".into(),
-                display_name: "m".into(),
                 household_id: association.map(|_| HouseholdId("h".into())),
                 han_id: None,
                 association_id: association.map(|a| AssociationId(a.into())),
                 district_id: association.map(|_| DistrictId("d1".into())),
                 former_districts: Vec::new(),
             },
+            login: "m".into(),
+            display_name: "m".into(),
             roles: roles
                 .into_iter()
                 .map(|(role, scope)| RoleGrant {

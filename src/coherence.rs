@@ -123,7 +123,7 @@ impl Listener {
         for change in heard {
             match change {
                 Change::Posts => self.inbox_cache.posts_changed(),
-                Change::Roster => self.inbox_cache.roster_changed(),
+                Change::Roster(moved) => self.inbox_cache.roster_changed(&[moved]),
                 Change::Receipts(household) => self.inbox_cache.receipts_changed(&household),
                 Change::Push => self.wake_push.notify_one(),
                 Change::Tokens(member) => self.token_generations.forget(&member),

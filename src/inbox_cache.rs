@@ -1,13 +1,14 @@
 //! The inbox's read model in memory: the newest posts of each audience key, published posts
-//! opened by id, where each member lives, and each household's read and confirmation state of
-//! the posts it was shown. With these warm, an inbox page, a circular by id and the audience
-//! check of a read or confirmation are answered without the database; with only the state
-//! missing, they cost one small read-state query.
+//! opened by id, where every member lives (`places::Directory`, the whole city), and each
+//! household's read and confirmation state of the posts it was shown. With these warm, an
+//! inbox page, a circular by id and the audience check of a read or confirmation are answered
+//! without the database; with only the state missing, they cost one small read-state query.
 //!
 //! This process drops what it changes (`posts_changed`, `roster_changed`, `receipts_changed`)
 //! as soon as the change commits; on PostgreSQL it also drops what other instances announce
-//! (`coherence`). Every entry also expires after `posts.inbox_cache_ttl_ms`, a backstop
-//! for a change that went unheard.
+//! (`coherence`). Every entry but places also expires after `posts.inbox_cache_ttl_ms`, a
+//! backstop for a change that went unheard; the places are read again whole every
+//! `PLACES_RELOAD` and whenever changes may have gone unheard (`drop_all`).
 
 use crate::domain::AudienceKey;
 use std::collections::HashMap;
@@ -23,11 +24,11 @@ use crate::db::queries::inbox::{self, FeedEntry, InboxCursor, InboxRow};
 use crate::db::queries::posts::{self as queries, PostDetail};
 use crate::domain::{HouseholdId, MemberId, PostId};
 use crate::error::ApiError;
+use crate::places::{Directory, Moved};
 
 /// A full map first drops its expired entries, then everything if that is not enough: this
-/// bounds memory. Entries live for the TTL, so these only bind when that many members (or
+/// bounds memory. Entries live for the TTL, so these only bind when that many households (or
 /// posts) were served within one TTL.
-const MAX_PLACES: usize = 50_000;
 const MAX_HOUSEHOLDS: usize = 20_000;
 /// Bodies may be long (20,000 characters).
 const MAX_POSTS: usize = 1_000;
@@ -39,10 +40,11 @@ pub struct InboxCache {
     /// Posts kept per audience key; older pages come from the database.
     window: usize,
     posts_generation: AtomicU64,
-    roster_generation: AtomicU64,
     receipts_generation: AtomicU64,
     feeds: RwLock<HashMap<AudienceKey, Feed>>,
-    places: RwLock<HashMap<MemberId, Place>>,
+    places: RwLock<Places>,
+    /// Asks `jobs::keep_places_loaded` to read every place again.
+    reload_places: tokio::sync::Notify,
     posts: RwLock<HashMap<PostId, CachedPost>>,
     /// Per household, because a confirmation by one member shows for all of them.
     receipts: RwLock<HashMap<HouseholdId, HashMap<MemberId, Known>>>,
@@ -78,10 +80,18 @@ struct CachedPost {
     detail: Arc<PostDetail>,
 }
 
-struct Place {
+struct Places {
+    directory: Directory,
+    /// Moves on with every change, so a place loaded before one is not kept.
     generation: u64,
-    loaded: Instant,
-    membership: Arc<Membership>,
+    /// While a whole reload runs: what moved meanwhile (forgotten from what it read before
+    /// it is used).
+    moved_while_reloading: Option<Vec<Moved>>,
+}
+
+/// A whole reload of the places, begun by `begin_places_reload`.
+pub struct PlacesReload {
+    pub directory: Directory,
 }
 
 impl InboxCache {
@@ -90,10 +100,14 @@ impl InboxCache {
             ttl,
             window: window.max(1),
             posts_generation: AtomicU64::new(0),
-            roster_generation: AtomicU64::new(0),
             receipts_generation: AtomicU64::new(0),
             feeds: RwLock::new(HashMap::new()),
-            places: RwLock::new(HashMap::new()),
+            places: RwLock::new(Places {
+                directory: Directory::default(),
+                generation: 0,
+                moved_while_reloading: None,
+            }),
+            reload_places: tokio::sync::Notify::new(),
             posts: RwLock::new(HashMap::new()),
             receipts: RwLock::new(HashMap::new()),
         }
@@ -104,9 +118,64 @@ impl InboxCache {
         self.posts_generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Call after a member, household or han changes place.
-    pub fn roster_changed(&self) {
-        self.roster_generation.fetch_add(1, Ordering::AcqRel);
+    /// Call after members, households or associations change place (after the commit).
+    pub fn roster_changed(&self, moved: &[Moved]) {
+        let mut places = write(&self.places);
+        places.generation += 1;
+        for moved in moved {
+            places.directory.forget(moved);
+            if let Some(log) = &mut places.moved_while_reloading {
+                log.push(moved.clone());
+            }
+        }
+        if moved.contains(&Moved::Everyone) {
+            drop(places);
+            self.reload_places.notify_one();
+        }
+    }
+
+    /// Waits until the places should be read again whole.
+    pub async fn places_reload_wanted(&self) {
+        self.reload_places.notified().await;
+    }
+
+    /// Asks for the places to be read again whole (at start, and as a backstop).
+    pub fn want_places_reload(&self) {
+        self.reload_places.notify_one();
+    }
+
+    /// Starts a whole reload: what moves from now on is remembered for `finish_places_reload`.
+    pub fn begin_places_reload(&self) -> PlacesReload {
+        write(&self.places).moved_while_reloading = Some(Vec::new());
+        PlacesReload {
+            directory: Directory::default(),
+        }
+    }
+
+    /// Uses what a reload read, less what moved meanwhile; everyone moving meanwhile asks
+    /// for another reload instead. Answers the number of members and bytes it holds.
+    pub fn finish_places_reload(&self, reload: PlacesReload) -> Option<(usize, usize)> {
+        let mut directory = reload.directory;
+        let mut places = write(&self.places);
+        let moved = places.moved_while_reloading.take().unwrap_or_default();
+        if moved.contains(&Moved::Everyone) {
+            drop(places);
+            self.reload_places.notify_one();
+            return None;
+        }
+        for moved in &moved {
+            directory.forget(moved);
+        }
+        directory.shrink();
+        let held = (directory.members(), directory.bytes());
+        places.directory = directory;
+        places.generation += 1;
+        Some(held)
+    }
+
+    /// A reload that failed: the places stay as they were.
+    pub fn abandon_places_reload(&self) {
+        write(&self.places).moved_while_reloading = None;
     }
 
     /// Call after a household's reads or confirmations change (after the commit).
@@ -121,13 +190,12 @@ impl InboxCache {
     /// lost its connection).
     pub fn drop_all(&self) {
         self.posts_changed();
-        self.roster_changed();
+        self.roster_changed(&[Moved::Everyone]);
         let mut receipts = write(&self.receipts);
         self.receipts_generation.fetch_add(1, Ordering::AcqRel);
         receipts.clear();
         drop(receipts);
         write(&self.feeds).clear();
-        write(&self.places).clear();
         write(&self.posts).clear();
     }
 
@@ -136,11 +204,7 @@ impl InboxCache {
     }
 
     fn cached_membership(&self, member: &MemberId) -> Option<Arc<Membership>> {
-        let generation = self.roster_generation.load(Ordering::Acquire);
-        read(&self.places)
-            .get(member)
-            .filter(|place| self.fresh(place.generation, generation, place.loaded))
-            .map(|place| place.membership.clone())
+        read(&self.places).directory.get(member).map(Arc::new)
     }
 
     /// Where the member lives; a disabled or unknown member is refused as not signed in.
@@ -149,25 +213,20 @@ impl InboxCache {
         conn: &mut AnyConnection,
         member: &MemberId,
     ) -> Result<Arc<Membership>, ApiError> {
-        // Read before loading: a change committed meanwhile leaves the entry already stale.
-        let generation = self.roster_generation.load(Ordering::Acquire);
-        if let Some(membership) = self.cached_membership(member) {
-            return Ok(membership);
-        }
-        let membership = Arc::new(Membership::load(conn, member)?);
+        // Read before loading: a change committed meanwhile leaves the place already stale.
+        let generation = {
+            let places = read(&self.places);
+            if let Some(membership) = places.directory.get(member) {
+                return Ok(Arc::new(membership));
+            }
+            places.generation
+        };
+        let membership = Membership::load(conn, member)?;
         let mut places = write(&self.places);
-        if places.len() >= MAX_PLACES {
-            make_room(&mut places, MAX_PLACES, |place| place.loaded, self.ttl);
+        if places.generation == generation {
+            places.directory.learn(&membership);
         }
-        places.insert(
-            member.clone(),
-            Place {
-                generation,
-                loaded: Instant::now(),
-                membership: membership.clone(),
-            },
-        );
-        Ok(membership)
+        Ok(Arc::new(membership))
     }
 
     fn cached_post(&self, id: &PostId) -> Option<Arc<PostDetail>> {

@@ -22,7 +22,8 @@ use crate::db::queries::stats::take_snapshots;
 use crate::db::{AnyConnection, Db, now};
 use crate::domain::Rule;
 use crate::error::ApiError;
-use crate::inbox_cache::InboxCache;
+use crate::inbox_cache::{InboxCache, PlacesReload};
+use crate::places::Directory;
 use crate::shared_secrets::stored_jwt_key_ring;
 use crate::telemetry::spawn_blocking_with_tracing;
 
@@ -233,4 +234,105 @@ pub async fn run_scheduled_backups(
         }
     })
     .await;
+}
+
+/// How often every place is read again, a backstop for a change no instance announced (one
+/// made outside any server).
+const PLACES_RELOAD: Duration = Duration::from_secs(600);
+/// Rows read at once: short reads, so requests wait little for a connection meanwhile.
+const PLACES_CHUNK: i64 = 20_000;
+const PLACES_RETRY: Duration = Duration::from_secs(5);
+
+/// Reads every member's place into the inbox cache (D83): at start, whenever changes may have
+/// gone unheard (`InboxCache::drop_all`), and every `PLACES_RELOAD`. Members asking meanwhile
+/// are loaded from the database one by one, as before.
+pub async fn keep_places_loaded(db: Db, cache: Arc<InboxCache>, mut stop: watch::Receiver<bool>) {
+    cache.want_places_reload();
+    while !*stop.borrow() {
+        tokio::select! {
+            () = cache.places_reload_wanted() => {}
+            () = tokio::time::sleep(PLACES_RELOAD) => {}
+            _ = stop.changed() => continue,
+        }
+        let started = Instant::now();
+        match load_places(&db, &cache).await {
+            Ok(Some((members, bytes))) => tracing::info!(
+                members,
+                bytes,
+                millis = started.elapsed().as_millis(),
+                "read every member's place"
+            ),
+            // Everyone moved meanwhile; another reload is already asked for.
+            Ok(None) => {}
+            Err(e) => {
+                cache.abandon_places_reload();
+                tracing::warn!(error = %e, "reading every member's place failed; will retry");
+                tokio::time::sleep(PLACES_RETRY).await;
+                cache.want_places_reload();
+            }
+        }
+    }
+}
+
+async fn load_places(db: &Db, cache: &InboxCache) -> Result<Option<(usize, usize)>, ApiError> {
+    use crate::db::queries::places;
+    let mut reload = cache.begin_places_reload();
+    reload = db
+        .run(move |conn| {
+            for (id, district, former) in places::associations(conn)? {
+                reload
+                    .directory
+                    .add_association(&id, Some(&district), &former);
+            }
+            Ok(reload)
+        })
+        .await?;
+    reload = in_chunks(
+        db,
+        reload,
+        places::households,
+        |d, (id, han, association)| {
+            d.add_household(&id, han.as_ref(), &association);
+            id
+        },
+    )
+    .await?;
+    reload = in_chunks(db, reload, places::members, |d, (id, household)| {
+        d.add_member(&id, household.as_ref());
+        id
+    })
+    .await?;
+    Ok(cache.finish_places_reload(reload))
+}
+
+/// Rows read by id, `PLACES_CHUNK` at a time, each added to the reload's directory by `add`
+/// (which answers the row's id, where the next chunk starts).
+async fn in_chunks<K, R>(
+    db: &Db,
+    mut reload: PlacesReload,
+    read: fn(&mut AnyConnection, Option<&K>, i64) -> diesel::QueryResult<Vec<R>>,
+    add: fn(&mut Directory, R) -> K,
+) -> Result<PlacesReload, ApiError>
+where
+    K: Send + 'static,
+    R: Send + 'static,
+{
+    let mut after: Option<K> = None;
+    loop {
+        let done;
+        (reload, after, done) = db
+            .run(move |conn| {
+                let rows = read(conn, after.as_ref(), PLACES_CHUNK)?;
+                let done = i64::try_from(rows.len()).unwrap_or(0) < PLACES_CHUNK;
+                let last = rows
+                    .into_iter()
+                    .map(|row| add(&mut reload.directory, row))
+                    .last();
+                Ok((reload, last.or(after), done))
+            })
+            .await?;
+        if done {
+            return Ok(reload);
+        }
+    }
 }

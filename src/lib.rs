@@ -18,6 +18,7 @@ pub mod inbox_cache;
 pub mod jobs;
 pub mod openapi;
 pub mod outbox;
+pub mod places;
 pub mod private_files;
 pub mod progress;
 pub mod push;

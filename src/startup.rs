@@ -193,6 +193,11 @@ impl Application {
             inbox_cache.clone(),
             stopped.clone(),
         ))];
+        background.push(tokio::spawn(jobs::keep_places_loaded(
+            db.clone(),
+            inbox_cache.clone(),
+            stopped.clone(),
+        )));
         background.push(tokio::spawn(jobs::prune_expired_keys(
             db.background(),
             Duration::from_secs(settings.idempotency.prune_interval_secs),

@@ -16,6 +16,7 @@ use crate::db::queries::{accounts, audit, member_access, web as web_queries};
 use crate::db::{AnyConnection, now};
 use crate::domain::{AssociationId, AuditAction, MemberId};
 use crate::error::{ApiError, ErrorCode, FieldError, Problem};
+use crate::places::Moved;
 
 /// Raises the member's generation in the caller's transaction; the new value, for
 /// `remember_generation` after the commit.
@@ -254,7 +255,8 @@ pub async fn set_disabled(
         })
         .await?;
     remember_generation(services, &access.member_id, generation);
-    services.inbox_cache.roster_changed();
+    let moved = Moved::Member(access.member_id.clone());
+    services.inbox_cache.roster_changed(&[moved]);
     Ok(access)
 }
 
@@ -279,7 +281,9 @@ pub async fn remove(
         })
         .await?;
     remember_generation(services, &member, generation);
-    services.inbox_cache.roster_changed();
+    services
+        .inbox_cache
+        .roster_changed(&[Moved::Member(member)]);
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use crate::db::queries::districts as queries;
 pub use crate::db::queries::districts::{Correction, EndedRole};
 use crate::domain::{AuditAction, DistrictId, MemberId, OneLine, optional_name};
 use crate::error::{ApiError, ErrorCode, FieldError, Problem};
+use crate::places::Moved;
 
 /// The city's districts by code; archived ones are left out.
 pub async fn list(services: &Services, caller: &MemberId) -> Result<Vec<District>, ApiError> {
@@ -93,23 +94,24 @@ pub async fn correct(
                 serde_json::json!({
                     "name": district.name,
                     "into": into.as_ref().map(|d| d.id.clone()),
-                    "moved_associations": applied.moved_associations,
+                    "moved_associations": applied.moved_associations.len(),
                     "ended_roles": applied.ended_roles,
                 }),
             )?;
-            Ok(Corrected {
+            let corrected = Corrected {
                 district,
                 into,
-                moved_associations: applied.moved_associations,
+                moved_associations: applied.moved_associations.len(),
                 ended_roles: applied.ended_roles,
-            })
+            };
+            Ok((corrected, applied.moved_associations))
         })
         .await?;
-    if corrected.moved_associations > 0 || !corrected.ended_roles.is_empty() {
-        // Members of the moved associations now live in another district (and read its
-        // circulars besides their former district's).
-        services.inbox_cache.roster_changed();
-    }
+    let (corrected, moved) = corrected;
+    // Members of the moved associations now live in another district (and read its
+    // circulars besides their former district's).
+    let moved: Vec<Moved> = moved.into_iter().map(Moved::Association).collect();
+    services.inbox_cache.roster_changed(&moved);
     Ok(corrected)
 }
 

@@ -10,6 +10,7 @@ use crate::db::queries::audit;
 use crate::db::queries::invitations::{self as queries, JoinRequestRow};
 use crate::domain::{AssociationId, AuditAction, HanId, HouseholdId, JoinRequestId, MemberId};
 use crate::error::{ApiError, ErrorCode};
+use crate::places::Moved;
 
 /// Where an approved applicant will live: a household of the association, or a new one
 /// (in a han if given).
@@ -42,7 +43,7 @@ pub async fn ask(
                 queries::create_join_request(conn, &association.id, &p.member_id, message)?;
             Ok(JoinRequestRow {
                 request,
-                display_name: p.place.display_name,
+                display_name: p.display_name,
             })
         })
         .await
@@ -100,10 +101,13 @@ pub async fn approve(
                 approval.han,
             )?;
             record_decision(conn, &p, AuditAction::JoinRequestApproved, &request)?;
-            Ok(household)
+            Ok((household, request.member_id))
         })
         .await?;
-    services.inbox_cache.roster_changed();
+    let (household, applicant) = household;
+    services
+        .inbox_cache
+        .roster_changed(&[Moved::Member(applicant)]);
     Ok(household)
 }
 

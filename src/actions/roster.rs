@@ -15,6 +15,7 @@ use crate::db::queries::audit;
 use crate::domain::{AssociationId, AuditAction, Csv, HanId, HouseholdId, MemberId, OneLine};
 use crate::error::{ApiError, ErrorCode};
 use crate::import::parse_roster;
+use crate::places::Moved;
 
 /// A household with the name of its han.
 pub struct HouseholdView {
@@ -173,7 +174,8 @@ pub async fn update_household(
             with_han_name(conn, updated)
         })
         .await?;
-    services.inbox_cache.roster_changed();
+    let moved = Moved::Household(household.household.id.clone());
+    services.inbox_cache.roster_changed(&[moved]);
     Ok(household)
 }
 
@@ -197,6 +199,7 @@ pub async fn move_member(
     household: HouseholdId,
 ) -> Result<HouseholdId, ApiError> {
     let caller = caller.clone();
+    let moved = Moved::Member(member.clone());
     let moved_to = services
         .db
         .write(move |conn| {
@@ -218,7 +221,7 @@ pub async fn move_member(
             Ok(target.id)
         })
         .await?;
-    services.inbox_cache.roster_changed();
+    services.inbox_cache.roster_changed(&[moved]);
     Ok(moved_to)
 }
 

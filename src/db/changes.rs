@@ -7,7 +7,8 @@ use diesel::RunQueryDsl;
 use diesel::sql_types::Text;
 
 use crate::db::AnyConnection;
-use crate::domain::{HouseholdId, MemberId};
+use crate::domain::{AssociationId, HouseholdId, MemberId};
+use crate::places::Moved;
 
 /// The channel every instance listens on.
 pub const CHANNEL: &str = "kairan_changes";
@@ -19,8 +20,8 @@ const MAX_PAYLOAD: usize = 7_000;
 pub enum Change {
     /// A post was published, edited, withdrawn or expired early.
     Posts,
-    /// A member, household or han changed place.
-    Roster,
+    /// A member, household or association changed place.
+    Roster(Moved),
     /// A household's reads or confirmations changed.
     Receipts(HouseholdId),
     /// Push deliveries were queued.
@@ -43,14 +44,19 @@ pub fn announce(conn: &mut AnyConnection, changes: &[Change]) -> diesel::QueryRe
     Ok(())
 }
 
-/// Space-separated words: `posts`, `roster`, `push`, `receipts:<household id>`,
-/// `tokens:<member id>`.
+/// Space-separated words: `posts`, `push`, `receipts:<household id>`, `tokens:<member id>`,
+/// `member:<id>`, `household:<id>`, `association:<id>` (moved) and `roster` (everyone).
 fn payloads(changes: &[Change]) -> Vec<String> {
     let mut payloads = vec![String::new()];
     for change in changes {
         let word = match change {
             Change::Posts => "posts".to_string(),
-            Change::Roster => "roster".to_string(),
+            Change::Roster(Moved::Member(member)) => format!("member:{member}"),
+            Change::Roster(Moved::Household(household)) => format!("household:{household}"),
+            Change::Roster(Moved::Association(association)) => {
+                format!("association:{association}")
+            }
+            Change::Roster(Moved::Everyone) => "roster".to_string(),
             Change::Push => "push".to_string(),
             Change::Receipts(household) => format!("receipts:{household}"),
             Change::Tokens(member) => format!("tokens:{member}"),
@@ -79,14 +85,18 @@ pub fn parse(payload: &str) -> Vec<Change> {
         .split(' ')
         .filter_map(|word| match word {
             "posts" => Some(Change::Posts),
-            "roster" => Some(Change::Roster),
+            "roster" => Some(Change::Roster(Moved::Everyone)),
             "push" => Some(Change::Push),
             _ => {
-                if let Some(id) = word.strip_prefix("receipts:") {
-                    Some(Change::Receipts(HouseholdId(id.to_string())))
-                } else {
-                    word.strip_prefix("tokens:")
-                        .map(|id| Change::Tokens(MemberId(id.to_string())))
+                let (kind, id) = word.split_once(':')?;
+                let id = id.to_string();
+                match kind {
+                    "receipts" => Some(Change::Receipts(HouseholdId(id))),
+                    "tokens" => Some(Change::Tokens(MemberId(id))),
+                    "member" => Some(Change::Roster(Moved::Member(MemberId(id)))),
+                    "household" => Some(Change::Roster(Moved::Household(HouseholdId(id)))),
+                    "association" => Some(Change::Roster(Moved::Association(AssociationId(id)))),
+                    _ => None,
                 }
             }
         })
@@ -101,7 +111,10 @@ mod tests {
     fn payloads_round_trip_and_stay_under_the_notify_limit() {
         let mut changes = vec![
             Change::Posts,
-            Change::Roster,
+            Change::Roster(Moved::Everyone),
+            Change::Roster(Moved::Member(MemberId("m".into()))),
+            Change::Roster(Moved::Household(HouseholdId("h".into()))),
+            Change::Roster(Moved::Association(AssociationId("a".into()))),
             Change::Push,
             Change::Tokens(MemberId("m".into())),
         ];

@@ -259,8 +259,8 @@ pub async fn me(auth: AuthMember, db: web::Data<Db>) -> Result<HttpResponse, Api
     let p = db.run(move |conn| Principal::load(conn, &auth.0)).await?;
     Ok(HttpResponse::Ok().json(MeResponse {
         id: p.place.member_id,
-        login: p.place.login,
-        display_name: p.place.display_name,
+        login: p.login,
+        display_name: p.display_name,
         household_id: p.place.household_id,
         han_id: p.place.han_id,
         association_id: p.place.association_id,

@@ -416,8 +416,8 @@ async fn a_cut_listener_connection_drops_the_cache_and_reconnects() {
     };
     let (envs, served) = three_instances(&database).await;
     let (one, others) = remotes(&envs);
-    let town = crate::process::Town::build(&one, 1).await;
-    let resident = &town.residents[0].1;
+    let town = crate::process::Town::build(&one, 2).await;
+    let (resident, neighbour) = (&town.residents[0].1, &town.residents[1].1);
     let post = town.publish(&one, "元の題").await;
     let title_is = |title: &'static str| {
         let post = post.clone();
@@ -428,10 +428,19 @@ async fn a_cut_listener_connection_drops_the_cache_and_reconnects() {
         }
     };
     inbox_within(&others, resident, COHERENT * 50, title_is("元の題")).await;
-    // Changed behind every instance's back: nobody announces it.
+    inbox_within(&others, neighbour, COHERENT * 50, |items| has(items, &post)).await;
+    let neighbour_id = one
+        .call(Method::GET, Some(neighbour), "/api/v1/me", None, 200)
+        .await;
+    // Changed behind every instance's back: nobody announces it. The neighbour leaves their
+    // household, while every member's place is in memory (D83).
     let mut conn = PgConnection::establish(&database.url).unwrap();
     diesel::sql_query("UPDATE posts SET title = '裏で変えた題' WHERE id = $1")
         .bind::<diesel::sql_types::Text, _>(&post)
+        .execute(&mut conn)
+        .unwrap();
+    diesel::sql_query("UPDATE members SET household_id = NULL WHERE id = $1")
+        .bind::<diesel::sql_types::Text, _>(str_field(&neighbour_id, "id"))
         .execute(&mut conn)
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -439,6 +448,10 @@ async fn a_cut_listener_connection_drops_the_cache_and_reconnects() {
         assert!(
             title_is("元の題")(&inbox(other, resident).await),
             "the cache is warm"
+        );
+        assert!(
+            has(&inbox(other, neighbour).await, &post),
+            "the place is kept"
         );
     }
 
@@ -459,6 +472,8 @@ async fn a_cut_listener_connection_drops_the_cache_and_reconnects() {
         title_is("裏で変えた題"),
     )
     .await;
+    let gone = std::time::Duration::from_secs(5);
+    inbox_within(&others, neighbour, gone, |items| items.is_empty()).await;
 
     // It listens again, and announcements reach it as before.
     let started = std::time::Instant::now();

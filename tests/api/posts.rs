@@ -2165,6 +2165,39 @@ async fn a_member_who_moves_follows_the_audience_of_their_new_household() {
     assert_eq!(seen["confirmed"], true);
 }
 
+/// Every member's place is kept in memory (D83): a household moved to another han reads that
+/// han's circulars at once, and no longer the old one's, even with everything warm.
+#[tokio::test]
+async fn a_household_moved_to_another_han_reads_its_circulars_at_once() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let h1_only = create_id(
+        &app,
+        &city.officer_a,
+        &han_post(&city, &[&city.han_h1], "一班"),
+    )
+    .await;
+    let h2_only = create_id(
+        &app,
+        &city.officer_a,
+        &han_post(&city, &[&city.han_h2], "二班"),
+    )
+    .await;
+    let before = inbox_ids(&app, &city.resident_h1).await;
+    assert!(before.contains(&h1_only) && !before.contains(&h2_only));
+    let moved = app
+        .patch_as(
+            &city.officer_a,
+            &format!("/api/v1/households/{}", city.household_h1_resident),
+            &json!({"han_id": city.han_h2}),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    let after = inbox_ids(&app, &city.resident_h1).await;
+    assert!(after.contains(&h2_only) && !after.contains(&h1_only));
+    assert_outside(&app, &city.resident_h1, &h1_only).await;
+}
+
 /// Like a member's confirmation, a paper one makes no sense for a post that asks for none.
 #[tokio::test]
 async fn paper_confirmation_of_a_post_that_asks_for_no_confirmation_is_refused() {

@@ -13,6 +13,7 @@ use crate::domain::{
     AssociationId, DistrictId, HanId, HouseholdId, MemberId, Role, RosterRecord, Scope,
 };
 use crate::error::{ApiError, ErrorCode};
+use crate::places::Moved;
 
 pub fn find_association(
     conn: &mut AnyConnection,
@@ -339,7 +340,10 @@ pub fn update_household(
     mut changes: HouseholdChangeset,
 ) -> Result<Household, ApiError> {
     write_transaction(conn, |conn| {
-        announce(conn, &[Change::Roster])?;
+        announce(
+            conn,
+            &[Change::Roster(Moved::Household(household.id.clone()))],
+        )?;
         if let Some(Some(han)) = &changes.han_id {
             han_of(conn, &household.association_id, han)?;
         }
@@ -502,7 +506,7 @@ pub fn move_member(
     member: &MemberId,
     household: &HouseholdId,
 ) -> QueryResult<()> {
-    announce(conn, &[Change::Roster])?;
+    announce(conn, &[Change::Roster(Moved::Member(member.clone()))])?;
     diesel::update(members::table.find(member))
         .set((
             members::household_id.eq(household),

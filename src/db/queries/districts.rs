@@ -14,7 +14,8 @@ use crate::db::schema::{
     association_former_districts, associations, district_changes, districts, role_assignments,
 };
 use crate::db::{AnyConnection, Json, now, write_transaction};
-use crate::domain::{DistrictId, DistrictRecord, MemberId, Role, new_id};
+use crate::domain::{AssociationId, DistrictId, DistrictRecord, MemberId, Role, new_id};
+use crate::places::Moved;
 
 pub fn list_districts(conn: &mut AnyConnection) -> QueryResult<Vec<District>> {
     districts::table
@@ -180,7 +181,7 @@ pub struct EndedRole {
 /// the roles that ended with the district.
 pub struct Applied {
     pub district: District,
-    pub moved_associations: usize,
+    pub moved_associations: Vec<AssociationId>,
     pub ended_roles: Vec<EndedRole>,
 }
 
@@ -195,7 +196,7 @@ pub fn correct(
 ) -> QueryResult<Applied> {
     let at = now();
     let target = districts::table.find(&district.id);
-    let mut moved = 0;
+    let mut moved: Vec<AssociationId> = Vec::new();
     // A power ends with the role that gave it: a district that is gone has no officers.
     let ended_roles = match correction {
         Correction::Merge(_) | Correction::Archive => end_district_roles(conn, &district.id, at)?,
@@ -220,6 +221,10 @@ pub fn correct(
             })
         }
         Correction::Merge(into) => {
+            moved = associations::table
+                .filter(associations::district_id.eq(&district.id))
+                .select(associations::id)
+                .load(conn)?;
             // Their members keep reading what was addressed to the district they leave.
             diesel::insert_into(association_former_districts::table)
                 .values(
@@ -237,14 +242,12 @@ pub fn correct(
                     association_former_districts::moved_at,
                 ))
                 .execute(conn)?;
-            moved = diesel::update(
-                associations::table.filter(associations::district_id.eq(&district.id)),
-            )
-            .set((
-                associations::district_id.eq(into),
-                associations::updated_at.eq(at),
-            ))
-            .execute(conn)?;
+            diesel::update(associations::table.filter(associations::district_id.eq(&district.id)))
+                .set((
+                    associations::district_id.eq(into),
+                    associations::updated_at.eq(at),
+                ))
+                .execute(conn)?;
             diesel::update(target)
                 .set((
                     districts::archived.eq(true),
@@ -252,7 +255,7 @@ pub fn correct(
                     districts::updated_at.eq(at),
                 ))
                 .execute(conn)?;
-            serde_json::json!({"into": into, "moved_associations": moved, "ended_roles": ended_roles})
+            serde_json::json!({"into": into, "moved_associations": moved.len(), "ended_roles": ended_roles})
         }
         Correction::Archive | Correction::Restore => {
             let archived = matches!(correction, Correction::Archive);
@@ -277,9 +280,11 @@ pub fn correct(
         })
         .execute(conn)?;
     super::stats::drop_provisional_months(conn)?;
-    if moved > 0 || !ended_roles.is_empty() {
-        announce(conn, &[Change::Roster])?;
-    }
+    let moved_places: Vec<Change> = moved
+        .iter()
+        .map(|a| Change::Roster(Moved::Association(a.clone())))
+        .collect();
+    announce(conn, &moved_places)?;
     let now_stored = districts::table
         .find(&district.id)
         .select(District::as_select())

@@ -14,6 +14,7 @@ use crate::domain::{
     Role,
 };
 use crate::error::{ApiError, ErrorCode};
+use crate::places::Moved;
 
 pub fn insert_invitation(conn: &mut AnyConnection, invitation: &Invitation) -> QueryResult<()> {
     diesel::insert_into(invitations::table)
@@ -162,7 +163,10 @@ pub fn approve_join_request(
     han: Option<HanId>,
 ) -> Result<HouseholdId, ApiError> {
     write_transaction(conn, |conn| {
-        announce(conn, &[Change::Roster])?;
+        announce(
+            conn,
+            &[Change::Roster(Moved::Member(request.member_id.clone()))],
+        )?;
         let timestamp = now();
         let association = &request.association_id;
         let applicant = members::table

@@ -8,6 +8,7 @@ use crate::db::AnyConnection;
 use crate::db::changes::{Change, announce};
 use crate::db::schema::{members, refresh_tokens, role_assignments, web_sessions};
 use crate::domain::{HouseholdId, MemberId, Role};
+use crate::places::Moved;
 
 /// The generation access tokens of the member must carry; None for an unknown member.
 pub fn token_generation(conn: &mut AnyConnection, member: &MemberId) -> QueryResult<Option<i64>> {
@@ -142,7 +143,7 @@ pub fn set_disabled(
     diesel::update(members::table.find(member))
         .set((members::disabled.eq(disabled), members::updated_at.eq(at)))
         .execute(conn)?;
-    announce(conn, &[Change::Roster])
+    announce(conn, &[Change::Roster(Moved::Member(member.clone()))])
 }
 
 /// Takes the member out of their household and ends the roles they hold; the rows of what
@@ -165,5 +166,5 @@ pub fn leave_association(
     )
     .set(role_assignments::ended_at.eq(at))
     .execute(conn)?;
-    announce(conn, &[Change::Roster])
+    announce(conn, &[Change::Roster(Moved::Member(member.clone()))])
 }

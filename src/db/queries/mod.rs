@@ -18,6 +18,7 @@ pub mod line;
 pub mod member_access;
 pub mod members;
 pub mod outbox;
+pub mod places;
 pub mod posts;
 pub mod principals;
 pub mod projects;

@@ -14,56 +14,62 @@ use crate::error::ApiError;
 impl Membership {
     /// A deleted or disabled member is treated as not signed in.
     pub fn load(conn: &mut AnyConnection, member_id: &MemberId) -> Result<Self, ApiError> {
-        let (login, display_name, household_id, han_id, association_id, district_id) =
-            members::table
-                // Flat joins: SQLite materializes a parenthesized (nested) join in full.
-                .left_join(households::table)
-                .left_join(associations::table.on(associations::id.eq(households::association_id)))
-                .filter(members::id.eq(member_id))
-                .filter(members::disabled.eq(false))
-                .select((
-                    members::login,
-                    members::display_name,
-                    members::household_id,
-                    households::han_id.nullable(),
-                    households::association_id.nullable(),
-                    associations::district_id.nullable(),
-                ))
-                .first::<(
-                    String,
-                    String,
-                    Option<HouseholdId>,
-                    Option<HanId>,
-                    Option<AssociationId>,
-                    Option<DistrictId>,
-                )>(conn)
-                .optional()?
-                .ok_or_else(ApiError::invalid_token)?;
-        let former_districts = match &association_id {
-            Some(association) => association_former_districts::table
-                .filter(association_former_districts::association_id.eq(association))
-                .select(association_former_districts::district_id)
-                .order(association_former_districts::moved_at.asc())
-                .load(conn)?,
-            None => Vec::new(),
-        };
-        Ok(Self {
-            member_id: member_id.clone(),
-            login,
-            display_name,
-            household_id,
-            han_id,
-            association_id,
-            district_id,
-            former_districts,
-        })
+        Ok(named_place(conn, member_id)?.0)
     }
+}
+
+/// The member's place, login and display name.
+fn named_place(
+    conn: &mut AnyConnection,
+    member_id: &MemberId,
+) -> Result<(Membership, String, String), ApiError> {
+    let (login, display_name, household_id, han_id, association_id, district_id) = members::table
+        // Flat joins: SQLite materializes a parenthesized (nested) join in full.
+        .left_join(households::table)
+        .left_join(associations::table.on(associations::id.eq(households::association_id)))
+        .filter(members::id.eq(member_id))
+        .filter(members::disabled.eq(false))
+        .select((
+            members::login,
+            members::display_name,
+            members::household_id,
+            households::han_id.nullable(),
+            households::association_id.nullable(),
+            associations::district_id.nullable(),
+        ))
+        .first::<(
+            String,
+            String,
+            Option<HouseholdId>,
+            Option<HanId>,
+            Option<AssociationId>,
+            Option<DistrictId>,
+        )>(conn)
+        .optional()?
+        .ok_or_else(ApiError::invalid_token)?;
+    let former_districts = match &association_id {
+        Some(association) => association_former_districts::table
+            .filter(association_former_districts::association_id.eq(association))
+            .select(association_former_districts::district_id)
+            .order(association_former_districts::moved_at.asc())
+            .load(conn)?,
+        None => Vec::new(),
+    };
+    let place = Membership {
+        member_id: member_id.clone(),
+        household_id,
+        han_id,
+        association_id,
+        district_id,
+        former_districts,
+    };
+    Ok((place, login, display_name))
 }
 
 impl Principal {
     /// The member and the roles they hold now.
     pub fn load(conn: &mut AnyConnection, member_id: &MemberId) -> Result<Self, ApiError> {
-        let place = Membership::load(conn, member_id)?;
+        let (place, login, display_name) = named_place(conn, member_id)?;
         let roles = role_assignments::table
             .filter(role_assignments::member_id.eq(member_id))
             .filter(role_assignments::ended_at.is_null())
@@ -81,6 +87,11 @@ impl Principal {
                 term_year,
             })
             .collect();
-        Ok(Self { place, roles })
+        Ok(Self {
+            place,
+            login,
+            display_name,
+            roles,
+        })
     }
 }
