@@ -194,7 +194,7 @@ impl Application {
             stopped.clone(),
         ))];
         background.push(tokio::spawn(jobs::keep_places_loaded(
-            db.clone(),
+            db.background(),
             inbox_cache.clone(),
             stopped.clone(),
         )));
