@@ -11,10 +11,12 @@
 //! savepoint, to find the culprit.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::db::breaker::{Admission, Breaker};
 use crate::db::queries::receipts::{ReadWrite, record_reads};
 use crate::db::queries::safety::{AnswerWrite, record_answers};
 use crate::db::{AnyConnection, Db, write_transaction};
@@ -166,6 +168,9 @@ pub struct GroupCommit {
     /// The database's: a full queue for that long answers 503 rather than queueing more
     /// (`None`: wait for room).
     queue_timeout: Option<std::time::Duration>,
+    /// The database's: while it is known to be gone, a write is refused at once instead of
+    /// waiting behind batches that each wait out the lock.
+    breaker: Arc<Breaker>,
 }
 
 impl GroupCommit {
@@ -174,12 +179,14 @@ impl GroupCommit {
     pub fn start(db: Db, max_batch: usize, queue: usize) -> std::io::Result<Self> {
         let (sender, receiver) = mpsc::channel(queue.max(1));
         let queue_timeout = db.queue_timeout();
+        let breaker = db.breaker.clone();
         std::thread::Builder::new()
             .name("group-commit".into())
             .spawn(move || writer(db, receiver, max_batch.max(1)))?;
         Ok(Self {
             queue: sender,
             queue_timeout,
+            breaker,
         })
     }
 
@@ -228,6 +235,10 @@ impl GroupCommit {
 
     async fn enqueue(&self, queued: Queued) -> Result<(), ApiError> {
         use mpsc::error::SendTimeoutError;
+        // A probe goes in a batch like any write; the batch's outcome closes or opens again.
+        if self.breaker.admit() == Admission::Refused {
+            return Err(ApiError::database_down());
+        }
         let Some(limit) = self.queue_timeout else {
             return self.queue.send(queued).await.map_err(|_| not_stored());
         };
@@ -256,9 +267,15 @@ fn writer(db: Db, mut receiver: mpsc::Receiver<Queued>, max_batch: usize) {
             }
         }
         let committed = match run_batch(&db, &mut held, &mut batch) {
-            Ok(()) => true,
+            Ok(()) => {
+                db.breaker.reset();
+                true
+            }
             Err(e) => {
                 tracing::error!(error = %e, writes = batch.len(), "a group commit failed");
+                if e.is_database_unavailable() {
+                    db.breaker.trip();
+                }
                 false
             }
         };
@@ -267,10 +284,10 @@ fn writer(db: Db, mut receiver: mpsc::Receiver<Queued>, max_batch: usize) {
     }
 }
 
-fn run_batch(db: &Db, held: &mut Option<Held>, batch: &mut Batch) -> Result<(), String> {
+fn run_batch(db: &Db, held: &mut Option<Held>, batch: &mut Batch) -> Result<(), ApiError> {
     let conn = match held {
         Some(conn) => conn,
-        None => held.insert(db.get().map_err(|e| e.to_string())?),
+        None => held.insert(db.get().map_err(ApiError::database_unavailable)?),
     };
     let result = write_transaction(conn, |conn| {
         write_values(conn, &mut batch.reads)?;
@@ -283,7 +300,7 @@ fn run_batch(db: &Db, held: &mut Option<Held>, batch: &mut Batch) -> Result<(), 
         }
         Ok(())
     })
-    .map_err(|e| e.to_string());
+    .map_err(ApiError::from);
     if result.is_err() {
         // Back to the pool, which drops it if broken; the next batch takes another.
         *held = None;
