@@ -124,7 +124,7 @@ impl Listener {
             match change {
                 Change::Posts => self.inbox_cache.posts_changed(),
                 Change::Roster(moved) => self.inbox_cache.roster_changed(&[moved]),
-                Change::Receipts(household) => self.inbox_cache.receipts_changed(&household),
+                Change::Receipt(recorded) => self.inbox_cache.receipts_recorded(&[recorded]),
                 Change::Push => self.wake_push.notify_one(),
                 Change::Tokens(member) => self.token_generations.forget(&member),
             }

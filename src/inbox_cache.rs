@@ -1,14 +1,15 @@
 //! The inbox's read model in memory: the newest posts of each audience key, published posts
-//! opened by id, where every member lives (`places::Directory`, the whole city), and each
-//! household's read and confirmation state of the posts it was shown. With these warm, an
+//! opened by id, where every member lives (`places::Directory`, the whole city), and who has
+//! read and confirmed the posts shown (`read_book::ReadBook`). With these warm, an
 //! inbox page, a circular by id and the audience check of a read or confirmation are answered
-//! without the database; with only the state missing, they cost one small read-state query.
+//! without the database.
 //!
-//! This process drops what it changes (`posts_changed`, `roster_changed`, `receipts_changed`)
-//! as soon as the change commits; on PostgreSQL it also drops what other instances announce
-//! (`coherence`). Every entry but places also expires after `posts.inbox_cache_ttl_ms`, a
-//! backstop for a change that went unheard; the places are read again whole every
-//! `PLACES_RELOAD` and whenever changes may have gone unheard (`drop_all`).
+//! This process drops what it changes (`posts_changed`, `roster_changed`) and writes in the
+//! receipts it records (`receipts_recorded`) as soon as the change commits; on PostgreSQL it
+//! does the same with what other instances announce (`coherence`). Every entry but places
+//! also expires after `posts.inbox_cache_ttl_ms`, a backstop for a change that went unheard;
+//! the places are read again whole every `PLACES_RELOAD` and whenever changes may have gone
+//! unheard (`drop_all`).
 
 use crate::domain::AudienceKey;
 use std::collections::HashMap;
@@ -20,46 +21,31 @@ use chrono::NaiveDateTime;
 
 use crate::authz::Membership;
 use crate::db::AnyConnection;
+use crate::db::changes::Recorded;
 use crate::db::queries::inbox::{self, FeedEntry, InboxCursor, InboxRow};
 use crate::db::queries::posts::{self as queries, PostDetail};
-use crate::domain::{HouseholdId, MemberId, PostId};
+use crate::domain::{MemberId, PostId};
 use crate::error::ApiError;
+use crate::locks::{read, write};
 use crate::places::{Directory, Moved};
+use crate::read_book::{ReadBook, ReadState};
 
 /// A full map first drops its expired entries, then everything if that is not enough: this
-/// bounds memory. Entries live for the TTL, so these only bind when that many households (or
-/// posts) were served within one TTL.
-const MAX_HOUSEHOLDS: usize = 20_000;
-/// Bodies may be long (20,000 characters).
+/// bounds memory. Entries live for the TTL, so this only binds when that many posts were
+/// opened by id within one TTL. Bodies may be long (20,000 characters).
 const MAX_POSTS: usize = 1_000;
-/// Posts whose state one member's entry keeps; beyond this it starts over.
-const MAX_KNOWN_POSTS: usize = 200;
 
 pub struct InboxCache {
     ttl: Duration,
     /// Posts kept per audience key; older pages come from the database.
     window: usize,
     posts_generation: AtomicU64,
-    receipts_generation: AtomicU64,
     feeds: RwLock<HashMap<AudienceKey, Feed>>,
     places: RwLock<Places>,
     /// Asks `jobs::keep_places_loaded` to read every place again.
     reload_places: tokio::sync::Notify,
     posts: RwLock<HashMap<PostId, CachedPost>>,
-    /// Per household, because a confirmation by one member shows for all of them.
-    receipts: RwLock<HashMap<HouseholdId, HashMap<MemberId, Known>>>,
-}
-
-/// What one member's inbox showed of some posts: their own read, the household's confirmation.
-struct Known {
-    loaded: Instant,
-    states: HashMap<PostId, ReadState>,
-}
-
-#[derive(Clone, Copy)]
-struct ReadState {
-    read: bool,
-    confirmed: bool,
+    book: ReadBook,
 }
 
 #[derive(Clone)]
@@ -100,7 +86,6 @@ impl InboxCache {
             ttl,
             window: window.max(1),
             posts_generation: AtomicU64::new(0),
-            receipts_generation: AtomicU64::new(0),
             feeds: RwLock::new(HashMap::new()),
             places: RwLock::new(Places {
                 directory: Directory::default(),
@@ -109,7 +94,7 @@ impl InboxCache {
             }),
             reload_places: tokio::sync::Notify::new(),
             posts: RwLock::new(HashMap::new()),
-            receipts: RwLock::new(HashMap::new()),
+            book: ReadBook::new(ttl),
         }
     }
 
@@ -178,12 +163,9 @@ impl InboxCache {
         write(&self.places).moved_while_reloading = None;
     }
 
-    /// Call after a household's reads or confirmations change (after the commit).
-    pub fn receipts_changed(&self, household: &HouseholdId) {
-        let mut receipts = write(&self.receipts);
-        // Under the lock: a load that began before this change will not store its result.
-        self.receipts_generation.fetch_add(1, Ordering::AcqRel);
-        receipts.remove(household);
+    /// Call after reads or confirmations commit.
+    pub fn receipts_recorded(&self, recorded: &[Recorded]) {
+        self.book.record(recorded);
     }
 
     /// Forgets everything: changes made elsewhere may have gone unheard (the change listener
@@ -191,10 +173,7 @@ impl InboxCache {
     pub fn drop_all(&self) {
         self.posts_changed();
         self.roster_changed(&[Moved::Everyone]);
-        let mut receipts = write(&self.receipts);
-        self.receipts_generation.fetch_add(1, Ordering::AcqRel);
-        receipts.clear();
-        drop(receipts);
+        self.book.clear();
         write(&self.feeds).clear();
         write(&self.posts).clear();
     }
@@ -301,7 +280,8 @@ impl InboxCache {
     pub fn cached_read_state(&self, place: &Membership, id: &PostId) -> Option<(bool, bool)> {
         let household = place.household_id.as_ref()?;
         let state = *self
-            .known_states(&place.member_id, household, [id])?
+            .book
+            .states(&place.member_id, household, [id])?
             .first()?;
         Some((state.read, state.confirmed))
     }
@@ -313,18 +293,14 @@ impl InboxCache {
         place: &Membership,
         id: &PostId,
     ) -> Result<(bool, bool), ApiError> {
-        if let Some(state) = self.cached_read_state(place, id) {
-            return Ok(state);
-        }
-        let generation = self.receipts_generation.load(Ordering::Acquire);
-        let household = place.household_id.as_ref();
-        let (read, confirmed) = inbox::read_state(conn, id, &place.member_id, household)?;
-        if let Some(household) = household {
-            let state = ReadState { read, confirmed };
-            let states = HashMap::from([(id.clone(), state)]);
-            self.keep_read_states(household, &place.member_id, generation, states);
-        }
-        Ok((read, confirmed))
+        let Some(household) = &place.household_id else {
+            return Ok(inbox::read_state(conn, id, &place.member_id, None)?);
+        };
+        let states =
+            self.book
+                .load_states(conn, &place.member_id, household, std::slice::from_ref(id))?;
+        let state = states.first().copied().unwrap_or_default();
+        Ok((state.read, state.confirmed))
     }
 
     fn cached_feed(&self, key: &AudienceKey) -> Option<Feed> {
@@ -392,29 +368,14 @@ impl InboxCache {
             .map(|key| self.cached_feed(key))
             .collect::<Option<Vec<_>>>()?;
         let entries = merge(&feeds, after, limit, at)?;
-        let states = self.known_states(member, household, entries.iter().map(|e| &e.post.id))?;
+        let states = self
+            .book
+            .states(member, household, entries.iter().map(|e| &e.post.id))?;
         Some(rows(entries, states))
     }
 
-    /// The states of all these posts, or `None` unless every one is known and fresh.
-    fn known_states<'a>(
-        &self,
-        member: &MemberId,
-        household: &HouseholdId,
-        ids: impl IntoIterator<Item = &'a PostId>,
-    ) -> Option<Vec<ReadState>> {
-        let receipts = read(&self.receipts);
-        let known = receipts.get(household)?.get(member)?;
-        if known.loaded.elapsed() >= self.ttl {
-            return None;
-        }
-        ids.into_iter()
-            .map(|id| known.states.get(id).copied())
-            .collect()
-    }
-
-    /// The member's read state of the entries, and the household's confirmations, from
-    /// memory where known, otherwise loaded in one query and kept.
+    /// The member's read state of the entries, and the household's confirmations, from the
+    /// book, booking the posts it lacks.
     pub fn with_read_states(
         &self,
         conn: &mut AnyConnection,
@@ -426,69 +387,9 @@ impl InboxCache {
             // Outside any household nothing is confirmed and no audience reaches them.
             return Ok(rows(entries, Vec::new()));
         };
-        if let Some(states) =
-            self.known_states(member, household, entries.iter().map(|e| &e.post.id))
-        {
-            return Ok(rows(entries, states));
-        }
-        let generation = self.receipts_generation.load(Ordering::Acquire);
         let ids: Vec<PostId> = entries.iter().map(|e| e.post.id.clone()).collect();
-        let (read_ids, confirmed_ids) = inbox::read_states(conn, member, Some(household), &ids)?;
-        let states: Vec<ReadState> = ids
-            .iter()
-            .map(|id| ReadState {
-                read: read_ids.contains(id),
-                confirmed: confirmed_ids.contains(id),
-            })
-            .collect();
-        self.keep_read_states(
-            household,
-            member,
-            generation,
-            ids.into_iter().zip(states.iter().copied()).collect(),
-        );
+        let states = self.book.load_states(conn, member, household, &ids)?;
         Ok(rows(entries, states))
-    }
-
-    fn keep_read_states(
-        &self,
-        household: &HouseholdId,
-        member: &MemberId,
-        generation: u64,
-        states: HashMap<PostId, ReadState>,
-    ) {
-        let mut receipts = write(&self.receipts);
-        // A read or confirmation committed while this loaded may be missing from it.
-        if self.receipts_generation.load(Ordering::Acquire) != generation {
-            return;
-        }
-        if receipts.len() >= MAX_HOUSEHOLDS && !receipts.contains_key(household) {
-            let newest = |members: &HashMap<MemberId, Known>| {
-                members.values().map(|known| known.loaded).max()
-            };
-            receipts.retain(|_, members| newest(members).is_some_and(|t| t.elapsed() < self.ttl));
-            if receipts.len() >= MAX_HOUSEHOLDS {
-                receipts.clear();
-            }
-        }
-        let members = receipts.entry(household.clone()).or_default();
-        match members.get_mut(member) {
-            Some(known)
-                if known.loaded.elapsed() < self.ttl
-                    && known.states.len() + states.len() <= MAX_KNOWN_POSTS =>
-            {
-                known.states.extend(states);
-            }
-            _ => {
-                members.insert(
-                    member.clone(),
-                    Known {
-                        loaded: Instant::now(),
-                        states,
-                    },
-                );
-            }
-        }
     }
 }
 
@@ -502,10 +403,7 @@ fn rows(entries: Vec<FeedEntry>, states: Vec<ReadState>) -> Vec<InboxRow> {
     entries
         .into_iter()
         .map(|e| {
-            let state = states.next().unwrap_or(ReadState {
-                read: false,
-                confirmed: false,
-            });
+            let state = states.next().unwrap_or_default();
             InboxRow {
                 read: state.read,
                 confirmed: state.confirmed,
@@ -563,16 +461,6 @@ fn make_room<K, V>(
     if map.len() >= max {
         map.clear();
     }
-}
-
-// A panic while holding a lock leaves plain data behind, still usable.
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

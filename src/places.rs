@@ -71,7 +71,7 @@ impl Ids {
 
 /// The 16 bytes of an id written as `domain::new_id` writes it; `None` for any other text,
 /// which is then not kept (such a member is loaded from the database each time).
-fn key(id: &str) -> Option<[u8; 16]> {
+pub(crate) fn key(id: &str) -> Option<[u8; 16]> {
     let uuid = Uuid::try_parse(id).ok()?;
     let mut buffer = Uuid::encode_buffer();
     (*uuid.hyphenated().encode_lower(&mut buffer) == *id).then_some(*uuid.as_bytes())

@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use diesel::prelude::*;
 use kairan::db::schema::{households, members, post_hans, post_reads, posts};
@@ -32,17 +33,24 @@ fn tokens(bench: &Bench, members: impl Iterator<Item = MemberId>) -> Arc<Vec<Str
     Arc::new(members.map(|m| bench.keys.issue(&m, 0).unwrap()).collect())
 }
 
+/// Passes of `inbox-members` in this run: each starts at other members than the last.
+static INBOX_PASSES: AtomicUsize = AtomicUsize::new(0);
+
 pub async fn inbox(bench: &Bench) {
     let residents = residents(bench).await;
     let count = residents.len();
     let tokens = tokens(bench, residents.into_iter().map(|(m, _)| m));
     let url = bench.url("/api/v1/me/inbox?limit=20");
+    let pass = INBOX_PASSES.fetch_add(1, Ordering::Relaxed);
+    let start = pass * 100_003;
     let make: MakeRequest = Arc::new(move |client, n| {
-        client
-            .get(&url)
-            .bearer_auth(&tokens[n.wrapping_mul(7919) % tokens.len()])
+        let member = (start + n).wrapping_mul(7919) % tokens.len();
+        client.get(&url).bearer_auth(&tokens[member])
     });
-    println!("<!-- inbox-members: {count} members in turn -->");
+    println!(
+        "<!-- inbox-members: {count} members in turn, pass {} -->",
+        pass + 1
+    );
     bench.measure("inbox-members", closed(), make).await;
 }
 

@@ -5,6 +5,7 @@
 use crate::actions::Services;
 use crate::actions::access::reminder_cool_down;
 use crate::authz::{self, Principal, require};
+use crate::db::changes::Recorded;
 use crate::db::models::Post;
 use crate::db::queries::audit;
 use crate::db::queries::posts::{find_post, post_hans_of};
@@ -112,7 +113,12 @@ pub async fn record(
         .household_id
         .clone()
         .ok_or(ApiError::NotFound("post"))?;
-    let changed = household.clone();
+    let recorded = Recorded {
+        post: post.clone(),
+        member: Some(member.clone()),
+        household: household.clone(),
+        confirmed: confirm,
+    };
     let write = ReadWrite {
         post,
         member,
@@ -120,7 +126,7 @@ pub async fn record(
         confirm,
     };
     services.group_commit.record_read(write).await?;
-    cache.receipts_changed(&changed);
+    cache.receipts_recorded(&[recorded]);
     Ok(())
 }
 
@@ -133,7 +139,16 @@ pub async fn record_paper_confirmations(
     post: PostId,
     households: Vec<HouseholdId>,
 ) -> Result<(), ApiError> {
-    let (caller, confirmed) = (caller.clone(), households.clone());
+    let recorded: Vec<Recorded> = households
+        .iter()
+        .map(|household| Recorded {
+            post: post.clone(),
+            member: None,
+            household: household.clone(),
+            confirmed: true,
+        })
+        .collect();
+    let caller = caller.clone();
     services
         .db
         .write(move |conn| {
@@ -168,9 +183,7 @@ pub async fn record_paper_confirmations(
             Ok(())
         })
         .await?;
-    for household in &confirmed {
-        services.inbox_cache.receipts_changed(household);
-    }
+    services.inbox_cache.receipts_recorded(&recorded);
     Ok(())
 }
 

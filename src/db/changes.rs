@@ -7,7 +7,7 @@ use diesel::RunQueryDsl;
 use diesel::sql_types::Text;
 
 use crate::db::AnyConnection;
-use crate::domain::{AssociationId, HouseholdId, MemberId};
+use crate::domain::{AssociationId, HouseholdId, MemberId, PostId};
 use crate::places::Moved;
 
 /// The channel every instance listens on.
@@ -16,14 +16,24 @@ pub const CHANNEL: &str = "kairan_changes";
 /// NOTIFY payloads must stay under 8,000 bytes; many households share one when they fit.
 const MAX_PAYLOAD: usize = 7_000;
 
+/// A committed receipt: a member opened a post (and, with `confirmed`, confirmed it for their
+/// household), or an officer confirmed on paper for a household (no member).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    pub post: PostId,
+    pub member: Option<MemberId>,
+    pub household: HouseholdId,
+    pub confirmed: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A post was published, edited, withdrawn or expired early.
     Posts,
     /// A member, household or association changed place.
     Roster(Moved),
-    /// A household's reads or confirmations changed.
-    Receipts(HouseholdId),
+    /// A member read (or confirmed) a post, or a household's confirmation was recorded on paper.
+    Receipt(Recorded),
     /// Push deliveries were queued.
     Push,
     /// A member's token generation moved on: their access tokens stop.
@@ -44,8 +54,9 @@ pub fn announce(conn: &mut AnyConnection, changes: &[Change]) -> diesel::QueryRe
     Ok(())
 }
 
-/// Space-separated words: `posts`, `push`, `receipts:<household id>`, `tokens:<member id>`,
-/// `member:<id>`, `household:<id>`, `association:<id>` (moved) and `roster` (everyone).
+/// Space-separated words: `posts`, `push`, `read:<post>:<member>:<household>`,
+/// `confirm:<post>:<member or ->:<household>`, `tokens:<member id>`, `member:<id>`,
+/// `household:<id>`, `association:<id>` (moved) and `roster` (everyone).
 fn payloads(changes: &[Change]) -> Vec<String> {
     let mut payloads = vec![String::new()];
     for change in changes {
@@ -58,7 +69,13 @@ fn payloads(changes: &[Change]) -> Vec<String> {
             }
             Change::Roster(Moved::Everyone) => "roster".to_string(),
             Change::Push => "push".to_string(),
-            Change::Receipts(household) => format!("receipts:{household}"),
+            Change::Receipt(r) => format!(
+                "{}:{}:{}:{}",
+                if r.confirmed { "confirm" } else { "read" },
+                r.post,
+                r.member.as_ref().map_or("-", MemberId::as_str),
+                r.household
+            ),
             Change::Tokens(member) => format!("tokens:{member}"),
         };
         let last = payloads
@@ -89,9 +106,11 @@ pub fn parse(payload: &str) -> Vec<Change> {
             "push" => Some(Change::Push),
             _ => {
                 let (kind, id) = word.split_once(':')?;
+                if kind == "read" || kind == "confirm" {
+                    return receipt(kind == "confirm", id);
+                }
                 let id = id.to_string();
                 match kind {
-                    "receipts" => Some(Change::Receipts(HouseholdId(id))),
                     "tokens" => Some(Change::Tokens(MemberId(id))),
                     "member" => Some(Change::Roster(Moved::Member(MemberId(id)))),
                     "household" => Some(Change::Roster(Moved::Household(HouseholdId(id)))),
@@ -101,6 +120,18 @@ pub fn parse(payload: &str) -> Vec<Change> {
             }
         })
         .collect()
+}
+
+/// `<post>:<member or ->:<household>`.
+fn receipt(confirmed: bool, ids: &str) -> Option<Change> {
+    let mut ids = ids.split(':');
+    let (post, member, household) = (ids.next()?, ids.next()?, ids.next()?);
+    Some(Change::Receipt(Recorded {
+        post: PostId(post.to_string()),
+        member: (member != "-").then(|| MemberId(member.to_string())),
+        household: HouseholdId(household.to_string()),
+        confirmed,
+    }))
 }
 
 #[cfg(test)]
@@ -118,7 +149,14 @@ mod tests {
             Change::Push,
             Change::Tokens(MemberId("m".into())),
         ];
-        changes.extend((0..500).map(|n| Change::Receipts(HouseholdId(format!("{n:036}")))));
+        changes.extend((0..500).map(|n| {
+            Change::Receipt(Recorded {
+                post: PostId(format!("{n:036}")),
+                member: (n % 3 != 0).then(|| MemberId(format!("{:036}", n + 1))),
+                household: HouseholdId(format!("{:036}", n + 2)),
+                confirmed: n % 2 == 0,
+            })
+        }));
         let payloads = payloads(&changes);
         assert!(payloads.len() > 1);
         assert!(payloads.iter().all(|p| p.len() < 8_000));

@@ -298,6 +298,49 @@ async fn a_circular_published_or_withdrawn_on_one_instance_shows_on_the_others_w
 }
 
 #[tokio::test]
+async fn a_read_and_a_confirmation_on_one_instance_show_on_the_others_within_200_ms() {
+    let Some(database) = postgres_database("receipts_show_on_another") else {
+        return;
+    };
+    let (envs, served) = three_instances(&database).await;
+    let (one, others) = remotes(&envs);
+    let town = crate::process::Town::build(&one, 1).await;
+    let resident = &town.residents[0].1;
+    let post = town.publish(&one, "確認をお願いします").await;
+    let state = |items: &[serde_json::Value]| {
+        let item = items.iter().find(|item| item["id"] == post.as_str());
+        item.map(|item| (item["read"].clone(), item["confirmed"].clone()))
+    };
+    // The others show it unread first, so what they keep of it must take the change in.
+    let unread = Some((serde_json::json!(false), serde_json::json!(false)));
+    inbox_within(&others, resident, COHERENT * 50, |items| {
+        state(items) == unread
+    })
+    .await;
+
+    let read = format!("/api/v1/posts/{post}/read");
+    one.call(Method::POST, Some(resident), &read, None, 204)
+        .await;
+    let only_read = Some((serde_json::json!(true), serde_json::json!(false)));
+    let took = inbox_within(&others, resident, COHERENT, |items| {
+        state(items) == only_read
+    })
+    .await;
+    eprintln!("read: seen on the other instances after {took:?}");
+
+    let confirm = format!("/api/v1/posts/{post}/confirm");
+    one.call(Method::POST, Some(resident), &confirm, None, 204)
+        .await;
+    let confirmed = Some((serde_json::json!(true), serde_json::json!(true)));
+    let took = inbox_within(&others, resident, COHERENT, |items| {
+        state(items) == confirmed
+    })
+    .await;
+    eprintln!("confirmed: seen on the other instances after {took:?}");
+    drop(served);
+}
+
+#[tokio::test]
 async fn a_household_move_on_one_instance_shows_on_the_others_within_200_ms() {
     let Some(database) = postgres_database("household_move_shows_on_another") else {
         return;

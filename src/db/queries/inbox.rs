@@ -118,6 +118,24 @@ pub fn read_states(
     Ok((read, confirmed))
 }
 
+/// Everyone who has opened a post, and every household that has confirmed it: a post's
+/// whole receipts, for `ReadBook`. Two range reads of the primary keys.
+pub fn post_receipts(
+    conn: &mut AnyConnection,
+    id: &PostId,
+) -> QueryResult<(Vec<MemberId>, Vec<HouseholdId>)> {
+    let readers = post_reads::table
+        .filter(post_reads::post_id.eq(id))
+        .select(post_reads::member_id)
+        .load(conn)?;
+    let confirmed = household_receipts::table
+        .filter(household_receipts::post_id.eq(id))
+        .filter(household_receipts::confirmed_at.is_not_null())
+        .select(household_receipts::household_id)
+        .load(conn)?;
+    Ok((readers, confirmed))
+}
+
 /// The member's inbox, newest first, one page plus one row (to know if more follow).
 ///
 /// Each inbox key is read on its own, newest first, straight off the primary key of

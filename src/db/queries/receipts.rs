@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::changes::Recorded;
 use crate::db::changes::{Change, announce};
 use crate::db::models::{HouseholdReceipt, Post, PostRead};
 use crate::db::queries::posts::{audience_household, within_audience};
@@ -81,11 +82,18 @@ pub fn record_reads(conn: &mut AnyConnection, writes: &[ReadWrite]) -> QueryResu
             });
         receipt.confirmed_at = receipt.confirmed_at.or(stamp(w.confirm));
     }
-    let households: Vec<Change> = receipts
+    let recorded: Vec<Change> = reads
         .values()
-        .map(|r| Change::Receipts(r.household_id.clone()))
+        .map(|r| {
+            Change::Receipt(Recorded {
+                post: r.post_id.clone(),
+                member: Some(r.member_id.clone()),
+                household: r.household_id.clone(),
+                confirmed: r.confirmed_at.is_some(),
+            })
+        })
         .collect();
-    announce(conn, &households)?;
+    announce(conn, &recorded)?;
     let reads: Vec<PostRead> = reads.into_values().collect();
     let receipts: Vec<HouseholdReceipt> = receipts.into_values().collect();
     for (reads, receipts) in reads.chunks(ROWS_PER_STATEMENT).zip(
@@ -182,7 +190,13 @@ pub fn record_paper_confirmation(
     recorded_by: &MemberId,
 ) -> QueryResult<()> {
     write_transaction(conn, |conn| {
-        announce(conn, &[Change::Receipts(household.clone())])?;
+        let recorded = Recorded {
+            post: id.clone(),
+            member: None,
+            household: household.clone(),
+            confirmed: true,
+        };
+        announce(conn, &[Change::Receipt(recorded)])?;
         let at = now();
         insert_or_ignore!(
             conn,
