@@ -54,8 +54,14 @@ pub fn all(cfg: &mut ServiceConfig) {
         .service(utoipa_actix_web::scope("/api/v1").configure(api_v1));
 }
 
-/// Everything under `/api/v1`.
+/// Everything under `/api/v1`. The router tries each route in turn, a pattern with an id
+/// by regular expression, so what members ask for most comes first: in an emergency the
+/// routes tried before theirs cost more than the answer.
 fn api_v1(cfg: &mut ServiceConfig) {
+    inbox::config(cfg);
+    posts::config(cfg);
+    receipts::config(cfg);
+    safety::config(cfg);
     auth::config(cfg);
     districts::config(cfg);
     associations::config(cfg);
@@ -63,14 +69,10 @@ fn api_v1(cfg: &mut ServiceConfig) {
     invitations::config(cfg);
     roles::config(cfg);
     admin::config(cfg);
-    posts::config(cfg);
-    inbox::config(cfg);
     calendar::config(cfg);
-    receipts::config(cfg);
     push::config(cfg);
     channels::config(cfg);
     line::config(cfg);
-    safety::config(cfg);
     surveys::config(cfg);
     attachments::config(cfg);
     stats::config(cfg);
