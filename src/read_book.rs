@@ -9,7 +9,8 @@
 //! array while few, a bitmap when many), so a city-wide post read by every member of Kanazawa
 //! takes about 25 kB.
 //!
-//! A post is booked whole, on first need, in two indexed reads; from then on each receipt is
+//! A post is booked whole, on first need, with the other posts of the page it is asked for
+//! in two indexed reads; from then on each receipt is
 //! written into the book when it commits (this process's at once, on PostgreSQL other
 //! instances' through `coherence`). Receipts are never deleted, so the book only grows
 //! between loads. A receipt that commits while a post is being loaded is logged and applied
@@ -186,10 +187,24 @@ impl ReadBook {
                 book: self,
                 pending: self.begin_loads(ids),
             };
-            while let Some((id, token)) = loads.pending.last().cloned() {
-                let (readers, confirmed) = inbox::post_receipts(conn, &id)?;
-                self.finish_load(&id, token, &readers, &confirmed);
-                loads.pending.pop();
+            if !loads.pending.is_empty() {
+                let wanted: Vec<PostId> = loads.pending.iter().map(|(id, _)| id.clone()).collect();
+                match inbox::posts_receipts(conn, &wanted)? {
+                    Some(mut receipts) => {
+                        for (id, token) in &loads.pending {
+                            let (readers, confirmed) = receipts.remove(id).unwrap_or_default();
+                            self.finish_load(id, *token, &readers, &confirmed);
+                        }
+                        loads.pending.clear();
+                    }
+                    None => {
+                        while let Some((id, token)) = loads.pending.last().cloned() {
+                            let (readers, confirmed) = inbox::post_receipts(conn, &id)?;
+                            self.finish_load(&id, token, &readers, &confirmed);
+                            loads.pending.pop();
+                        }
+                    }
+                }
             }
             if let Some(states) = self.states(member, household, ids) {
                 return Ok(states);

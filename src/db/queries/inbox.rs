@@ -1,5 +1,7 @@
 //! The member's inbox: pages of the posts that reach their household, with read states.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -118,12 +120,54 @@ pub fn read_states(
     Ok((read, confirmed))
 }
 
-/// Everyone who has opened a post, and every household that has confirmed it: a post's
-/// whole receipts, for `ReadBook`. Two range reads of the primary keys.
-pub fn post_receipts(
+/// A post's receipts: who opened it, which households confirmed it.
+pub type PostReceipts = (Vec<MemberId>, Vec<HouseholdId>);
+
+/// Rows one read of several posts' receipts may bring; more, and each post is read alone
+/// (`post_receipts`), so a city-wide post's tens of thousands of rows are never held
+/// beside those of other posts.
+const BATCH_ROWS: usize = 20_000;
+
+/// Everyone who has opened each post, and every household that has confirmed it, for
+/// `ReadBook`: two reads, each a range of the primary key per post, whatever the number of
+/// posts; `None` when they hold more than `BATCH_ROWS` rows.
+pub fn posts_receipts(
     conn: &mut AnyConnection,
-    id: &PostId,
-) -> QueryResult<(Vec<MemberId>, Vec<HouseholdId>)> {
+    ids: &[PostId],
+) -> QueryResult<Option<HashMap<PostId, PostReceipts>>> {
+    let limit = i64::try_from(BATCH_ROWS + 1).unwrap_or(i64::MAX);
+    let mut receipts: HashMap<PostId, PostReceipts> = HashMap::new();
+    let readers: Vec<(PostId, MemberId)> = post_reads::table
+        .filter(post_reads::post_id.eq_any(ids))
+        .select((post_reads::post_id, post_reads::member_id))
+        .limit(limit)
+        .load(conn)?;
+    if readers.len() > BATCH_ROWS {
+        return Ok(None);
+    }
+    for (post, member) in readers {
+        receipts.entry(post).or_default().0.push(member);
+    }
+    let confirmed: Vec<(PostId, HouseholdId)> = household_receipts::table
+        .filter(household_receipts::post_id.eq_any(ids))
+        .filter(household_receipts::confirmed_at.is_not_null())
+        .select((
+            household_receipts::post_id,
+            household_receipts::household_id,
+        ))
+        .limit(limit)
+        .load(conn)?;
+    if confirmed.len() > BATCH_ROWS {
+        return Ok(None);
+    }
+    for (post, household) in confirmed {
+        receipts.entry(post).or_default().1.push(household);
+    }
+    Ok(Some(receipts))
+}
+
+/// One post's receipts, however many.
+pub fn post_receipts(conn: &mut AnyConnection, id: &PostId) -> QueryResult<PostReceipts> {
     let readers = post_reads::table
         .filter(post_reads::post_id.eq(id))
         .select(post_reads::member_id)
