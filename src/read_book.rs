@@ -187,25 +187,7 @@ impl ReadBook {
                 book: self,
                 pending: self.begin_loads(ids),
             };
-            if !loads.pending.is_empty() {
-                let wanted: Vec<PostId> = loads.pending.iter().map(|(id, _)| id.clone()).collect();
-                match inbox::posts_receipts(conn, &wanted)? {
-                    Some(mut receipts) => {
-                        for (id, token) in &loads.pending {
-                            let (readers, confirmed) = receipts.remove(id).unwrap_or_default();
-                            self.finish_load(id, *token, &readers, &confirmed);
-                        }
-                        loads.pending.clear();
-                    }
-                    None => {
-                        while let Some((id, token)) = loads.pending.last().cloned() {
-                            let (readers, confirmed) = inbox::post_receipts(conn, &id)?;
-                            self.finish_load(&id, token, &readers, &confirmed);
-                            loads.pending.pop();
-                        }
-                    }
-                }
-            }
+            self.book(conn, &mut loads)?;
             if let Some(states) = self.states(member, household, ids) {
                 return Ok(states);
             }
@@ -218,6 +200,28 @@ impl ReadBook {
                 confirmed: confirmed.contains(id),
             })
             .collect())
+    }
+
+    /// Reads and books the pending posts: together when they are small, else one by one.
+    fn book(&self, conn: &mut AnyConnection, loads: &mut Loads<'_>) -> QueryResult<()> {
+        if loads.pending.is_empty() {
+            return Ok(());
+        }
+        let wanted: Vec<PostId> = loads.pending.iter().map(|(id, _)| id.clone()).collect();
+        if let Some(mut receipts) = inbox::posts_receipts(conn, &wanted)? {
+            for (id, token) in &loads.pending {
+                let (readers, confirmed) = receipts.remove(id).unwrap_or_default();
+                self.finish_load(id, *token, &readers, &confirmed);
+            }
+            loads.pending.clear();
+        }
+        // Popped only once booked: a failed read leaves the rest to `Loads` to abandon.
+        while let Some((id, token)) = loads.pending.last().cloned() {
+            let (readers, confirmed) = inbox::post_receipts(conn, &id)?;
+            self.finish_load(&id, token, &readers, &confirmed);
+            loads.pending.pop();
+        }
+        Ok(())
     }
 
     /// Marks the posts that are neither booked and fresh nor being loaded as this load's.
