@@ -14,7 +14,7 @@ use diesel::{Connection, RunQueryDsl};
 use tokio::sync::{Notify, watch};
 
 use crate::auth::generations::TokenGenerations;
-use crate::db::changes::{self, CHANNEL, Change};
+use crate::db::changes::{self, CHANNEL, Change, PostsChanged};
 use crate::inbox_cache::InboxCache;
 
 /// How often the connection is read; bounds how late a change is heard.
@@ -120,14 +120,20 @@ impl Listener {
     }
 
     fn apply(&self, heard: Vec<Change>) {
+        let mut posts = PostsChanged::default();
         for change in heard {
             match change {
-                Change::Posts => self.inbox_cache.posts_changed(),
+                Change::Posts => self.inbox_cache.all_posts_changed(),
+                Change::Post(post) => posts.posts.push(post),
+                Change::Feed(feed) => posts.feeds.push(feed),
                 Change::Roster(moved) => self.inbox_cache.roster_changed(&[moved]),
                 Change::Receipt(recorded) => self.inbox_cache.receipts_recorded(&[recorded]),
                 Change::Push => self.wake_push.notify_one(),
                 Change::Tokens(member) => self.token_generations.forget(&member),
             }
+        }
+        if !posts.is_empty() {
+            self.inbox_cache.posts_changed(&posts);
         }
     }
 }

@@ -4,8 +4,9 @@
 //! inbox page, a circular by id and the audience check of a read or confirmation are answered
 //! without the database.
 //!
-//! This process drops what it changes (`posts_changed`, `roster_changed`) and writes in the
-//! receipts it records (`receipts_recorded`) as soon as the change commits; on PostgreSQL it
+//! This process drops what it changes (`posts_changed`: only the changed posts and the feeds
+//! they are listed in; `roster_changed`) and writes in the receipts it records
+//! (`receipts_recorded`) as soon as the change commits; on PostgreSQL it
 //! does the same with what other instances announce (`coherence`). Every entry but places
 //! also expires after `posts.inbox_cache_ttl_ms`, a backstop for a change that went unheard;
 //! the places are read again whole every `PLACES_RELOAD` and whenever changes may have gone
@@ -21,7 +22,7 @@ use chrono::NaiveDateTime;
 
 use crate::authz::Membership;
 use crate::db::AnyConnection;
-use crate::db::changes::Recorded;
+use crate::db::changes::{PostsChanged, Recorded};
 use crate::db::queries::inbox::{self, FeedEntry, InboxCursor, InboxRow};
 use crate::db::queries::posts::{self as queries, PostDetail};
 use crate::domain::{MemberId, PostId};
@@ -39,7 +40,9 @@ pub struct InboxCache {
     ttl: Duration,
     /// Posts kept per audience key; older pages come from the database.
     window: usize,
-    posts_generation: AtomicU64,
+    /// Moves on with every change of posts, so a feed or post loaded while one commits is
+    /// not kept (it may predate the change that dropped it).
+    posts_clock: AtomicU64,
     feeds: RwLock<HashMap<AudienceKey, Feed>>,
     places: RwLock<Places>,
     /// Asks `jobs::keep_places_loaded` to read every place again.
@@ -50,7 +53,6 @@ pub struct InboxCache {
 
 #[derive(Clone)]
 struct Feed {
-    generation: u64,
     loaded: Instant,
     entries: Arc<[FeedEntry]>,
     /// False when older posts exist beyond `entries`.
@@ -61,7 +63,6 @@ struct Feed {
 pub type Readable = (Arc<Membership>, Arc<PostDetail>);
 
 struct CachedPost {
-    generation: u64,
     loaded: Instant,
     detail: Arc<PostDetail>,
 }
@@ -85,7 +86,7 @@ impl InboxCache {
         Self {
             ttl,
             window: window.max(1),
-            posts_generation: AtomicU64::new(0),
+            posts_clock: AtomicU64::new(0),
             feeds: RwLock::new(HashMap::new()),
             places: RwLock::new(Places {
                 directory: Directory::default(),
@@ -98,9 +99,26 @@ impl InboxCache {
         }
     }
 
-    /// Call after a post is published, edited or withdrawn.
-    pub fn posts_changed(&self) {
-        self.posts_generation.fetch_add(1, Ordering::AcqRel);
+    /// Call after posts are published, edited or withdrawn (after the commit): drops them and
+    /// the feeds they are listed in; every other feed stays warm.
+    pub fn posts_changed(&self, changed: &PostsChanged) {
+        self.posts_clock.fetch_add(1, Ordering::AcqRel);
+        let mut feeds = write(&self.feeds);
+        for key in &changed.feeds {
+            feeds.remove(key);
+        }
+        drop(feeds);
+        let mut posts = write(&self.posts);
+        for id in &changed.posts {
+            posts.remove(id);
+        }
+    }
+
+    /// Drops every feed and post: any of them may have changed.
+    pub fn all_posts_changed(&self) {
+        self.posts_clock.fetch_add(1, Ordering::AcqRel);
+        write(&self.feeds).clear();
+        write(&self.posts).clear();
     }
 
     /// Call after members, households or associations change place (after the commit).
@@ -171,15 +189,13 @@ impl InboxCache {
     /// Forgets everything: changes made elsewhere may have gone unheard (the change listener
     /// lost its connection).
     pub fn drop_all(&self) {
-        self.posts_changed();
+        self.all_posts_changed();
         self.roster_changed(&[Moved::Everyone]);
         self.book.clear();
-        write(&self.feeds).clear();
-        write(&self.posts).clear();
     }
 
-    fn fresh(&self, generation: u64, current: u64, loaded: Instant) -> bool {
-        generation == current && loaded.elapsed() < self.ttl
+    fn fresh(&self, loaded: Instant) -> bool {
+        loaded.elapsed() < self.ttl
     }
 
     fn cached_membership(&self, member: &MemberId) -> Option<Arc<Membership>> {
@@ -209,10 +225,9 @@ impl InboxCache {
     }
 
     fn cached_post(&self, id: &PostId) -> Option<Arc<PostDetail>> {
-        let generation = self.posts_generation.load(Ordering::Acquire);
         read(&self.posts)
             .get(id)
-            .filter(|cached| self.fresh(cached.generation, generation, cached.loaded))
+            .filter(|cached| self.fresh(cached.loaded))
             .map(|cached| cached.detail.clone())
     }
 
@@ -222,7 +237,7 @@ impl InboxCache {
         conn: &mut AnyConnection,
         id: &PostId,
     ) -> Result<Option<Arc<PostDetail>>, ApiError> {
-        let generation = self.posts_generation.load(Ordering::Acquire);
+        let clock = self.posts_clock.load(Ordering::Acquire);
         if let Some(detail) = self.cached_post(id) {
             return Ok(Some(detail));
         }
@@ -234,13 +249,15 @@ impl InboxCache {
         }
         let detail = Arc::new(queries::post_detail(conn, post)?);
         let mut posts = write(&self.posts);
+        if self.posts_clock.load(Ordering::Acquire) != clock {
+            return Ok(Some(detail));
+        }
         if posts.len() >= MAX_POSTS {
             make_room(&mut posts, MAX_POSTS, |cached| cached.loaded, self.ttl);
         }
         posts.insert(
             id.clone(),
             CachedPost {
-                generation,
                 loaded: Instant::now(),
                 detail: detail.clone(),
             },
@@ -304,10 +321,9 @@ impl InboxCache {
     }
 
     fn cached_feed(&self, key: &AudienceKey) -> Option<Feed> {
-        let generation = self.posts_generation.load(Ordering::Acquire);
         read(&self.feeds)
             .get(key)
-            .filter(|feed| self.fresh(feed.generation, generation, feed.loaded))
+            .filter(|feed| self.fresh(feed.loaded))
             .cloned()
     }
 
@@ -317,7 +333,7 @@ impl InboxCache {
         key: &AudienceKey,
         at: NaiveDateTime,
     ) -> Result<Feed, ApiError> {
-        let generation = self.posts_generation.load(Ordering::Acquire);
+        let clock = self.posts_clock.load(Ordering::Acquire);
         if let Some(feed) = self.cached_feed(key) {
             return Ok(feed);
         }
@@ -325,12 +341,14 @@ impl InboxCache {
         let complete = entries.len() <= self.window;
         entries.truncate(self.window);
         let feed = Feed {
-            generation,
             loaded: Instant::now(),
             entries: entries.into(),
             complete,
         };
-        write(&self.feeds).insert(key.clone(), feed.clone());
+        let mut feeds = write(&self.feeds);
+        if self.posts_clock.load(Ordering::Acquire) == clock {
+            feeds.insert(key.clone(), feed.clone());
+        }
         Ok(feed)
     }
 
@@ -495,7 +513,6 @@ mod merge_tests {
     fn feed(mut entries: Vec<FeedEntry>, complete: bool) -> Feed {
         entries.sort_by(|a, b| (b.published_at, &b.post.id).cmp(&(a.published_at, &a.post.id)));
         Feed {
-            generation: 0,
             loaded: Instant::now(),
             entries: entries.into(),
             complete,

@@ -87,8 +87,8 @@ pub async fn publish_scheduled_posts(
         });
         match due.await.map(Option::unwrap_or_default) {
             Ok(published) if !published.is_empty() => {
-                tracing::info!(count = published.len(), "published scheduled posts");
-                inbox_cache.posts_changed();
+                tracing::info!(count = published.posts.len(), "published scheduled posts");
+                inbox_cache.posts_changed(&published);
                 wake_push.notify_one();
             }
             Ok(_) => {}

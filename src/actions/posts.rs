@@ -79,7 +79,7 @@ pub async fn create(
     let questions = survey_questions(&id, checked.questions);
     let (caller, scope, hans) = (caller.clone(), input.scope, checked.hans);
     let event = checked.event.map(|e| PostEvent::new(id.clone(), e));
-    let view = services
+    let (view, changed) = services
         .db
         .write(move |conn| {
             let p = Principal::load(conn, &caller)?;
@@ -103,13 +103,14 @@ pub async fn create(
                 created_at: at,
                 updated_at: at,
             };
-            let post = queries::create_post(conn, post, hans, questions, event)?;
+            let (post, changed) = queries::create_post(conn, post, hans, questions, event)?;
             let detail = serde_json::json!({"status": post.status.as_str()});
             record_post(conn, &p, AuditAction::PostCreated, &post, detail)?;
-            load_view(conn, &p.member_id, p.household_id.as_ref(), post)
+            let view = load_view(conn, &p.member_id, p.household_id.as_ref(), post)?;
+            Ok((view, changed))
         })
         .await?;
-    services.inbox_cache.posts_changed();
+    services.inbox_cache.posts_changed(&changed);
     Ok(view)
 }
 
@@ -181,7 +182,7 @@ pub async fn edit(
     edit: PostEdit,
 ) -> Result<PostView, ApiError> {
     let caller = caller.clone();
-    let view = services
+    let (view, changed) = services
         .db
         .write(move |conn| {
             let (p, post) = managed_post(conn, &caller, &id)?;
@@ -210,13 +211,14 @@ pub async fn edit(
                 let rows = survey_questions(&post.id, questions);
                 queries::replace_questions(conn, &post.id, &rows)?;
             }
-            let post = queries::edit_post(conn, &post, edit, &p.member_id)?;
+            let (post, changed) = queries::edit_post(conn, &post, edit, &p.member_id)?;
             let detail = serde_json::json!({"version": post.version});
             record_post(conn, &p, AuditAction::PostEdited, &post, detail)?;
-            load_view(conn, &p.member_id, p.household_id.as_ref(), post)
+            let view = load_view(conn, &p.member_id, p.household_id.as_ref(), post)?;
+            Ok((view, changed))
         })
         .await?;
-    services.inbox_cache.posts_changed();
+    services.inbox_cache.posts_changed(&changed);
     Ok(view)
 }
 
@@ -227,7 +229,7 @@ pub async fn publish(
     id: PostId,
 ) -> Result<PostView, ApiError> {
     let caller = caller.clone();
-    let view = services
+    let (view, changed) = services
         .db
         .write(move |conn| {
             let (p, post) = managed_post(conn, &caller, &id)?;
@@ -235,12 +237,12 @@ pub async fn publish(
             if post.expires_at.is_some_and(|e| e <= at) {
                 return Err(ApiError::validation("the post has already expired"));
             }
-            if !queries::publish_now(conn, &id, at)? {
-                return Err(ApiError::Conflict(
+            let changed = queries::publish_now(conn, &id, at)?.ok_or_else(|| {
+                ApiError::Conflict(
                     ErrorCode::NotPublishable,
                     "only a draft or scheduled post can be published".into(),
-                ));
-            }
+                )
+            })?;
             let post = queries::find_post(conn, &post.id)?.ok_or(ApiError::NotFound("post"))?;
             record_post(
                 conn,
@@ -249,31 +251,33 @@ pub async fn publish(
                 &post,
                 serde_json::json!({}),
             )?;
-            load_view(conn, &p.member_id, p.household_id.as_ref(), post)
+            let view = load_view(conn, &p.member_id, p.household_id.as_ref(), post)?;
+            Ok((view, changed))
         })
         .await?;
-    services.inbox_cache.posts_changed();
+    services.inbox_cache.posts_changed(&changed);
     Ok(view)
 }
 
 /// Withdraws a circular (its managers): it leaves every inbox; its record stays.
 pub async fn withdraw(services: &Services, caller: &MemberId, id: PostId) -> Result<(), ApiError> {
     let caller = caller.clone();
-    services
+    let changed = services
         .db
         .write(move |conn| {
             let (p, post) = managed_post(conn, &caller, &id)?;
-            queries::withdraw(conn, &id)?;
+            let changed = queries::withdraw(conn, &id)?;
             record_post(
                 conn,
                 &p,
                 AuditAction::PostWithdrawn,
                 &post,
                 serde_json::json!({}),
-            )
+            )?;
+            Ok(changed)
         })
         .await?;
-    services.inbox_cache.posts_changed();
+    services.inbox_cache.posts_changed(&changed);
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use diesel::RunQueryDsl;
 use diesel::sql_types::Text;
 
 use crate::db::AnyConnection;
-use crate::domain::{AssociationId, HouseholdId, MemberId, PostId};
+use crate::domain::{AssociationId, AudienceKey, HouseholdId, MemberId, PostId};
 use crate::places::Moved;
 
 /// The channel every instance listens on.
@@ -26,10 +26,42 @@ pub struct Recorded {
     pub confirmed: bool,
 }
 
+/// Posts that were published, edited, withdrawn or expired early, and the inbox feeds they
+/// are (or were, before a withdrawal) listed in: what the in-memory read model must drop.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PostsChanged {
+    pub posts: Vec<PostId>,
+    pub feeds: Vec<AudienceKey>,
+}
+
+impl PostsChanged {
+    pub fn is_empty(&self) -> bool {
+        self.posts.is_empty() && self.feeds.is_empty()
+    }
+
+    pub fn extend(&mut self, other: PostsChanged) {
+        self.posts.extend(other.posts);
+        for feed in other.feeds {
+            if !self.feeds.contains(&feed) {
+                self.feeds.push(feed);
+            }
+        }
+    }
+
+    fn changes(&self) -> impl Iterator<Item = Change> + '_ {
+        let posts = self.posts.iter().cloned().map(Change::Post);
+        posts.chain(self.feeds.iter().cloned().map(Change::Feed))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// A post was published, edited, withdrawn or expired early.
+    /// Every post may have changed (an older instance's word, during a rolling upgrade).
     Posts,
+    /// A post was published, edited, withdrawn or expired early.
+    Post(PostId),
+    /// The posts listed under an inbox key changed.
+    Feed(AudienceKey),
     /// A member, household or association changed place.
     Roster(Moved),
     /// A member read (or confirmed) a post, or a household's confirmation was recorded on paper.
@@ -54,7 +86,15 @@ pub fn announce(conn: &mut AnyConnection, changes: &[Change]) -> diesel::QueryRe
     Ok(())
 }
 
-/// Space-separated words: `posts`, `push`, `read:<post>:<member>:<household>`,
+/// Sends what `changed` says when the current transaction commits (PostgreSQL only).
+pub fn announce_posts(conn: &mut AnyConnection, changed: &PostsChanged) -> diesel::QueryResult<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    announce(conn, &changed.changes().collect::<Vec<_>>())
+}
+
+/// Space-separated words: `posts` (every post), `post:<id>`, `feed:<audience key>`, `push`, `read:<post>:<member>:<household>`,
 /// `confirm:<post>:<member or ->:<household>`, `tokens:<member id>`, `member:<id>`,
 /// `household:<id>`, `association:<id>` (moved) and `roster` (everyone).
 fn payloads(changes: &[Change]) -> Vec<String> {
@@ -62,6 +102,8 @@ fn payloads(changes: &[Change]) -> Vec<String> {
     for change in changes {
         let word = match change {
             Change::Posts => "posts".to_string(),
+            Change::Post(post) => format!("post:{post}"),
+            Change::Feed(key) => format!("feed:{}", key.as_str()),
             Change::Roster(Moved::Member(member)) => format!("member:{member}"),
             Change::Roster(Moved::Household(household)) => format!("household:{household}"),
             Change::Roster(Moved::Association(association)) => {
@@ -109,9 +151,13 @@ pub fn parse(payload: &str) -> Vec<Change> {
                 if kind == "read" || kind == "confirm" {
                     return receipt(kind == "confirm", id);
                 }
+                if kind == "feed" {
+                    return AudienceKey::parse(id).map(Change::Feed);
+                }
                 let id = id.to_string();
                 match kind {
                     "tokens" => Some(Change::Tokens(MemberId(id))),
+                    "post" => Some(Change::Post(PostId(id))),
                     "member" => Some(Change::Roster(Moved::Member(MemberId(id)))),
                     "household" => Some(Change::Roster(Moved::Household(HouseholdId(id)))),
                     "association" => Some(Change::Roster(Moved::Association(AssociationId(id)))),
@@ -142,6 +188,9 @@ mod tests {
     fn payloads_round_trip_and_stay_under_the_notify_limit() {
         let mut changes = vec![
             Change::Posts,
+            Change::Post(PostId("p".into())),
+            Change::Feed(AudienceKey::city()),
+            Change::Feed(AudienceKey::han(&crate::domain::HanId("h".into()))),
             Change::Roster(Moved::Everyone),
             Change::Roster(Moved::Member(MemberId("m".into()))),
             Change::Roster(Moved::Household(HouseholdId("h".into()))),
@@ -163,5 +212,9 @@ mod tests {
         let parsed: Vec<Change> = payloads.iter().flat_map(|p| parse(p)).collect();
         assert_eq!(parsed, changes);
         assert_eq!(parse("posts someday-new"), vec![Change::Posts]);
+        assert_eq!(
+            parse("feed:city feed:street:1 feed:han:"),
+            vec![Change::Feed(AudienceKey::city())]
+        );
     }
 }

@@ -69,6 +69,15 @@ impl AudienceKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A key as `as_str` wrote it (another instance's announcement); anything else is `None`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let well_formed = text == "city"
+            || text.split_once(':').is_some_and(|(kind, id)| {
+                matches!(kind, "district" | "association" | "han") && !id.is_empty()
+            });
+        well_formed.then(|| Self(text.to_string()))
+    }
 }
 
 /// The audience keys of a member: the city, their district (and those a merge moved their

@@ -273,7 +273,8 @@ fn has(items: &[serde_json::Value], post: &str) -> bool {
 const COHERENT: std::time::Duration = std::time::Duration::from_millis(200);
 
 #[tokio::test]
-async fn a_circular_published_or_withdrawn_on_one_instance_shows_on_the_others_within_200_ms() {
+async fn a_circular_published_edited_or_withdrawn_on_one_instance_shows_on_the_others_within_200_ms()
+ {
     let Some(database) = postgres_database("published_or_withdrawn_shows_on_another") else {
         return;
     };
@@ -288,6 +289,19 @@ async fn a_circular_published_or_withdrawn_on_one_instance_shows_on_the_others_w
     let second = town.publish(&one, "二つ目の回覧").await;
     let took = inbox_within(&others, resident, COHERENT, |items| has(items, &second)).await;
     eprintln!("published: seen on the other instances after {took:?}");
+
+    // Only the edited post and its feed are dropped (D93); the edit still shows everywhere.
+    let edit = serde_json::json!({"title": "二つ目の回覧（訂正）"});
+    let path = format!("/api/v1/posts/{second}");
+    one.call(Method::PATCH, Some(&town.officer), &path, Some(&edit), 200)
+        .await;
+    let retitled = |items: &[serde_json::Value]| {
+        items
+            .iter()
+            .any(|item| item["id"] == second.as_str() && item["title"] == "二つ目の回覧（訂正）")
+    };
+    let took = inbox_within(&others, resident, COHERENT, retitled).await;
+    eprintln!("edited: seen on the other instances after {took:?}");
 
     let withdraw = format!("/api/v1/posts/{second}/withdraw");
     one.call(Method::POST, Some(&town.officer), &withdraw, None, 204)

@@ -1392,12 +1392,13 @@ async fn scheduled_posts_appear_when_their_time_comes() {
     .unwrap();
     assert_eq!(
         published
+            .posts
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>(),
         vec![id.clone()]
     );
-    app.inbox_cache.posts_changed();
+    app.inbox_cache.posts_changed(&published);
     let item = inbox_item(&app, &city.resident_h1, &id).await;
     assert_eq!(
         parse_time(&item["published_at"]).timestamp(),

@@ -6,7 +6,7 @@ use diesel::dsl::{Eq, EqAny};
 use diesel::prelude::*;
 use diesel::query_dsl::methods;
 
-use crate::db::changes::{Change, announce};
+use crate::db::changes::{PostsChanged, announce_posts};
 use crate::db::models::{Post, PostAudience, PostEvent, PostHan, PostVersion, SurveyQuestion};
 use crate::db::queries::district_scope::{InDistrict, in_district};
 use crate::db::queries::push;
@@ -92,7 +92,7 @@ pub fn create_post(
     hans: Vec<HanId>,
     questions: Vec<SurveyQuestion>,
     event: Option<PostEvent>,
-) -> QueryResult<Post> {
+) -> QueryResult<(Post, PostsChanged)> {
     write_transaction(conn, |conn| {
         diesel::insert_into(posts::table)
             .values(&post)
@@ -115,13 +115,28 @@ pub fn create_post(
                 .values(question)
                 .execute(conn)?;
         }
+        let mut changed = PostsChanged::default();
         if post.status == PostStatus::Published {
             index_audience(conn, &post, &hans)?;
             notify_audience(conn, &post, &hans)?;
-            announce(conn, &[Change::Posts])?;
+            changed = announce_change(conn, &post.id)?;
         }
-        Ok(post)
+        Ok((post, changed))
     })
+}
+
+/// Tells other instances that the post changed, with the inbox feeds it is listed in now,
+/// and answers the same for this one.
+fn announce_change(conn: &mut AnyConnection, id: &PostId) -> QueryResult<PostsChanged> {
+    let changed = PostsChanged {
+        posts: vec![id.clone()],
+        feeds: post_audiences::table
+            .filter(post_audiences::post_id.eq(id))
+            .select(post_audiences::scope_key)
+            .load(conn)?,
+    };
+    announce_posts(conn, &changed)?;
+    Ok(changed)
 }
 
 /// Queues the publication's notification in the publishing transaction (the outbox).
@@ -151,8 +166,12 @@ fn index_audience(conn: &mut AnyConnection, post: &Post, hans: &[HanId]) -> Quer
     Ok(())
 }
 
-/// Publishes a draft or scheduled post now. Returns false when it was not in such a state.
-pub fn publish_now(conn: &mut AnyConnection, id: &PostId, at: NaiveDateTime) -> QueryResult<bool> {
+/// Publishes a draft or scheduled post now; `None` when it was not in such a state.
+pub fn publish_now(
+    conn: &mut AnyConnection,
+    id: &PostId,
+    at: NaiveDateTime,
+) -> QueryResult<Option<PostsChanged>> {
     write_transaction(conn, |conn| {
         let changed = diesel::update(
             posts::table
@@ -166,7 +185,7 @@ pub fn publish_now(conn: &mut AnyConnection, id: &PostId, at: NaiveDateTime) -> 
         ))
         .execute(conn)?;
         if changed == 0 {
-            return Ok(false);
+            return Ok(None);
         }
         let post = posts::table
             .find(id)
@@ -175,14 +194,13 @@ pub fn publish_now(conn: &mut AnyConnection, id: &PostId, at: NaiveDateTime) -> 
         let hans = post_hans_of(conn, id)?;
         index_audience(conn, &post, &hans)?;
         notify_audience(conn, &post, &hans)?;
-        announce(conn, &[Change::Posts])?;
-        Ok(true)
+        announce_change(conn, id).map(Some)
     })
 }
 
 /// Publishes every scheduled post that is due; the scheduler calls this, and it is safe to
 /// call from several processes (each post is claimed by its status change).
-pub fn publish_due(conn: &mut AnyConnection, at: NaiveDateTime) -> QueryResult<Vec<PostId>> {
+pub fn publish_due(conn: &mut AnyConnection, at: NaiveDateTime) -> QueryResult<PostsChanged> {
     let due: Vec<(PostId, Option<NaiveDateTime>)> = posts::table
         .filter(posts::status.eq(PostStatus::Scheduled))
         .filter(posts::published_at.le(at))
@@ -190,18 +208,20 @@ pub fn publish_due(conn: &mut AnyConnection, at: NaiveDateTime) -> QueryResult<V
         .order(posts::published_at.asc())
         .limit(500)
         .load(conn)?;
-    let mut published = Vec::new();
+    let mut published = PostsChanged::default();
     for (id, due_at) in due {
         // The post keeps its scheduled time, so the inbox order is what the author chose.
-        if publish_now(conn, &id, due_at.unwrap_or(at))? {
-            published.push(id);
+        if let Some(changed) = publish_now(conn, &id, due_at.unwrap_or(at))? {
+            published.extend(changed);
         }
     }
     Ok(published)
 }
 
-pub fn withdraw(conn: &mut AnyConnection, id: &PostId) -> QueryResult<()> {
+/// Withdraws a post; answers the feeds it was listed in.
+pub fn withdraw(conn: &mut AnyConnection, id: &PostId) -> QueryResult<PostsChanged> {
     write_transaction(conn, |conn| {
+        let changed = announce_change(conn, id)?;
         let at = now();
         diesel::update(
             posts::table
@@ -216,7 +236,7 @@ pub fn withdraw(conn: &mut AnyConnection, id: &PostId) -> QueryResult<()> {
         diesel::delete(post_audiences::table.filter(post_audiences::post_id.eq(id)))
             .execute(conn)?;
         crate::db::queries::outbox::cancel_for_post(conn, id)?;
-        announce(conn, &[Change::Posts])
+        Ok(changed)
     })
 }
 
@@ -281,7 +301,7 @@ pub fn edit_post(
     post: &Post,
     edit: PostEdit,
     editor: &MemberId,
-) -> QueryResult<Post> {
+) -> QueryResult<(Post, PostsChanged)> {
     write_transaction(conn, |conn| {
         let at = now();
         let retitled = edit.title.clone().filter(|t| *t != post.title);
@@ -319,7 +339,8 @@ pub fn edit_post(
         if let Some((scope, hans)) = &edit.audience {
             readdress(conn, &post.id, scope, hans)?;
         }
-        announce(conn, &[Change::Posts])?;
+        // Only an unsent post is readdressed, so the feeds it is listed in stay as they are.
+        let changed = announce_change(conn, &post.id)?;
         if let (PostStatus::Published, Some(title)) = (post.status, retitled) {
             push::retitle_queued(
                 conn,
@@ -350,10 +371,11 @@ pub fn edit_post(
                 .set(post_audiences::expires_at.eq(expires_at))
                 .execute(conn)?;
         }
-        posts::table
+        let post = posts::table
             .find(&post.id)
             .select(Post::as_select())
-            .first(conn)
+            .first(conn)?;
+        Ok((post, changed))
     })
 }
 
