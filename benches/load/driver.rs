@@ -16,6 +16,9 @@ pub struct Outcome {
     pub errors: usize,
     pub server_errors: usize,
     pub latencies_us: Vec<u64>,
+    /// Each request's planned second from the start, with its latency: where the slow ones
+    /// fell.
+    pub timeline: Vec<(u32, u64)>,
     pub elapsed: Duration,
     /// The body of the first 5xx answer, to say what failed.
     pub first_server_error: Option<String>,
@@ -32,6 +35,26 @@ impl Outcome {
         }
         let index = ((self.latencies_us.len() - 1) as f64 * p).round() as usize;
         self.latencies_us[index] as f64 / 1000.0
+    }
+
+    /// Requests, p99 and max in ms of each `width` seconds, in order.
+    pub fn windows(&self, width: u32) -> Vec<(u32, usize, f64, f64)> {
+        let mut by_window = std::collections::BTreeMap::<u32, Vec<u64>>::new();
+        for (second, latency) in &self.timeline {
+            by_window
+                .entry(second / width * width)
+                .or_default()
+                .push(*latency);
+        }
+        by_window
+            .into_iter()
+            .map(|(start, mut latencies)| {
+                latencies.sort_unstable();
+                let p99 = latencies[(latencies.len() - 1) * 99 / 100] as f64 / 1000.0;
+                let max = *latencies.last().unwrap_or(&0) as f64 / 1000.0;
+                (start, latencies.len(), p99, max)
+            })
+            .collect()
     }
 }
 
@@ -59,6 +82,7 @@ pub async fn run(client: &reqwest::Client, load: &Load, make: MakeRequest) -> Ou
             let (rate, connections) = (load.rate, load.connections);
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
+                let mut timeline = Vec::new();
                 let (mut errors, mut server_errors) = (0, 0);
                 let mut first_server_error = None;
                 let mut k = 0u64;
@@ -92,8 +116,10 @@ pub async fn run(client: &reqwest::Client, load: &Load, make: MakeRequest) -> Ou
                         }
                         Err(_) => None,
                     };
-                    latencies
-                        .push(u64::try_from(planned.elapsed().as_micros()).unwrap_or(u64::MAX));
+                    let latency = u64::try_from(planned.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    latencies.push(latency);
+                    let second = planned.duration_since(started).as_secs();
+                    timeline.push((u32::try_from(second).unwrap_or(u32::MAX), latency));
                     match status {
                         Some(s) if s.is_success() => {}
                         Some(s) if s.is_server_error() => {
@@ -103,7 +129,13 @@ pub async fn run(client: &reqwest::Client, load: &Load, make: MakeRequest) -> Ou
                         _ => errors += 1,
                     }
                 }
-                (latencies, errors, server_errors, first_server_error)
+                (
+                    latencies,
+                    timeline,
+                    errors,
+                    server_errors,
+                    first_server_error,
+                )
             })
         })
         .collect();
@@ -112,11 +144,13 @@ pub async fn run(client: &reqwest::Client, load: &Load, make: MakeRequest) -> Ou
         errors: 0,
         server_errors: 0,
         latencies_us: Vec::new(),
+        timeline: Vec::new(),
         elapsed: Duration::ZERO,
         first_server_error: None,
     };
     for task in tasks {
-        let (latencies, errors, server_errors, first_server_error) = task.await.unwrap();
+        let (latencies, timeline, errors, server_errors, first_server_error) = task.await.unwrap();
+        outcome.timeline.extend(timeline);
         outcome.first_server_error = outcome.first_server_error.or(first_server_error);
         outcome.requests += latencies.len();
         outcome.errors += errors;

@@ -167,6 +167,17 @@ pub async fn run(bench: &Bench, with_traffic: bool) {
     let peak = bench.peak_rss_mib();
     let per_300k = fan_out.as_secs_f64() * 300_000.0 / done.max(1) as f64;
     if let Some(outcome) = outcome {
+        let windows: Vec<String> = outcome
+            .windows(5)
+            .iter()
+            .map(|(start, requests, p99, max)| {
+                format!(
+                    "{start}–{} s: {requests} req, p99 {p99:.1} ms, max {max:.1} ms",
+                    start + 5
+                )
+            })
+            .collect();
+        println!("<!-- emergency traffic by 5 s: {} -->", windows.join("; "));
         bench.record(Row {
             scenario: format!(
                 "emergency: inbox, read, confirm at {rate:.0}/s by {} members",
