@@ -186,6 +186,28 @@ impl InboxCache {
         self.book.record(recorded);
     }
 
+    /// Books who read the posts of one feed that many share (the city's, a district's), so
+    /// the first members to ask after a start do not each wait for them.
+    pub fn warm(&self, conn: &mut AnyConnection, key: &AudienceKey) -> Result<(), ApiError> {
+        let feed = self.feed(conn, key, crate::db::now())?;
+        let ids: Vec<PostId> = feed.entries.iter().map(|e| e.post.id.clone()).collect();
+        Ok(self.book.book_posts(conn, &ids)?)
+    }
+
+    /// Booked posts to read again (older than the TTL); those nobody asked about are dropped.
+    pub fn read_states_due(&self) -> Vec<PostId> {
+        self.book.due()
+    }
+
+    /// Reads a booked post's receipts again, adding any that went unheard.
+    pub fn refresh_read_states(
+        &self,
+        conn: &mut AnyConnection,
+        id: &PostId,
+    ) -> Result<(), ApiError> {
+        Ok(self.book.refresh(conn, id)?)
+    }
+
     /// Forgets everything: changes made elsewhere may have gone unheard (the change listener
     /// lost its connection).
     pub fn drop_all(&self) {

@@ -20,7 +20,7 @@ use crate::db::queries::job_runs;
 use crate::db::queries::posts::publish_due;
 use crate::db::queries::stats::take_snapshots;
 use crate::db::{AnyConnection, Db, now};
-use crate::domain::Rule;
+use crate::domain::{AudienceKey, Rule};
 use crate::error::ApiError;
 use crate::inbox_cache::{InboxCache, PlacesReload};
 use crate::places::Directory;
@@ -231,6 +231,90 @@ pub async fn run_scheduled_backups(
             Ok(Ok(path)) => tracing::info!(file = %path.display(), "scheduled backup written"),
             Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "scheduled backup failed"),
             Err(e) => tracing::error!(error = %e, "scheduled backup task failed"),
+        }
+    })
+    .await;
+}
+
+/// How often SQLite's write-ahead log is copied into the database file: often enough that
+/// the log stays small and each copy short.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies SQLite's write-ahead log into the database file on a connection of its own, so no
+/// request's commit does it (D94).
+pub async fn checkpoint_wal(db: Db, stop: watch::Receiver<bool>) {
+    if db.backend() != crate::db::Backend::Sqlite {
+        return;
+    }
+    every(Instant::now(), CHECKPOINT_EVERY, stop, || async {
+        if let Err(e) = db.checkpoint().await {
+            tracing::warn!(error = %e, "copying the write-ahead log into the database failed; will retry");
+        }
+    })
+    .await;
+}
+
+/// Keeps the read book (D92, D95) warm and current in the background: at start it books the
+/// city's and every district's newest posts, which most members' pages share; then, every
+/// quarter of the TTL, it reads again the booked posts older than the TTL (a backstop for
+/// receipts nobody announced) while requests go on being answered from what is booked.
+pub async fn keep_read_book_warm(
+    db: Db,
+    cache: Arc<InboxCache>,
+    ttl: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    if ttl.is_zero() {
+        return;
+    }
+    let halt = stop.clone();
+    let districts = db.run(|conn| Ok(crate::db::queries::districts::all_districts(conn)?));
+    let keys = match districts.await {
+        Ok(districts) => districts
+            .iter()
+            .map(|d| AudienceKey::district(&d.id))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "listing districts to warm the read book failed");
+            Vec::new()
+        }
+    };
+    for key in std::iter::once(AudienceKey::city()).chain(keys) {
+        if *halt.borrow() {
+            return;
+        }
+        let cache = cache.clone();
+        if let Err(e) = db.run(move |conn| cache.warm(conn, &key)).await {
+            tracing::warn!(error = %e, "warming the read book failed");
+            break;
+        }
+    }
+    let interval = (ttl / 4).max(Duration::from_millis(100));
+    every(Instant::now() + interval, interval, stop, || async {
+        for id in cache.read_states_due() {
+            if *halt.borrow() {
+                return;
+            }
+            let cache = cache.clone();
+            let refreshed = db.run(move |conn| cache.refresh_read_states(conn, &id));
+            if let Err(e) = refreshed.await {
+                tracing::warn!(error = %e, "reading a post's receipts again failed; will retry");
+                return;
+            }
+        }
+    })
+    .await;
+}
+
+/// Reads again, once a second, the token generations requests found kept too long.
+pub async fn keep_token_generations_fresh(
+    generations: Arc<crate::auth::generations::TokenGenerations>,
+    stop: watch::Receiver<bool>,
+) {
+    let interval = Duration::from_secs(1);
+    every(Instant::now() + interval, interval, stop, || async {
+        if let Err(e) = generations.refresh_due().await {
+            tracing::warn!(error = %e, "reading token generations again failed; will retry");
         }
     })
     .await;

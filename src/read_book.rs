@@ -15,6 +15,11 @@
 //! instances' through `coherence`). Receipts are never deleted, so the book only grows
 //! between loads. A receipt that commits while a post is being loaded is logged and applied
 //! to what the load read, so the load cannot miss it.
+//!
+//! As a backstop for receipts nobody announced (written by another program), a booked post
+//! is read again in the background once it is older than the TTL (`due`, `refresh`), and is
+//! answered meanwhile: no request waits for a city-wide post's hundreds of thousands of
+//! rows. A post nobody asked about for a TTL leaves the book instead.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -43,6 +48,8 @@ pub struct ReadState {
 }
 
 pub struct ReadBook {
+    /// How old a booked post may grow before it is read again, and how long one nobody asks
+    /// about is kept.
     ttl: Duration,
     started: Instant,
     /// Numbers each load, so a load forgotten by `clear` is never taken for a later one.
@@ -139,7 +146,7 @@ impl ReadBook {
         self.started.elapsed().as_secs()
     }
 
-    /// The member's states of these posts, when every one is booked and fresh.
+    /// The member's states of these posts, when every one is booked.
     pub fn states<'a>(
         &self,
         member: &MemberId,
@@ -155,7 +162,7 @@ impl ReadBook {
         let holds = |set: &RoaringBitmap, n: Option<u32>| n.is_some_and(|n| set.contains(n));
         ids.into_iter()
             .map(|id| match inner.posts.get(id) {
-                Some(Entry::Booked(booked)) if booked.loaded.elapsed() < self.ttl => {
+                Some(Entry::Booked(booked)) => {
                     booked.used.store(now, Ordering::Relaxed);
                     Some(ReadState {
                         read: holds(&booked.readers, member),
@@ -224,32 +231,103 @@ impl ReadBook {
         Ok(())
     }
 
-    /// Marks the posts that are neither booked and fresh nor being loaded as this load's.
+    /// Marks the posts that are neither booked nor being loaded as this load's.
     fn begin_loads(&self, ids: &[PostId]) -> Vec<(PostId, u64)> {
         let mut inner = write(&self.inner);
         let mut mine = Vec::new();
         for id in ids {
-            let stale = match inner.posts.get(id) {
-                Some(Entry::Booked(booked)) => booked.loaded.elapsed() >= self.ttl,
-                Some(Entry::Loading { .. }) => false,
-                None => true,
-            };
-            if stale && !mine.iter().any(|(taken, _)| taken == id) {
+            if !inner.posts.contains_key(id) && !mine.iter().any(|(taken, _)| taken == id) {
                 let token = self.loads.fetch_add(1, Ordering::Relaxed);
-                let old = inner.posts.insert(
-                    id.clone(),
-                    Entry::Loading {
-                        token,
-                        log: Vec::new(),
-                    },
-                );
-                if let Some(Entry::Booked(old)) = old {
-                    inner.entries -= old.len();
-                }
+                let loading = Entry::Loading {
+                    token,
+                    log: Vec::new(),
+                };
+                inner.posts.insert(id.clone(), loading);
                 mine.push((id.clone(), token));
             }
         }
         mine
+    }
+
+    /// Books these posts (those not booked yet), with no member asking: to warm the book.
+    pub fn book_posts(&self, conn: &mut AnyConnection, ids: &[PostId]) -> QueryResult<()> {
+        if self.ttl.is_zero() {
+            return Ok(());
+        }
+        let mut loads = Loads {
+            book: self,
+            pending: self.begin_loads(ids),
+        };
+        self.book(conn, &mut loads)
+    }
+
+    /// Drops the posts nobody asked about for a TTL, and answers those booked longer ago
+    /// than that, to be read again (`refresh`).
+    pub fn due(&self) -> Vec<PostId> {
+        // A whole second more: `used` counts whole seconds.
+        let forgotten = self.now().saturating_sub(self.ttl.as_secs() + 1);
+        let mut inner = write(&self.inner);
+        let Inner { posts, entries, .. } = &mut *inner;
+        posts.retain(|_, entry| match entry {
+            Entry::Booked(booked) if booked.used.load(Ordering::Relaxed) < forgotten => {
+                *entries -= booked.len();
+                false
+            }
+            _ => true,
+        });
+        posts
+            .iter()
+            .filter_map(|(id, entry)| match entry {
+                Entry::Booked(booked) if booked.loaded.elapsed() >= self.ttl => Some(id.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Reads a booked post's receipts again and adds any the book missed; it is answered
+    /// meanwhile. Receipts are never deleted and those committed meanwhile are written in
+    /// as usual, so the union of both is exact.
+    pub fn refresh(&self, conn: &mut AnyConnection, id: &PostId) -> QueryResult<()> {
+        if !matches!(read(&self.inner).posts.get(id), Some(Entry::Booked(_))) {
+            return Ok(());
+        }
+        let (readers, confirmed) = inbox::post_receipts(conn, id)?;
+        // Parsed before taking the lock, as in `finish_load`.
+        let readers = keys(readers.iter().map(MemberId::as_str));
+        let confirmed = keys(confirmed.iter().map(HouseholdId::as_str));
+        let mut inner = write(&self.inner);
+        let Inner {
+            posts,
+            entries,
+            numbers,
+        } = &mut *inner;
+        let Some(Entry::Booked(booked)) = posts.get_mut(id) else {
+            return Ok(());
+        };
+        let before = booked.len();
+        let added = readers.zip(confirmed).and_then(|(readers, confirmed)| {
+            for member in readers {
+                booked.readers.insert(numbers.members.number(member)?);
+            }
+            for household in confirmed {
+                booked
+                    .confirmed
+                    .insert(numbers.households.number(household)?);
+            }
+            Some(booked.len() - before)
+        });
+        match added {
+            Some(added) => {
+                *entries += added;
+                booked.loaded = Instant::now();
+            }
+            // An id the book cannot keep: the post is read member by member from now on.
+            None => {
+                *entries -= before;
+                posts.remove(id);
+            }
+        }
+        Ok(())
     }
 
     /// Books what a load read, with the receipts logged meanwhile, unless the book forgot
@@ -305,7 +383,7 @@ impl ReadBook {
         inner.entries += booked.len();
         inner.posts.insert(id.clone(), Entry::Booked(booked));
         if inner.entries > MAX_ENTRIES {
-            evict(&mut inner, id, self.ttl);
+            evict(&mut inner, id);
         }
     }
 
@@ -362,18 +440,15 @@ impl Drop for Loads<'_> {
     }
 }
 
-/// Drops expired posts, then the least recently asked, until a quarter of the room is free;
+/// Drops the least recently asked posts until a quarter of the room is free;
 /// `keep` (just booked) stays.
-fn evict(inner: &mut Inner, keep: &PostId, ttl: Duration) {
+fn evict(inner: &mut Inner, keep: &PostId) {
     let mut booked: Vec<(u64, PostId)> = inner
         .posts
         .iter()
         .filter(|(id, _)| *id != keep)
         .filter_map(|(id, entry)| match entry {
-            Entry::Booked(b) if b.loaded.elapsed() < ttl => {
-                Some((b.used.load(Ordering::Relaxed), id.clone()))
-            }
-            Entry::Booked(_) => Some((0, id.clone())),
+            Entry::Booked(b) => Some((b.used.load(Ordering::Relaxed), id.clone())),
             Entry::Loading { .. } => None,
         })
         .collect();
@@ -489,12 +564,17 @@ mod tests {
     }
 
     #[test]
-    fn a_booked_post_is_read_again_after_the_ttl() {
+    fn a_booked_post_past_its_ttl_is_still_answered_and_due_to_be_read_again() {
         let book = ReadBook::new(Duration::ZERO);
         let t = town();
         let loads = book.begin_loads(std::slice::from_ref(&t.post));
         book.finish_load(&t.post, loads[0].1, std::slice::from_ref(&t.member), &[]);
-        assert_eq!(book.states(&t.member, &t.household, [&t.post]), None);
-        assert_eq!(book.begin_loads(std::slice::from_ref(&t.post)).len(), 1);
+        assert_eq!(
+            book.states(&t.member, &t.household, [&t.post]),
+            state(true, false)
+        );
+        // Booked, so not loaded again in the way of a request: the background reads it.
+        assert!(book.begin_loads(std::slice::from_ref(&t.post)).is_empty());
+        assert_eq!(book.due(), vec![t.post.clone()]);
     }
 }

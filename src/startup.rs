@@ -26,7 +26,7 @@ use crate::configuration::Settings;
 use crate::db::group_commit::GroupCommit;
 use crate::db::queries::districts::{count_districts, import_districts};
 use crate::db::queries::members::admin_exists;
-use crate::db::{Backend, Db, under_startup_lock};
+use crate::db::{Backend, Checkpoints, Db, under_startup_lock};
 use crate::error::{
     ApiError, ErrorCode, KnownRoutes, json_error_handler, no_route, path_error_handler,
     query_error_handler,
@@ -84,7 +84,7 @@ impl Application {
         let data_dir = &settings.server.data_dir;
         crate::private_files::private_dir(data_dir)
             .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", data_dir.display()))?;
-        let db = prepare_database(settings.clone(), true).await?;
+        let db = prepare(settings.clone(), true, Checkpoints::InBackground).await?;
         let Secrets {
             jwt: keys,
             vapid,
@@ -193,6 +193,20 @@ impl Application {
             inbox_cache.clone(),
             stopped.clone(),
         ))];
+        background.push(tokio::spawn(jobs::checkpoint_wal(
+            db.clone(),
+            stopped.clone(),
+        )));
+        background.push(tokio::spawn(jobs::keep_token_generations_fresh(
+            token_generations.clone(),
+            stopped.clone(),
+        )));
+        background.push(tokio::spawn(jobs::keep_read_book_warm(
+            db.background(),
+            inbox_cache.clone(),
+            Duration::from_millis(settings.posts.inbox_cache_ttl_ms),
+            stopped.clone(),
+        )));
         background.push(tokio::spawn(jobs::keep_places_loaded(
             db.background(),
             inbox_cache.clone(),
@@ -430,12 +444,16 @@ async fn shutdown_signal() {
 }
 
 /// Connects, migrates, and (when `seed` and configured) on a first start loads the Kanazawa
-/// districts.
+/// districts. For tools: SQLite checkpoints as its commits go.
 pub async fn prepare_database(settings: Settings, seed: bool) -> anyhow::Result<Db> {
+    prepare(settings, seed, Checkpoints::OnCommit).await
+}
+
+async fn prepare(settings: Settings, seed: bool, checkpoints: Checkpoints) -> anyhow::Result<Db> {
     spawn_blocking_with_tracing(move || {
         let url = settings.database_url()?;
         tracing::info!(database = %url.redacted(), "opening database");
-        let db = Db::connect(url.clone(), &settings.database)?;
+        let db = Db::connect_with(url.clone(), &settings.database, checkpoints)?;
         under_startup_lock(&mut *db.get()?, |conn| {
             if let Some(marker) = crate::demo::unfinished::repair(conn, &settings.server.data_dir)?
             {

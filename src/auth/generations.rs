@@ -1,12 +1,14 @@
 //! Each member's token generation, kept in memory: an access token carries the generation
 //! it was issued under and stops working once the member's generation moves past it (sign
 //! out, sign out everywhere, a new password, disabled, removed). Checked on every request,
-//! so a hit is one read lock and one hash lookup; a miss (or an entry older than
-//! `RELOAD_AFTER`, a backstop for another server process's change, which on PostgreSQL
-//! arrives at once through `coherence`) reads one row.
+//! so a hit is one read lock and one hash lookup; a miss reads one row. An entry older than
+//! `RELOAD_AFTER` (a backstop for a change no instance announced: every change kairan makes
+//! is applied here at once, on PostgreSQL through `coherence`) is still answered, and read
+//! again in the background with the others due (`refresh_due`), so a wave of members is never
+//! held up by a wave of reads.
 
-use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::db::Db;
@@ -16,10 +18,14 @@ use crate::error::ApiError;
 
 /// How long a generation read from the database is trusted without reading it again.
 pub const RELOAD_AFTER: Duration = Duration::from_secs(30);
+/// Members read again in one query.
+const REFRESH_CHUNK: usize = 1_000;
 
 pub struct TokenGenerations {
     db: Db,
     known: KnownGenerations,
+    /// Members whose kept generation is older than `RELOAD_AFTER`, for `refresh_due`.
+    due: Mutex<HashSet<MemberId>>,
 }
 
 impl TokenGenerations {
@@ -27,18 +33,27 @@ impl TokenGenerations {
         Self {
             db,
             known: KnownGenerations::default(),
+            due: Mutex::default(),
         }
     }
 
-    /// The member's generation if it is in memory and fresh.
+    /// The member's generation if it is in memory; one kept too long is also due to be
+    /// read again.
     pub fn cached(&self, member: &MemberId) -> Option<i64> {
-        self.known.fresh(member)
+        let (generation, stale) = self.known.get(member)?;
+        if stale {
+            self.due
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(member.clone());
+        }
+        Some(generation)
     }
 
     /// The member's generation, from memory or else from the database (an unknown member
     /// has none: their tokens are refused anyway).
     pub async fn current(&self, member: &MemberId) -> Result<i64, ApiError> {
-        if let Some(generation) = self.known.fresh(member) {
+        if let Some(generation) = self.cached(member) {
             return Ok(generation);
         }
         let id = member.clone();
@@ -48,6 +63,31 @@ impl TokenGenerations {
             .await?
             .unwrap_or(0);
         Ok(self.known.remember(member, generation))
+    }
+
+    /// Reads again the generations kept too long that requests asked for.
+    pub async fn refresh_due(&self) -> Result<(), ApiError> {
+        let due: Vec<MemberId> =
+            std::mem::take(&mut *self.due.lock().unwrap_or_else(PoisonError::into_inner))
+                .into_iter()
+                .collect();
+        for chunk in due.chunks(REFRESH_CHUNK) {
+            let ids = chunk.to_vec();
+            let read = self
+                .db
+                .run(move |conn| Ok(member_access::token_generations(conn, &ids)?))
+                .await?;
+            for member in chunk {
+                match read.get(member) {
+                    Some(generation) => {
+                        self.known.remember(member, *generation);
+                    }
+                    // Removed: the next request reads it (and is refused).
+                    None => self.forget(member),
+                }
+            }
+        }
+        Ok(())
     }
 
     /// After a commit that raised the member's generation.
@@ -84,12 +124,12 @@ struct Known {
 }
 
 impl KnownGenerations {
-    fn fresh(&self, member: &MemberId) -> Option<i64> {
+    /// The kept generation, and whether it was read longer than `RELOAD_AFTER` ago.
+    fn get(&self, member: &MemberId) -> Option<(i64, bool)> {
         let known = self.0.read().unwrap_or_else(PoisonError::into_inner);
         known
             .get(member)
-            .filter(|k| k.read_at.elapsed() < RELOAD_AFTER)
-            .map(|k| k.generation)
+            .map(|k| (k.generation, k.read_at.elapsed() >= RELOAD_AFTER))
     }
 
     /// Generations only grow, so a slow read that lands after a change never brings the
@@ -115,10 +155,10 @@ mod tests {
     fn a_generation_never_goes_back() {
         let known = KnownGenerations::default();
         let member = MemberId("m".into());
-        assert_eq!(known.fresh(&member), None);
+        assert_eq!(known.get(&member), None);
         assert_eq!(known.remember(&member, 3), 3);
         assert_eq!(known.remember(&member, 2), 3);
-        assert_eq!(known.fresh(&member), Some(3));
+        assert_eq!(known.get(&member), Some((3, false)));
         assert_eq!(known.remember(&member, 4), 4);
     }
 }

@@ -59,11 +59,25 @@ macro_rules! with_backend {
     };
 }
 
+/// Who copies SQLite's write-ahead log into the database file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checkpoints {
+    /// The connection whose commit grows the log past 1,000 pages (SQLite's default): for
+    /// tools, which have no background task.
+    OnCommit,
+    /// `Db::checkpoint`, called by a background task (`jobs::checkpoint_wal`), so no request's
+    /// write waits for seconds of copying and fsync behind a large commit: for the server
+    /// (D94).
+    InBackground,
+}
+
 /// Opens connections of the right backend and sets SQLite up for a server.
+#[derive(Clone)]
 pub struct AnyConnectionManager {
     url: DatabaseUrl,
     busy_timeout_ms: u32,
     synchronous: SqliteSynchronous,
+    checkpoints: Checkpoints,
 }
 
 impl AnyConnectionManager {
@@ -72,6 +86,7 @@ impl AnyConnectionManager {
             url,
             busy_timeout_ms: settings.sqlite_busy_timeout_ms,
             synchronous: settings.sqlite_synchronous,
+            checkpoints: Checkpoints::OnCommit,
         }
     }
 
@@ -96,9 +111,16 @@ impl AnyConnectionManager {
                     SqliteSynchronous::Full => "FULL",
                     SqliteSynchronous::Normal => "NORMAL",
                 };
-                // busy_timeout first: switching to WAL needs the lock.
+                let autocheckpoint = match self.checkpoints {
+                    Checkpoints::OnCommit => 1000,
+                    Checkpoints::InBackground => 0,
+                };
+                // busy_timeout first: switching to WAL needs the lock. A log left large by a
+                // burst is cut back to 64 MiB once copied.
                 conn.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = {synchronous};",
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = {autocheckpoint}; \
+                     PRAGMA journal_size_limit = 67108864;",
                     self.busy_timeout_ms
                 ))
                 .map_err(|e| refuse(files::sqlite_error(path, e)))?;
@@ -129,6 +151,11 @@ impl ManageConnection for AnyConnectionManager {
 
 pub type Pool = r2d2::Pool<AnyConnectionManager>;
 
+struct Checkpointer {
+    manager: AnyConnectionManager,
+    conn: Option<AnyConnection>,
+}
+
 /// The pool, shared by handlers and background tasks.
 #[derive(Clone)]
 pub struct Db {
@@ -141,6 +168,8 @@ pub struct Db {
     /// `None` for background work, which waits for its turn however long it takes.
     queue_timeout: Option<Duration>,
     background_turns: Arc<Semaphore>,
+    /// Checkpoints run on this connection, outside the pool (`checkpoint`).
+    checkpointer: Arc<std::sync::Mutex<Checkpointer>>,
 }
 
 /// Connections the pool keeps beyond requests' `max_connections`: the group commit's writer
@@ -152,8 +181,24 @@ const BACKGROUND_CONNECTIONS: u32 = 2;
 impl Db {
     /// Migrates, then builds the pool. Fails if the database cannot be reached.
     pub fn connect(url: DatabaseUrl, settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        Self::connect_with(url, settings, Checkpoints::OnCommit)
+    }
+
+    /// As `connect`; with `Checkpoints::InBackground` the caller must call `checkpoint` often.
+    pub fn connect_with(
+        url: DatabaseUrl,
+        settings: &DatabaseSettings,
+        checkpoints: Checkpoints,
+    ) -> anyhow::Result<Self> {
         let backend = url.backend();
-        let manager = AnyConnectionManager::new(url, settings);
+        let manager = AnyConnectionManager {
+            checkpoints,
+            ..AnyConnectionManager::new(url, settings)
+        };
+        let checkpointer = Arc::new(std::sync::Mutex::new(Checkpointer {
+            manager: manager.clone(),
+            conn: None,
+        }));
         let mut conn = manager.establish()?;
         under_startup_lock(&mut conn, run_migrations)?;
         drop(conn);
@@ -170,7 +215,28 @@ impl Db {
             turns: Arc::new(Semaphore::new(settings.max_connections as usize)),
             queue_timeout: Some(Duration::from_millis(settings.queue_timeout_ms)),
             background_turns: Arc::new(Semaphore::new(BACKGROUND_CONNECTIONS as usize)),
+            checkpointer,
         })
+    }
+
+    /// Copies what SQLite's write-ahead log holds into the database file as far as readers
+    /// allow, on a connection of its own, without stopping writers (a passive checkpoint).
+    /// SQLite only.
+    pub async fn checkpoint(&self) -> Result<(), ApiError> {
+        let checkpointer = self.checkpointer.clone();
+        spawn_blocking_with_tracing(move || {
+            let mut checkpointer = checkpointer.lock().unwrap_or_else(|e| e.into_inner());
+            let mut conn = match checkpointer.conn.take() {
+                Some(conn) => conn,
+                None => checkpointer.manager.establish()?,
+            };
+            conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")?;
+            checkpointer.conn = Some(conn);
+            Ok::<_, anyhow::Error>(())
+        })
+        .await
+        .map_err(|e| ApiError::Unexpected(e.into()))?
+        .map_err(ApiError::Unexpected)
     }
 
     /// The same database for background work: its own turns, and no 503 when they are busy.

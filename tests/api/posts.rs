@@ -1416,6 +1416,45 @@ async fn scheduled_posts_appear_when_their_time_comes() {
     assert_eq!(inbox_ids(&app, &city.resident_h1).await, vec![id]);
 }
 
+/// A read written behind the server's back (another program on the database) is announced to
+/// no one; the read book reads its posts again in the background once they are older than
+/// the TTL, and the inbox shows it then.
+#[tokio::test]
+async fn a_read_nobody_announced_shows_once_the_book_reads_its_post_again() {
+    let app = spawn_app_with(|s| s.posts.inbox_cache_ttl_ms = 400).await;
+    let city = City::build(&app).await;
+    let id = create_id(
+        &app,
+        &city.officer_a,
+        &association_post(&city, "裏口の既読"),
+    )
+    .await;
+    assert_eq!(
+        inbox_item(&app, &city.resident_h1, &id).await["read"],
+        false
+    );
+
+    let read = kairan::db::models::PostRead {
+        post_id: kairan::domain::PostId(id.clone()),
+        member_id: kairan::domain::MemberId(city.resident_h1.id.clone()),
+        household_id: kairan::domain::HouseholdId(city.household_h1_resident.clone()),
+        read_at: kairan::db::now(),
+        confirmed_at: None,
+    };
+    diesel::insert_into(kairan::db::schema::post_reads::table)
+        .values(read)
+        .execute(&mut app.db.get().unwrap())
+        .unwrap();
+    let started = std::time::Instant::now();
+    while inbox_item(&app, &city.resident_h1, &id).await["read"] == false {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "the read never showed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn withdrawn_posts_leave_every_inbox() {
     let app = spawn_app().await;

@@ -19,6 +19,18 @@ pub fn token_generation(conn: &mut AnyConnection, member: &MemberId) -> QueryRes
         .optional()
 }
 
+/// The generations of those of `ids` who still exist.
+pub fn token_generations(
+    conn: &mut AnyConnection,
+    ids: &[MemberId],
+) -> QueryResult<std::collections::HashMap<MemberId, i64>> {
+    let rows: Vec<(MemberId, i64)> = members::table
+        .filter(members::id.eq_any(ids))
+        .select((members::id, members::token_generation))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Moves the member's generation on, so every access token issued before stops; the new one.
 /// Other instances hear of it at commit (`Change::Tokens`).
 pub fn raise_token_generation(conn: &mut AnyConnection, member: &MemberId) -> QueryResult<i64> {
