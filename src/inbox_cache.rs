@@ -7,9 +7,9 @@
 //! This process drops what it changes (`posts_changed`: only the changed posts and the feeds
 //! they are listed in; `roster_changed`) and writes in the receipts it records
 //! (`receipts_recorded`) as soon as the change commits; on PostgreSQL it
-//! does the same with what other instances announce (`coherence`). Every entry but places
-//! also expires after `posts.inbox_cache_ttl_ms`, a backstop for a change that went unheard;
-//! the places are read again whole every `PLACES_RELOAD` and whenever changes may have gone
+//! does the same with what other instances announce (`coherence`). Feeds and posts also
+//! expire after `posts.inbox_cache_ttl_ms`, a backstop for a change that went unheard, and
+//! the read book reads its older posts again in the background (D95); the places are read again whole every `PLACES_RELOAD` and whenever changes may have gone
 //! unheard (`drop_all`).
 
 use crate::domain::AudienceKey;
@@ -102,6 +102,9 @@ impl InboxCache {
     /// Call after posts are published, edited or withdrawn (after the commit): drops them and
     /// the feeds they are listed in; every other feed stays warm.
     pub fn posts_changed(&self, changed: &PostsChanged) {
+        if changed.is_empty() {
+            return;
+        }
         self.posts_clock.fetch_add(1, Ordering::AcqRel);
         let mut feeds = write(&self.feeds);
         for key in &changed.feeds {

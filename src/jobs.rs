@@ -308,12 +308,13 @@ pub async fn keep_read_book_warm(
 
 /// Reads again, once a second, the token generations requests found kept too long.
 pub async fn keep_token_generations_fresh(
+    db: Db,
     generations: Arc<crate::auth::generations::TokenGenerations>,
     stop: watch::Receiver<bool>,
 ) {
     let interval = Duration::from_secs(1);
     every(Instant::now() + interval, interval, stop, || async {
-        if let Err(e) = generations.refresh_due().await {
+        if let Err(e) = generations.refresh_due(&db).await {
             tracing::warn!(error = %e, "reading token generations again failed; will retry");
         }
     })

@@ -91,6 +91,23 @@ fn keys<'a>(ids: impl IntoIterator<Item = &'a str>) -> Option<Vec<[u8; 16]>> {
     ids.into_iter().map(key).collect()
 }
 
+/// A post's readers and confirmed households as read from the database, parsed before the
+/// book's lock is taken (a city-wide post has tens of thousands); `None` when an id cannot be
+/// kept.
+struct ReadReceipts {
+    readers: Vec<[u8; 16]>,
+    confirmed: Vec<[u8; 16]>,
+}
+
+impl ReadReceipts {
+    fn parse(readers: &[MemberId], confirmed: &[HouseholdId]) -> Option<Self> {
+        Some(Self {
+            readers: keys(readers.iter().map(MemberId::as_str))?,
+            confirmed: keys(confirmed.iter().map(HouseholdId::as_str))?,
+        })
+    }
+}
+
 enum Entry {
     /// Being read by the load holding `token`; receipts committed meanwhile wait in `log`.
     Loading {
@@ -128,6 +145,17 @@ impl Numbering {
             added += u64::from(booked.confirmed.insert(household));
         }
         Some(added)
+    }
+
+    /// Adds what was read to the post's sets; `None` when the book is out of numbers.
+    fn add(&mut self, booked: &mut Booked, receipts: ReadReceipts) -> Option<()> {
+        for member in receipts.readers {
+            booked.readers.insert(self.members.number(member)?);
+        }
+        for household in receipts.confirmed {
+            booked.confirmed.insert(self.households.number(household)?);
+        }
+        Some(())
     }
 }
 
@@ -292,9 +320,7 @@ impl ReadBook {
             return Ok(());
         }
         let (readers, confirmed) = inbox::post_receipts(conn, id)?;
-        // Parsed before taking the lock, as in `finish_load`.
-        let readers = keys(readers.iter().map(MemberId::as_str));
-        let confirmed = keys(confirmed.iter().map(HouseholdId::as_str));
+        let receipts = ReadReceipts::parse(&readers, &confirmed);
         let mut inner = write(&self.inner);
         let Inner {
             posts,
@@ -305,20 +331,9 @@ impl ReadBook {
             return Ok(());
         };
         let before = booked.len();
-        let added = readers.zip(confirmed).and_then(|(readers, confirmed)| {
-            for member in readers {
-                booked.readers.insert(numbers.members.number(member)?);
-            }
-            for household in confirmed {
-                booked
-                    .confirmed
-                    .insert(numbers.households.number(household)?);
-            }
-            Some(booked.len() - before)
-        });
-        match added {
-            Some(added) => {
-                *entries += added;
+        match receipts.and_then(|receipts| numbers.add(booked, receipts)) {
+            Some(()) => {
+                *entries += booked.len() - before;
                 booked.loaded = Instant::now();
             }
             // An id the book cannot keep: the post is read member by member from now on.
@@ -339,9 +354,7 @@ impl ReadBook {
         readers: &[MemberId],
         confirmed: &[HouseholdId],
     ) {
-        // Parsed before taking the lock: a city-wide post has tens of thousands.
-        let readers = keys(readers.iter().map(MemberId::as_str));
-        let confirmed = keys(confirmed.iter().map(HouseholdId::as_str));
+        let receipts = ReadReceipts::parse(readers, confirmed);
         let mut inner = write(&self.inner);
         let Some(Entry::Loading { token: current, .. }) = inner.posts.get(id) else {
             return;
@@ -352,28 +365,19 @@ impl ReadBook {
         let Some(Entry::Loading { log, .. }) = inner.posts.remove(id) else {
             return;
         };
-        // An id the book cannot keep leaves the post unbooked (read member by member).
-        let (Some(readers), Some(confirmed)) = (readers, confirmed) else {
-            return;
-        };
-        let numbers = &mut inner.numbers;
-        let readers: Option<RoaringBitmap> = readers
-            .into_iter()
-            .map(|k| numbers.members.number(k))
-            .collect();
-        let confirmed: Option<RoaringBitmap> = confirmed
-            .into_iter()
-            .map(|k| numbers.households.number(k))
-            .collect();
-        let (Some(readers), Some(confirmed)) = (readers, confirmed) else {
-            return;
-        };
         let mut booked = Booked {
             loaded: Instant::now(),
             used: AtomicU64::new(self.now()),
-            readers,
-            confirmed,
+            readers: RoaringBitmap::new(),
+            confirmed: RoaringBitmap::new(),
         };
+        // An id the book cannot keep leaves the post unbooked (read member by member).
+        let Some(receipts) = receipts else {
+            return;
+        };
+        if inner.numbers.add(&mut booked, receipts).is_none() {
+            return;
+        }
         if !log
             .iter()
             .all(|recorded| inner.numbers.record(&mut booked, recorded).is_some())

@@ -198,6 +198,7 @@ impl Application {
             stopped.clone(),
         )));
         background.push(tokio::spawn(jobs::keep_token_generations_fresh(
+            db.background(),
             token_generations.clone(),
             stopped.clone(),
         )));

@@ -65,16 +65,16 @@ impl TokenGenerations {
         Ok(self.known.remember(member, generation))
     }
 
-    /// Reads again the generations kept too long that requests asked for.
-    pub async fn refresh_due(&self) -> Result<(), ApiError> {
+    /// Reads again the generations kept too long that requests asked for, on `db`'s turns
+    /// (the background's).
+    pub async fn refresh_due(&self, db: &Db) -> Result<(), ApiError> {
         let due: Vec<MemberId> =
             std::mem::take(&mut *self.due.lock().unwrap_or_else(PoisonError::into_inner))
                 .into_iter()
                 .collect();
         for chunk in due.chunks(REFRESH_CHUNK) {
             let ids = chunk.to_vec();
-            let read = self
-                .db
+            let read = db
                 .run(move |conn| Ok(member_access::token_generations(conn, &ids)?))
                 .await?;
             for member in chunk {
