@@ -79,6 +79,8 @@ struct Places {
 /// A whole reload of the places, begun by `begin_places_reload`.
 pub struct PlacesReload {
     pub directory: Directory,
+    /// Each member's token generation, read in the same chunks, for `TokenGenerations`.
+    pub generations: HashMap<[u8; 16], i64>,
 }
 
 impl InboxCache {
@@ -155,6 +157,7 @@ impl InboxCache {
         write(&self.places).moved_while_reloading = Some(Vec::new());
         PlacesReload {
             directory: Directory::default(),
+            generations: HashMap::new(),
         }
     }
 

@@ -11,6 +11,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::auth::JwtKeys;
+use crate::auth::generations::TokenGenerations;
 use crate::backup::scheduled_backup;
 use crate::configuration::{EmailSettings, EventSettings, StatsSettings};
 use crate::db::queries::digests;
@@ -23,7 +24,7 @@ use crate::db::{AnyConnection, Db, now};
 use crate::domain::{AudienceKey, Rule};
 use crate::error::ApiError;
 use crate::inbox_cache::{InboxCache, PlacesReload};
-use crate::places::Directory;
+use crate::places::key;
 use crate::shared_secrets::stored_jwt_key_ring;
 use crate::telemetry::spawn_blocking_with_tracing;
 
@@ -331,7 +332,12 @@ const PLACES_RETRY: Duration = Duration::from_secs(5);
 /// Reads every member's place into the inbox cache (D83): at start, whenever changes may have
 /// gone unheard (`InboxCache::drop_all`), and every `PLACES_RELOAD`. Members asking meanwhile
 /// are loaded from the database one by one, as before.
-pub async fn keep_places_loaded(db: Db, cache: Arc<InboxCache>, mut stop: watch::Receiver<bool>) {
+pub async fn keep_places_loaded(
+    db: Db,
+    cache: Arc<InboxCache>,
+    generations: Arc<TokenGenerations>,
+    mut stop: watch::Receiver<bool>,
+) {
     cache.want_places_reload();
     while !*stop.borrow() {
         tokio::select! {
@@ -340,7 +346,7 @@ pub async fn keep_places_loaded(db: Db, cache: Arc<InboxCache>, mut stop: watch:
             _ = stop.changed() => continue,
         }
         let started = Instant::now();
-        match load_places(&db, &cache).await {
+        match load_places(&db, &cache, &generations).await {
             Ok(Some((members, bytes))) => tracing::info!(
                 members,
                 bytes,
@@ -351,6 +357,7 @@ pub async fn keep_places_loaded(db: Db, cache: Arc<InboxCache>, mut stop: watch:
             Ok(None) => {}
             Err(e) => {
                 cache.abandon_places_reload();
+                generations.abandon_load();
                 tracing::warn!(error = %e, "reading every member's place failed; will retry");
                 tokio::time::sleep(PLACES_RETRY).await;
                 cache.want_places_reload();
@@ -359,8 +366,13 @@ pub async fn keep_places_loaded(db: Db, cache: Arc<InboxCache>, mut stop: watch:
     }
 }
 
-async fn load_places(db: &Db, cache: &InboxCache) -> Result<Option<(usize, usize)>, ApiError> {
+async fn load_places(
+    db: &Db,
+    cache: &InboxCache,
+    generations: &TokenGenerations,
+) -> Result<Option<(usize, usize)>, ApiError> {
     use crate::db::queries::places;
+    let generations_read = generations.begin_load();
     let mut reload = cache.begin_places_reload();
     reload = db
         .run(move |conn| {
@@ -376,17 +388,26 @@ async fn load_places(db: &Db, cache: &InboxCache) -> Result<Option<(usize, usize
         db,
         reload,
         places::households,
-        |d, (id, han, association)| {
-            d.add_household(&id, han.as_ref(), &association);
+        |r, (id, han, association)| {
+            r.directory.add_household(&id, han.as_ref(), &association);
             id
         },
     )
     .await?;
-    reload = in_chunks(db, reload, places::members, |d, (id, household)| {
-        d.add_member(&id, household.as_ref());
-        id
-    })
+    reload = in_chunks(
+        db,
+        reload,
+        places::members,
+        |r, (id, household, generation)| {
+            r.directory.add_member(&id, household.as_ref());
+            if let Some(member) = key(id.as_str()) {
+                r.generations.insert(member, generation);
+            }
+            id
+        },
+    )
     .await?;
+    generations.finish_load(generations_read, std::mem::take(&mut reload.generations));
     Ok(cache.finish_places_reload(reload))
 }
 
@@ -396,7 +417,7 @@ async fn in_chunks<K, R>(
     db: &Db,
     mut reload: PlacesReload,
     read: fn(&mut AnyConnection, Option<&K>, i64) -> diesel::QueryResult<Vec<R>>,
-    add: fn(&mut Directory, R) -> K,
+    add: fn(&mut PlacesReload, R) -> K,
 ) -> Result<PlacesReload, ApiError>
 where
     K: Send + 'static,
@@ -409,10 +430,7 @@ where
             .run(move |conn| {
                 let rows = read(conn, after.as_ref(), PLACES_CHUNK)?;
                 let done = i64::try_from(rows.len()).unwrap_or(0) < PLACES_CHUNK;
-                let last = rows
-                    .into_iter()
-                    .map(|row| add(&mut reload.directory, row))
-                    .last();
+                let last = rows.into_iter().map(|row| add(&mut reload, row)).last();
                 Ok((reload, last.or(after), done))
             })
             .await?;

@@ -211,6 +211,7 @@ impl Application {
         background.push(tokio::spawn(jobs::keep_places_loaded(
             db.background(),
             inbox_cache.clone(),
+            token_generations.clone(),
             stopped.clone(),
         )));
         background.push(tokio::spawn(jobs::prune_expired_keys(

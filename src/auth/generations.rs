@@ -5,7 +5,9 @@
 //! `RELOAD_AFTER` (a backstop for a change no instance announced: every change kairan makes
 //! is applied here at once, on PostgreSQL through `coherence`) is still answered, and read
 //! again in the background with the others due (`refresh_due`), so a wave of members is never
-//! held up by a wave of reads.
+//! held up by a wave of reads. Every enabled member's generation is also read whole with the
+//! places (`jobs::keep_places_loaded`), so in an emergency a member not seen since the start
+//! costs no read either.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError, RwLock};
@@ -15,6 +17,7 @@ use crate::db::Db;
 use crate::db::queries::member_access;
 use crate::domain::MemberId;
 use crate::error::ApiError;
+use crate::places::key;
 
 /// How long a generation read from the database is trusted without reading it again.
 pub const RELOAD_AFTER: Duration = Duration::from_secs(30);
@@ -24,6 +27,8 @@ const REFRESH_CHUNK: usize = 1_000;
 pub struct TokenGenerations {
     db: Db,
     known: KnownGenerations,
+    /// Every enabled member's generation as last read whole, answered where `known` has none.
+    loaded: RwLock<Loaded>,
     /// Members whose kept generation is older than `RELOAD_AFTER`, for `refresh_due`.
     due: Mutex<HashSet<MemberId>>,
 }
@@ -33,6 +38,7 @@ impl TokenGenerations {
         Self {
             db,
             known: KnownGenerations::default(),
+            loaded: RwLock::default(),
             due: Mutex::default(),
         }
     }
@@ -40,7 +46,10 @@ impl TokenGenerations {
     /// The member's generation if it is in memory; one kept too long is also due to be
     /// read again.
     pub fn cached(&self, member: &MemberId) -> Option<i64> {
-        let (generation, stale) = self.known.get(member)?;
+        let (generation, stale) = self
+            .known
+            .get(member)
+            .or_else(|| self.loaded_generation(member))?;
         if stale {
             self.due
                 .lock()
@@ -48,6 +57,40 @@ impl TokenGenerations {
                 .insert(member.clone());
         }
         Some(generation)
+    }
+
+    fn loaded_generation(&self, member: &MemberId) -> Option<(i64, bool)> {
+        let loaded = self.loaded.read().unwrap_or_else(PoisonError::into_inner);
+        let generation = *loaded.generations.get(&key(member.as_str())?)?;
+        let stale = loaded.read_at.is_none_or(|at| at.elapsed() >= RELOAD_AFTER);
+        Some((generation, stale))
+    }
+
+    /// Starts reading every member's generation: those forgotten from now on are left out of
+    /// what the read brings (`finish_load`).
+    pub fn begin_load(&self) -> Instant {
+        self.loaded
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .forgotten_while_loading = Some(Vec::new());
+        Instant::now()
+    }
+
+    /// Keeps what a load begun at `began` read (ids as `places::key` makes them), less the
+    /// members forgotten meanwhile; nothing if everything was forgotten meanwhile.
+    pub fn finish_load(&self, began: Instant, generations: HashMap<[u8; 16], i64>) {
+        self.loaded
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .finish(began, generations);
+    }
+
+    /// A load that failed: what was loaded before stays.
+    pub fn abandon_load(&self) {
+        self.loaded
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .forgotten_while_loading = None;
     }
 
     /// The member's generation, from memory or else from the database (an unknown member
@@ -102,6 +145,12 @@ impl TokenGenerations {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(member);
+        if let Some(member) = key(member.as_str()) {
+            self.loaded
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .forget(member);
+        }
     }
 
     /// Changes may have gone unheard (the listener's connection was lost).
@@ -111,6 +160,40 @@ impl TokenGenerations {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
+        *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = Loaded::default();
+    }
+}
+
+#[derive(Default)]
+struct Loaded {
+    generations: HashMap<[u8; 16], i64>,
+    /// When the load began that read `generations`.
+    read_at: Option<Instant>,
+    /// Members forgotten while a load is under way; `None` when none is (or `forget_all`
+    /// dropped it).
+    forgotten_while_loading: Option<Vec<[u8; 16]>>,
+}
+
+impl Loaded {
+    fn forget(&mut self, member: [u8; 16]) {
+        self.generations.remove(&member);
+        if let Some(forgotten) = &mut self.forgotten_while_loading {
+            forgotten.push(member);
+        }
+    }
+
+    /// Keeps what a load read, less the members forgotten while it ran; nothing if the load
+    /// was dropped meanwhile (`forget_all`).
+    fn finish(&mut self, began: Instant, mut generations: HashMap<[u8; 16], i64>) {
+        let Some(forgotten) = self.forgotten_while_loading.take() else {
+            return;
+        };
+        for member in forgotten {
+            generations.remove(&member);
+        }
+        generations.shrink_to_fit();
+        self.generations = generations;
+        self.read_at = Some(began);
     }
 }
 
@@ -160,5 +243,24 @@ mod tests {
         assert_eq!(known.remember(&member, 2), 3);
         assert_eq!(known.get(&member), Some((3, false)));
         assert_eq!(known.remember(&member, 4), 4);
+    }
+
+    #[test]
+    fn a_member_forgotten_while_every_generation_is_read_is_left_out_of_what_was_read() {
+        let (stays, raised) = ([1; 16], [2; 16]);
+        let mut loaded = Loaded {
+            forgotten_while_loading: Some(Vec::new()),
+            ..Loaded::default()
+        };
+        let began = Instant::now();
+        // Another instance raised the generation after the load had read it.
+        loaded.forget(raised);
+        loaded.finish(began, HashMap::from([(stays, 0), (raised, 3)]));
+        assert_eq!(loaded.generations, HashMap::from([(stays, 0)]));
+        assert_eq!(loaded.read_at, Some(began));
+        // A load dropped by `forget_all` keeps nothing.
+        let mut dropped = Loaded::default();
+        dropped.finish(began, HashMap::from([(stays, 0)]));
+        assert!(dropped.generations.is_empty());
     }
 }

@@ -1,4 +1,4 @@
-//! Every member's place, read in chunks for `places::Directory`: associations with their
+//! Every member's place, read in chunks for `places::Directory` (and their token generation): associations with their
 //! districts, households by id, enabled members by id (keyset, so each chunk is one short
 //! indexed read).
 
@@ -54,16 +54,21 @@ pub fn households(
         .load(conn)
 }
 
-/// Up to `limit` enabled members after `after`, by id, with their household.
+/// Up to `limit` enabled members after `after`, by id, with their household and token
+/// generation.
 pub fn members(
     conn: &mut AnyConnection,
     after: Option<&MemberId>,
     limit: i64,
-) -> QueryResult<Vec<(MemberId, Option<HouseholdId>)>> {
+) -> QueryResult<Vec<(MemberId, Option<HouseholdId>, i64)>> {
     members::table
         .filter(members::id.gt(after.map_or("", MemberId::as_str)))
         .filter(members::disabled.eq(false))
-        .select((members::id, members::household_id))
+        .select((
+            members::id,
+            members::household_id,
+            members::token_generation,
+        ))
         .order(members::id.asc())
         .limit(limit)
         .load(conn)
