@@ -87,36 +87,32 @@ pub fn feed(
 
 /// Which of these posts the member has opened, and which their household has confirmed.
 ///
-/// One range scan of the member's reads and one of the household's receipts, between the
-/// smallest and largest id asked (ids sort by creation), kept only where asked: a fixed
-/// statement, prepared once, over rows stored together (`post_reads_member`,
-/// `household_receipts_household`).
+/// The member's reads and the household's confirmations among `ids`: each post's row looked
+/// up by primary key (`(post_id, member_id)`, `(post_id, household_id)`), two statements
+/// whatever the number of posts.
 pub fn read_states(
     conn: &mut AnyConnection,
     member: &MemberId,
     household: Option<&HouseholdId>,
     ids: &[PostId],
 ) -> QueryResult<(Vec<PostId>, Vec<PostId>)> {
-    let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else {
+    if ids.is_empty() {
         return Ok((Vec::new(), Vec::new()));
-    };
-    let asked = |id: &PostId| ids.contains(id);
-    let mut read: Vec<PostId> = post_reads::table
+    }
+    let read: Vec<PostId> = post_reads::table
+        .filter(post_reads::post_id.eq_any(ids))
         .filter(post_reads::member_id.eq(member))
-        .filter(post_reads::post_id.between(first, last))
         .select(post_reads::post_id)
         .load(conn)?;
-    read.retain(asked);
-    let mut confirmed: Vec<PostId> = match household {
+    let confirmed: Vec<PostId> = match household {
         Some(household) => household_receipts::table
+            .filter(household_receipts::post_id.eq_any(ids))
             .filter(household_receipts::household_id.eq(household))
-            .filter(household_receipts::post_id.between(first, last))
             .filter(household_receipts::confirmed_at.is_not_null())
             .select(household_receipts::post_id)
             .load(conn)?,
         None => Vec::new(),
     };
-    confirmed.retain(asked);
     Ok((read, confirmed))
 }
 
