@@ -17,6 +17,7 @@ use crate::db::Db;
 use crate::db::queries::member_access;
 use crate::domain::MemberId;
 use crate::error::ApiError;
+use crate::locks::{read, write};
 use crate::places::key;
 
 /// How long a generation read from the database is trusted without reading it again.
@@ -60,7 +61,7 @@ impl TokenGenerations {
     }
 
     fn loaded_generation(&self, member: &MemberId) -> Option<(i64, bool)> {
-        let loaded = self.loaded.read().unwrap_or_else(PoisonError::into_inner);
+        let loaded = read(&self.loaded);
         let generation = *loaded.generations.get(&key(member.as_str())?)?;
         let stale = loaded.read_at.is_none_or(|at| at.elapsed() >= RELOAD_AFTER);
         Some((generation, stale))
@@ -69,28 +70,19 @@ impl TokenGenerations {
     /// Starts reading every member's generation: those forgotten from now on are left out of
     /// what the read brings (`finish_load`).
     pub fn begin_load(&self) -> Instant {
-        self.loaded
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .forgotten_while_loading = Some(Vec::new());
+        write(&self.loaded).forgotten_while_loading = Some(Vec::new());
         Instant::now()
     }
 
     /// Keeps what a load begun at `began` read (ids as `places::key` makes them), less the
     /// members forgotten meanwhile; nothing if everything was forgotten meanwhile.
     pub fn finish_load(&self, began: Instant, generations: HashMap<[u8; 16], i64>) {
-        self.loaded
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .finish(began, generations);
+        write(&self.loaded).finish(began, generations);
     }
 
     /// A load that failed: what was loaded before stays.
     pub fn abandon_load(&self) {
-        self.loaded
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .forgotten_while_loading = None;
+        write(&self.loaded).forgotten_while_loading = None;
     }
 
     /// The member's generation, from memory or else from the database (an unknown member
@@ -140,27 +132,16 @@ impl TokenGenerations {
 
     /// Another instance raised it: the next request reads it again.
     pub fn forget(&self, member: &MemberId) {
-        self.known
-            .0
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(member);
+        write(&self.known.0).remove(member);
         if let Some(member) = key(member.as_str()) {
-            self.loaded
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .forget(member);
+            write(&self.loaded).forget(member);
         }
     }
 
     /// Changes may have gone unheard (the listener's connection was lost).
     pub fn forget_all(&self) {
-        self.known
-            .0
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-        *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = Loaded::default();
+        write(&self.known.0).clear();
+        *write(&self.loaded) = Loaded::default();
     }
 }
 
@@ -209,7 +190,7 @@ struct Known {
 impl KnownGenerations {
     /// The kept generation, and whether it was read longer than `RELOAD_AFTER` ago.
     fn get(&self, member: &MemberId) -> Option<(i64, bool)> {
-        let known = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        let known = read(&self.0);
         known
             .get(member)
             .map(|k| (k.generation, k.read_at.elapsed() >= RELOAD_AFTER))
@@ -218,7 +199,7 @@ impl KnownGenerations {
     /// Generations only grow, so a slow read that lands after a change never brings the
     /// old value back. Answers the value kept.
     fn remember(&self, member: &MemberId, generation: i64) -> i64 {
-        let mut known = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        let mut known = write(&self.0);
         let now = Instant::now();
         let entry = known.entry(member.clone()).or_insert(Known {
             generation,

@@ -1,6 +1,6 @@
-//! Every member's place, read in chunks for `places::Directory` (and their token generation): associations with their
-//! districts, households by id, enabled members by id (keyset, so each chunk is one short
-//! indexed read).
+//! Every member's place, read in chunks for `places::Directory`: associations with their
+//! districts, households by id, enabled members by id with their token generation (keyset,
+//! so each chunk is one short indexed read).
 
 use diesel::prelude::*;
 
