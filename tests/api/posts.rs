@@ -1455,6 +1455,53 @@ async fn a_read_nobody_announced_shows_once_the_book_reads_its_post_again() {
     }
 }
 
+/// With nothing kept in memory (TTL zero), every read state comes from the member's own rows,
+/// looked up per post (`queries::inbox::read_states`).
+#[tokio::test]
+async fn with_nothing_kept_in_memory_the_inbox_reads_each_members_states_from_the_database() {
+    let app = spawn_app_with(|s| s.posts.inbox_cache_ttl_ms = 0).await;
+    let city = City::build(&app).await;
+    let confirmed = create_id(
+        &app,
+        &city.officer_a,
+        &with(
+            association_post(&city, "確認済みにする"),
+            "requires_confirmation",
+            json!(true),
+        ),
+    )
+    .await;
+    let opened = create_id(&app, &city.officer_a, &association_post(&city, "開くだけ")).await;
+    let untouched = create_id(
+        &app,
+        &city.officer_a,
+        &association_post(&city, "未読のまま"),
+    )
+    .await;
+    for (id, what) in [(&confirmed, "confirm"), (&opened, "read")] {
+        let response = post_action(&app, &city.resident_h1, id, what).await;
+        assert_eq!(response.status(), 204);
+    }
+
+    let state = |item: Value| (item["read"].clone(), item["confirmed"].clone());
+    let (yes, no) = (json!(true), json!(false));
+    for (id, read, done) in [
+        (&confirmed, &yes, &yes),
+        (&opened, &yes, &no),
+        (&untouched, &no, &no),
+    ] {
+        assert_eq!(
+            state(inbox_item(&app, &city.resident_h1, id).await),
+            (read.clone(), done.clone())
+        );
+        // Another household of the same association sees none of it.
+        assert_eq!(
+            state(inbox_item(&app, &city.resident_h2, id).await),
+            (no.clone(), no.clone())
+        );
+    }
+}
+
 #[tokio::test]
 async fn withdrawn_posts_leave_every_inbox() {
     let app = spawn_app().await;
