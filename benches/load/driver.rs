@@ -2,6 +2,7 @@
 //! (closed loop) or at a fixed rate (open loop, latency counted from the planned send time so
 //! a slow server cannot hide its queue).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -20,8 +21,9 @@ pub struct Outcome {
     /// fell.
     pub timeline: Vec<(u32, u64)>,
     pub elapsed: Duration,
-    /// The body of the first 5xx answer, to say what failed.
-    pub first_server_error: Option<String>,
+    /// Every failure by kind ("503", "409", "transport: connect", …) with its count, and
+    /// the first of each kind's body or error, to say what failed.
+    pub failures: BTreeMap<String, (usize, String)>,
 }
 
 impl Outcome {
@@ -84,7 +86,7 @@ pub async fn run(client: &reqwest::Client, load: &Load, make: MakeRequest) -> Ou
                 let mut latencies = Vec::new();
                 let mut timeline = Vec::new();
                 let (mut errors, mut server_errors) = (0, 0);
-                let mut first_server_error = None;
+                let mut failures = BTreeMap::<String, (usize, String)>::new();
                 let mut k = 0u64;
                 loop {
                     let planned = match rate {
@@ -103,39 +105,34 @@ pub async fn run(client: &reqwest::Client, load: &Load, make: MakeRequest) -> Ou
                         break;
                     }
                     let n = counter.fetch_add(1, Ordering::Relaxed);
-                    let status = match make(&client, n).send().await {
+                    let failure = match make(&client, n).send().await {
                         Ok(response) => {
                             let status = response.status();
                             let body = response.bytes().await;
-                            if status.is_server_error() && first_server_error.is_none() {
-                                first_server_error = body
-                                    .ok()
-                                    .map(|b| format!("{status} {}", String::from_utf8_lossy(&b)));
+                            match (status, body) {
+                                (s, Ok(_)) if s.is_success() => None,
+                                (s, Ok(body)) => Some((
+                                    s.as_u16().to_string(),
+                                    String::from_utf8_lossy(&body).into_owned(),
+                                )),
+                                (_, Err(e)) => Some(("transport: body".to_string(), e.to_string())),
                             }
-                            Some(status)
                         }
-                        Err(_) => None,
+                        Err(e) => Some((transport_kind(&e), e.to_string())),
                     };
                     let latency = u64::try_from(planned.elapsed().as_micros()).unwrap_or(u64::MAX);
                     latencies.push(latency);
                     let second = planned.duration_since(started).as_secs();
                     timeline.push((u32::try_from(second).unwrap_or(u32::MAX), latency));
-                    match status {
-                        Some(s) if s.is_success() => {}
-                        Some(s) if s.is_server_error() => {
-                            errors += 1;
+                    if let Some((kind, detail)) = failure {
+                        errors += 1;
+                        if kind.starts_with('5') {
                             server_errors += 1;
                         }
-                        _ => errors += 1,
+                        failures.entry(kind).or_insert((0, detail)).0 += 1;
                     }
                 }
-                (
-                    latencies,
-                    timeline,
-                    errors,
-                    server_errors,
-                    first_server_error,
-                )
+                (latencies, timeline, errors, server_errors, failures)
             })
         })
         .collect();
@@ -146,12 +143,14 @@ pub async fn run(client: &reqwest::Client, load: &Load, make: MakeRequest) -> Ou
         latencies_us: Vec::new(),
         timeline: Vec::new(),
         elapsed: Duration::ZERO,
-        first_server_error: None,
+        failures: BTreeMap::new(),
     };
     for task in tasks {
-        let (latencies, timeline, errors, server_errors, first_server_error) = task.await.unwrap();
+        let (latencies, timeline, errors, server_errors, failures) = task.await.unwrap();
         outcome.timeline.extend(timeline);
-        outcome.first_server_error = outcome.first_server_error.or(first_server_error);
+        for (kind, (count, detail)) in failures {
+            outcome.failures.entry(kind).or_insert((0, detail)).0 += count;
+        }
         outcome.requests += latencies.len();
         outcome.errors += errors;
         outcome.server_errors += server_errors;
@@ -160,4 +159,17 @@ pub async fn run(client: &reqwest::Client, load: &Load, make: MakeRequest) -> Ou
     outcome.elapsed = started.elapsed();
     outcome.latencies_us.sort_unstable();
     outcome
+}
+
+fn transport_kind(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connect"
+    } else if error.is_request() {
+        "request"
+    } else {
+        "other"
+    };
+    format!("transport: {kind}")
 }

@@ -203,8 +203,12 @@ fn print_row(row: &Row, yardstick: Option<f64>) {
         o.server_errors,
         row.peak_rss_mib,
     );
-    if let Some(error) = &o.first_server_error {
-        println!("<!-- {}: first 5xx: {error} -->", row.scenario);
+    for (kind, (count, first)) in &o.failures {
+        let first: String = first.chars().take(300).collect();
+        println!(
+            "<!-- {}: {count} × {kind}, first: {first} -->",
+            row.scenario
+        );
     }
 }
 
@@ -444,7 +448,7 @@ fn main() {
             .collect();
         let client = reqwest::Client::builder()
             .no_proxy()
-            .pool_max_idle_per_host(512)
+            .pool_max_idle_per_host(4096)
             .build()
             .unwrap();
 
