@@ -259,6 +259,11 @@ pub struct ServerSettings {
     /// Browser origins allowed to call the API (CORS); empty sends no CORS headers.
     #[serde(default, deserialize_with = "deserialize_list_from_string")]
     pub cors_allowed_origins: Vec<String>,
+    /// Requests at work at once; past it a request waits `admission_wait_ms`, then gets 503.
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub max_requests_in_progress: usize,
+    #[serde(deserialize_with = "deserialize_number_from_string")]
+    pub admission_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -436,6 +441,12 @@ impl Settings {
         }
         if !(1..=60).contains(&self.database.connect_timeout_secs) {
             problems.push("database.connect_timeout_secs must be between 1 and 60".into());
+        }
+        if !(1..=100_000).contains(&self.server.max_requests_in_progress) {
+            problems.push("server.max_requests_in_progress must be between 1 and 100000".into());
+        }
+        if !(1..=60_000).contains(&self.server.admission_wait_ms) {
+            problems.push("server.admission_wait_ms must be between 1 and 60000".into());
         }
         if !(1..=60_000).contains(&self.database.queue_timeout_ms) {
             problems.push("database.queue_timeout_ms must be between 1 and 60000".into());

@@ -144,7 +144,7 @@ fn request_hash(method: &Method, path_and_query: &str, body: &[u8]) -> String {
         .collect()
 }
 
-async fn read_body(payload: &mut Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+pub(crate) async fn read_body(payload: &mut Payload, limit: usize) -> Result<web::Bytes, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {

@@ -1,4 +1,5 @@
 pub mod actions;
+pub mod admission;
 pub mod attachments;
 pub mod auth;
 pub mod authz;

@@ -16,6 +16,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::actions::Services;
+use crate::admission::{self, Admission};
 use crate::attachments::AttachmentStore;
 use crate::auth::generations::TokenGenerations;
 use crate::auth::jwt::configured_keys;
@@ -592,10 +593,16 @@ fn run(
     let api = document();
     let known_routes = web::Data::new(KnownRoutes::from_document(&api));
     let cors_origins = settings.server.cors_allowed_origins.clone();
+    let admission = web::Data::new(Admission::new(
+        settings.server.max_requests_in_progress,
+        Duration::from_millis(settings.server.admission_wait_ms),
+        settings.server.json_limit_bytes,
+    ));
     let mut server = HttpServer::new(move || {
         // Before the /api/v1 scope, which would otherwise claim these paths.
         let docs = SwaggerUi::new("/api/v1/docs/{_:.*}").url("/api/v1/openapi.json", api.clone());
         App::new()
+            .wrap(actix_web::middleware::from_fn(admission::api))
             .wrap(actix_web::middleware::from_fn(idempotency::middleware))
             .wrap(actix_web::middleware::from_fn(api_headers))
             .wrap(cors(&cors_origins))
@@ -624,6 +631,7 @@ fn run(
             .app_data(known_routes.clone())
             .app_data(web_settings.clone())
             .app_data(setup_link.clone())
+            .app_data(admission.clone())
             .service(docs)
             .into_utoipa_app()
             .configure(routes::all)

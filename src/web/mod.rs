@@ -28,6 +28,7 @@ pub fn config(cfg: &mut ServiceConfig) {
     assets::config(cfg);
     cfg.service(
         actix_web::web::scope("")
+            .wrap(actix_web::middleware::from_fn(crate::admission::pages))
             .wrap(actix_web::middleware::from_fn(page::middleware))
             .configure(pages::config)
             .default_service(actix_web::web::to(page::not_found)),

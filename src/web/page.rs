@@ -375,7 +375,11 @@ pub async fn middleware(
         Some(error) if failed && wants_page(response.request()) => {
             let code = error.as_error::<ApiError>().map(ApiError::code);
             let status = response.status();
-            let page = error_page(response.request(), status, code);
+            let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+            let mut page = error_page(response.request(), status, code);
+            if let Some(retry_after) = retry_after {
+                page.headers_mut().insert(header::RETRY_AFTER, retry_after);
+            }
             response.into_response(page)
         }
         _ => response,

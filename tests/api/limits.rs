@@ -222,3 +222,95 @@ async fn overload_is_answered_with_503_and_retry_after_not_queued() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn past_the_requests_in_progress_a_request_is_answered_503_at_once_and_health_never() {
+    // One place, and a request waits 1 ms for it: a burst overflows whatever the database
+    // does (the inbox is answered from memory), while the fixture's requests one at a time
+    // still pass.
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.server.max_requests_in_progress = 1;
+        s.server.admission_wait_ms = 1;
+    })
+    .await;
+    let city = City::build(&app).await;
+    let inbox = (0..200).map(|_| app.get_as(&city.resident_h1, "/api/v1/me/inbox"));
+    let pages = (0..50).map(|_| {
+        app.client
+            .get(app.url("/login"))
+            .header("Accept", crate::pages::HTML)
+            .header("Accept-Language", "en")
+            .send()
+    });
+    let health = (0..100).map(|_| app.client.get(app.url("/livez")).send());
+    let (inbox, pages, health) = tokio::join!(
+        futures_util::future::join_all(inbox),
+        futures_util::future::join_all(pages),
+        futures_util::future::join_all(health),
+    );
+    let mut busy = 0;
+    for response in inbox {
+        match response.status().as_u16() {
+            200 => {}
+            503 => {
+                busy += 1;
+                assert_eq!(response.headers()["retry-after"], "1");
+                assert_eq!(error_code(response).await, "service_unavailable");
+            }
+            other => panic!("{other}: {}", response.text().await.unwrap()),
+        }
+    }
+    assert!(busy > 0, "200 requests at once overflowed one place");
+    let mut busy_pages = 0;
+    for response in pages {
+        let response = response.unwrap();
+        match response.status().as_u16() {
+            200 => {}
+            503 => {
+                busy_pages += 1;
+                assert_eq!(response.headers()["retry-after"], "1");
+                let body = response.text().await.unwrap();
+                assert!(
+                    body.contains("Busy right now"),
+                    "a browser gets the busy page: {body}"
+                );
+            }
+            other => panic!("{other}: {}", response.text().await.unwrap()),
+        }
+    }
+    assert!(busy_pages > 0, "pages take places too");
+    for response in health {
+        assert_eq!(
+            response.unwrap().status(),
+            200,
+            "health checks are never refused"
+        );
+    }
+    // The burst leaves no place taken.
+    expect_json(app.get_as(&city.resident_h1, "/api/v1/me/inbox").await, 200).await;
+}
+
+#[tokio::test]
+async fn a_slow_sender_holds_no_place() {
+    // One place: a request whose body is still on its way must not keep others out.
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.server.max_requests_in_progress = 1;
+        s.server.admission_wait_ms = 200;
+    })
+    .await;
+    let city = City::build(&app).await;
+    let mut slow = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/v1/posts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"title\":",
+        city.officer_a.access_token
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    for _ in 0..3 {
+        expect_json(app.get_as(&city.resident_h1, "/api/v1/me/inbox").await, 200).await;
+    }
+    drop(slow);
+}
