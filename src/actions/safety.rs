@@ -279,11 +279,13 @@ pub async fn answer(
     new: NewAnswer,
 ) -> Result<(), ApiError> {
     let (caller, new_repeat) = (caller.clone(), new.repeat_is_noop);
+    let places = services.inbox_cache.clone();
     // Reads and checks on the pool, concurrently; only the write goes to the group commit.
+    // The member's place comes from memory when it is there (D83), as a confirmation's does.
     let answer = services
         .db
         .run(move |conn| {
-            let m = Membership::load(conn, &caller)?;
+            let m = places.membership(conn, &caller)?;
             let check =
                 queries::find_check(conn, &id)?.ok_or(ApiError::NotFound("safety check"))?;
             let hans = match check.tier {
@@ -306,7 +308,7 @@ pub async fn answer(
                 household_id: household,
                 status: new.status,
                 note: new.note,
-                answered_by: m.member_id,
+                answered_by: m.member_id.clone(),
                 on_behalf: !own,
                 answered_at: now(),
             };

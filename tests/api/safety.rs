@@ -932,3 +932,55 @@ async fn one_household_answering_many_times_at_once_keeps_every_answer_in_its_hi
     let s = status(&app, &city.officer_a, &check).await;
     assert_eq!(s["answered"], 1, "{s}");
 }
+
+#[tokio::test]
+async fn a_member_who_moves_answers_for_their_new_household_at_once() {
+    // The answer takes the member's place from memory: a move must show in it at once.
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let check = start_for_association(&app, &city.officer_a, &city.association_a).await;
+    answer_ok(&app, &city.resident_h1, &check, json!({"status": "safe"})).await;
+    let moved = app
+        .patch_as(
+            &city.officer_a,
+            &format!("/api/v1/members/{}", city.resident_h1.id),
+            &json!({"household_id": city.household_h2_resident}),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    answer_ok(
+        &app,
+        &city.resident_h1,
+        &check,
+        json!({"status": "needs_help"}),
+    )
+    .await;
+
+    let mut stored: Vec<(String, String, String)> = safety_answers::table
+        .filter(safety_answers::safety_check_id.eq(&check))
+        .select((
+            safety_answers::household_id,
+            safety_answers::status,
+            safety_answers::answered_by,
+        ))
+        .load(&mut *app.db.get().unwrap())
+        .unwrap();
+    stored.sort();
+    let mut expected = vec![
+        (
+            city.household_h1_resident.clone(),
+            "safe".to_string(),
+            city.resident_h1.id.clone(),
+        ),
+        (
+            city.household_h2_resident.clone(),
+            "needs_help".to_string(),
+            city.resident_h1.id.clone(),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(
+        stored, expected,
+        "the old household keeps its answer; the new one has theirs"
+    );
+}
