@@ -16,7 +16,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::error::ApiError;
 
@@ -35,6 +35,20 @@ impl Admission {
             read_first,
         }
     }
+
+    /// A free place at once (no timer on the usual path), else one within `wait`.
+    async fn place(&self) -> Option<OwnedSemaphorePermit> {
+        match self.places.clone().try_acquire_owned() {
+            Ok(place) => Some(place),
+            Err(TryAcquireError::Closed) => None,
+            Err(TryAcquireError::NoPermits) => {
+                tokio::time::timeout(self.wait, self.places.clone().acquire_owned())
+                    .await
+                    .ok()?
+                    .ok()
+            }
+        }
+    }
 }
 
 /// For `/api/` requests (the App wraps every path; pages have their own, below).
@@ -42,10 +56,8 @@ pub async fn api(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if !req.path().starts_with("/api/") {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    }
-    admit(req, next).await
+    let is_api = req.path().starts_with("/api/");
+    admit_if(is_api, req, next).await
 }
 
 /// For pages: inside the pages' own middleware, which turns a refusal into the busy page.
@@ -53,17 +65,17 @@ pub async fn pages(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if req.path().starts_with("/api/") {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    }
-    admit(req, next).await
+    let is_page = !req.path().starts_with("/api/");
+    admit_if(is_page, req, next).await
 }
 
-async fn admit(
+async fn admit_if(
+    wanted: bool,
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(admission) = req.app_data::<web::Data<Admission>>().cloned() else {
+    let admission = req.app_data::<web::Data<Admission>>().filter(|_| wanted);
+    let Some(admission) = admission.cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     match declared_body(&req) {
@@ -79,11 +91,7 @@ async fn admit(
             return Ok(next.call(req).await?.map_into_boxed_body());
         }
     }
-    let place = tokio::time::timeout(admission.wait, admission.places.clone().acquire_owned())
-        .await
-        .ok()
-        .and_then(Result::ok);
-    let Some(_place) = place else {
+    let Some(_place) = admission.place().await else {
         return Ok(req
             .error_response(ApiError::overloaded())
             .map_into_boxed_body());

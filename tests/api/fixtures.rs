@@ -328,6 +328,18 @@ impl City {
         .await
     }
 
+    /// The officer of A moves resident H1 into household H2 (a 班 of its own).
+    pub async fn move_resident_h1_to_h2(&self, app: &TestApp) {
+        let moved = app
+            .patch_as(
+                &self.officer_a,
+                &format!("/api/v1/members/{}", self.resident_h1.id),
+                &json!({"household_id": self.household_h2_resident}),
+            )
+            .await;
+        assert_eq!(moved.status(), 200);
+    }
+
     pub async fn build(app: &TestApp) -> City {
         create_admin_directly(app, ADMIN_LOGIN, ADMIN_PASSWORD);
         let admin = app.sign_in(ADMIN_LOGIN, ADMIN_PASSWORD).await;

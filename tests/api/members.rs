@@ -37,14 +37,7 @@ async fn a_member_who_moves_leaves_their_confirmation_with_the_old_household() {
     )
     .await;
 
-    let moved = app
-        .patch_as(
-            &city.officer_a,
-            &format!("/api/v1/members/{}", city.resident_h1.id),
-            &json!({"household_id": city.household_h2_resident}),
-        )
-        .await;
-    assert_eq!(moved.status(), 200);
+    city.move_resident_h1_to_h2(&app).await;
     let me = app.me(&city.resident_h1).await;
     assert_eq!(me["household_id"], city.household_h2_resident.as_str());
     assert_eq!(me["han_id"], city.han_h2.as_str());

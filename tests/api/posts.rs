@@ -2219,14 +2219,7 @@ async fn a_member_who_moves_follows_the_audience_of_their_new_household() {
             204
         );
     }
-    let moved = app
-        .patch_as(
-            &city.officer_a,
-            &format!("/api/v1/members/{}", city.resident_h1.id),
-            &json!({"household_id": city.household_h2_resident}),
-        )
-        .await;
-    assert_eq!(moved.status(), 200);
+    city.move_resident_h1_to_h2(&app).await;
     // Now in H2: the H1 post is no longer theirs.
     assert_outside(&app, &city.resident_h1, &h1_only).await;
     // The association post is, with the new household's (unconfirmed) state.

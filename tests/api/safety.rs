@@ -940,14 +940,7 @@ async fn a_member_who_moves_answers_for_their_new_household_at_once() {
     let city = City::build(&app).await;
     let check = start_for_association(&app, &city.officer_a, &city.association_a).await;
     answer_ok(&app, &city.resident_h1, &check, json!({"status": "safe"})).await;
-    let moved = app
-        .patch_as(
-            &city.officer_a,
-            &format!("/api/v1/members/{}", city.resident_h1.id),
-            &json!({"household_id": city.household_h2_resident}),
-        )
-        .await;
-    assert_eq!(moved.status(), 200);
+    city.move_resident_h1_to_h2(&app).await;
     answer_ok(
         &app,
         &city.resident_h1,
