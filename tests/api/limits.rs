@@ -227,13 +227,33 @@ async fn overload_is_answered_with_503_and_retry_after_not_queued() {
 async fn past_the_requests_in_progress_a_request_is_answered_503_at_once_and_health_never() {
     // One place, and a request waits 1 ms for it: a burst overflows whatever the database
     // does (the inbox is answered from memory), while the fixture's requests one at a time
-    // still pass.
+    // still pass. On a crowded machine a burst's connections may arrive spread out and
+    // all find the place free, so bursts repeat (a few at most) until each kind has been
+    // refused; every answer of every burst is checked.
     let app = crate::helpers::spawn_app_with(|s| {
         s.server.max_requests_in_progress = 1;
         s.server.admission_wait_ms = 1;
     })
     .await;
     let city = City::build(&app).await;
+    let (mut busy, mut busy_pages) = (0, 0);
+    for _ in 0..5 {
+        let (api, pages) = burst(&app, &city).await;
+        busy += api;
+        busy_pages += pages;
+        if busy > 0 && busy_pages > 0 {
+            break;
+        }
+    }
+    assert!(busy > 0, "200 requests at once overflowed one place");
+    assert!(busy_pages > 0, "pages take places too");
+    // The burst leaves no place taken.
+    expect_json(app.get_as(&city.resident_h1, "/api/v1/me/inbox").await, 200).await;
+}
+
+/// 200 inbox requests, 50 pages and 100 health checks at once: each answer is a success or
+/// a quick 503 with Retry-After, and health is never refused. Returns the 503s (API, pages).
+async fn burst(app: &TestApp, city: &City) -> (usize, usize) {
     let inbox = (0..200).map(|_| app.get_as(&city.resident_h1, "/api/v1/me/inbox"));
     let pages = (0..50).map(|_| {
         app.client
@@ -260,7 +280,6 @@ async fn past_the_requests_in_progress_a_request_is_answered_503_at_once_and_hea
             other => panic!("{other}: {}", response.text().await.unwrap()),
         }
     }
-    assert!(busy > 0, "200 requests at once overflowed one place");
     let mut busy_pages = 0;
     for response in pages {
         let response = response.unwrap();
@@ -278,7 +297,6 @@ async fn past_the_requests_in_progress_a_request_is_answered_503_at_once_and_hea
             other => panic!("{other}: {}", response.text().await.unwrap()),
         }
     }
-    assert!(busy_pages > 0, "pages take places too");
     for response in health {
         assert_eq!(
             response.unwrap().status(),
@@ -286,8 +304,7 @@ async fn past_the_requests_in_progress_a_request_is_answered_503_at_once_and_hea
             "health checks are never refused"
         );
     }
-    // The burst leaves no place taken.
-    expect_json(app.get_as(&city.resident_h1, "/api/v1/me/inbox").await, 200).await;
+    (busy, busy_pages)
 }
 
 #[tokio::test]
