@@ -28,7 +28,7 @@ impl RootSpanBuilder for RedactedRootSpan {
             .map(ToString::to_string)
             .unwrap_or_default();
         // The route template is found by trying every route's pattern again (regular
-        // expressions: 6 % of the server's CPU in an emergency), so only server errors,
+        // expressions: 7 % of the server's CPU in an emergency), so only server errors,
         // the answers someone looks into, carry it (`on_request_end`).
         tracing::info_span!(
             "HTTP request",
