@@ -4,6 +4,7 @@
 use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
@@ -27,13 +28,12 @@ impl RootSpanBuilder for RedactedRootSpan {
             .get::<RequestId>()
             .map(ToString::to_string)
             .unwrap_or_default();
-        // The route template is found by trying every route's pattern again (regular
-        // expressions: 7 % of the server's CPU in an emergency), so only server errors,
-        // the answers someone looks into, carry it (`on_request_end`).
+        // No route template: finding it tries every route's pattern again (regular
+        // expressions: 7 % of the server's CPU in an emergency); a server error's own line
+        // names it (`on_request_end`).
         tracing::info_span!(
             "HTTP request",
             http.method = %request.method(),
-            http.route = tracing::field::Empty,
             http.target = %loggable_path(request.path()),
             http.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
@@ -47,14 +47,21 @@ impl RootSpanBuilder for RedactedRootSpan {
         span: Span,
         outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
+        DefaultRootSpanBuilder::on_request_end(span.clone(), outcome);
+        // A 503 is load shed, or an outage logged when it began: thousands of them in an
+        // overload, each not worth a pattern match and a line.
         if let Ok(response) = outcome
             && response.status().is_server_error()
-            && !span.is_disabled()
+            && response.status() != StatusCode::SERVICE_UNAVAILABLE
         {
+            // The handler's line (the error and its causes) was written before the route
+            // was known; this one names it, under the same request id.
             let route = response.request().match_pattern().unwrap_or_default();
-            span.record("http.route", route.as_str());
+            let status = response.status().as_u16();
+            span.in_scope(|| {
+                tracing::error!(http.route = %route, http.status_code = status, "answered with a server error");
+            });
         }
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }
 

@@ -2,6 +2,7 @@
 //! PostgreSQL when KAIRAN_TEST_DATABASE_URL is set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access_log;
 mod attachments;
 mod auth;
 mod authz_matrix;
