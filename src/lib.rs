@@ -1,3 +1,5 @@
+#![forbid(unsafe_code)]
+
 pub mod actions;
 pub mod admission;
 pub mod attachments;
