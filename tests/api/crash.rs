@@ -339,7 +339,7 @@ async fn every_acknowledged_write_survives_kill_9() {
     assert!(acknowledged > 0, "the load made acknowledged writes");
 
     // No key made two circulars, acknowledged or not.
-    let conn = &mut *database_connection(&database);
+    let conn = &mut *database.connection();
     let titles: Vec<String> = kairan::db::schema::posts::table
         .select(kairan::db::schema::posts::title)
         .filter(kairan::db::schema::posts::title.like("crash-%"))
@@ -356,18 +356,4 @@ async fn every_acknowledged_write_survives_kill_9() {
 
     served.kill9();
     assert_sqlite_intact(&database);
-}
-
-fn database_connection(
-    database: &TestDatabase,
-) -> diesel::r2d2::PooledConnection<kairan::db::AnyConnectionManager> {
-    let mut settings = kairan::configuration::load(
-        kairan::configuration::AppEnvironment::Test,
-        std::path::Path::new("config"),
-        false,
-    )
-    .unwrap();
-    settings.database.url = database.url.clone();
-    let db = kairan::db::Db::connect(settings.database_url().unwrap(), &settings.database).unwrap();
-    db.get().unwrap()
 }

@@ -60,6 +60,14 @@ impl TestDatabase {
         }
     }
 
+    /// A connection of the test's own, to look at what a server process stored.
+    pub fn connection(&self) -> diesel::r2d2::PooledConnection<kairan::db::AnyConnectionManager> {
+        let mut settings = load(AppEnvironment::Test, Path::new("config"), false).unwrap();
+        settings.database.url = self.url.clone();
+        let db = Db::connect(settings.database_url().unwrap(), &settings.database).unwrap();
+        db.get().unwrap()
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.postgres.is_some()
     }

@@ -823,6 +823,15 @@ async fn a_restart_mid_fan_out_sends_every_notification_exactly_once() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(served.terminate().await.success());
+    // Nothing is left claimed: the batch in flight was recorded, the one claimed next given
+    // back, so the restarted server sends them at once.
+    let still_claimed: i64 = push_deliveries::table
+        .filter(push_deliveries::status.eq("pending"))
+        .filter(push_deliveries::claimed_by.is_not_null())
+        .count()
+        .get_result(&mut *database.connection())
+        .unwrap();
+    assert_eq!(still_claimed, 0);
     let before_restart = service.count();
     assert!(
         before_restart > 0 && before_restart < MEMBERS,

@@ -2,6 +2,8 @@
 //! deliveries of their channel, record outcomes, retry with back-off, give claims back on
 //! shutdown; a withdrawn circular cancels what is still pending.
 
+use std::collections::BTreeMap;
+
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamp};
@@ -18,41 +20,50 @@ pub const GONE: &str = "gone";
 /// The circular was withdrawn before this was sent.
 pub const CANCELLED: &str = "cancelled";
 
-/// Claims up to `limit` due deliveries for this worker until `until`. PostgreSQL skips rows
-/// other workers hold; SQLite has a single worker.
-fn claim(
+/// A claimed delivery's key.
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = Text)]
+    job_id: String,
+    #[diesel(sql_type = Text)]
+    subscription_id: String,
+}
+
+/// Claims up to `limit` due deliveries under `claim` until `until`, and returns their keys.
+/// PostgreSQL skips rows other workers hold; SQLite has a single worker.
+fn claim_due(
     conn: &mut AnyConnection,
     channel: Channel,
-    worker: &str,
+    claim: &str,
     at: NaiveDateTime,
     until: NaiveDateTime,
     limit: i64,
-) -> QueryResult<usize> {
+) -> QueryResult<Vec<Claimed>> {
     const PICK: &str = "SELECT job_id, subscription_id FROM push_deliveries \
          WHERE channel = {channel} AND status = 'pending' AND next_attempt_at <= {at} AND (claimed_until IS NULL OR claimed_until < {at}) \
          ORDER BY next_attempt_at LIMIT {limit}";
     crate::with_backend!(conn,
         pg(c) => diesel::sql_query(format!(
-            "UPDATE push_deliveries SET claimed_by = $1, claimed_until = $2 WHERE (job_id, subscription_id) IN ({} FOR UPDATE SKIP LOCKED)",
+            "UPDATE push_deliveries SET claimed_by = $1, claimed_until = $2 WHERE (job_id, subscription_id) IN ({} FOR UPDATE SKIP LOCKED) RETURNING job_id, subscription_id",
             PICK.replace("{at}", "$3").replace("{limit}", "$4").replace("{channel}", "$5")
         ))
-        .bind::<Text, _>(worker)
+        .bind::<Text, _>(claim)
         .bind::<Timestamp, _>(until)
         .bind::<Timestamp, _>(at)
         .bind::<diesel::sql_types::BigInt, _>(limit)
         .bind::<Text, _>(channel.as_str())
-        .execute(c),
+        .load(c),
         sqlite(c) => diesel::sql_query(format!(
-            "UPDATE push_deliveries SET claimed_by = ?1, claimed_until = ?2 WHERE (job_id, subscription_id) IN ({})",
+            "UPDATE push_deliveries SET claimed_by = ?1, claimed_until = ?2 WHERE (job_id, subscription_id) IN ({}) RETURNING job_id, subscription_id",
             // Numbered: {at} appears twice, and a bare `?` would take the next value.
             PICK.replace("{at}", "?3").replace("{limit}", "?4").replace("{channel}", "?5")
         ))
-        .bind::<Text, _>(worker)
+        .bind::<Text, _>(claim)
         .bind::<Timestamp, _>(until)
         .bind::<Timestamp, _>(at)
         .bind::<diesel::sql_types::BigInt, _>(limit)
         .bind::<Text, _>(channel.as_str())
-        .execute(c),
+        .load(c),
     )
 }
 
@@ -74,28 +85,54 @@ pub struct Delivery {
     pub urgent: bool,
 }
 
-/// Claims a batch and loads it.
+/// Claims a batch under `claim` (an id of its own, so a worker may hold several) and loads it.
 pub fn claim_batch(
     conn: &mut AnyConnection,
     channel: Channel,
-    worker: &str,
+    claim: &str,
     limit: i64,
     claim_secs: i64,
 ) -> QueryResult<Vec<Delivery>> {
     let at = now();
     let claimed = write_transaction(conn, |conn| {
-        claim(
+        claim_due(
             conn,
             channel,
-            worker,
+            claim,
             at,
             at + Duration::seconds(claim_secs),
             limit,
         )
     })?;
-    if claimed == 0 {
-        return Ok(Vec::new());
+    // Loaded by primary key, one job at a time: a plan that cannot go wrong whatever the
+    // planner believes of the table, which a fan-out changes faster than statistics follow.
+    let mut by_job: BTreeMap<String, Vec<PushSubscriptionId>> = BTreeMap::new();
+    for Claimed {
+        job_id,
+        subscription_id,
+    } in claimed
+    {
+        by_job
+            .entry(job_id)
+            .or_default()
+            .push(PushSubscriptionId(subscription_id));
     }
+    let mut deliveries = Vec::new();
+    for (job, subscriptions) in &by_job {
+        for chunk in subscriptions.chunks(500) {
+            deliveries.extend(load_claimed(conn, job, chunk)?);
+        }
+    }
+    Ok(deliveries)
+}
+
+/// Claimed deliveries of one job, less those withdrawn, or whose subscription was found
+/// gone, since they were claimed.
+fn load_claimed(
+    conn: &mut AnyConnection,
+    job: &str,
+    subscriptions: &[PushSubscriptionId],
+) -> QueryResult<Vec<Delivery>> {
     type Row = (
         String,
         PushSubscriptionId,
@@ -108,6 +145,7 @@ pub fn claim_batch(
         String,
         String,
         bool,
+        String,
     );
     let rows: Vec<Row> = push_deliveries::table
         .inner_join(push_jobs::table)
@@ -115,8 +153,10 @@ pub fn claim_batch(
             push_subscriptions::table
                 .on(push_subscriptions::id.eq(push_deliveries::subscription_id)),
         )
-        .filter(push_deliveries::claimed_by.eq(worker))
-        .filter(push_deliveries::status.eq(PENDING))
+        // The status is checked below: in the query, PostgreSQL may intersect the key with
+        // every pending row's index entry, 300,000 in a fan-out.
+        .filter(push_deliveries::job_id.eq(job))
+        .filter(push_deliveries::subscription_id.eq_any(subscriptions))
         .select((
             push_deliveries::job_id,
             push_deliveries::subscription_id,
@@ -129,10 +169,12 @@ pub fn claim_batch(
             push_jobs::payload,
             push_jobs::topic,
             push_jobs::urgent,
+            push_deliveries::status,
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
+        .filter(|row| row.11 == PENDING)
         .map(
             |(
                 job_id,
@@ -146,6 +188,7 @@ pub fn claim_batch(
                 payload,
                 topic,
                 urgent,
+                _status,
             )| Delivery {
                 job_id,
                 subscription_id,
@@ -295,11 +338,11 @@ fn fail(
         .map(drop)
 }
 
-/// Releases a worker's claims without sending (shutdown), so another worker takes them at once.
-pub fn release_claims(conn: &mut AnyConnection, worker: &str) -> QueryResult<usize> {
+/// Releases a claim's unsent deliveries (shutdown), so another worker takes them at once.
+pub fn release_claims(conn: &mut AnyConnection, claim: &str) -> QueryResult<usize> {
     diesel::update(
         push_deliveries::table
-            .filter(push_deliveries::claimed_by.eq(worker))
+            .filter(push_deliveries::claimed_by.eq(claim))
             .filter(push_deliveries::status.eq(PENDING)),
     )
     .set((
