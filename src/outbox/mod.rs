@@ -62,13 +62,14 @@ async fn send_pushes(
     batch: Vec<Delivery>,
 ) -> Vec<(Delivery, Outcome)> {
     let in_flight = batch.len();
-    // Each send is its own task, so encryption (the CPU part) spreads over the runtime's
+    // Each send is its own task, so encryption (the CPU part) spreads over the sending
     // threads; polled inside this one future, the whole batch would use a single core.
     // A send that panics is left out: its claim lapses and it goes out again.
+    let sending = crate::push::sending::handle();
     futures_util::stream::iter(batch)
         .map(|delivery| {
             let sender = sender.clone();
-            tokio::spawn(async move {
+            sending.spawn(async move {
                 let outcome = sender.send(&delivery).await;
                 (delivery, outcome)
             })

@@ -2,6 +2,7 @@
 //! what it sends through the outbox (`crate::outbox`).
 
 pub mod sender;
+pub mod sending;
 
 use std::path::Path;
 
