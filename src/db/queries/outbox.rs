@@ -20,6 +20,9 @@ pub const GONE: &str = "gone";
 /// The circular was withdrawn before this was sent.
 pub const CANCELLED: &str = "cancelled";
 
+/// Deliveries named by key in one statement (SQLite binds at most 32,766 values).
+const KEYS_PER_STATEMENT: usize = 500;
+
 /// A claimed delivery's key.
 #[derive(QueryableByName)]
 struct Claimed {
@@ -119,7 +122,7 @@ pub fn claim_batch(
     }
     let mut deliveries = Vec::new();
     for (job, subscriptions) in &by_job {
-        for chunk in subscriptions.chunks(500) {
+        for chunk in subscriptions.chunks(KEYS_PER_STATEMENT) {
             deliveries.extend(load_claimed(conn, job, chunk)?);
         }
     }
@@ -248,7 +251,7 @@ pub fn record_outcomes(
             }
         }
         for ((job_id, attempts, status), subscriptions) in delivered {
-            for chunk in subscriptions.chunks(500) {
+            for chunk in subscriptions.chunks(KEYS_PER_STATEMENT) {
                 diesel::update(
                     push_deliveries::table
                         .filter(push_deliveries::job_id.eq(job_id))
