@@ -895,3 +895,50 @@ async fn a_restart_mid_fan_out_sends_every_notification_exactly_once() {
     assert_eq!(figures["channels"]["push"]["sent"], MEMBERS as i64);
     assert!(served.terminate().await.success());
 }
+
+/// A thread's nice value, from its `stat` (the 19th field; the name before may hold spaces).
+#[cfg(target_os = "linux")]
+fn nice_of(stat: &str) -> i32 {
+    let after_name = &stat[stat.rfind(')').expect("a stat names its thread") + 2..];
+    after_name
+        .split_whitespace()
+        .nth(16)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn pushes_are_encrypted_and_sent_below_the_requests_priority() {
+    let app = spawn_app().await;
+    let city = City::build(&app).await;
+    let service = PushService::start().await;
+    let browser = Browser::new(&service, "ok", "h1-phone");
+    subscribe(&app, &city.resident_h1, &browser).await;
+    publish(
+        &app,
+        &city.officer_a,
+        &city.association_a,
+        json!({"title": "防災訓練", "category": "event"}),
+    )
+    .await;
+    assert_eq!(drain(&app).await, 1);
+    assert_eq!(service.received_by(&browser).len(), 1);
+
+    let server = nice_of(&std::fs::read_to_string("/proc/self/stat").unwrap());
+    let sending: Vec<i32> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.unwrap().path().join("stat")).ok())
+        .filter(|stat| stat.contains("(kairan-push)"))
+        .map(|stat| nice_of(&stat))
+        .collect();
+    assert!(
+        !sending.is_empty(),
+        "the push was sent on the sending threads"
+    );
+    assert!(
+        sending.iter().all(|&nice| nice == (server + 10).min(19)),
+        "server at {server}, sending threads at {sending:?}"
+    );
+}
