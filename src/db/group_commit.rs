@@ -14,6 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use diesel::Connection;
+use diesel::connection::SimpleConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::breaker::{Admission, Breaker};
@@ -287,7 +288,11 @@ fn writer(db: Db, mut receiver: mpsc::Receiver<Queued>, max_batch: usize) {
 fn run_batch(db: &Db, held: &mut Option<Held>, batch: &mut Batch) -> Result<(), ApiError> {
     let conn = match held {
         Some(conn) => conn,
-        None => held.insert(db.get().map_err(ApiError::database_unavailable)?),
+        None => {
+            let mut conn = db.get().map_err(ApiError::database_unavailable)?;
+            savepoints_in_memory(&mut conn, true)?;
+            held.insert(conn)
+        }
     };
     let result = write_transaction(conn, |conn| {
         write_values(conn, &mut batch.reads)?;
@@ -303,9 +308,22 @@ fn run_batch(db: &Db, held: &mut Option<Held>, batch: &mut Batch) -> Result<(), 
     .map_err(ApiError::from);
     if result.is_err() {
         // Back to the pool, which drops it if broken; the next batch takes another.
-        *held = None;
+        if let Some(mut conn) = held.take() {
+            let _ = savepoints_in_memory(&mut conn, false);
+        }
     }
     result
+}
+
+/// Every savepoint of a batch copies the pages it changes first, so it can roll back. In
+/// memory that copy costs a memcpy rather than a write to a temporary file (SQLite). Only
+/// the writer's connection: elsewhere a large sort should still spill to disk.
+fn savepoints_in_memory(conn: &mut AnyConnection, in_memory: bool) -> Result<(), ApiError> {
+    if let AnyConnection::Sqlite(conn) = conn {
+        let store = if in_memory { "MEMORY" } else { "DEFAULT" };
+        conn.batch_execute(&format!("PRAGMA temp_store = {store}"))?;
+    }
+    Ok(())
 }
 
 /// All values of a kind in one savepoint; if that fails, each in its own, so only the
