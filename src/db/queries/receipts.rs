@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text, Timestamp};
+use diesel::sqlite::Sqlite;
 
 use crate::db::changes::Recorded;
 use crate::db::changes::{Change, announce};
@@ -146,8 +148,9 @@ macro_rules! upsert_receipt {
     }};
 }
 
-/// PostgreSQL takes each kind of row in one statement (one round trip); SQLite, for which
-/// Diesel has no multi-row upsert and which has no round trips, one statement per row.
+/// Each kind of row in one statement. PostgreSQL's are Diesel's; SQLite's are written out,
+/// since Diesel sends a SQLite upsert of rows with optional values one row at a time, and
+/// prepares every upsert anew: a parse per row.
 fn upsert(
     conn: &mut AnyConnection,
     reads: &[PostRead],
@@ -168,17 +171,85 @@ fn upsert(
             }
         }
         AnyConnection::Sqlite(c) => {
-            for row in reading {
-                upsert_read!(c, row, read)?;
-            }
-            for row in confirming {
-                upsert_read!(c, row, confirm)?;
-            }
-            for row in receipts {
-                upsert_receipt!(c, row)?;
-            }
+            sqlite_upsert_reads(c, &reading, "DO NOTHING")?;
+            sqlite_upsert_reads(
+                c,
+                &confirming,
+                "(post_id, member_id) DO UPDATE SET \
+                 confirmed_at = coalesce(post_reads.confirmed_at, excluded.confirmed_at)",
+            )?;
+            sqlite_upsert_receipts(c, receipts)?;
         }
     }
+    Ok(())
+}
+
+/// `INSERT INTO <table> (<columns>) VALUES (?, …), … ON CONFLICT <on_conflict>` for `rows`
+/// rows of `columns` values each.
+fn multi_row_insert(table: &str, columns: &[&str], rows: usize, on_conflict: &str) -> String {
+    let row = format!("({})", vec!["?"; columns.len()].join(", "));
+    format!(
+        "INSERT INTO {table} ({}) VALUES {} ON CONFLICT {on_conflict}",
+        columns.join(", "),
+        vec![row; rows].join(", ")
+    )
+}
+
+fn sqlite_upsert_reads(
+    c: &mut SqliteConnection,
+    rows: &[&PostRead],
+    on_conflict: &str,
+) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let columns = [
+        "post_id",
+        "member_id",
+        "household_id",
+        "read_at",
+        "confirmed_at",
+    ];
+    let sql = multi_row_insert("post_reads", &columns, rows.len(), on_conflict);
+    let mut query = diesel::sql_query(sql).into_boxed::<Sqlite>();
+    for r in rows {
+        query = query
+            .bind::<Text, _>(&r.post_id)
+            .bind::<Text, _>(&r.member_id)
+            .bind::<Text, _>(&r.household_id)
+            .bind::<Timestamp, _>(&r.read_at)
+            .bind::<Nullable<Timestamp>, _>(&r.confirmed_at);
+    }
+    query.execute(c)?;
+    Ok(())
+}
+
+/// A receipt keeps its times and fills those still empty, as `upsert_receipt!`.
+fn sqlite_upsert_receipts(c: &mut SqliteConnection, rows: &[HouseholdReceipt]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let columns = [
+        "post_id",
+        "household_id",
+        "read_at",
+        "confirmed_at",
+        "paper_recorded_by",
+    ];
+    let on_conflict = "(post_id, household_id) DO UPDATE SET \
+         read_at = coalesce(household_receipts.read_at, excluded.read_at), \
+         confirmed_at = coalesce(household_receipts.confirmed_at, excluded.confirmed_at)";
+    let sql = multi_row_insert("household_receipts", &columns, rows.len(), on_conflict);
+    let mut query = diesel::sql_query(sql).into_boxed::<Sqlite>();
+    for r in rows {
+        query = query
+            .bind::<Text, _>(&r.post_id)
+            .bind::<Text, _>(&r.household_id)
+            .bind::<Nullable<Timestamp>, _>(&r.read_at)
+            .bind::<Nullable<Timestamp>, _>(&r.confirmed_at)
+            .bind::<Nullable<Text>, _>(&r.paper_recorded_by);
+    }
+    query.execute(c)?;
     Ok(())
 }
 
