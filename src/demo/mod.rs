@@ -159,8 +159,9 @@ pub fn anchor() -> NaiveDateTime {
         .and_time(chrono::NaiveTime::MIN)
 }
 
-/// Fills the database. Refuses (and writes nothing) when it already holds associations,
-/// unless asked to add to them, and always when a demo city is already there.
+/// Fills the database, then freezes the adoption figures of its finished months. Refuses
+/// (and writes nothing) when it already holds associations, unless asked to add to them,
+/// and always when a demo city is already there.
 pub fn fill(
     conn: &mut AnyConnection,
     settings: &Settings,
@@ -254,6 +255,10 @@ pub fn fill(
     bulk_load_mode(conn, false, settings.database.sqlite_synchronous)?;
     if built.is_ok() {
         unfinished::finish(data_dir)?;
+        // As in a city that has run for years, its finished months' adoption figures are
+        // frozen already: a server's first start need not spend minutes of a core on them.
+        let rule = crate::domain::Rule::from(&settings.stats);
+        crate::db::queries::stats::take_snapshots(conn, rule, crate::db::now())?;
     }
     built
 }
