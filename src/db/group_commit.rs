@@ -294,7 +294,6 @@ fn run_batch(db: &Db, held: &mut Option<Held>, batch: &mut Batch) -> Result<(), 
             held.insert(conn)
         }
     };
-    db.finish_checkpoint(conn);
     let result = write_transaction(conn, |conn| {
         write_values(conn, &mut batch.reads)?;
         write_values(conn, &mut batch.answers)?;

@@ -20,11 +20,9 @@ pub use json::Json;
 pub use url::{Backend, DatabaseUrl};
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use diesel::Connection;
-use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
@@ -172,18 +170,6 @@ pub struct Db {
     background_turns: Arc<Semaphore>,
     /// Checkpoints run on this connection, outside the pool (`checkpoint`).
     checkpointer: Arc<std::sync::Mutex<Checkpointer>>,
-    /// Set by a checkpoint that left a long log behind: the writer copies the rest between
-    /// two transactions (`finish_checkpoint`).
-    log_to_finish: Arc<AtomicBool>,
-}
-
-/// Frames (pages) in SQLite's log past which the writer finishes a checkpoint itself: 16 MiB.
-const LOG_FRAMES_TO_FINISH: i64 = 4096;
-
-#[derive(diesel::QueryableByName)]
-struct CheckpointOutcome {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    log: i64,
 }
 
 /// Connections the pool keeps beyond requests' `max_connections`: the group commit's writer
@@ -230,7 +216,6 @@ impl Db {
             queue_timeout: Some(Duration::from_millis(settings.queue_timeout_ms)),
             background_turns: Arc::new(Semaphore::new(BACKGROUND_CONNECTIONS as usize)),
             checkpointer,
-            log_to_finish: Arc::default(),
         })
     }
 
@@ -238,41 +223,20 @@ impl Db {
     /// allow, on a connection of its own, without stopping writers (a passive checkpoint).
     /// SQLite only.
     pub async fn checkpoint(&self) -> Result<(), ApiError> {
-        let (checkpointer, log_to_finish) = (self.checkpointer.clone(), self.log_to_finish.clone());
+        let checkpointer = self.checkpointer.clone();
         spawn_blocking_with_tracing(move || {
             let mut checkpointer = checkpointer.lock().unwrap_or_else(|e| e.into_inner());
             let mut conn = match checkpointer.conn.take() {
                 Some(conn) => conn,
                 None => checkpointer.manager.establish()?,
             };
-            let outcome: Vec<CheckpointOutcome> =
-                diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").load(&mut conn)?;
+            conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")?;
             checkpointer.conn = Some(conn);
-            let log = outcome.first().map_or(0, |o| o.log);
-            if log >= LOG_FRAMES_TO_FINISH {
-                log_to_finish.store(true, Ordering::Relaxed);
-            }
             Ok::<_, anyhow::Error>(())
         })
         .await
         .map_err(|e| ApiError::Unexpected(e.into()))?
         .map_err(ApiError::Unexpected)
-    }
-
-    /// The writer's part of a checkpoint, between two of its transactions, when `checkpoint`
-    /// asks: it copies what the log gained while the checkpoint ran. Under a steady stream
-    /// of writes the log is never all copied otherwise, so it grows without end, and every
-    /// page written lands on new disk blocks the kernel must first zero; once all is copied,
-    /// the next transaction writes the log from its start again.
-    pub fn finish_checkpoint(&self, conn: &mut AnyConnection) {
-        if !self.log_to_finish.swap(false, Ordering::Relaxed) {
-            return;
-        }
-        if let AnyConnection::Sqlite(conn) = conn
-            && let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)")
-        {
-            tracing::warn!(error = %e, "the writer could not finish a checkpoint; will retry");
-        }
     }
 
     /// The same database for background work: its own turns, and no 503 when they are busy.
@@ -506,55 +470,4 @@ where
 pub fn now() -> chrono::NaiveDateTime {
     let now = chrono::Utc::now().naive_utc();
     chrono::SubsecRound::trunc_subsecs(now, 6)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::configuration::{AppEnvironment, load};
-
-    fn log_frames(conn: &mut AnyConnection) -> i64 {
-        let outcome: Vec<CheckpointOutcome> = diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)")
-            .load(conn)
-            .expect("a checkpoint");
-        outcome[0].log
-    }
-
-    /// A reader holds its snapshot while the background checkpoint copies the log, and a
-    /// write lands meanwhile: only the writer's part of the checkpoint lets the log start
-    /// again instead of growing.
-    #[tokio::test]
-    async fn the_writer_finishes_a_checkpoint_and_the_log_starts_again() {
-        let dir = tempfile::tempdir().expect("a folder");
-        let settings = load(AppEnvironment::Test, std::path::Path::new("config"), false)
-            .expect("test settings");
-        let url = DatabaseUrl::Sqlite(dir.path().join("wal.sqlite3"));
-        let db =
-            Db::connect_with(url, &settings.database, Checkpoints::InBackground).expect("database");
-        let (mut writer, mut reader) = (db.get().expect("writer"), db.get().expect("reader"));
-        let write = |conn: &mut AnyConnection, rows: u32| {
-            conn.batch_execute(&format!(
-                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) \
-                 INSERT INTO pages SELECT zeroblob(4000) FROM n"
-            ))
-            .expect("a write");
-        };
-        writer
-            .batch_execute("CREATE TABLE pages (body BLOB)")
-            .expect("a table");
-        write(&mut writer, 5000);
-        reader
-            .batch_execute("BEGIN; SELECT count(*) FROM pages;")
-            .expect("a read");
-        db.checkpoint().await.expect("the background checkpoint");
-        write(&mut writer, 1);
-        reader.batch_execute("COMMIT").expect("the read ends");
-
-        db.finish_checkpoint(&mut writer);
-        write(&mut writer, 1);
-        assert!(
-            log_frames(&mut writer) < 10,
-            "the log started again after the writer's checkpoint"
-        );
-    }
 }
