@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use kairan::configuration::{AppEnvironment, load};
 use kairan::db::schema::{
     associations, household_receipts, members, post_reads, posts, safety_answer_history,
-    safety_answers, safety_checks,
+    safety_answers, safety_checks, stats_months,
 };
 use kairan::db::{AnyConnection, AnyConnectionManager, DatabaseUrl};
 
@@ -93,6 +93,16 @@ async fn the_printed_logins_sign_in_and_see_their_circulars() {
             "{login} is printed: {printed}"
         );
     }
+    // Its finished months' adoption figures are frozen before any server runs (D107).
+    let frozen: i64 = stats_months::table
+        .filter(stats_months::finalized.eq(true))
+        .count()
+        .get_result(&mut connect(&database))
+        .unwrap();
+    assert!(
+        frozen >= 11,
+        "a year of finished months is frozen: {frozen}"
+    );
 
     let server = Server::start(&database);
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
