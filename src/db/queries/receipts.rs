@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
+use diesel::pg::PgConnection;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Nullable, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 
@@ -108,49 +110,11 @@ pub fn record_reads(conn: &mut AnyConnection, writes: &[ReadWrite]) -> QueryResu
     Ok(())
 }
 
-/// A post's read by a member: a row already there keeps its times; a confirmation fills its
-/// empty `confirmed_at`. A plain read of a row already there changes nothing (no new row
-/// version).
-macro_rules! upsert_read {
-    ($c:expr, $values:expr, read) => {
-        diesel::insert_into(post_reads::table)
-            .values($values)
-            .on_conflict_do_nothing()
-            .execute($c)
-    };
-    ($c:expr, $values:expr, confirm) => {{
-        use diesel::upsert::excluded;
-        use post_reads::dsl::{confirmed_at, member_id, post_id};
-        diesel::insert_into(post_reads::table)
-            .values($values)
-            .on_conflict((post_id, member_id))
-            .do_update()
-            .set(confirmed_at.eq(coalesce(confirmed_at, excluded(confirmed_at))))
-            .execute($c)
-    }};
-}
-
-/// A household's receipt keeps its times and fills those still empty (a paper confirmation
-/// leaves `read_at` empty until someone of the household opens the circular).
-macro_rules! upsert_receipt {
-    ($c:expr, $values:expr) => {{
-        use diesel::upsert::excluded;
-        use household_receipts::dsl::{confirmed_at, household_id, post_id, read_at};
-        diesel::insert_into(household_receipts::table)
-            .values($values)
-            .on_conflict((post_id, household_id))
-            .do_update()
-            .set((
-                read_at.eq(coalesce(read_at, excluded(read_at))),
-                confirmed_at.eq(coalesce(confirmed_at, excluded(confirmed_at))),
-            ))
-            .execute($c)
-    }};
-}
-
-/// Each kind of row in one statement. PostgreSQL's are Diesel's; SQLite's are written out,
-/// since Diesel sends a SQLite upsert of rows with optional values one row at a time, and
-/// prepares every upsert anew: a parse per row.
+/// Each kind of row in one statement. A post's read by a member: a row already there keeps
+/// its times; a confirmation fills its empty `confirmed_at`, and a plain read of a row
+/// already there changes nothing (no new row version). A household's receipt keeps its
+/// times and fills those still empty (a paper confirmation leaves `read_at` empty until
+/// someone of the household opens the circular).
 fn upsert(
     conn: &mut AnyConnection,
     reads: &[PostRead],
@@ -159,97 +123,134 @@ fn upsert(
     let (confirming, reading): (Vec<&PostRead>, Vec<&PostRead>) =
         reads.iter().partition(|r| r.confirmed_at.is_some());
     match conn {
-        AnyConnection::Postgresql(c) => {
-            if !reading.is_empty() {
-                upsert_read!(c, reading, read)?;
-            }
-            if !confirming.is_empty() {
-                upsert_read!(c, confirming, confirm)?;
-            }
-            if !receipts.is_empty() {
-                upsert_receipt!(c, receipts)?;
-            }
-        }
+        AnyConnection::Postgresql(c) => pg_upsert(c, reading, confirming, receipts),
         AnyConnection::Sqlite(c) => {
-            sqlite_upsert_reads(c, &reading, "DO NOTHING")?;
-            sqlite_upsert_reads(
+            let read_columns = [
+                "post_id",
+                "member_id",
+                "household_id",
+                "read_at",
+                "confirmed_at",
+            ];
+            sqlite_upsert(
                 c,
-                &confirming,
+                "post_reads",
+                &read_columns,
+                "DO NOTHING",
+                &reading,
+                bind_read,
+            )?;
+            sqlite_upsert(
+                c,
+                "post_reads",
+                &read_columns,
                 "(post_id, member_id) DO UPDATE SET \
                  confirmed_at = coalesce(post_reads.confirmed_at, excluded.confirmed_at)",
+                &confirming,
+                bind_read,
             )?;
-            sqlite_upsert_receipts(c, receipts)?;
+            sqlite_upsert(
+                c,
+                "household_receipts",
+                &[
+                    "post_id",
+                    "household_id",
+                    "read_at",
+                    "confirmed_at",
+                    "paper_recorded_by",
+                ],
+                "(post_id, household_id) DO UPDATE SET \
+                 read_at = coalesce(household_receipts.read_at, excluded.read_at), \
+                 confirmed_at = coalesce(household_receipts.confirmed_at, excluded.confirmed_at)",
+                receipts,
+                bind_receipt,
+            )
         }
+    }
+}
+
+/// PostgreSQL: Diesel's multi-row upserts, one round trip each.
+fn pg_upsert(
+    c: &mut PgConnection,
+    reading: Vec<&PostRead>,
+    confirming: Vec<&PostRead>,
+    receipts: &[HouseholdReceipt],
+) -> QueryResult<()> {
+    use diesel::upsert::excluded;
+    if !reading.is_empty() {
+        diesel::insert_into(post_reads::table)
+            .values(reading)
+            .on_conflict_do_nothing()
+            .execute(c)?;
+    }
+    if !confirming.is_empty() {
+        use post_reads::dsl::{confirmed_at, member_id, post_id};
+        diesel::insert_into(post_reads::table)
+            .values(confirming)
+            .on_conflict((post_id, member_id))
+            .do_update()
+            .set(confirmed_at.eq(coalesce(confirmed_at, excluded(confirmed_at))))
+            .execute(c)?;
+    }
+    if !receipts.is_empty() {
+        use household_receipts::dsl::{confirmed_at, household_id, post_id, read_at};
+        diesel::insert_into(household_receipts::table)
+            .values(receipts)
+            .on_conflict((post_id, household_id))
+            .do_update()
+            .set((
+                read_at.eq(coalesce(read_at, excluded(read_at))),
+                confirmed_at.eq(coalesce(confirmed_at, excluded(confirmed_at))),
+            ))
+            .execute(c)?;
     }
     Ok(())
 }
 
-/// `INSERT INTO <table> (<columns>) VALUES (?, …), … ON CONFLICT <on_conflict>` for `rows`
-/// rows of `columns` values each.
-fn multi_row_insert(table: &str, columns: &[&str], rows: usize, on_conflict: &str) -> String {
-    let row = format!("({})", vec!["?"; columns.len()].join(", "));
-    format!(
-        "INSERT INTO {table} ({}) VALUES {} ON CONFLICT {on_conflict}",
-        columns.join(", "),
-        vec![row; rows].join(", ")
-    )
+type SqliteQuery<'a> = BoxedSqlQuery<'a, Sqlite, SqlQuery>;
+
+fn bind_read<'a>(query: SqliteQuery<'a>, r: &'a &PostRead) -> SqliteQuery<'a> {
+    query
+        .bind::<Text, _>(&r.post_id)
+        .bind::<Text, _>(&r.member_id)
+        .bind::<Text, _>(&r.household_id)
+        .bind::<Timestamp, _>(&r.read_at)
+        .bind::<Nullable<Timestamp>, _>(&r.confirmed_at)
 }
 
-fn sqlite_upsert_reads(
+fn bind_receipt<'a>(query: SqliteQuery<'a>, r: &'a HouseholdReceipt) -> SqliteQuery<'a> {
+    query
+        .bind::<Text, _>(&r.post_id)
+        .bind::<Text, _>(&r.household_id)
+        .bind::<Nullable<Timestamp>, _>(&r.read_at)
+        .bind::<Nullable<Timestamp>, _>(&r.confirmed_at)
+        .bind::<Nullable<Text>, _>(&r.paper_recorded_by)
+}
+
+/// SQLite: `INSERT INTO <table> (<columns>) VALUES (?, …), … ON CONFLICT <on_conflict>`, a
+/// row of values per item of `rows` as `bind` binds it. Written out, since Diesel sends a
+/// SQLite upsert of rows with optional values one row at a time and prepares every upsert
+/// anew: a parse per row.
+fn sqlite_upsert<'a, R>(
     c: &mut SqliteConnection,
-    rows: &[&PostRead],
+    table: &str,
+    columns: &[&str],
     on_conflict: &str,
+    rows: &'a [R],
+    bind: fn(SqliteQuery<'a>, &'a R) -> SqliteQuery<'a>,
 ) -> QueryResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let columns = [
-        "post_id",
-        "member_id",
-        "household_id",
-        "read_at",
-        "confirmed_at",
-    ];
-    let sql = multi_row_insert("post_reads", &columns, rows.len(), on_conflict);
-    let mut query = diesel::sql_query(sql).into_boxed::<Sqlite>();
-    for r in rows {
-        query = query
-            .bind::<Text, _>(&r.post_id)
-            .bind::<Text, _>(&r.member_id)
-            .bind::<Text, _>(&r.household_id)
-            .bind::<Timestamp, _>(&r.read_at)
-            .bind::<Nullable<Timestamp>, _>(&r.confirmed_at);
-    }
-    query.execute(c)?;
-    Ok(())
-}
-
-/// A receipt keeps its times and fills those still empty, as `upsert_receipt!`.
-fn sqlite_upsert_receipts(c: &mut SqliteConnection, rows: &[HouseholdReceipt]) -> QueryResult<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let columns = [
-        "post_id",
-        "household_id",
-        "read_at",
-        "confirmed_at",
-        "paper_recorded_by",
-    ];
-    let on_conflict = "(post_id, household_id) DO UPDATE SET \
-         read_at = coalesce(household_receipts.read_at, excluded.read_at), \
-         confirmed_at = coalesce(household_receipts.confirmed_at, excluded.confirmed_at)";
-    let sql = multi_row_insert("household_receipts", &columns, rows.len(), on_conflict);
-    let mut query = diesel::sql_query(sql).into_boxed::<Sqlite>();
-    for r in rows {
-        query = query
-            .bind::<Text, _>(&r.post_id)
-            .bind::<Text, _>(&r.household_id)
-            .bind::<Nullable<Timestamp>, _>(&r.read_at)
-            .bind::<Nullable<Timestamp>, _>(&r.confirmed_at)
-            .bind::<Nullable<Text>, _>(&r.paper_recorded_by);
-    }
-    query.execute(c)?;
+    let row = format!("({})", vec!["?"; columns.len()].join(", "));
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES {} ON CONFLICT {on_conflict}",
+        columns.join(", "),
+        vec![row; rows.len()].join(", ")
+    );
+    rows.iter()
+        .fold(diesel::sql_query(sql).into_boxed(), bind)
+        .execute(c)?;
     Ok(())
 }
 
