@@ -17,9 +17,9 @@ pub struct Outcome {
     pub errors: usize,
     pub server_errors: usize,
     pub latencies_us: Vec<u64>,
-    /// Each request's planned second from the start, with its latency: where the slow ones
-    /// fell.
-    pub timeline: Vec<(u32, u64)>,
+    /// Each request's planned second from the start, its latency and its number (what
+    /// `MakeRequest` was given): where the slow ones fell, and which they were.
+    pub timeline: Vec<(u32, u64, usize)>,
     pub elapsed: Duration,
     /// Every failure by kind ("503", "409", "transport: connect", …) with its count, and
     /// the first of each kind's body or error, to say what failed.
@@ -42,7 +42,7 @@ impl Outcome {
     /// Requests, p99 and max in ms of each `width` seconds, in order.
     pub fn windows(&self, width: u32) -> Vec<(u32, usize, f64, f64)> {
         let mut by_window = std::collections::BTreeMap::<u32, Vec<u64>>::new();
-        for (second, latency) in &self.timeline {
+        for (second, latency, _) in &self.timeline {
             by_window
                 .entry(second / width * width)
                 .or_default()
@@ -50,14 +50,42 @@ impl Outcome {
         }
         by_window
             .into_iter()
-            .map(|(start, mut latencies)| {
-                latencies.sort_unstable();
-                let p99 = latencies[(latencies.len() - 1) * 99 / 100] as f64 / 1000.0;
-                let max = *latencies.last().unwrap_or(&0) as f64 / 1000.0;
-                (start, latencies.len(), p99, max)
+            .map(|(start, latencies)| {
+                let (requests, p99, max) = p99_and_max(latencies);
+                (start, requests, p99, max)
             })
             .collect()
     }
+
+    /// Requests, p99 and max in ms of those planned before `until` seconds, by the kind
+    /// `kind_of` names for each request number, in the kinds' order.
+    pub fn first_seconds_by(
+        &self,
+        until: u32,
+        kind_of: impl Fn(usize) -> &'static str,
+    ) -> Vec<(&'static str, usize, f64, f64)> {
+        let mut by_kind = BTreeMap::<&'static str, Vec<u64>>::new();
+        for (second, latency, n) in &self.timeline {
+            if *second < until {
+                by_kind.entry(kind_of(*n)).or_default().push(*latency);
+            }
+        }
+        by_kind
+            .into_iter()
+            .map(|(kind, latencies)| {
+                let (requests, p99, max) = p99_and_max(latencies);
+                (kind, requests, p99, max)
+            })
+            .collect()
+    }
+}
+
+/// How many latencies (µs) there are, and their p99 and max in ms.
+fn p99_and_max(mut latencies: Vec<u64>) -> (usize, f64, f64) {
+    latencies.sort_unstable();
+    let p99 = latencies[(latencies.len() - 1) * 99 / 100] as f64 / 1000.0;
+    let max = *latencies.last().unwrap_or(&0) as f64 / 1000.0;
+    (latencies.len(), p99, max)
 }
 
 pub struct Load {
@@ -123,7 +151,7 @@ pub async fn run(client: &reqwest::Client, load: &Load, make: MakeRequest) -> Ou
                     let latency = u64::try_from(planned.elapsed().as_micros()).unwrap_or(u64::MAX);
                     latencies.push(latency);
                     let second = planned.duration_since(started).as_secs();
-                    timeline.push((u32::try_from(second).unwrap_or(u32::MAX), latency));
+                    timeline.push((u32::try_from(second).unwrap_or(u32::MAX), latency, n));
                     if let Some((kind, detail)) = failure {
                         errors += 1;
                         if kind.starts_with('5') {

@@ -181,6 +181,17 @@ pub async fn run(bench: &Bench, with_traffic: bool) {
             })
             .collect();
         println!("<!-- emergency traffic by 5 s: {} -->", windows.join("; "));
+        let kinds: Vec<String> = outcome
+            .first_seconds_by(10, |n| ["1 inbox", "2 read", "3 confirm"][n % 3])
+            .iter()
+            .map(|(kind, requests, p99, max)| {
+                format!("{kind}: {requests} req, p99 {p99:.1} ms, max {max:.1} ms")
+            })
+            .collect();
+        println!(
+            "<!-- emergency's first 10 s by request: {} -->",
+            kinds.join("; ")
+        );
         bench.record(Row {
             scenario: format!(
                 "emergency: inbox, read, confirm at {rate:.0}/s by {} members on {connections} connections",
