@@ -41,20 +41,11 @@ impl Outcome {
 
     /// Requests, p99 and max in ms of each `width` seconds, in order.
     pub fn windows(&self, width: u32) -> Vec<(u32, usize, f64, f64)> {
-        let mut by_window = std::collections::BTreeMap::<u32, Vec<u64>>::new();
-        for (second, latency, _) in &self.timeline {
-            by_window
-                .entry(second / width * width)
-                .or_default()
-                .push(*latency);
-        }
-        by_window
-            .into_iter()
-            .map(|(start, latencies)| {
-                let (requests, p99, max) = p99_and_max(latencies);
-                (start, requests, p99, max)
-            })
-            .collect()
+        summarize(
+            self.timeline
+                .iter()
+                .map(|(second, latency, _)| (second / width * width, *latency)),
+        )
     }
 
     /// Requests, p99 and max in ms of those planned before `until` seconds, by the kind
@@ -64,28 +55,30 @@ impl Outcome {
         until: u32,
         kind_of: impl Fn(usize) -> &'static str,
     ) -> Vec<(&'static str, usize, f64, f64)> {
-        let mut by_kind = BTreeMap::<&'static str, Vec<u64>>::new();
-        for (second, latency, n) in &self.timeline {
-            if *second < until {
-                by_kind.entry(kind_of(*n)).or_default().push(*latency);
-            }
-        }
-        by_kind
-            .into_iter()
-            .map(|(kind, latencies)| {
-                let (requests, p99, max) = p99_and_max(latencies);
-                (kind, requests, p99, max)
-            })
-            .collect()
+        summarize(
+            self.timeline
+                .iter()
+                .filter(|(second, _, _)| *second < until)
+                .map(|(_, latency, n)| (kind_of(*n), *latency)),
+        )
     }
 }
 
-/// How many latencies (µs) there are, and their p99 and max in ms.
-fn p99_and_max(mut latencies: Vec<u64>) -> (usize, f64, f64) {
-    latencies.sort_unstable();
-    let p99 = latencies[(latencies.len() - 1) * 99 / 100] as f64 / 1000.0;
-    let max = *latencies.last().unwrap_or(&0) as f64 / 1000.0;
-    (latencies.len(), p99, max)
+/// Latencies (µs) grouped by key: each key, in order, with its count, p99 and max in ms.
+fn summarize<K: Ord>(latencies: impl Iterator<Item = (K, u64)>) -> Vec<(K, usize, f64, f64)> {
+    let mut by_key = BTreeMap::<K, Vec<u64>>::new();
+    for (key, latency) in latencies {
+        by_key.entry(key).or_default().push(latency);
+    }
+    by_key
+        .into_iter()
+        .map(|(key, mut latencies)| {
+            latencies.sort_unstable();
+            let p99 = latencies[(latencies.len() - 1) * 99 / 100] as f64 / 1000.0;
+            let max = *latencies.last().unwrap_or(&0) as f64 / 1000.0;
+            (key, latencies.len(), p99, max)
+        })
+        .collect()
 }
 
 pub struct Load {
