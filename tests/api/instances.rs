@@ -236,7 +236,9 @@ async fn inbox(remote: &Remote, token: &str) -> Vec<serde_json::Value> {
 }
 
 /// Polls every one of `others`' inboxes until `done` holds on each; returns how long it took
-/// from the call, or fails at `limit`.
+/// from the call. Fails when a round of requests sent `limit` or more after the call still
+/// misses it: such requests reach the server after the limit, however slowly a busy machine
+/// answers them, so what they show is what it serves then.
 async fn inbox_within(
     others: &[Remote],
     token: &str,
@@ -245,25 +247,27 @@ async fn inbox_within(
 ) -> std::time::Duration {
     let started = std::time::Instant::now();
     let mut waiting: Vec<&Remote> = others.iter().collect();
-    while !waiting.is_empty() {
-        let mut still = Vec::new();
-        for remote in waiting {
-            if !done(&inbox(remote, token).await) {
-                still.push(remote);
-            }
-        }
-        waiting = still;
+    loop {
+        let sent = started.elapsed();
+        let pages =
+            futures_util::future::join_all(waiting.iter().map(|remote| inbox(remote, token)));
+        let seen = pages.await;
+        waiting = waiting
+            .into_iter()
+            .zip(seen)
+            .filter(|(_, items)| !done(items))
+            .map(|(remote, _)| remote)
+            .collect();
         if waiting.is_empty() {
-            break;
+            return started.elapsed();
         }
         assert!(
-            started.elapsed() < limit,
-            "not seen on {} of the other instances within {limit:?}",
+            sent < limit,
+            "not seen on {} of the other instances by requests sent {sent:?} after the change",
             waiting.len()
         );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    started.elapsed()
 }
 
 fn has(items: &[serde_json::Value], post: &str) -> bool {
@@ -571,6 +575,8 @@ async fn signing_out_everywhere_on_one_instance_stops_the_token_on_the_others_wi
     let started = std::time::Instant::now();
     for other in &others {
         loop {
+            // As in `inbox_within`: what a request sent after the limit still gets is late.
+            let sent = started.elapsed();
             let status = other
                 .client
                 .get(format!("{}/api/v1/me", other.address))
@@ -583,8 +589,8 @@ async fn signing_out_everywhere_on_one_instance_stops_the_token_on_the_others_wi
                 break;
             }
             assert!(
-                started.elapsed() < COHERENT,
-                "still {status} on {}",
+                sent < COHERENT,
+                "still {status} on {} by a request sent {sent:?} after signing out",
                 other.address
             );
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
