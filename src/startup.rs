@@ -7,13 +7,13 @@ use std::time::Duration;
 use actix_cors::{Cors, CorsError};
 use actix_web::dev::{Server, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderName};
+use actix_web::http::header::{self, ContentType, HeaderName};
 use actix_web::middleware::{Condition, ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{App, HttpServer, ResponseError, web};
+use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
 use tokio::sync::{Notify, watch};
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::actions::Services;
 use crate::admission::{self, Admission};
@@ -53,6 +53,8 @@ use crate::web::setup::SetupLink;
 use secrecy::{ExposeSecret, SecretString};
 
 /// Writes per group-commit transaction, and writes waiting for one (see db::group_commit).
+/// Where the OpenAPI document is served; the swagger page at /api/v1/docs/ reads it.
+const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 const GROUP_COMMIT_MAX_BATCH: usize = 512;
 const GROUP_COMMIT_QUEUE: usize = 4096;
 
@@ -592,6 +594,10 @@ fn run(
     let path_config = web::PathConfig::default().error_handler(path_error_handler);
     let api = document();
     let known_routes = web::Data::new(KnownRoutes::from_document(&api));
+    // Served as written once: the document as a value takes megabytes, and the swagger page's
+    // own way of serving it kept one copy per worker for the life of the server.
+    let openapi_json = web::Bytes::from(serde_json::to_vec(&api)?);
+    drop(api);
     let cors_origins = settings.server.cors_allowed_origins.clone();
     let admission = web::Data::new(Admission::new(
         settings.server.max_requests_in_progress,
@@ -600,7 +606,8 @@ fn run(
     ));
     let mut server = HttpServer::new(move || {
         // Before the /api/v1 scope, which would otherwise claim these paths.
-        let docs = SwaggerUi::new("/api/v1/docs/{_:.*}").url("/api/v1/openapi.json", api.clone());
+        let docs = SwaggerUi::new("/api/v1/docs/{_:.*}").config(Config::from(OPENAPI_PATH));
+        let openapi_json = openapi_json.clone();
         App::new()
             .wrap(actix_web::middleware::from_fn(admission::api))
             .wrap(actix_web::middleware::from_fn(idempotency::middleware))
@@ -633,6 +640,17 @@ fn run(
             .app_data(setup_link.clone())
             .app_data(admission.clone())
             .service(docs)
+            .route(
+                OPENAPI_PATH,
+                web::get().to(move || {
+                    let body = openapi_json.clone();
+                    async move {
+                        HttpResponse::Ok()
+                            .content_type(ContentType::json())
+                            .body(body)
+                    }
+                }),
+            )
             .into_utoipa_app()
             .configure(routes::all)
             .into_app()
