@@ -52,9 +52,9 @@ use crate::web::log::RedactedRootSpan;
 use crate::web::setup::SetupLink;
 use secrecy::{ExposeSecret, SecretString};
 
-/// Writes per group-commit transaction, and writes waiting for one (see db::group_commit).
 /// Where the OpenAPI document is served; the swagger page at /api/v1/docs/ reads it.
 const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+/// Writes per group-commit transaction, and writes waiting for one (see db::group_commit).
 const GROUP_COMMIT_MAX_BATCH: usize = 512;
 const GROUP_COMMIT_QUEUE: usize = 4096;
 

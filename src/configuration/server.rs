@@ -49,3 +49,13 @@ pub enum SqliteSynchronous {
     Full,
     Normal,
 }
+
+impl SqliteSynchronous {
+    /// The value `PRAGMA synchronous` takes.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}

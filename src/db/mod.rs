@@ -107,10 +107,7 @@ impl AnyConnectionManager {
                 files::check_sqlite_files(path).map_err(refuse)?;
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                     .map_err(|e| refuse(files::sqlite_error(path, e)))?;
-                let synchronous = match self.synchronous {
-                    SqliteSynchronous::Full => "FULL",
-                    SqliteSynchronous::Normal => "NORMAL",
-                };
+                let synchronous = self.synchronous.pragma();
                 let autocheckpoint = match self.checkpoints {
                     Checkpoints::OnCommit => 1000,
                     Checkpoints::InBackground => 0,
@@ -175,7 +172,7 @@ pub struct Db {
 /// SQLite's own page cache per connection. The OS page cache holds the file as well, so a
 /// page missed here costs a copy from it, not a disk read; at SQLite's default (2 MiB) the
 /// dozen connections' caches were a sixth of the server's memory in an emergency (D110).
-const SQLITE_CACHE_KIB: u32 = 1024;
+pub(crate) const SQLITE_CACHE_KIB: u32 = 1024;
 
 /// Connections the pool keeps beyond requests' `max_connections`: the group commit's writer
 /// holds one, and background work (outbox workers, periodic jobs) takes turns on two of its

@@ -313,17 +313,15 @@ fn bulk_load_mode(
     on: bool,
     synchronous: SqliteSynchronous,
 ) -> anyhow::Result<()> {
-    let sqlite_after = match synchronous {
-        SqliteSynchronous::Full => {
-            "PRAGMA synchronous = FULL; PRAGMA cache_size = -2000; PRAGMA wal_checkpoint(TRUNCATE);"
-        }
-        SqliteSynchronous::Normal => {
-            "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -2000; PRAGMA wal_checkpoint(TRUNCATE);"
-        }
-    };
+    // The connection goes back to the pool with the cache every connection gets.
+    let sqlite_after = format!(
+        "PRAGMA synchronous = {}; PRAGMA cache_size = -{}; PRAGMA wal_checkpoint(TRUNCATE);",
+        synchronous.pragma(),
+        crate::db::SQLITE_CACHE_KIB
+    );
     crate::with_backend!(conn,
         pg(c) => c.batch_execute(if on { "SET synchronous_commit = off" } else { "RESET synchronous_commit; ANALYZE" }),
-        sqlite(c) => c.batch_execute(if on { "PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;" } else { sqlite_after }),
+        sqlite(c) => c.batch_execute(if on { "PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;" } else { &sqlite_after }),
     )?;
     Ok(())
 }
